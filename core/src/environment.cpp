@@ -1,0 +1,89 @@
+#include "physml/core/environment.hpp"
+
+#include "physml/core/error.hpp"
+#include "physml/core/random.hpp"
+
+#include <petscsys.h>
+#include <torch/torch.h>
+
+#include <thread>
+
+namespace physml {
+
+int hardware_threads() {
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
+Environment::Environment(int& argc, char**& argv, const EnvironmentOptions& options) { start(&argc, &argv, options); }
+
+Environment::Environment(const EnvironmentOptions& options) { start(nullptr, nullptr, options); }
+
+void Environment::start(int* argc, char*** argv, const EnvironmentOptions& options) {
+  int mpi_up = 0;
+  MPI_Initialized(&mpi_up);
+  if (!mpi_up) {
+    int provided = 0;
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+      PHYSML_THROW("Environment: MPI_Init_thread failed");
+    owns_mpi_ = true;
+  }
+  PetscBool petsc_up = PETSC_FALSE;
+  PetscInitialized(&petsc_up);
+  if (!petsc_up) {
+    PetscErrorCode ierr =
+        argc ? PetscInitialize(argc, argv, nullptr, options.help.empty() ? nullptr : options.help.c_str())
+             : PetscInitializeNoArguments();
+    if (ierr) PHYSML_THROW("Environment: PetscInitialize failed with code ", ierr);
+    owns_petsc_ = true;
+  }
+  if (!options.petsc_traceback) pushed_handler_ = PetscPushErrorHandler(PetscReturnErrorHandler, nullptr) == 0;
+
+  PetscInt threads = options.threads;
+  PetscBool set = PETSC_FALSE;
+  PHYSML_PETSC(PetscOptionsGetInt(nullptr, nullptr, "-threads", &threads, &set));
+  PHYSML_CHECK(threads >= 0, "Environment: -threads must be >= 0 (0 = all cores), got ", threads);
+  torch::set_num_threads(threads == 0 ? hardware_threads() : static_cast<int>(threads));
+
+  PetscInt seed = static_cast<PetscInt>(options.seed);
+  PHYSML_PETSC(PetscOptionsGetInt(nullptr, nullptr, "-seed", &seed, &set));
+  if (seed >= 0) seed_everything(static_cast<std::uint64_t>(seed));
+}
+
+Environment::~Environment() {
+  PetscBool petsc_up = PETSC_FALSE;
+  PetscInitialized(&petsc_up);
+  if (petsc_up && pushed_handler_) PetscPopErrorHandler();
+  if (owns_petsc_) {
+    PetscBool finalized = PETSC_FALSE;
+    PetscFinalized(&finalized);
+    if (!finalized) PetscFinalize();
+  }
+  if (owns_mpi_) {
+    int done = 0;
+    MPI_Finalized(&done);
+    if (!done) MPI_Finalize();
+  }
+}
+
+MPI_Comm Environment::comm() const { return PETSC_COMM_WORLD; }
+
+int Environment::rank() const {
+  int r = 0;
+  MPI_Comm_rank(PETSC_COMM_WORLD, &r);
+  return r;
+}
+
+int Environment::size() const {
+  int s = 1;
+  MPI_Comm_size(PETSC_COMM_WORLD, &s);
+  return s;
+}
+
+bool Environment::active() {
+  PetscBool up = PETSC_FALSE;
+  PetscInitialized(&up);
+  return up == PETSC_TRUE;
+}
+
+}  // namespace physml

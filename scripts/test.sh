@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Install dependencies, build PhysML and run the whole test suite (ctest).
+# Usage: scripts/test.sh [extra ctest arguments, e.g. -L unit or -R Grid]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${PHYSML_BUILD_DIR:-$root/build}"
+"$root/scripts/build.sh"
+cd "$build"
+export OMPI_MCA_rmaps_base_oversubscribe=1   # let `mpirun -n 2` run on a 2-core machine
+ctest --output-on-failure -j "${PHYSML_JOBS:-$(nproc)}" --timeout 900 "$@"
