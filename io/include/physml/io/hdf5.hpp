@@ -1,0 +1,89 @@
+#pragma once
+/// \file hdf5.hpp
+/// HDF5 files of named tensors with attributes, and PhysML's two self-describing
+/// layouts on top of them: Dataset files and Checkpoint files (see docs/file-formats.md).
+///
+/// Every writer writes to "<path>.tmp-<pid>" and renames it over <path> only after the
+/// file is complete and closed, so an interrupted or failed write never damages an
+/// existing file. Every reader checks what it reads and throws physml::Error naming the
+/// file, the object and what was expected (missing file, not HDF5, truncated, missing
+/// dataset, wrong dtype, wrong shape).
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace physml::io {
+
+/// An attribute value: text (also used for JSON), integer, real, or a list of reals.
+using Attribute = std::variant<std::string, std::int64_t, double, std::vector<double>>;
+using Attributes = std::map<std::string, Attribute>;
+
+/// An open HDF5 file. Paths of objects use '/' ("inputs", "train/x", "model/layer0.weight").
+/// Tensors of dtype float32, float64 and int64 are stored as HDF5 datasets of the same
+/// type and shape (row-major, readable as numpy arrays from h5py).
+class H5File {
+public:
+  enum class Mode { read, read_write };
+  /// Open an existing file. Throws if missing or not an HDF5 file.
+  static H5File open(const std::string& path, Mode mode = Mode::read);
+  /// Create a new file at a temporary name; commit() renames it to `path`.
+  /// An H5File destroyed without commit() removes its temporary file.
+  static H5File create(const std::string& path);
+
+  H5File(H5File&&) noexcept;
+  H5File& operator=(H5File&&) noexcept;
+  ~H5File();
+
+  /// Write a tensor (any device; copied to CPU, made contiguous). Groups on the path are created.
+  /// Overwrites an existing dataset of the same name.
+  void write(const std::string& name, const at::Tensor& t);
+  /// Read a whole dataset as a CPU tensor of its stored dtype.
+  at::Tensor read(const std::string& name) const;
+  /// Read and check dtype (and shape, where an extent is -1 it is free). Throws on mismatch.
+  at::Tensor read(const std::string& name, c10::ScalarType dtype, const std::vector<std::int64_t>& shape = {}) const;
+  /// Read rows [begin, end) along the first axis (a hyperslab; no full read).
+  at::Tensor read_rows(const std::string& name, std::int64_t begin, std::int64_t end) const;
+  /// Write rows starting at `begin` along axis 0 of an existing dataset (for resumable generation).
+  void write_rows(const std::string& name, std::int64_t begin, const at::Tensor& rows);
+  /// Create a dataset of the given shape and dtype filled with zeros (later filled by write_rows).
+  void create_dataset(const std::string& name, c10::ScalarType dtype, const std::vector<std::int64_t>& shape);
+  /// Shape of a dataset without reading it.
+  std::vector<std::int64_t> shape(const std::string& name) const;
+  bool exists(const std::string& name) const;
+  /// Names of the direct children (datasets and groups) of a group ("" or "/" = root), sorted.
+  std::vector<std::string> list(const std::string& group = "/") const;
+
+  /// Attributes on an object ("/" = the file's root group).
+  void set_attribute(const std::string& object, const std::string& key, const Attribute& value);
+  Attribute attribute(const std::string& object, const std::string& key) const;
+  std::optional<Attribute> find_attribute(const std::string& object, const std::string& key) const;
+  Attributes attributes(const std::string& object) const;
+  /// Typed attribute getters; throw naming the file, object and key if missing or of another type.
+  std::string attribute_string(const std::string& object, const std::string& key) const;
+  std::int64_t attribute_int(const std::string& object, const std::string& key) const;
+  double attribute_real(const std::string& object, const std::string& key) const;
+
+  /// Flush, close and (for create()) atomically rename to the final path.
+  void commit();
+  /// Flush to disk without closing (read_write files).
+  void flush();
+  const std::string& path() const;
+
+private:
+  struct Impl;
+  explicit H5File(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Library versions and a UTC timestamp, written into every file PhysML creates:
+/// attributes "physml_version", "format", "format_version", "torch_version", "created".
+void stamp_file(H5File& f, const std::string& format, std::int64_t format_version);
+
+}  // namespace physml::io
