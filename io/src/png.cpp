@@ -309,7 +309,11 @@ void write_line_plot_png(const std::string& path, const std::vector<Series>& ser
   plcol0(kBlack);
   plschr(0.0, 0.8);
   plbox(("bcnst" + xopt).c_str(), 0.0, 0, ("bcnstv" + yopt).c_str(), 0.0, 0);
-  pllab(o.xlabel.c_str(), o.ylabel.c_str(), o.title.c_str());
+  plschr(0.0, 0.9);
+  plmtex("b", 3.0, 0.5, 0.5, o.xlabel.c_str());
+  plmtex("l", 4.5, 0.5, 0.5, o.ylabel.c_str());
+  plschr(0.0, 1.1);
+  plmtex("t", 1.5, 0.5, 0.5, o.title.c_str());
 
   const auto n = static_cast<PLINT>(series.size());
   std::vector<PLINT> opt_array(n), text_colors(n, kBlack), line_colors(n), line_styles(n), symbol_colors(n),

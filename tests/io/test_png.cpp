@@ -237,3 +237,13 @@ TEST(Png, BadInputGivesClearErrorsAndKeepsFiles) {
   EXPECT_EQ(png_size(dir / "const.png"), (std::pair<int, int>{800, 600}));
   for (const auto& e : fs::directory_iterator(dir)) EXPECT_EQ(e.path().string().find(".tmp-"), std::string::npos);
 }
+
+TEST(Png, ManyCallsDoNotExhaustPlplotStreams) {
+  // PLplot has a fixed number of streams (100); every call must give its stream back.
+  auto dir = physml::test::scratch_dir();
+  LinePlotOptions o;
+  o.width = o.height = 32;
+  o.legend = false;
+  for (int i = 0; i < 105; ++i) write_line_plot_png((dir / "s.png").string(), {Series{"s", {0, 1}, {0, 1}}}, o);
+  EXPECT_EQ(png_size(dir / "s.png"), (std::pair<int, int>{32, 32}));
+}
