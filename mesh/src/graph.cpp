@@ -23,9 +23,9 @@ struct PointCloud {
   double lo[3] = {0, 0, 0};
   double len[3] = {0, 0, 0};
 
-  double dist2(int64_t i, int64_t j) const {
-    const double* a = x + i * d;
-    const double* b = x + j * d;
+  double dist2(int64_t i, int64_t j) const { return dist2(x + i * d, x + j * d); }
+  /// Squared (minimum-image) distance between two coordinate rows.
+  double dist2(const double* a, const double* b) const {
     double s = 0;
     for (int k = 0; k < d; ++k) {
       double t = a[k] - b[k];
@@ -90,6 +90,7 @@ struct CellList {
   double h[3] = {1, 1, 1};
   std::vector<int64_t> start;  // [ncells + 1]
   std::vector<int64_t> order;  // point indices grouped by cell, ascending within a cell
+  std::vector<double> xs;      // coordinates in `order` (contiguous reads in the inner loops)
 
   int64_t ncells() const { return nb[0] * nb[1] * nb[2]; }
   int64_t flat(const int64_t c[3]) const { return (c[2] * nb[1] + c[1]) * nb[0] + c[0]; }
@@ -120,6 +121,9 @@ struct CellList {
     order.resize(pc.n);
     std::vector<int64_t> fill(start.begin(), start.end() - 1);
     for (int64_t i = 0; i < pc.n; ++i) order[fill[cell_of[i]]++] = i;
+    xs.resize(pc.n * d);
+    for (int64_t p = 0; p < pc.n; ++p)
+      for (int a = 0; a < d; ++a) xs[p * d + a] = pc.x[order[p] * d + a];
   }
 
   void coords(const PointCloud& pc, int64_t i, int64_t c[3]) const {
@@ -158,6 +162,7 @@ at::Tensor radius_graph(const at::Tensor& points, double r, const GraphOptions& 
   for (int64_t i = 0; i < pc.n; ++i) {
     int64_t c[3] = {0, 0, 0};
     cl.coords(pc, i, c);
+    const double* xi = pc.x + i * pc.d;
     for (int a = 0; a < 3; ++a) {
       auto& list = axis_cells[a];
       list.clear();
@@ -183,7 +188,7 @@ at::Tensor radius_graph(const at::Tensor& points, double r, const GraphOptions& 
           for (int64_t p = cl.start[f]; p < cl.start[f + 1]; ++p) {
             const int64_t j = cl.order[p];
             if (j == i && !options.loop()) continue;
-            if (pc.dist2(i, j) <= r2) nbrs.push_back(j);
+            if (pc.dist2(xi, &cl.xs[p * pc.d]) <= r2) nbrs.push_back(j);
           }
         }
     std::sort(nbrs.begin(), nbrs.end());
@@ -230,6 +235,7 @@ at::Tensor knn_graph(const at::Tensor& points, int64_t k, const GraphOptions& op
   for (int64_t i = 0; i < pc.n; ++i) {
     int64_t c[3] = {0, 0, 0};
     cl.coords(pc, i, c);
+    const double* xi = pc.x + i * pc.d;
     cand.clear();
     for (int64_t s = 0;; ++s) {
       // Visit every cell at Chebyshev offset exactly s from c.
@@ -256,7 +262,7 @@ at::Tensor knn_graph(const at::Tensor& points, int64_t k, const GraphOptions& op
             for (int64_t p = cl.start[f]; p < cl.start[f + 1]; ++p) {
               const int64_t j = cl.order[p];
               if (j == i && !options.loop()) continue;
-              cand.emplace_back(pc.dist2(i, j), j);
+              cand.emplace_back(pc.dist2(xi, &cl.xs[p * pc.d]), j);
             }
           }
       if (s >= max_ring) break;  // every cell visited
