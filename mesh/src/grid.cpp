@@ -172,9 +172,26 @@ DM Grid::to_dmda(MPI_Comm comm, int dof, int stencil_width, DMDAStencilType sten
       lo[a] = first;
       hi[a] = periodic(a) ? first + static_cast<double>(sizes_[a]) * spacing_[a]
                           : first + static_cast<double>(sizes_[a] - 1) * spacing_[a];
-      if (!periodic(a) && sizes_[a] == 1) hi[a] = first + spacing_[a];  // single cell: any max > min
     }
     PHYSML_PETSC(DMDASetUniformCoordinates(da, lo[0], hi[0], lo[1], hi[1], lo[2], hi[2]));
+    // A single point on a non-periodic axis makes PETSc divide 0 by 0 (max - min) / (M - 1):
+    // put the point's coordinate in place ourselves.
+    bool single = false;
+    for (int a = 0; a < dim(); ++a) single = single || (!periodic(a) && sizes_[a] == 1);
+    if (single) {
+      Vec coords = nullptr;
+      PHYSML_PETSC(DMGetCoordinates(da, &coords));
+      PetscInt n = 0;
+      PHYSML_PETSC(VecGetLocalSize(coords, &n));
+      PetscScalar* x = nullptr;
+      PHYSML_PETSC(VecGetArray(coords, &x));
+      for (PetscInt k = 0; k < n; ++k) {
+        const int a = static_cast<int>(k % dim());
+        if (!periodic(a) && sizes_[a] == 1) x[k] = lo[a];
+      }
+      PHYSML_PETSC(VecRestoreArray(coords, &x));
+      PHYSML_PETSC(DMSetCoordinates(da, coords));  // drops the cached local (ghosted) copy
+    }
   } catch (...) {
     DMDestroy(&da);
     throw;

@@ -165,3 +165,15 @@ TEST(Grid, BadInputGivesClearErrors) {
   EXPECT_THROW_MSG(g.spacing(2), "axis must be in [0, 2), got 2");
   EXPECT_THROW_MSG(g.to_dmda(PETSC_COMM_SELF, 0), "dof must be >= 1");
 }
+
+TEST(Grid, SingleCellAxisHasFiniteDmdaCoordinates) {
+  Grid g(GridOptions({1, 3}).centering(Centering::cell).upper({2.0, 3.0}));
+  EXPECT_DOUBLE_EQ(g.spacing(0), 2.0);
+  DM da = g.to_dmda(PETSC_COMM_SELF);
+  auto pc = dmda_coordinates(da);
+  ASSERT_EQ(pc.sizes(), (std::vector<int64_t>{3, 1, 2}));
+  EXPECT_TRUE(torch::isfinite(pc).all().item<bool>()) << pc;
+  EXPECT_DOUBLE_EQ(pc[0][0][0].item<double>(), 1.0);  // centre of the single cell [0, 2]
+  EXPECT_DOUBLE_EQ(pc[2][0][1].item<double>(), 2.5);
+  DMDestroy(&da);
+}

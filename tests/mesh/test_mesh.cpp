@@ -135,3 +135,12 @@ TEST(Mesh, FromDmplexReadsADmThatStaysOwnedByTheCaller) {
   EXPECT_EQ(dim, 2);
   DMDestroy(&dm);
 }
+
+TEST(Mesh, BoxMeshCellsArePositivelyOriented) {
+  // The Kuhn triangulation is built counter-clockwise / right-handed; DMPlex's closure
+  // order keeps that orientation.
+  for (const auto& faces : {std::vector<int64_t>{3, 2}, std::vector<int64_t>{2, 1, 2}}) {
+    auto vol = Mesh::box(BoxMeshOptions(faces)).signed_volumes();
+    EXPECT_TRUE((vol > 0).all().item<bool>()) << "d = " << faces.size() << ": " << vol;
+  }
+}
