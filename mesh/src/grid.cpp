@@ -4,7 +4,9 @@
 
 #include <torch/torch.h>
 
+#include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <sstream>
 
@@ -26,6 +28,105 @@ const char* axis_name(int axis) {
   static const char* names[] = {"x", "y", "z"};
   return axis >= 0 && axis < 3 ? names[axis] : "?";
 }
+
+/// A parsed JSON value (enough of JSON for Grid descriptions: objects, arrays, strings
+/// without unicode escapes, numbers, true/false/null).
+struct JsonValue {
+  enum Kind { null, boolean, number, string, array, object } kind = null;
+  double num = 0;
+  std::string str;
+  std::vector<JsonValue> items;
+  std::vector<std::pair<std::string, JsonValue>> members;
+  const JsonValue* find(const std::string& key) const {
+    for (const auto& m : members)
+      if (m.first == key) return &m.second;
+    return nullptr;
+  }
+};
+
+class JsonParser {
+public:
+  explicit JsonParser(const std::string& text) : s_(text) {}
+  JsonValue parse() {
+    JsonValue v = value();
+    skip();
+    if (pos_ != s_.size()) fail("unexpected trailing characters");
+    return v;
+  }
+
+private:
+  [[noreturn]] void fail(const std::string& what) const {
+    PHYSML_THROW("Grid::from_json: malformed JSON at character ", pos_, ": ", what);
+  }
+  void skip() {
+    while (pos_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
+  }
+  bool eat(char c) {
+    skip();
+    if (pos_ < s_.size() && s_[pos_] == c) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+  void expect(char c) {
+    if (!eat(c)) fail(std::string("expected '") + c + "'");
+  }
+  std::string string_literal() {
+    expect('"');
+    std::string out;
+    while (pos_ < s_.size() && s_[pos_] != '"') {
+      if (s_[pos_] == '\\' && pos_ + 1 < s_.size()) ++pos_;
+      out += s_[pos_++];
+    }
+    if (pos_ >= s_.size()) fail("unterminated string");
+    ++pos_;
+    return out;
+  }
+  JsonValue value() {
+    skip();
+    if (pos_ >= s_.size()) fail("unexpected end of text");
+    JsonValue v;
+    const char c = s_[pos_];
+    if (c == '{') {
+      ++pos_;
+      v.kind = JsonValue::object;
+      if (eat('}')) return v;
+      do {
+        std::string key = (skip(), string_literal());
+        expect(':');
+        v.members.emplace_back(key, value());
+      } while (eat(','));
+      expect('}');
+    } else if (c == '[') {
+      ++pos_;
+      v.kind = JsonValue::array;
+      if (eat(']')) return v;
+      do v.items.push_back(value());
+      while (eat(','));
+      expect(']');
+    } else if (c == '"') {
+      v.kind = JsonValue::string;
+      v.str = string_literal();
+    } else if (s_.compare(pos_, 4, "true") == 0 || s_.compare(pos_, 5, "false") == 0) {
+      v.kind = JsonValue::boolean;
+      v.num = s_[pos_] == 't';
+      pos_ += s_[pos_] == 't' ? 4 : 5;
+    } else if (s_.compare(pos_, 4, "null") == 0) {
+      pos_ += 4;
+    } else {
+      const char* begin = s_.c_str() + pos_;
+      char* end = nullptr;
+      v.num = std::strtod(begin, &end);
+      if (end == begin) fail("expected a value");
+      v.kind = JsonValue::number;
+      pos_ += static_cast<size_t>(end - begin);
+    }
+    return v;
+  }
+  const std::string& s_;
+  size_t pos_ = 0;
+};
 
 std::string json_number(double v) {
   char buf[40];
@@ -227,6 +328,61 @@ std::string Grid::to_json() const {
        << "\"]";
   os << "]}";
   return os.str();
+}
+
+Grid Grid::from_json(const std::string& json) {
+  const JsonValue root = JsonParser(json).parse();
+  PHYSML_CHECK(root.kind == JsonValue::object, "Grid::from_json: expected a JSON object, got: ", json);
+  if (const JsonValue* type = root.find("type"))
+    PHYSML_CHECK(type->kind == JsonValue::string && type->str == "uniform_grid",
+                 "Grid::from_json: \"type\" must be \"uniform_grid\", got \"", type->str, "\"");
+  auto numbers = [&](const char* key) {
+    std::vector<double> out;
+    const JsonValue* v = root.find(key);
+    if (!v) return out;
+    PHYSML_CHECK(v->kind == JsonValue::array, "Grid::from_json: \"", key, "\" must be an array of numbers");
+    for (const auto& x : v->items) {
+      PHYSML_CHECK(x.kind == JsonValue::number, "Grid::from_json: \"", key, "\" must be an array of numbers");
+      out.push_back(x.num);
+    }
+    return out;
+  };
+  PHYSML_CHECK(root.find("sizes"), "Grid::from_json: missing \"sizes\" (points per axis, x first)");
+  std::vector<int64_t> sizes;
+  for (double v : numbers("sizes")) {
+    PHYSML_CHECK(v == std::floor(v), "Grid::from_json: \"sizes\" must hold integers, got ", v);
+    sizes.push_back(static_cast<int64_t>(v));
+  }
+  GridOptions o(sizes);
+  o.lower(numbers("lower")).upper(numbers("upper"));
+  if (const JsonValue* c = root.find("centering")) {
+    PHYSML_CHECK(c->kind == JsonValue::string && (c->str == "vertex" || c->str == "cell"),
+                 "Grid::from_json: \"centering\" must be \"vertex\" or \"cell\", got \"", c->str, "\"");
+    o.centering(c->str == "cell" ? Centering::cell : Centering::vertex);
+  }
+  if (const JsonValue* b = root.find("boundary")) {
+    PHYSML_CHECK(b->kind == JsonValue::array && b->items.size() == sizes.size() && sizes.size() <= 3,
+                 "Grid::from_json: \"boundary\" must hold one [lower, upper] pair per axis");
+    auto parse = [](const JsonValue& v) {
+      PHYSML_CHECK(v.kind == JsonValue::string, "Grid::from_json: boundary types must be strings");
+      if (v.str == "dirichlet") return Boundary::dirichlet;
+      if (v.str == "neumann") return Boundary::neumann;
+      if (v.str == "periodic") return Boundary::periodic;
+      PHYSML_THROW("Grid::from_json: unknown boundary type \"", v.str, "\"; expected dirichlet, neumann or periodic");
+    };
+    for (size_t a = 0; a < b->items.size(); ++a) {
+      const JsonValue& pair = b->items[a];
+      PHYSML_CHECK(pair.kind == JsonValue::array && pair.items.size() == 2,
+                   "Grid::from_json: \"boundary\" must hold one [lower, upper] pair per axis");
+      o.boundary(static_cast<int>(a), parse(pair.items[0]), parse(pair.items[1]));
+    }
+  }
+  return Grid(o);
+}
+
+bool Grid::operator==(const Grid& other) const {
+  return sizes_ == other.sizes_ && lower_ == other.lower_ && upper_ == other.upper_ &&
+         centering_ == other.centering_ && boundaries_ == other.boundaries_;
 }
 
 }  // namespace physml::mesh

@@ -175,3 +175,21 @@ TEST(Graph, BadInputGivesClearErrors) {
   EXPECT_THROW_MSG(knn_graph(x, -1), "k must be >= 0");
   EXPECT_EQ(knn_graph(x, 10, GraphOptions().loop(true)).size(1), 100);
 }
+
+TEST(KnnGraph, DuplicatePointsBreakTiesBySmallerIndex) {
+  // Every distance is zero: the k neighbours are the k smallest other indices.
+  auto same = torch::ones({7, 3}, torch::kDouble);
+  auto e = knn_graph(same, 3);
+  for (int64_t i = 0; i < 7; ++i) {
+    std::vector<int64_t> want;
+    for (int64_t j = 0; j < 7 && want.size() < 3; ++j)
+      if (j != i) want.push_back(j);
+    for (int64_t q = 0; q < 3; ++q) {
+      EXPECT_EQ(e[0][3 * i + q].item<int64_t>(), want[q]) << "target " << i;
+      EXPECT_EQ(e[1][3 * i + q].item<int64_t>(), i);
+    }
+  }
+  expect_same_edges(e, brute_knn(same, 3, false));
+  // Radius graph of duplicates: the complete graph without self-loops.
+  EXPECT_EQ(radius_graph(same, 1e-9).size(1), 7 * 6);
+}

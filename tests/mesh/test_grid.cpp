@@ -177,3 +177,31 @@ TEST(Grid, SingleCellAxisHasFiniteDmdaCoordinates) {
   EXPECT_DOUBLE_EQ(pc[2][0][1].item<double>(), 2.5);
   DMDestroy(&da);
 }
+
+TEST(Grid, JsonRoundTrip) {
+  for (const Grid& g : {Grid(GridOptions({8, 4}).upper({2.0, 0.1}).centering(Centering::cell).periodic(0)),
+                        Grid(GridOptions({3, 5, 7}).lower({-1.0 / 3.0, 0.0, 1e-9}).upper({1.0, 2.0, 3.0}).boundary(
+                            2, Boundary::neumann, Boundary::dirichlet)),
+                        Grid(GridOptions({17}))}) {
+    Grid back = Grid::from_json(g.to_json());
+    EXPECT_TRUE(back == g) << g.to_json() << "\n" << back.to_json();
+    EXPECT_EQ(back.to_json(), g.to_json());
+  }
+  // Hand-written, other key order and spacing, defaults for what is missing.
+  Grid h = Grid::from_json(R"( { "centering" : "cell", "sizes": [4,2] , "boundary": [["periodic","periodic"],
+                                 ["neumann", "neumann"]] } )");
+  EXPECT_TRUE(h == Grid(GridOptions({4, 2}).centering(Centering::cell).boundary(Boundary::neumann).periodic(0)));
+  EXPECT_FALSE(h == Grid(GridOptions({4, 2}).centering(Centering::cell)));
+}
+
+TEST(Grid, FromJsonBadInput) {
+  EXPECT_THROW_MSG(Grid::from_json("{\"sizes\": [4, 4"), "malformed JSON");
+  EXPECT_THROW_MSG(Grid::from_json("[1, 2]"), "expected a JSON object");
+  EXPECT_THROW_MSG(Grid::from_json("{\"lower\": [0]}"), "missing \"sizes\"");
+  EXPECT_THROW_MSG(Grid::from_json("{\"sizes\": [4.5]}"), "\"sizes\" must hold integers");
+  EXPECT_THROW_MSG(Grid::from_json("{\"sizes\": [4], \"centering\": \"face\"}"), "\"centering\" must be");
+  EXPECT_THROW_MSG(Grid::from_json("{\"sizes\": [4], \"boundary\": [[\"robin\", \"robin\"]]}"),
+                   "unknown boundary type \"robin\"");
+  EXPECT_THROW_MSG(Grid::from_json("{\"type\": \"plex\", \"sizes\": [4]}"), "must be \"uniform_grid\"");
+  EXPECT_THROW_MSG(Grid::from_json("{\"sizes\": [4, 0]}"), "must be positive");  // Grid's own checks
+}

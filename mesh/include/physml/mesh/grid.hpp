@@ -107,6 +107,12 @@ public:
   /// "upper", "spacing", "centering", "boundary": [[lower, upper] per axis]}; stored as the
   /// grid attribute of HDF5 Dataset files.
   std::string to_json() const;
+  /// The grid described by a to_json() string (keys in any order; "sizes" required, the
+  /// others default as in GridOptions). Throws physml::Error on malformed JSON or values.
+  static Grid from_json(const std::string& json);
+  /// Same sizes, extents, centering and boundary types.
+  bool operator==(const Grid& other) const;
+  bool operator!=(const Grid& other) const { return !(*this == other); }
 
 private:
   void check_axis(int axis, const char* what) const;
