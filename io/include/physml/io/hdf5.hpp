@@ -3,7 +3,7 @@
 /// HDF5 files of named tensors with attributes, and PhysML's two self-describing
 /// layouts on top of them: Dataset files and Checkpoint files (see docs/file-formats.md).
 ///
-/// Every writer writes to "<path>.tmp-<pid>" and renames it over <path> only after the
+/// Every writer writes to "<path>.tmp-<pid>-<n>" and renames it over <path> only after the
 /// file is complete and closed, so an interrupted or failed write never damages an
 /// existing file. Every reader checks what it reads and throws physml::Error naming the
 /// file, the object and what was expected (missing file, not HDF5, truncated, missing
