@@ -43,6 +43,7 @@ public:
   /// An H5File destroyed without commit() removes its temporary file.
   static H5File create(const std::string& path);
 
+  /// Movable, not copyable (owns the open file).
   H5File(H5File&&) noexcept;
   H5File& operator=(H5File&&) noexcept;
   ~H5File();
