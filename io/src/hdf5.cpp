@@ -5,14 +5,12 @@
 #include "physml/io/hdf5.hpp"
 
 #include "physml/core/error.hpp"
+#include "physml/io/atomic_file.hpp"
 #include "physml/core/version.hpp"
 
 #include <hdf5.h>
 #include <torch/torch.h>
 #include <torch/version.h>
-
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -332,15 +330,10 @@ H5File H5File::open(const std::string& path, Mode mode) {
 }
 
 H5File H5File::create(const std::string& path) {
-  fs::path p(path);
-  fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
-  std::error_code ec;
-  PHYSML_CHECK(fs::is_directory(dir, ec), "cannot create HDF5 file '", path, "': directory '", dir.string(),
-               "' does not exist");
-  PHYSML_CHECK(!fs::is_directory(p, ec), "cannot create HDF5 file '", path, "': a directory of that name exists");
+  check_writable_path(path, "HDF5 file");
   auto impl = std::make_unique<Impl>();
   impl->path = path;
-  impl->tmp_path = path + ".tmp-" + std::to_string(::getpid());
+  impl->tmp_path = temporary_path(path);
   impl->created = true;
   impl->mode = Mode::read_write;
   QuietHdf5 quiet;
@@ -348,9 +341,9 @@ H5File H5File::create(const std::string& path) {
   H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG);
   impl->file = H5Fcreate(impl->tmp_path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
   if (impl->file < 0) {
-    std::string reason = hdf5_reason();
+    std::string reason = hdf5_reason(), tmp = impl->tmp_path;
     impl->tmp_path.clear();  // nothing was created that we own
-    PHYSML_THROW("cannot create HDF5 file '", path, "' (temporary '", path, ".tmp-", ::getpid(), "')", reason);
+    PHYSML_THROW("cannot create HDF5 file '", path, "' (temporary '", tmp, "')", reason);
   }
   return H5File(std::move(impl));
 }
@@ -378,17 +371,11 @@ void H5File::commit() {
     PHYSML_THROW("cannot close HDF5 file '", impl_->path, "'", reason);
   }
   if (!impl_->created) return;
-  // Make the data durable before the rename makes them visible under the final name.
-  int fd = ::open(impl_->tmp_path.c_str(), O_RDONLY);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-  std::error_code ec;
-  fs::rename(impl_->tmp_path, impl_->path, ec);
-  if (ec) {
-    impl_->abandon();
-    PHYSML_THROW("cannot rename '", impl_->path, ".tmp-", ::getpid(), "' to '", impl_->path, "': ", ec.message());
+  try {
+    publish_file(impl_->tmp_path, impl_->path);
+  } catch (...) {
+    impl_->tmp_path.clear();  // publish_file removed it
+    throw;
   }
   impl_->tmp_path.clear();
   impl_->created = false;

@@ -2,12 +2,11 @@
 #include "physml/io/png.hpp"
 
 #include "physml/core/error.hpp"
+#include "physml/io/atomic_file.hpp"
 #include "physml/io/hdf5.hpp"  // shape_string
 
 #include <plplot.h>
 #include <torch/torch.h>
-
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -49,12 +48,8 @@ public:
   PngCanvas(const std::string& path, int width, int height) : lock_(plplot_mutex()), path_(path) {
     PHYSML_CHECK(width >= 16 && height >= 16 && width <= 20000 && height <= 20000, "PNG '", path, "': size ", width,
                  "x", height, " is out of range (16..20000 pixels per side)");
-    fs::path p(path);
-    fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
-    std::error_code ec;
-    PHYSML_CHECK(fs::is_directory(dir, ec), "cannot write PNG '", path, "': directory '", dir.string(),
-                 "' does not exist");
-    tmp_ = path + ".tmp-" + std::to_string(::getpid()) + ".png";
+    check_writable_path(path, "PNG");
+    tmp_ = temporary_path(path) + ".png";
     plplot_messages().clear();
     plgstrm(&previous_);
     plmkstrm(&stream_);
@@ -88,9 +83,8 @@ public:
     std::error_code ec;
     PHYSML_CHECK(fs::exists(tmp_, ec) && fs::file_size(tmp_, ec) > 0, "PLplot did not write PNG '", path_, "'",
                  plplot_messages().empty() ? std::string() : " (PLplot: " + plplot_messages() + ")");
-    fs::rename(tmp_, path_, ec);
-    PHYSML_CHECK(!ec, "cannot rename '", tmp_, "' to '", path_, "': ", ec.message());
-    published_ = true;
+    published_ = true;  // publish_file removes the temporary itself if the rename fails
+    publish_file(tmp_, path_);
   }
 
 private:

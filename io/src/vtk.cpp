@@ -2,6 +2,7 @@
 #include "physml/io/vtk.hpp"
 
 #include "physml/core/error.hpp"
+#include "physml/io/atomic_file.hpp"
 #include "physml/io/hdf5.hpp"  // dtype_name, shape_string
 
 #include <torch/torch.h>
@@ -21,8 +22,6 @@
 #include <vtkXMLImageDataWriter.h>
 #include <vtkXMLPolyDataWriter.h>
 #include <vtkXMLUnstructuredGridWriter.h>
-
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
@@ -88,29 +87,12 @@ vtkSmartPointer<vtkPoints> make_points(const at::Tensor& p, const char* what) {
   return pts;
 }
 
-void check_target(const std::string& path) {
-  fs::path p(path);
-  fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
-  std::error_code ec;
-  PHYSML_CHECK(fs::is_directory(dir, ec), "cannot write '", path, "': directory '", dir.string(), "' does not exist");
-  PHYSML_CHECK(!fs::is_directory(p, ec), "cannot write '", path, "': a directory of that name exists");
-}
-
-std::string tmp_name(const std::string& path) { return path + ".tmp-" + std::to_string(::getpid()); }
-
-void publish(const std::string& tmp, const std::string& path) {
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    PHYSML_THROW("cannot rename '", tmp, "' to '", path, "'");
-  }
-}
+void check_target(const std::string& path) { check_writable_path(path, "VTK file"); }
 
 /// Run a VTK XML writer into a temporary file and rename it to `path`.
 void write_atomically(vtkXMLWriter* w, const std::string& path) {
   check_target(path);
-  std::string tmp = tmp_name(path);
+  std::string tmp = temporary_path(path);
   w->SetFileName(tmp.c_str());
   w->SetDataModeToAppended();
   w->EncodeAppendedDataOff();  // raw binary (compressed with zlib by default)
@@ -119,7 +101,7 @@ void write_atomically(vtkXMLWriter* w, const std::string& path) {
     fs::remove(tmp, ec);
     PHYSML_THROW("VTK could not write '", path, "' (disk full or no permission?)");
   }
-  publish(tmp, path);
+  publish_file(tmp, path);
 }
 
 std::string xml_escape(const std::string& s) {
@@ -260,7 +242,7 @@ void PvdWriter::add(double time, const std::string& file, int part) {
 
 void PvdWriter::write() const {
   check_target(path_);
-  std::string tmp = tmp_name(path_);
+  std::string tmp = temporary_path(path_);
   {
     std::ofstream out(tmp);
     PHYSML_CHECK(out.good(), "cannot write '", path_, "'");
@@ -281,7 +263,7 @@ void PvdWriter::write() const {
       PHYSML_THROW("cannot write '", path_, "' (disk full?)");
     }
   }
-  publish(tmp, path_);
+  publish_file(tmp, path_);
 }
 
 }  // namespace physml::io

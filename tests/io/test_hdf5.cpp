@@ -275,3 +275,17 @@ TEST(Hdf5, ReadersNeverModifyTheFile) {
   EXPECT_EQ(slurp(path), before);
   EXPECT_EQ(fs::last_write_time(path), time_before);
 }
+
+TEST(Hdf5, TwoWritersOfOnePathDoNotCollide) {
+  auto dir = physml::test::scratch_dir();
+  auto path = (dir / "two.h5").string();
+  auto a = H5File::create(path);
+  auto b = H5File::create(path);  // distinct temporary files
+  a.write("x", torch::zeros({1}));
+  b.write("x", torch::ones({1}));
+  a.commit();
+  EXPECT_EQ(H5File::open(path).read("x").item<float>(), 0.0f);
+  b.commit();  // the last commit wins, whole
+  EXPECT_EQ(H5File::open(path).read("x").item<float>(), 1.0f);
+  EXPECT_TRUE(no_temporaries(dir));
+}

@@ -55,6 +55,7 @@ public:
   /// Open (create or resume) the dataset at `path` with the given settings.
   static DatasetWriter open(const std::string& path, const DatasetInfo& info);
 
+  /// Movable, not copyable (owns the open partial file).
   DatasetWriter(DatasetWriter&&) noexcept;
   DatasetWriter& operator=(DatasetWriter&&) noexcept;
   /// Closes the partial file (keeping it for a later resume) if finish() was not called.
@@ -91,12 +92,16 @@ private:
 /// Reads a Dataset file (checks format attribute and version, and that it is complete).
 class DatasetReader {
 public:
+  /// Open a finished Dataset file; throws physml::Error if it is missing, not HDF5,
+  /// truncated, of another format or version, inconsistent, or has unwritten samples.
   static DatasetReader open(const std::string& path);
 
+  /// Movable, not copyable (owns the open file).
   DatasetReader(DatasetReader&&) noexcept;
   DatasetReader& operator=(DatasetReader&&) noexcept;
   ~DatasetReader();
 
+  /// The settings recorded in the file (generator, parameters, grid, seed, splits, shapes, dtype).
   const DatasetInfo& info() const;
   /// Split names, sorted.
   std::vector<std::string> splits() const;

@@ -3,7 +3,7 @@
 /// HDF5 files of named tensors with attributes, and PhysML's two self-describing
 /// layouts on top of them: Dataset files and Checkpoint files (see docs/file-formats.md).
 ///
-/// Every writer writes to "<path>.tmp-<pid>" and renames it over <path> only after the
+/// Every writer writes to "<path>.tmp-<pid>-<n>" and renames it over <path> only after the
 /// file is complete and closed, so an interrupted or failed write never damages an
 /// existing file. Every reader checks what it reads and throws physml::Error naming the
 /// file, the object and what was expected (missing file, not HDF5, truncated, missing
@@ -43,6 +43,7 @@ public:
   /// An H5File destroyed without commit() removes its temporary file.
   static H5File create(const std::string& path);
 
+  /// Movable, not copyable (owns the open file).
   H5File(H5File&&) noexcept;
   H5File& operator=(H5File&&) noexcept;
   ~H5File();

@@ -5,7 +5,7 @@
 ///   .vtu  unstructured grid: triangle / tetrahedron meshes with point and cell arrays
 ///   .vtp  poly data: particles (vertices) with per-particle arrays
 ///   .pvd  a collection that strings files together as a time series
-/// Every writer writes to "<path>.tmp-<pid>" and renames, so an existing file is never damaged.
+/// Every writer writes to "<path>.tmp-<pid>-<n>" and renames, so an existing file is never damaged.
 /// Arrays keep their dtype (float32, float64, int64, int32, uint8); tensors may live on any
 /// device (copied to the CPU).
 
