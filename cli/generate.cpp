@@ -12,6 +12,7 @@
 #include "physml/physics/random_field.hpp"
 #include "physml/simulators/burgers.hpp"
 #include "physml/simulators/darcy.hpp"
+#include "physml/simulators/helmholtz.hpp"
 #include "physml/simulators/navier_stokes.hpp"
 #include "physml/simulators/poisson.hpp"
 
@@ -314,6 +315,46 @@ Generator make_navier_stokes(const Options& o) {
   return g;
 }
 
+Generator make_helmholtz(const Options& o) {
+  sim::HelmholtzOptions h;
+  h.resolution = positive(o, "resolution", h.resolution);
+  PHYSML_CHECK(h.resolution >= 3, "option ", o.key("resolution"), " = ", h.resolution, " must be at least 3");
+  h.omega = positive_real(o, "omega", h.omega);
+  h.tau = positive_real(o, "tau", h.tau);
+  h.terms = positive(o, "terms", h.terms);
+  auto solver = std::make_shared<sim::HelmholtzSolver>(h, o.prefix());
+  Generator g;
+  g.info.generator = "helmholtz";
+  g.info.parameters_json = Json()
+                               .add("resolution", h.resolution)
+                               .add("omega", h.omega)
+                               .add("tau", h.tau)
+                               .add("terms", h.terms)
+                               .add("source_center", h.source_center)
+                               .add("source_width", h.source_width)
+                               .add_str("equation", "-lap(u) - (omega/c)^2 u = 0, c = 20 + tanh(a), du/dn = 1 on top |x-x0|<=d0/2")
+                               .str();
+  g.info.grid_json = grid_json({h.resolution, h.resolution}, "vertex", "neumann");
+  g.info.input_shape = {1, h.resolution, h.resolution};
+  g.info.output_shape = g.info.input_shape;
+  g.compute = [solver](std::uint64_t seed, int64_t first, int64_t) {
+    SampleResult res;
+    try {
+      auto [c, u] = solver->generate(seed, static_cast<std::uint64_t>(first));
+      res.input = c.unsqueeze(0);
+      res.output = u.unsqueeze(0);
+    } catch (const physml::Error& e) {
+      res.ok = false;
+      res.message = e.what();
+    }
+    return std::vector<SampleResult>{res};
+  };
+  g.snapshot = [](const std::string& dir, int64_t i, const SampleResult& r) {
+    field_png(dir + "/helmholtz_" + std::to_string(i) + ".png", {{"wave speed c", r.input[0]}, {"solution u", r.output[0]}});
+  };
+  return g;
+}
+
 // ---------------------------------------------------------------------------------------
 // MPI transport of results to rank 0.
 
@@ -365,7 +406,7 @@ std::string content_checksum(const std::string& path) {
 }
 
 const char* kUsage =
-    "physml generate darcy|poisson|burgers|navier-stokes -output FILE.h5 [options]\n\n"
+    "physml generate darcy|poisson|helmholtz|burgers|navier-stokes -output FILE.h5 [options]\n\n"
     "Generates a benchmark data set (references/mgno_fno.md section 3) as a PhysML Dataset file with\n"
     "splits 'train' and 'test'. Sample i is drawn from seed derive_seed(seed, i), so the file does not\n"
     "depend on the number of MPI ranks (mpirun -n N physml generate ...). Rerunning an interrupted\n"
@@ -380,6 +421,8 @@ const char* kUsage =
     "  421 -> 85/141/211 with 5/3/2), alpha (2), tau (3; rough 5), high (12), low (3); the CG+GAMG\n"
     "  solver takes -darcy_ksp_* / -darcy_pc_* (e.g. -darcy_pc_type hypre).\n"
     "poisson (-poisson_*): dim 2|3, resolution (65 / 17), alpha (2), tau (3); -poisson_ksp_*, -poisson_pc_*.\n"
+    "helmholtz (-helmholtz_*): resolution (101), omega (1000), tau (3), terms (100); MUMPS LU by default,\n"
+    "  any -helmholtz_ksp_* / -helmholtz_pc_* (e.g. -helmholtz_ksp_type gmres -helmholtz_pc_type ilu).\n"
     "burgers (-burgers_*): resolution (1024; published 8192), downsample (1; published 8), viscosity (0.1),\n"
     "  final_time (1), sigma (25), tau (5), alpha (2), cfl (0.5), max_dt (1e-3).\n"
     "navier-stokes (-navier_stokes_*): resolution (64; published 256), downsample (1; published 4),\n"
@@ -387,7 +430,7 @@ const char* kUsage =
     "  forcing (0.1), time_stepping heun|euler, alpha (2.5), tau (7), batch (8 samples advanced together).";
 
 int run_generate(const std::vector<std::string>& args) {
-  PHYSML_CHECK(args.size() == 1, "physml generate: expected one PDE name (darcy, poisson, burgers, navier-stokes), got ",
+  PHYSML_CHECK(args.size() == 1, "physml generate: expected one PDE name (darcy, poisson, helmholtz, burgers, navier-stokes), got ",
                args.size(), " positional arguments");
   const std::string pde = args[0];
   MPI_Comm comm = PETSC_COMM_WORLD;
@@ -412,7 +455,8 @@ int run_generate(const std::vector<std::string>& args) {
   else if (pde == "poisson") g = make_poisson(Options("poisson_"));
   else if (pde == "burgers") g = make_burgers(Options("burgers_"));
   else if (pde == "navier-stokes") g = make_navier_stokes(Options("navier_stokes_"));
-  else PHYSML_THROW("physml generate: unknown PDE '", pde, "'; expected one of: darcy, poisson, burgers, navier-stokes");
+  else if (pde == "helmholtz") g = make_helmholtz(Options("helmholtz_"));
+  else PHYSML_THROW("physml generate: unknown PDE '", pde, "'; expected one of: darcy, poisson, helmholtz, burgers, navier-stokes");
 
   g.info.seed = static_cast<std::int64_t>(seed);
   if (ntrain > 0) g.info.split_sizes["train"] = ntrain;
@@ -522,7 +566,7 @@ int run_generate(const std::vector<std::string>& args) {
   return 0;
 }
 
-PHYSML_COMMAND({"generate", "generate a benchmark PDE data set (darcy, poisson, burgers, navier-stokes) as HDF5",
+PHYSML_COMMAND({"generate", "generate a benchmark PDE data set (darcy, poisson, helmholtz, burgers, navier-stokes) as HDF5",
                 kUsage, run_generate});
 
 }  // namespace

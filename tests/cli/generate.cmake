@@ -78,3 +78,10 @@ if(PHYSML_MPIEXEC)
   set_tests_properties(cli.generate.mpi_darcy_same_as_serial cli.generate.mpi_navier_stokes_same_as_serial
     PROPERTIES LABELS "cli;mpi" PASS_REGULAR_EXPRESSION "same data on 1 and 2 ranks")
 endif()
+
+add_test(NAME cli.generate.helmholtz_clean COMMAND ${CMAKE_COMMAND} -E rm -f ${gen_dir}/helmholtz.h5 ${gen_dir}/helmholtz.h5.partial)
+set_tests_properties(cli.generate.helmholtz_clean PROPERTIES LABELS cli FIXTURES_SETUP gen_helmholtz_clean)
+add_test(NAME cli.generate.helmholtz COMMAND physml_cli generate helmholtz -output ${gen_dir}/helmholtz.h5 -ntrain 2
+         -ntest 1 -helmholtz_resolution 41 -helmholtz_omega 300)
+set_tests_properties(cli.generate.helmholtz PROPERTIES LABELS cli FIXTURES_REQUIRED gen_helmholtz_clean
+  PASS_REGULAR_EXPRESSION "content checksum")
