@@ -95,8 +95,11 @@ NavierStokes2D::NavierStokes2D(const NavierStokesOptions& options) : options_(op
     for (int64_t b = 0; b < I.nh; ++b) {
       const auto m = static_cast<size_t>(a * I.nh + b);
       const double ky = static_cast<double>(a <= I.n / 2 ? a : a - I.n), kx = static_cast<double>(b);
-      I.kx[m] = kx;
-      I.ky[m] = ky;
+      // Derivative symbols: the Nyquist wavenumber of an even grid has no sign, so its
+      // derivative is set to zero (the usual convention; it keeps c2r inputs Hermitian).
+      const bool nyq_y = I.n % 2 == 0 && a == I.n / 2, nyq_x = I.n % 2 == 0 && b == I.n / 2;
+      I.kx[m] = nyq_x ? 0.0 : kx;
+      I.ky[m] = nyq_y ? 0.0 : ky;
       I.lap[m] = 4 * M_PI * M_PI * (kx * kx + ky * ky);
       // 2/3 rule: keep |k_x|, |k_y| ≤ (2/3)(n/2).
       const double kmax = 2.0 / 3.0 * (static_cast<double>(I.n) / 2.0);
