@@ -46,6 +46,9 @@ void PoissonProblem::validate() const {
   check_field(coefficient, shape, "coefficient a");
   check_field(source, shape, "source f");
   check_field(solid, shape, "solid mask");
+  check_field(reaction, shape, "reaction r");
+  if (reaction.defined())
+    PHYSML_CHECK(torch::isfinite(reaction).all().item<bool>(), "Poisson problem: reaction r contains NaN or Inf");
   if (coefficient.defined()) {
     PHYSML_CHECK(torch::isfinite(coefficient).all().item<bool>(),
                  "Poisson problem: coefficient a contains NaN or Inf");
@@ -153,6 +156,8 @@ PoissonSystem assemble_poisson(const PoissonProblem& problem, MPI_Comm comm) {
                                                  : torch::zeros(shape, torch::kBool);
   const double* a = a_t.data_ptr<double>();
   const double* f = f_t.data_ptr<double>();
+  const at::Tensor r_t = as_double(problem.reaction, 0.0);
+  const double* react = r_t.data_ptr<double>();
   const bool* solid = s_t.data_ptr<bool>();
 
   auto index_of = [&](int64_t p, std::array<int64_t, 3>& idx) {
@@ -186,7 +191,7 @@ PoissonSystem assemble_poisson(const PoissonProblem& problem, MPI_Comm comm) {
   PoissonSystem sys;
   sys.comm_ = comm;
   sys.shape_ = shape;
-  sys.singular_ = !any_dirichlet;
+  sys.singular_ = !any_dirichlet && !(problem.reaction.defined() && (problem.reaction != 0).any().item<bool>());
   sys.row_of_point_.assign(static_cast<size_t>(npoints), -1);
   sys.fixed_values_ = torch::zeros(shape, torch::kDouble);
   double* fixed = sys.fixed_values_.data_ptr<double>();
@@ -251,7 +256,7 @@ PoissonSystem assemble_poisson(const PoissonProblem& problem, MPI_Comm comm) {
       }
     double volume = 1;
     for (int ax = 0; ax < dim; ++ax) volume *= frac[static_cast<size_t>(ax)];
-    double diag = 0, rhs = f[p] * volume;
+    double diag = react[p] * volume, rhs = f[p] * volume;
     cols.clear();
     vals.clear();
     for (int ax = 0; ax < dim; ++ax) {

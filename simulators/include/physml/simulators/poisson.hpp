@@ -78,6 +78,9 @@ struct PoissonProblem {
   at::Tensor coefficient;
   /// Source f at the points, float64 tensor of `shape`; undefined = 0.
   at::Tensor source;
+  /// Optional reaction coefficient r at the points (float64 tensor of `shape`; undefined = 0)
+  /// for −∇·(a∇u) + r u = f; r < 0 gives Helmholtz operators (indefinite, use GMRES/LU).
+  at::Tensor reaction;
   /// Solid mask (bool or 0/1 tensor of `shape`, nonzero = solid); undefined = all fluid.
   at::Tensor solid;
   /// Boundary conditions, indexed by Face (z faces ignored in 2D). Default: u = 0.
@@ -112,7 +115,8 @@ public:
   Mat matrix() const { return A_; }
   /// The right-hand side b (already projected onto range(A) when A is singular).
   Vec rhs() const { return b_; }
-  /// True if no face is Dirichlet: A has the constant null space (attached to A).
+  /// True if no face is Dirichlet and there is no reaction term: A has the constant null
+  /// space (attached to A).
   bool singular() const { return singular_; }
   /// Number of unknowns (global rows of A).
   PetscInt size() const { return n_rows_; }

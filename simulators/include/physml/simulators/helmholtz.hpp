@@ -1,0 +1,56 @@
+#pragma once
+/// \file helmholtz.hpp
+/// The Helmholtz benchmark of de Hoop, Huang, Qian and Stuart used by MgNO
+/// (references/mgno_fno.md §3.5): −Δu − (ω/c(x))² u = 0 on [0,1]², ω = 1000,
+/// c = 20 + tanh(a), a = Σ_{l=1}^{100} θ_l √λ_l φ_l (cosine basis ordered by |l|²,
+/// λ_l = (π²|l|² + τ²)^(−2), τ = 3), ∂u/∂n = 1 on the top edge for |x − 0.5| ≤ 0.15 and 0
+/// elsewhere, on 101×101 nodes. Discretised by the second-order vertex-centred 5-point
+/// scheme with half control volumes at Neumann boundaries (the Poisson assembly of
+/// poisson.hpp with the reaction term −(ω/c)²), solved through PETSc: by default
+/// MUMPS LU (-helmholtz_ksp_type preonly -helmholtz_pc_type lu
+/// -helmholtz_pc_factor_mat_solver_type mumps), any KSP/PC by options.
+
+#include "physml/simulators/poisson.hpp"
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+
+namespace physml::simulators {
+
+/// Settings of the Helmholtz data distribution and solve.
+struct HelmholtzOptions {
+  int64_t resolution = 101;  ///< nodes per side
+  double omega = 1000.0;     ///< angular frequency ω
+  double tau = 3.0;          ///< τ of the cosine-expansion eigenvalues
+  int64_t terms = 100;       ///< number of cosine modes in a
+  double source_center = 0.5;  ///< x₀ of the top-edge flux window
+  double source_width = 0.3;   ///< d₀: flux 1 where |x − x₀| ≤ d₀/2
+};
+
+/// a(x) = Σ_{l=1}^{terms} θ_l √λ_l φ_l(x) on the s×s node grid (x_i = i/(s−1)) with θ_l ~ N(0,1)
+/// from `seed`; φ are √2 cos(πl₁x) cos-products normalised on [0,1]² (2 cos cos when both
+/// indices are nonzero), ordered by |l|² then l₁, (0,0) excluded. Returns [s, s] float64.
+at::Tensor helmholtz_log_speed(int64_t resolution, int64_t terms, double tau, std::uint64_t seed);
+
+/// Solves −Δu − (ω/c)² u = 0 with the benchmark's Neumann data for a wave speed c [s, s].
+class HelmholtzSolver {
+public:
+  explicit HelmholtzSolver(const HelmholtzOptions& options, const std::string& prefix = "helmholtz_");
+  /// u [s, s] for the wave speed c [s, s] (positive). Throws with PETSc's reason if the solve fails.
+  SolveReport solve(const at::Tensor& wave_speed);
+  /// Solve −Δu − k² u = 0 with given Neumann data per face (∂u/∂n = bc on each face) for a
+  /// wavenumber field k² [s, s]; used by the tests with exact solutions.
+  SolveReport solve_with(const at::Tensor& k_squared, const std::array<BoundaryCondition, 6>& boundary);
+  /// Sample number `index` of seed `seed`: returns {c, u}.
+  std::pair<at::Tensor, at::Tensor> generate(std::uint64_t seed, std::uint64_t index);
+  PoissonSolver& solver() { return solver_; }
+  const HelmholtzOptions& options() const { return options_; }
+
+private:
+  HelmholtzOptions options_;
+  PoissonSolver solver_;
+};
+
+}  // namespace physml::simulators
