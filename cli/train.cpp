@@ -19,6 +19,7 @@
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 
 namespace {
@@ -52,7 +53,10 @@ std::shared_ptr<physml::operators::Model> build_model(const Options& opt, std::i
                                                       const std::vector<std::int64_t>& grid) {
   const auto type = opt.get_choice("model", {"mgno", "fno"}, "mgno");
   const auto dim = static_cast<std::int64_t>(grid.size());
-  if (type == "mgno") {
+  std::optional<physml::operators::MgNOOptions> mgno;
+  // Both option sets are read, so one file can carry an mgno and an fno section and
+  // -model switches between them; misspelled names are still reported as unused.
+  {
     auto o = opt.sub("mgno_");
     physml::operators::MgNOOptions m(cin, cout);
     m.channels(o.get_int("channels", 24)).levels(o.get_int("levels", 6)).layers(o.get_int("layers", 4)).dim(dim);
@@ -66,13 +70,14 @@ std::shared_ptr<physml::operators::Model> build_model(const Options& opt, std::i
       for (std::size_t i = 0; i < s.size(); i += 2) sm.push_back({s[i], s[i + 1]});
       m.smoothing(sm);
     }
-    return std::make_shared<physml::operators::MgNOImpl>(m);
+    if (type == "mgno") mgno = m;
   }
   auto o = opt.sub("fno_");
   physml::operators::FNOOptions f(cin, cout);
   f.modes(to64(o.get_int_list("modes", {12}))).width(o.get_int("width", 32)).layers(o.get_int("layers", 4)).dim(dim);
   f.projection_channels(o.get_int("projection_channels", 128)).domain_padding(o.get_real("domain_padding", 0.0));
   f.append_grid(o.get_bool("append_grid", true));
+  if (mgno) return std::make_shared<physml::operators::MgNOImpl>(*mgno);
   return std::make_shared<physml::operators::FNOImpl>(f);
 }
 

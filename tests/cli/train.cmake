@@ -30,6 +30,12 @@ add_test(NAME cli.train.fno_override COMMAND physml_cli train ${CMAKE_CURRENT_BI
 set_tests_properties(cli.train.fno_override PROPERTIES LABELS cli FIXTURES_REQUIRED cli_train_data
   PASS_REGULAR_EXPRESSION "training fno .*epoch 1 +train loss")
 
+# 4 channels, 3 levels, 2 layers: 1070 + 8 (first V-cycle, 1x1) + 2096 + 20 + 4 (head) parameters.
+add_test(NAME cli.train.layers_override COMMAND physml_cli train ${CMAKE_CURRENT_BINARY_DIR}/tiny_mgno.yaml
+         -data ${cli_train_data} -output ${cli_train_dir}/mgno2 -mgno_layers 2 -epochs 1 -threads 1)
+set_tests_properties(cli.train.layers_override PROPERTIES LABELS cli FIXTURES_REQUIRED cli_train_data
+  PASS_REGULAR_EXPRESSION "training mgno \\(3198 parameters\\).*epoch 1 +train loss")
+
 add_test(NAME cli.eval COMMAND physml_cli eval ${cli_train_dir}/mgno/best.h5 ${cli_train_data} -split valid)
 set_tests_properties(cli.eval PROPERTIES LABELS cli FIXTURES_REQUIRED "cli_train_data;cli_train_mgno"
   PASS_REGULAR_EXPRESSION "4 samples at 16x16.*relative L2 +[0-9.e+-]+ +[0-9.e+-]+ +[0-9.e+-]+.*relative H1")

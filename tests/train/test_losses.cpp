@@ -144,6 +144,12 @@ TEST(Schedule, StepCosineOneCycleWarmupClosedForms) {
   // Down phase t = 299: pct = 200/400, lr = 2.5e-6 + (5e-4 - 2.5e-6) / 2.
   EXPECT_NEAR(one.lr(299), 2.5e-6 + (5e-4 - 2.5e-6) / 2, 1e-18);
 
+  // Two epochs at pct_start 0.2 leave no warm-up phase: peak, then the final value.
+  o.total_steps = 2;
+  LRSchedule short_run(o);
+  EXPECT_DOUBLE_EQ(short_run.lr(0), 5e-4);
+  EXPECT_NEAR(short_run.lr(1), 2.5e-6, 1e-18);
+
   ScheduleOptions w;
   w.lr = 1e-3;
   w.warmup_steps = 4;

@@ -43,10 +43,6 @@ LRSchedule::LRSchedule(ScheduleOptions o) : options_(std::move(o)) {
   if (s.type == "onecycle") {
     PHYSML_CHECK(s.pct_start > 0 && s.pct_start < 1, "onecycle pct_start must be in (0, 1), got ", s.pct_start);
     PHYSML_CHECK(s.div_factor > 0 && s.final_div_factor > 0, "onecycle div factors must be > 0");
-    PHYSML_CHECK(s.pct_start * static_cast<double>(s.total_steps) - 1 > 0 &&
-                     s.pct_start * static_cast<double>(s.total_steps) - 1 < static_cast<double>(s.total_steps - 1),
-                 "onecycle needs pct_start * total_steps - 1 strictly between 0 and total_steps - 1; got pct_start ",
-                 s.pct_start, ", total_steps ", s.total_steps);
   }
 }
 
@@ -64,7 +60,9 @@ double LRSchedule::lr(std::int64_t t) const {
     const double up_end = s.pct_start * static_cast<double>(s.total_steps) - 1;
     const double down_end = static_cast<double>(s.total_steps - 1);
     auto anneal = [](double a, double b, double pct) { return b + (a - b) / 2 * (1 + std::cos(M_PI * pct)); };
-    if (td <= up_end)
+    if (up_end <= 0)  // too few steps for a warm-up phase (short runs): anneal down from the peak
+      value = down_end <= 0 ? s.lr : anneal(s.lr, final_lr, std::min(1.0, td / down_end));
+    else if (td <= up_end)
       value = anneal(initial, s.lr, td / up_end);
     else
       value = anneal(s.lr, final_lr, std::min(1.0, (td - up_end) / (down_end - up_end)));

@@ -37,6 +37,7 @@ struct ScheduleOptions {
   /// onecycle (PyTorch OneCycleLR, cosine annealing, two phases): from lr / div_factor up to lr over
   /// the first pct_start * total_steps - 1 steps, then down to lr / div_factor / final_div_factor at
   /// step total_steps - 1. MgNO: div_factor 2, pct_start 0.2, final_div_factor 100, stepped per epoch.
+  /// Runs too short for a warm-up phase (pct_start * total_steps <= 1) only anneal down from lr.
   double pct_start = 0.3;
   double div_factor = 25.0;
   double final_div_factor = 1e4;
