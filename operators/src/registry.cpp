@@ -1,11 +1,24 @@
 #include "physml/operators/registry.hpp"
 
 #include "physml/core/error.hpp"
+#include "physml/operators/fno.hpp"
+#include "physml/operators/mgno.hpp"
 
 namespace physml::operators {
 namespace {
+/// The registry, with PhysML's own models registered on first use (no reliance on static
+/// initializers of a shared library being run).
 std::map<std::string, ModelFactory>& table() {
-  static std::map<std::string, ModelFactory> t;
+  static std::map<std::string, ModelFactory> t = [] {
+    std::map<std::string, ModelFactory> builtin;
+    builtin["mgno"] = [](const ModelConfig& c) -> std::shared_ptr<Model> {
+      return std::make_shared<MgNOImpl>(MgNOOptions::from_config(c));
+    };
+    builtin["fno"] = [](const ModelConfig& c) -> std::shared_ptr<Model> {
+      return std::make_shared<FNOImpl>(FNOOptions::from_config(c));
+    };
+    return builtin;
+  }();
   return t;
 }
 }  // namespace

@@ -1,0 +1,38 @@
+#include "physml/operators/checkpoint.hpp"
+
+#include "physml/core/error.hpp"
+#include "physml/io/checkpoint.hpp"
+
+#include <torch/torch.h>
+
+namespace physml::operators {
+
+void save(const std::string& path, const Model& model, const io::Attributes& state, torch::optim::Optimizer* optimizer) {
+  io::save_checkpoint(path, model, model.type(), model.config(), state, optimizer);
+}
+
+std::shared_ptr<Model> load(const std::string& path) {
+  auto info = io::read_checkpoint_info(path);
+  PHYSML_CHECK(!info.model_type.empty(), "checkpoint ", path, " has no model_type");
+  auto model = create(info.model_type, info.config);
+  io::load_checkpoint(path, *model);
+  return model;
+}
+
+void load_into(const std::string& path, Model& model, torch::optim::Optimizer* optimizer) {
+  auto info = io::read_checkpoint_info(path);
+  PHYSML_CHECK(info.model_type == model.type(), "checkpoint ", path, " holds a '", info.model_type,
+               "' model, cannot load it into a '", model.type(), "' model");
+  const auto mine = model.config();
+  for (const auto& [k, v] : mine) {
+    auto it = info.config.find(k);
+    PHYSML_CHECK(it != info.config.end(), "checkpoint ", path, " lacks model option '", k, "' (model has '", v, "')");
+    PHYSML_CHECK(it->second == v, "checkpoint ", path, " has incompatible model option ", k, " = '", it->second,
+                 "', the model has '", v, "'");
+  }
+  for (const auto& [k, v] : info.config)
+    PHYSML_CHECK(mine.count(k), "checkpoint ", path, " has model option '", k, "' = '", v, "' unknown to the model");
+  io::load_checkpoint(path, model, optimizer);
+}
+
+}  // namespace physml::operators

@@ -1,0 +1,315 @@
+#include "physml/operators/mgno.hpp"
+
+#include "config_text.hpp"
+#include "physml/core/error.hpp"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <sstream>
+
+namespace physml::operators {
+namespace {
+
+std::string shape_text(at::IntArrayRef s) {
+  std::ostringstream os;
+  os << "[";
+  for (std::size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
+  os << "]";
+  return os.str();
+}
+
+std::vector<std::array<std::int64_t, 2>> default_smoothing(std::int64_t levels) {
+  std::vector<std::array<std::int64_t, 2>> s(static_cast<std::size_t>(levels), {1, 0});
+  s.back() = {2, 0};
+  return s;
+}
+
+/// PyTorch's default convolution initialization: kaiming_uniform(a = sqrt 5) on the weight,
+/// i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = size(1) * prod(kernel).
+void init_conv_weight(at::Tensor& w) {
+  torch::NoGradGuard guard;
+  torch::nn::init::kaiming_uniform_(w, std::sqrt(5.0));
+}
+
+at::Tensor make_weight(std::int64_t d0, std::int64_t d1, const std::vector<std::int64_t>& kernel) {
+  std::vector<std::int64_t> shape{d0, d1};
+  shape.insert(shape.end(), kernel.begin(), kernel.end());
+  auto w = torch::empty(shape);
+  init_conv_weight(w);
+  return w;
+}
+
+void check_padding_mode(const std::string& mode) {
+  PHYSML_CHECK(mode == "zeros" || mode == "circular" || mode == "reflect", "MgNO padding_mode '", mode,
+               "' is not supported; expected zeros (Dirichlet), circular (periodic) or reflect (Neumann)");
+}
+
+}  // namespace
+
+std::vector<std::vector<std::int64_t>> mg_level_sizes(const std::vector<std::int64_t>& fine, std::int64_t levels) {
+  PHYSML_CHECK(levels >= 1, "multigrid levels must be >= 1, got ", levels);
+  std::vector<std::vector<std::int64_t>> sizes{fine};
+  for (std::int64_t l = 1; l < levels; ++l) {
+    auto next = sizes.back();
+    for (auto& n : next) n = (n + 1) / 2;
+    sizes.push_back(next);
+  }
+  for (std::size_t d = 0; d < fine.size(); ++d) {
+    if (sizes.back()[d] < 2) {
+      // Smallest size whose coarsest level keeps 2 points: 2^(L-1) + 1.
+      std::int64_t need = (std::int64_t{1} << (levels - 1)) + 1;
+      std::int64_t max_levels = 1;
+      for (std::int64_t n = fine[d]; n >= 3; n = (n + 1) / 2) ++max_levels;
+      PHYSML_THROW("grid ", shape_text(fine), " is too small for ", levels, " multigrid levels: axis ", d, " has ",
+                   fine[d], " points and its coarsest level would have ", sizes.back()[d],
+                   " (need >= 2); use a grid with at least ", need, " points per axis or at most ", max_levels,
+                   " levels");
+    }
+  }
+  return sizes;
+}
+
+// ------------------------------------------------------------------------------------------
+VCycleImpl::VCycleImpl(VCycleOptions options) : options_(std::move(options)) { reset(); }
+
+void VCycleImpl::reset() {
+  const auto& o = options_;
+  PHYSML_CHECK(o.dim() >= 1 && o.dim() <= 3, "VCycle dim must be 1, 2 or 3, got ", o.dim());
+  PHYSML_CHECK(o.u_channels() >= 1 && o.f_channels() >= 1, "VCycle channels must be >= 1, got u=", o.u_channels(),
+               " f=", o.f_channels());
+  PHYSML_CHECK(o.levels() >= 1, "VCycle levels must be >= 1, got ", o.levels());
+  check_padding_mode(o.padding_mode());
+  const auto L = static_cast<std::size_t>(o.levels());
+  smoothing_ = o.smoothing().empty() ? default_smoothing(o.levels()) : o.smoothing();
+  PHYSML_CHECK(smoothing_.size() == L, "VCycle smoothing has ", smoothing_.size(), " entries but levels = ", L,
+               "; give one {pre, post} pair per level");
+  PHYSML_CHECK(smoothing_[0][0] >= 1, "VCycle: level 0 needs at least one pre-smoothing step (u0 = S f0), got ",
+               smoothing_[0][0]);
+  for (std::size_t l = 0; l < L; ++l)
+    PHYSML_CHECK(smoothing_[l][0] >= 0 && smoothing_[l][1] >= 0, "VCycle: negative smoothing steps at level ", l);
+  PHYSML_CHECK(L == 1 || smoothing_[L - 1][1] == 0, "VCycle: post-smoothing on the coarsest level (", L - 1,
+               ") is never applied; move those steps to pre-smoothing");
+
+  const std::size_t d = static_cast<std::size_t>(o.dim());
+  // Prolongation kernels: 4 (even fine size) or 3 (odd fine size) per axis, from grid_size.
+  kernels_.assign(L > 0 ? L - 1 : 0, std::vector<std::int64_t>(d, 4));
+  if (!o.grid_size().empty()) {
+    auto g = o.grid_size();
+    if (g.size() == 1 && d > 1) g.assign(d, g[0]);
+    PHYSML_CHECK(g.size() == d, "VCycle grid_size has ", g.size(), " entries, expected ", d, " (dim)");
+    auto sizes = mg_level_sizes(g, o.levels());
+    for (std::size_t l = 1; l < L; ++l)
+      for (std::size_t a = 0; a < d; ++a) kernels_[l - 1][a] = sizes[l - 1][a] - 2 * sizes[l][a] + 4;
+  }
+
+  const std::vector<std::int64_t> k3(d, 3);
+  const auto cu = o.u_channels(), cf = o.f_channels();
+  A_pre_.assign(L, {});
+  S_pre_.assign(L, {});
+  A_post_.assign(L, {});
+  S_post_.assign(L, {});
+  R_.assign(L, {});
+  Pi_.assign(L, {});
+  P_.assign(L, {});
+  norm_w_.assign(L, {});
+  norm_b_.assign(L, {});
+  for (std::size_t l = 0; l < L; ++l) {
+    const std::string lv = "l" + std::to_string(l);
+    if (l >= 1) {
+      R_[l] = register_parameter("R_" + lv, make_weight(cf, cf, k3));
+      Pi_[l] = register_parameter("Pi_" + lv, make_weight(cu, cu, k3));
+    }
+    for (std::int64_t s = 0; s < smoothing_[l][0]; ++s) {
+      const std::string st = lv + "_s" + std::to_string(s);
+      if (!(l == 0 && s == 0)) A_pre_[l].push_back(register_parameter("A_pre_" + st, make_weight(cf, cu, k3)));
+      S_pre_[l].push_back(register_parameter("S_pre_" + st, make_weight(cu, cf, k3)));
+    }
+  }
+  // Coarse-to-fine order mirrors the forward pass: prolongation, normalization, post-smoothing.
+  for (std::size_t j = L - 1; j-- > 0;) {
+    const std::string lv = "l" + std::to_string(j);
+    P_[j + 1] = register_parameter("P_l" + std::to_string(j + 1), make_weight(cu, cu, kernels_[j]));
+    if (o.normalization()) {
+      norm_w_[j] = register_parameter("norm_weight_" + lv, torch::ones({cu}));
+      norm_b_[j] = register_parameter("norm_bias_" + lv, torch::zeros({cu}));
+    }
+    for (std::int64_t s = 0; s < smoothing_[j][1]; ++s) {
+      const std::string st = lv + "_s" + std::to_string(s);
+      A_post_[j].push_back(register_parameter("A_post_" + st, make_weight(cf, cu, k3)));
+      S_post_[j].push_back(register_parameter("S_post_" + st, make_weight(cu, cf, k3)));
+    }
+  }
+}
+
+at::Tensor VCycleImpl::conv(const at::Tensor& x, const at::Tensor& w, std::int64_t stride) const {
+  const auto d = static_cast<std::size_t>(options_.dim());
+  const std::vector<std::int64_t> strides(d, stride), ones(d, 1), zeros(d, 0);
+  if (options_.padding_mode() == "zeros") {
+    return at::convolution(x, w, {}, strides, ones, ones, false, zeros, 1);
+  }
+  const std::vector<std::int64_t> pad(2 * d, 1);
+  namespace F = torch::nn::functional;
+  auto opts = F::PadFuncOptions(pad);
+  if (options_.padding_mode() == "circular")
+    opts.mode(torch::kCircular);
+  else
+    opts.mode(torch::kReflect);
+  return at::convolution(F::pad(x, opts), w, {}, strides, zeros, ones, false, zeros, 1);
+}
+
+at::Tensor VCycleImpl::smooth(const at::Tensor& u, const at::Tensor& f, std::size_t level, std::size_t step,
+                              bool post) {
+  const auto& A = post ? A_post_[level][step] : A_pre_[level][level == 0 ? step - 1 : step];
+  const auto& S = post ? S_post_[level][step] : S_pre_[level][step];
+  return u + conv(f - conv(u, A, 1), S, 1);
+}
+
+at::Tensor VCycleImpl::forward(const at::Tensor& f) {
+  const auto d = options_.dim();
+  PHYSML_CHECK(f.dim() == d + 2 && f.size(1) == options_.f_channels(), "VCycle expects f of shape [batch, ",
+               options_.f_channels(), ", spatial(", d, ")], got ", shape_text(f.sizes()));
+  std::vector<std::int64_t> fine(f.sizes().begin() + 2, f.sizes().end());
+  const auto sizes = mg_level_sizes(fine, options_.levels());
+  const std::size_t L = sizes.size();
+  std::vector<at::Tensor> fs(L), us(L);
+  fs[0] = f;
+  us[0] = conv(f, S_pre_[0][0], 1);  // MgIte_init: u0 = S f0
+  for (std::int64_t s = 1; s < smoothing_[0][0]; ++s) us[0] = smooth(us[0], fs[0], 0, s, false);
+  for (std::size_t l = 1; l < L; ++l) {
+    fs[l] = conv(fs[l - 1], R_[l], 2);
+    us[l] = conv(us[l - 1], Pi_[l], 2);
+    for (std::int64_t s = 0; s < smoothing_[l][0]; ++s) us[l] = smooth(us[l], fs[l], l, s, false);
+  }
+  for (std::size_t j = L - 1; j-- > 0;) {
+    at::Tensor p;
+    const auto& k = kernels_[j];
+    const std::vector<std::int64_t> strides(static_cast<std::size_t>(d), 2), ones(d, 1), zeros(d, 0);
+    if (options_.padding_mode() == "circular") {
+      // Periodic prolongation: the full transposed convolution (no padding), with what falls
+      // outside the period wrapped around, i.e. fine index (j - 1) mod n. Keeps the V-cycle
+      // shift-equivariant on periodic grids (a zero-padded transposed convolution does not).
+      p = at::convolution(us[j + 1], P_[j + 1], {}, strides, zeros, ones, true, zeros, 1);
+      for (std::int64_t a = 0; a < d; ++a) {
+        const auto n = sizes[j][a];
+        auto idx = torch::remainder(torch::arange(p.size(2 + a), torch::dtype(torch::kLong).device(p.device())) - 1, n);
+        auto shape = p.sizes().vec();
+        shape[static_cast<std::size_t>(2 + a)] = n;
+        p = torch::zeros(shape, p.options()).index_add(2 + a, idx, p);
+      }
+    } else {
+      // Transposed convolution, stride 2, padding 1: size 2 n - 4 + k (+ output_padding); add
+      // one cell of output padding or crop one so the result has exactly the level-j size.
+      std::vector<std::int64_t> out_pad(static_cast<std::size_t>(d), 0);
+      std::vector<bool> crop(static_cast<std::size_t>(d), false);
+      for (std::int64_t a = 0; a < d; ++a) {
+        const std::int64_t base = 2 * sizes[j + 1][a] - 4 + k[a];
+        const std::int64_t diff = sizes[j][a] - base;
+        PHYSML_CHECK(diff >= -1 && diff <= 1, "VCycle: cannot prolong level ", j + 1, " (", sizes[j + 1][a],
+                     " points) to level ", j, " (", sizes[j][a], " points) with kernel ", k[a]);
+        if (diff == 1) out_pad[a] = 1;
+        if (diff == -1) crop[a] = true;
+      }
+      p = at::convolution(us[j + 1], P_[j + 1], {}, strides, ones, ones, true, out_pad, 1);
+      for (std::int64_t a = 0; a < d; ++a)
+        if (crop[a]) p = p.narrow(2 + a, 0, sizes[j][a]);
+    }
+    us[j] = us[j] + p;
+    if (options_.normalization()) us[j] = torch::group_norm(us[j], 1, norm_w_[j], norm_b_[j], 1e-5);
+    for (std::int64_t s = 0; s < smoothing_[j][1]; ++s) us[j] = smooth(us[j], fs[j], j, s, true);
+  }
+  return us[0];
+}
+
+// ------------------------------------------------------------------------------------------
+ModelConfig MgNOOptions::to_config() const {
+  std::string smooth;
+  for (const auto& s : smoothing()) smooth += (smooth.empty() ? "" : ";") + std::to_string(s[0]) + "," + std::to_string(s[1]);
+  return {{"in_channels", std::to_string(in_channels())},
+          {"out_channels", std::to_string(out_channels())},
+          {"channels", std::to_string(channels())},
+          {"levels", std::to_string(levels())},
+          {"smoothing", smooth},
+          {"layers", std::to_string(layers())},
+          {"padding_mode", padding_mode()},
+          {"dim", std::to_string(dim())},
+          {"normalization", normalization() ? "true" : "false"},
+          {"grid_size", detail::join(grid_size())}};
+}
+
+MgNOOptions MgNOOptions::from_config(const ModelConfig& c) {
+  using namespace detail;
+  const std::string m = "mgno";
+  check_keys(m, c, {"in_channels", "out_channels", "channels", "levels", "smoothing", "layers", "padding_mode", "dim",
+                    "normalization", "grid_size"});
+  auto int_or = [&](const std::string& k, std::int64_t def) { auto* v = find(c, k); return v ? parse_int(m, k, *v) : def; };
+  MgNOOptions o(int_or("in_channels", 1), int_or("out_channels", 1));
+  o.channels(int_or("channels", o.channels())).levels(int_or("levels", o.levels())).layers(int_or("layers", o.layers()));
+  o.dim(int_or("dim", o.dim()));
+  if (auto* v = find(c, "padding_mode")) o.padding_mode(*v);
+  if (auto* v = find(c, "normalization")) o.normalization(parse_bool(m, "normalization", *v));
+  if (auto* v = find(c, "grid_size")) o.grid_size(parse_int_list(m, "grid_size", *v));
+  if (auto* v = find(c, "smoothing"); v && !v->empty()) {
+    std::vector<std::array<std::int64_t, 2>> s;
+    for (auto pair : [&] {
+           std::vector<std::string> parts;
+           std::stringstream ss(*v);
+           std::string item;
+           while (std::getline(ss, item, ';')) parts.push_back(item);
+           return parts;
+         }()) {
+      auto p = parse_int_list(m, "smoothing", pair);
+      PHYSML_CHECK(p.size() == 2, "mgno option 'smoothing': expected 'pre,post;pre,post;...', got '", *v, "'");
+      s.push_back({p[0], p[1]});
+    }
+    o.smoothing(s);
+  }
+  return o;
+}
+
+// ------------------------------------------------------------------------------------------
+MgNOImpl::MgNOImpl(MgNOOptions options) : Model("MgNO"), options_(std::move(options)) {
+  const auto& o = options_;
+  PHYSML_CHECK(o.in_channels() >= 1 && o.out_channels() >= 1 && o.channels() >= 1,
+               "MgNO channels must be >= 1, got in=", o.in_channels(), " out=", o.out_channels(),
+               " channels=", o.channels());
+  PHYSML_CHECK(o.layers() >= 1, "MgNO layers must be >= 1, got ", o.layers());
+  PHYSML_CHECK(o.dim() >= 1 && o.dim() <= 3, "MgNO dim must be 1, 2 or 3, got ", o.dim());
+  check_padding_mode(o.padding_mode());
+  const std::vector<std::int64_t> k1(static_cast<std::size_t>(o.dim()), 1);
+  for (std::int64_t k = 0; k < o.layers(); ++k) {
+    const auto cin = k == 0 ? o.in_channels() : o.channels();
+    auto vo = VCycleOptions(o.channels(), cin)
+                  .levels(o.levels())
+                  .smoothing(o.smoothing())
+                  .padding_mode(o.padding_mode())
+                  .dim(o.dim())
+                  .normalization(o.normalization())
+                  .grid_size(o.grid_size());
+    cycles_.push_back(register_module("vcycle" + std::to_string(k), VCycle(vo)));
+    auto w = make_weight(o.channels(), cin, k1);
+    const double bound = 1.0 / std::sqrt(static_cast<double>(cin));
+    skip_w_.push_back(register_parameter("skip" + std::to_string(k) + "_weight", w));
+    skip_b_.push_back(register_parameter("skip" + std::to_string(k) + "_bias", torch::empty({o.channels()}).uniform_(-bound, bound)));
+  }
+  head_w_ = register_parameter("head_weight", make_weight(o.out_channels(), o.channels(), k1));
+}
+
+at::Tensor MgNOImpl::forward(const at::Tensor& x) {
+  const auto& o = options_;
+  PHYSML_CHECK(x.dim() == o.dim() + 2, "MgNO (dim ", o.dim(), ") expects input [batch, ", o.in_channels(),
+               ", spatial(", o.dim(), ")], got a tensor of shape ", shape_text(x.sizes()));
+  PHYSML_CHECK(x.size(1) == o.in_channels(), "MgNO was built for ", o.in_channels(),
+               " input channels, got input of shape ", shape_text(x.sizes()), " with ", x.size(1), " channels");
+  mg_level_sizes(std::vector<std::int64_t>(x.sizes().begin() + 2, x.sizes().end()), o.levels());
+  const auto d = static_cast<std::size_t>(o.dim());
+  const std::vector<std::int64_t> ones(d, 1), zeros(d, 0);
+  at::Tensor u = x;
+  for (std::size_t k = 0; k < cycles_.size(); ++k) {
+    auto skip = at::convolution(u, skip_w_[k], skip_b_[k], ones, zeros, ones, false, zeros, 1);
+    u = torch::gelu(cycles_[k]->forward(u) + skip);
+  }
+  return at::convolution(u, head_w_, {}, ones, zeros, ones, false, zeros, 1);
+}
+
+}  // namespace physml::operators
