@@ -276,7 +276,10 @@ void attempt(const Ctx& c, LoopState& s, const StepRecord* replay, std::vector<S
     h_eff = torch::where(s.done, torch::zeros_like(s.h), torch::minimum(s.h, remaining));
   }
   auto last = (h_eff >= remaining) & ~s.done;
-  auto hb = bview(h_eff, s.y).to(s.y.scalar_type());
+  // The last step ends exactly at ts[-1]: its length t_end - t carries the time points' graph,
+  // so that gradients w.r.t. ts are those of the discrete solution.
+  auto h_g = torch::where(last, c.t_end_graph - s.t, h_eff);
+  auto hb = bview(h_g, s.y).to(s.y.scalar_type());
 
   // Runge–Kutta stages.
   const int S = tab.stages();
@@ -291,7 +294,7 @@ void attempt(const Ctx& c, LoopState& s, const StepRecord* replay, std::vector<S
       acc = acc.defined() ? acc + a * k[j] : a * k[j];
     }
     auto yi = acc.defined() ? s.y + hb * acc : s.y;
-    auto ti = tab.c[i] == 1.0 ? torch::where(last, c.t_end_graph, s.t + h_eff) : s.t + tab.c[i] * h_eff;
+    auto ti = tab.c[i] == 1.0 ? torch::where(last, c.t_end_graph, s.t + h_g) : s.t + tab.c[i] * h_g;
     k[i] = eval_checked(c, ti, yi);
     if (tab.fsal && i == S - 1) y_new = yi;
   }
@@ -303,7 +306,7 @@ void attempt(const Ctx& c, LoopState& s, const StepRecord* replay, std::vector<S
     }
     y_new = s.y + hb * acc;
   }
-  auto t_new = torch::where(last, c.t_end_graph, s.t + h_eff);
+  auto t_new = torch::where(last, c.t_end_graph, s.t + h_g);
 
   at::Tensor accept, ratio;
   if (replay) {
@@ -384,7 +387,7 @@ void attempt(const Ctx& c, LoopState& s, const StepRecord* replay, std::vector<S
       double lo = tdet.masked_select(accept).min().item<double>();
       double hi = tn_det.masked_select(accept).max().item<double>();
       bool any_cross = cross.defined() && cross.any().item<bool>();
-      auto hs = torch::where(h_eff > 0, h_eff, torch::ones_like(h_eff));
+      auto hs = torch::where(h_eff > 0, h_g, torch::ones_like(h_eff));
       for (size_t kk = 1; kk < c.ts_cpu.size(); ++kk) {
         double tk = c.ts_cpu[kk];
         if (tk <= lo) continue;
