@@ -1,0 +1,202 @@
+// Benchmarks of the neural-DE solvers (results in docs/results-diffeq.md):
+//  1. toy neural ODE (2-D state, MLP 2-50-2 tanh, batch 256, dopri5 at rtol 1e-3 and 1e-6):
+//     time per solve and per forward+backward, forward/backward NFE for each gradient method;
+//  2. peak memory of forward+backward against the number of steps, per gradient method
+//     (each measurement in a forked child, peak RSS above the child's baseline);
+//  3. Brownian sampling cost against the number of queries.
+// Usage: bench_diffeq [--quick | --brownian]
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "physml/core/environment.hpp"
+#include "physml/core/log.hpp"
+#include "physml/solvers/diffeq/brownian.hpp"
+#include "physml/solvers/diffeq/ode.hpp"
+
+namespace de = physml::solvers::diffeq;
+
+namespace {
+
+struct MlpImpl : torch::nn::Module {
+  explicit MlpImpl(torch::Dtype dt) {
+    l1 = register_module("l1", torch::nn::Linear(2, 50));
+    l2 = register_module("l2", torch::nn::Linear(50, 2));
+    to(dt);
+  }
+  torch::Tensor forward(const torch::Tensor& y) { return l2(torch::tanh(l1(y))); }
+  torch::nn::Linear l1{nullptr}, l2{nullptr};
+};
+
+long max_rss_kb() {
+  rusage r{};
+  getrusage(RUSAGE_SELF, &r);
+  return r.ru_maxrss;
+}
+
+long current_rss_kb() {
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  long pages = 0, rss = 0;
+  if (f) {
+    if (std::fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
+    std::fclose(f);
+  }
+  return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+de::OdeOptions method_options(const std::string& g, double rtol) {
+  auto o = de::OdeOptions().method("dopri5").rtol(rtol).atol(rtol * 1e-3);
+  if (g == "adjoint") o.gradient("adjoint");
+  if (g == "adjoint+seminorm") o.gradient("adjoint").seminorm(true);
+  if (g == "checkpoint") o.gradient("checkpoint").checkpoints(8);
+  return o;
+}
+
+void toy_neural_ode(int repeats) {
+  torch::manual_seed(0);
+  auto net = std::make_shared<MlpImpl>(torch::kDouble);
+  // Scale the last layer so the field is non-trivial: a spiral-like flow.
+  {
+    torch::NoGradGuard ng;
+    net->l2->weight.mul_(3.0);
+  }
+  de::VectorField f(net);
+  auto y0 = torch::randn({256, 2}, torch::kDouble);
+  auto ts = torch::linspace(0, 10, 11, torch::kDouble);
+  std::printf("\n## Toy neural ODE: 2-D state, MLP 2-50-2 (tanh, float64), batch 256, t in [0, 10], 11 outputs, dopri5\n\n");
+  std::printf("| rtol / atol | gradient | solve [ms] | fwd+bwd [ms] | fwd NFE | bwd NFE | max accepted steps |\n");
+  std::printf("|---|---|---|---|---|---|---|\n");
+  for (double rtol : {1e-3, 1e-6}) {
+    for (std::string g : {"backprop", "adjoint", "adjoint+seminorm", "checkpoint"}) {
+      auto o = method_options(g, rtol);
+      double t_solve = 1e30, t_grad = 1e30;
+      de::OdeStats st;
+      std::int64_t bnfe = 0;
+      for (int r = 0; r < repeats; ++r) {
+        {
+          torch::NoGradGuard ng;
+          physml::Timer tm;
+          auto sol = de::odesolve(f, y0, ts, de::OdeOptions(o).gradient("backprop"));
+          t_solve = std::min(t_solve, tm.seconds());
+          st = sol.stats;
+        }
+        net->zero_grad();
+        physml::Timer tm;
+        auto sol = de::odesolve(f, y0, ts, o);
+        sol.ys.pow(2).mean().backward();
+        t_grad = std::min(t_grad, tm.seconds());
+        bnfe = g == "backprop" ? 0 : *sol.stats.backward_nfe;
+      }
+      std::printf("| %.0e / %.0e | %s | %.1f | %.1f | %ld | %s | %ld |\n", rtol, rtol * 1e-3, g.c_str(), 1e3 * t_solve,
+                  1e3 * t_grad, static_cast<long>(st.nfe),
+                  g == "backprop" ? "(autograd)" : std::to_string(bnfe).c_str(), static_cast<long>(st.accepted_max));
+    }
+  }
+}
+
+/// Peak RSS growth of one forward+backward with `steps` fixed steps (measured in a child).
+long memory_child(const std::string& g, int steps) {
+  int fd[2];
+  if (pipe(fd) != 0) return -1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fd[0]);
+    torch::manual_seed(0);
+    auto net = std::make_shared<MlpImpl>(torch::kFloat);
+    de::VectorField f(net);
+    auto y0 = torch::randn({256, 2});
+    auto ts = torch::tensor({0.0, 1.0}, torch::kDouble);
+    const double dt = 1.0 / steps;
+    de::OdeOptions o;
+    if (g == "reversible") o.method("reversible_heun").dt(dt).gradient("reversible");
+    else if (g == "backprop(rev. Heun)") o.method("reversible_heun").dt(dt);
+    else o.method("rk4").dt(dt).adaptive(false).gradient(g == "checkpoint" ? "checkpoint" : g);
+    if (g == "checkpoint") o.checkpoints(8);
+    // Warm-up at small size so allocator/threads are in the baseline.
+    { auto o2 = o; o2.dt(0.5); de::odeint(f, y0, ts, o2).sum().backward(); }
+    long base = current_rss_kb();
+    de::odeint(f, y0, ts, o).sum().backward();
+    long grow = max_rss_kb() - base;
+    if (write(fd[1], &grow, sizeof grow) != sizeof grow) _exit(1);
+    _exit(0);
+  }
+  close(fd[1]);
+  long grow = -1;
+  if (read(fd[0], &grow, sizeof grow) != sizeof grow) grow = -1;
+  close(fd[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return grow;
+}
+
+void memory_vs_steps(bool quick) {
+  std::printf("\n## Peak memory growth of forward+backward vs number of steps (batch 256, MLP 2-50-2 float32, MB)\n\n");
+  std::vector<int> steps = quick ? std::vector<int>{100, 1000} : std::vector<int>{100, 1000, 4000};
+  std::printf("| gradient |");
+  for (int s : steps) std::printf(" %d steps |", s);
+  std::printf("\n|---|");
+  for (size_t i = 0; i < steps.size(); ++i) std::printf("---|");
+  std::printf("\n");
+  for (std::string g : {"backprop", "adjoint", "checkpoint", "backprop(rev. Heun)", "reversible"}) {
+    std::printf("| %s (%s) |", g.c_str(), g.find("ev") != std::string::npos ? "reversible_heun" : "rk4");
+    for (int s : steps) std::printf(" %.1f |", memory_child(g, s) / 1024.0);
+    std::printf("\n");
+  }
+}
+
+void brownian_cost(bool quick) {
+  std::printf("\n## Brownian motion: cost of n sequential increments W(t_k, t_k+1) on [0, 1], shape [256, 2]\n\n");
+  std::printf("| n queries | BrownianInterval depth 40 [us/query] | BrownianInterval depth 20 [us/query] | VirtualBrownianTree tol 1e-6 [us/query] | plain randn [us/query] |\n");
+  std::printf("|---|---|---|---|---|\n");
+  std::vector<int> ns = quick ? std::vector<int>{100, 1000} : std::vector<int>{100, 1000, 10000};
+  for (int n : ns) {
+    double us[4];
+    {
+      de::BrownianInterval bm(0, 1, {256, 2}, 1);
+      physml::Timer tm;
+      for (int k = 0; k < n; ++k) bm.increment(double(k) / n, double(k + 1) / n);
+      us[0] = 1e6 * tm.seconds() / n;
+    }
+    {
+      de::BrownianInterval bm(0, 1, {256, 2}, 1, torch::kDouble, 20);
+      physml::Timer tm;
+      for (int k = 0; k < n; ++k) bm.increment(double(k) / n, double(k + 1) / n);
+      us[3] = 1e6 * tm.seconds() / n;
+    }
+    {
+      de::VirtualBrownianTree bm(0, 1, {256, 2}, 1, 1e-6);
+      physml::Timer tm;
+      for (int k = 0; k < n; ++k) bm.increment(double(k) / n, double(k + 1) / n);
+      us[1] = 1e6 * tm.seconds() / n;
+    }
+    {
+      physml::Timer tm;
+      for (int k = 0; k < n; ++k) (void)(torch::randn({256, 2}, torch::kDouble) * std::sqrt(1.0 / n));
+      us[2] = 1e6 * tm.seconds() / n;
+    }
+    std::printf("| %d | %.1f | %.1f | %.1f | %.1f |\n", n, us[0], us[3], us[1], us[2]);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  const bool only_brownian = argc > 1 && std::strcmp(argv[1], "--brownian") == 0;
+  physml::EnvironmentOptions eo;
+  eo.threads = 1;
+  physml::Environment env(argc, argv, eo);
+  std::printf("# bench_diffeq (1 thread)\n");
+  if (!only_brownian) {
+    toy_neural_ode(quick ? 1 : 3);
+    memory_vs_steps(quick);
+  }
+  brownian_cost(quick);
+  return 0;
+}
