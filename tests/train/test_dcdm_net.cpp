@@ -1,9 +1,12 @@
 // DCDM network (parameter counts pinned to the paper's Keras models) and its
 // scale-invariant unsupervised loss.
+#include "physml/core/error.hpp"
 #include "physml/operators/dcdm_net.hpp"
 #include "test_util.hpp"
 
 #include <torch/torch.h>
+
+#include <fstream>
 
 using namespace physml::operators;
 
