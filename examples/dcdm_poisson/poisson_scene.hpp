@@ -51,7 +51,7 @@ inline PetscErrorCode assemble(DM da, const Obstacle& o, Mat A) {
   for (PetscInt k = zs; k < zs + zm; ++k)
     for (PetscInt j = ys; j < ys + ym; ++j)
       for (PetscInt i = xs; i < xs + xm; ++i) {
-        MatStencil row = {0}, col[7];
+        MatStencil row{}, col[7];
         PetscScalar v[7];
         row.i = i; row.j = j; row.k = k;
         if (is_solid(i, j, k)) {

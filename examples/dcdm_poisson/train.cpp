@@ -70,6 +70,10 @@ int main(int argc, char** argv) {
     data.A = physml::solvers::sparse_from_mat(A, torch::kDouble);
     data.grid = grid;
     data.mask = physml::solvers::solid_mask_from_matrix(A);
+    // Solid cells are not unknowns: the solver's residuals vanish there, so train on the
+    // fluid part of each Ritz combination (renormalized).
+    data.b = data.b * data.mask.reshape({1, -1});
+    data.b = data.b / data.b.norm(2, 1, true).clamp_min(1e-30);
     if (!data_path.empty()) physml::train::save_ritz_dataset(data_path, data);
 
     physml::operators::DCDMNet net(physml::operators::DCDMNetOptions(static_cast<int>(dim))

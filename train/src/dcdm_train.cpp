@@ -52,7 +52,8 @@ double evaluate_dcdm(operators::DCDMNetImpl& net, const at::Tensor& b_in, const 
   double sum = 0;
   for (int64_t i = 0; i < b.size(0); i += batch_size) {
     const auto bb = b.slice(0, i, std::min<int64_t>(i + batch_size, b.size(0)));
-    const auto q = net.forward(net_input(net, bb, grid, mask)).reshape({bb.size(0), -1});
+    auto q = net.forward(net_input(net, bb, grid, mask)).reshape({bb.size(0), -1});
+    if (mask.defined()) q = q * mask.to(q.options()).reshape({1, -1});
     sum += operators::dcdm_loss(q, bb, apply).item<double>() * bb.size(0);
   }
   return sum / b.size(0);
@@ -87,7 +88,8 @@ DCDMTrainHistory train_dcdm(operators::DCDMNetImpl& net, const at::Tensor& b_in,
       const auto idx = perm.slice(0, k * o.batch_size, std::min<int64_t>((k + 1) * o.batch_size, n_train));
       const auto bb = train.index_select(0, idx);
       adam.zero_grad();
-      const auto q = net.forward(net_input(net, bb, grid, mask)).reshape({bb.size(0), -1});
+      auto q = net.forward(net_input(net, bb, grid, mask)).reshape({bb.size(0), -1});
+      if (mask.defined()) q = q * mask.reshape({1, -1});
       auto loss = operators::dcdm_loss(q, bb, apply);
       const double l = loss.item<double>();
       PHYSML_CHECK(std::isfinite(l), "train_dcdm: the loss became ", l, " at epoch ", epoch, " (lower the learning rate)");

@@ -71,7 +71,9 @@ void NetworkDirection::apply(Vec r, Vec q) {
     PHYSML_CHECK(mask_.defined(), "DCDM network: the model takes a mask channel but no mask was set");
     input = torch::cat({input, mask_.reshape(shape)}, 1);
   }
-  at::Tensor out = model_->forward(input).to(torch::kCPU).to(torch::kDouble).reshape(-1);
+  at::Tensor out = model_->forward(input);
+  if (mask_.defined()) out = out * mask_.reshape(shape);  // solid (decoupled) cells are not unknowns
+  out = out.to(torch::kCPU).to(torch::kDouble).reshape(-1);
   PHYSML_CHECK(torch::isfinite(out).all().item<bool>(), "DCDM network output contains NaN or Inf");
   at::Tensor qt = as_tensor(q);
   qt.copy_(out);
@@ -240,7 +242,7 @@ void prepare_operator(KSP ksp, KSPDCDM* d) {
     DM dm = nullptr;
     if (ksp->dm) dm = ksp->dm;
     auto net = std::make_shared<NetworkDirection>(model, resolve_dcdm_grid(dim, M, d->grid_option, dm));
-    if (model->config().at("mask_channel") == "1") net->set_mask(solid_mask_from_matrix(A));
+    net->set_mask(solid_mask_from_matrix(A));
     d->direction = net;
     d->direction_from_options = true;
   }
@@ -516,7 +518,7 @@ PetscErrorCode PCSetUp_DCDM(PC pc) {
       auto model = cached_dcdm_model(d->model_path);
       const int dim = std::stoi(model->config().at("dim"));
       auto net = std::make_shared<NetworkDirection>(model, resolve_dcdm_grid(dim, M, d->grid_option, pc->dm));
-      if (model->config().at("mask_channel") == "1") net->set_mask(solid_mask_from_matrix(pc->pmat));
+      net->set_mask(solid_mask_from_matrix(pc->pmat));
       d->direction = net;
       d->from_options = true;
     }
@@ -576,6 +578,9 @@ bool types_registered = false;
 
 void register_petsc_types() {
   if (types_registered) return;
+  // A host program without a physml::Environment still gets -threads N for LibTorch.
+  Options global;
+  if (global.has("threads")) at::set_num_threads(static_cast<int>(global.get_int("threads", 1)));
   PHYSML_PETSC(KSPRegister("dcdm", KSPCreate_DCDM));
   PHYSML_PETSC(PCRegister("dcdm", PCCreate_DCDM));
   types_registered = true;

@@ -33,8 +33,9 @@ struct DCDMTrainHistory {
 };
 
 /// Train `net` on right-hand sides b [N, n] (unit norm) for the sparse matrix A [n, n]
-/// (COO, float32) on `grid` = {nx, ny(, nz)}; `mask` [n] (1 fluid, 0 solid) is required
-/// for a mask-channel net and ignored otherwise. Returns the loss history.
+/// (COO, float32) on `grid` = {nx, ny(, nz)}. `mask` [n] (1 fluid, 0 solid), if given,
+/// zeroes q in solid cells exactly as the solver does (and is the second input channel of
+/// a mask-channel net, which requires it). Returns the loss history.
 DCDMTrainHistory train_dcdm(operators::DCDMNetImpl& net, const at::Tensor& b, const at::Tensor& A,
                             const std::vector<int64_t>& grid, const DCDMTrainOptions& options,
                             const at::Tensor& mask = {});

@@ -54,14 +54,19 @@ public:
 /// The DCDM network as a direction: q = f(r/‖r‖), run in float32 on `device`.
 /// r is viewed zero-copy (as_tensor_read), reshaped to [1, 1, (nz,) ny, nx] with
 /// grid = {nx, ny(, nz)}; with a mask-channel model, `mask` (same grid, 1 = fluid,
-/// 0 = solid) is the second channel. Throws physml::Error if the output has NaN/Inf.
+/// 0 = solid) is the second channel. When a mask is set the output is zeroed in solid
+/// cells: decoupled solid rows are not unknowns of the pressure problem (their residual
+/// stays zero when b is zero there; otherwise the fallback PC handles them). The KSP and
+/// PC types set the mask from the matrix (solid_mask_from_matrix). Throws physml::Error
+/// if the output has NaN/Inf.
 class NetworkDirection : public DirectionOperator {
 public:
   NetworkDirection(std::shared_ptr<operators::Model> model, std::vector<int64_t> grid,
                    c10::Device device = c10::Device(c10::kCPU));
   void apply(Vec r, Vec q) override;
   std::string name() const override;
-  /// Set the solid/fluid mask [n] (1 fluid, 0 solid), required for mask-channel models.
+  /// Set the solid/fluid mask [n] (1 fluid, 0 solid): masks the output, and is the second
+  /// input channel of mask-channel models (required for those).
   void set_mask(const at::Tensor& mask);
   const std::vector<int64_t>& grid() const { return grid_; }
   int model_dim() const { return dim_; }
@@ -93,7 +98,8 @@ at::Tensor solid_mask_from_matrix(Mat A);
 /// A sequential PETSc AIJ matrix as a coalesced sparse COO tensor [n, n] (for the loss).
 at::Tensor sparse_from_mat(Mat A, c10::ScalarType dtype = c10::kFloat);
 
-/// Register KSP type "dcdm" and PC type "dcdm" with PETSc (idempotent).
+/// Register KSP type "dcdm" and PC type "dcdm" with PETSc (idempotent). Also applies
+/// -threads N to LibTorch, for host programs that do not start a physml::Environment.
 void register_petsc_types();
 
 /// Use `dir` for the directions of a KSP of type dcdm (instead of -ksp_dcdm_model).
