@@ -336,6 +336,7 @@ void solve_dcdm(KSP ksp) {
           return;
         }
         fallen_back = true;
+        stored = head = 0;  // restart: the fallback iteration is then exactly PCG from here
         announce_fallback(ksp, d, i, "network output NaN/Inf");
       }
     }
@@ -405,6 +406,7 @@ void solve_dcdm(KSP ksp) {
         return;
       }
       fallen_back = true;
+      stored = head = 0;  // restart: the fallback iteration is then exactly PCG from here
       announce_fallback(ksp, d, i + 1, "stagnation (no residual decrease in " + std::to_string(d->window) + " iterations)");
     }
   }

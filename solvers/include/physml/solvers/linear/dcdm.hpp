@@ -21,7 +21,9 @@
 ///   -ksp_dcdm_true_residual        recompute r = b − A x every iteration (off)
 ///   -ksp_dcdm_stagnation_window W  no new minimum of ‖r‖ in W iterations = stagnation (10; 0 = off)
 ///   -ksp_dcdm_fallback BOOL        on stagnation or a NaN/Inf network output, continue with
-///                                  the KSP's PC (-pc_type, default jacobi) instead of stopping (true)
+///                                  the KSP's PC (-pc_type, default jacobi) instead of stopping (true);
+///                                  the direction history is cleared, so with k >= 1 and a
+///                                  linear SPD PC the rest of the solve is PCG from the current x
 ///   -ksp_dcdm_check_symmetric BOOL check A = Aᵀ at setup (true)
 /// PC options: -pc_dcdm_model FILE, -pc_dcdm_grid nx,ny[,nz].
 
