@@ -4,7 +4,8 @@
 # x0 = 0), one MPI rank. Usage: bench/dcdm/run.sh [build-dir] [out-dir]
 # Environment: SIZES3D="32 64" SIZES2D="64 128 256" FRAMES=5 TRAIN_N3=16 TRAIN_N2=32
 #   EPOCHS3 EPOCHS2 (training), DCDM3D_MAX=32 (largest 3D grid on which the network
-#   solvers run: 3D LibTorch convolutions are slow on this CPU build).
+#   solvers run: 3D LibTorch convolutions are slow on this CPU build), SOLVERS=regex (run only
+#   the solvers whose name matches), TABLE=results.md (output table name in out-dir).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="${1:-$root/build}"
@@ -43,7 +44,7 @@ solvers=(
   "FCG(2)+PC dcdm|-dll_append $lib -ksp_type fcg -ksp_fcg_mmax 2 -ksp_fcg_truncation_type standard -pc_type dcdm -pc_dcdm_model MODEL"
 )
 
-table="$out/results.md"
+table="$out/${TABLE:-results.md}"
 echo "| dim | N | scene | frames | solver | mean its | mean setup s | mean solve s | reason (last) |" > "$table"
 echo "|---|---|---|---|---|---|---|---|---|" >> "$table"
 run() {  # dim n scene frames
@@ -52,6 +53,7 @@ run() {  # dim n scene frames
   for s in "${solvers[@]}"; do
     local name="${s%%|*}" opts="${s#*|}"
     if [ "$dim" = 3 ] && [ "$n" -gt "$DCDM3D_MAX" ] && [[ "$opts" == *dcdm* ]]; then continue; fi
+    if [ -n "${SOLVERS:-}" ] && ! [[ "$name" =~ $SOLVERS ]]; then continue; fi
     opts="${opts//MODEL/$model}"
     local log="$out/${dim}d_n${n}_${scene}_f${frames}_${name//[^A-Za-z0-9]/_}.log"
     # shellcheck disable=SC2086
