@@ -2,6 +2,8 @@
 // Helpers shared by the PhysML tests.
 #include <gtest/gtest.h>
 
+#include "physml/core/error.hpp"
+
 #include <filesystem>
 #include <string>
 

@@ -34,11 +34,24 @@ void Environment::start(int* argc, char*** argv, const EnvironmentOptions& optio
     PetscErrorCode ierr =
         argc ? PetscInitialize(argc, argv, nullptr, options.help.empty() ? nullptr : options.help.c_str())
              : PetscInitializeNoArguments();
-    if (ierr) PHYSML_THROW("Environment: PetscInitialize failed with code ", ierr);
+    if (ierr) {
+      stop();
+      PHYSML_THROW("Environment: PetscInitialize failed with code ", ierr);
+    }
     owns_petsc_ = true;
   }
   if (!options.petsc_traceback) pushed_handler_ = PetscPushErrorHandler(PetscReturnErrorHandler, nullptr) == 0;
+  try {
+    configure(options);
+  } catch (...) {
+    // A constructor that throws runs no destructor: undo what start() did so that a bad
+    // option neither leaves our error handler pushed nor MPI/PETSc half started.
+    stop();
+    throw;
+  }
+}
 
+void Environment::configure(const EnvironmentOptions& options) {
   PetscInt threads = options.threads;
   PetscBool set = PETSC_FALSE;
   PHYSML_PETSC(PetscOptionsGetInt(nullptr, nullptr, "-threads", &threads, &set));
@@ -50,19 +63,24 @@ void Environment::start(int* argc, char*** argv, const EnvironmentOptions& optio
   if (seed >= 0) seed_everything(static_cast<std::uint64_t>(seed));
 }
 
-Environment::~Environment() {
+Environment::~Environment() { stop(); }
+
+void Environment::stop() {
   PetscBool petsc_up = PETSC_FALSE;
   PetscInitialized(&petsc_up);
   if (petsc_up && pushed_handler_) PetscPopErrorHandler();
+  pushed_handler_ = false;
   if (owns_petsc_) {
     PetscBool finalized = PETSC_FALSE;
     PetscFinalized(&finalized);
     if (!finalized) PetscFinalize();
+    owns_petsc_ = false;
   }
   if (owns_mpi_) {
     int done = 0;
     MPI_Finalized(&done);
     if (!done) MPI_Finalize();
+    owns_mpi_ = false;
   }
 }
 

@@ -64,6 +64,14 @@ PetscErrorCode destroy_tensor_holder(void* ctx) {
 
 }  // namespace
 
+void mark_modified(Vec v) {
+  PHYSML_CHECK(v != nullptr, "mark_modified: the Vec is null");
+  // VecRestoreArray advances the object state (the public way to invalidate cached norms).
+  PetscScalar* a = nullptr;
+  PHYSML_PETSC(VecGetArray(v, &a));
+  PHYSML_PETSC(VecRestoreArray(v, &a));
+}
+
 at::Tensor as_tensor(Vec v, std::vector<int64_t> shape) { return view_of(v, std::move(shape), false); }
 
 at::Tensor as_tensor_read(Vec v, std::vector<int64_t> shape) { return view_of(v, std::move(shape), true); }

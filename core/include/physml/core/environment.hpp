@@ -47,6 +47,8 @@ public:
 
 private:
   void start(int* argc, char*** argv, const EnvironmentOptions& options);
+  void configure(const EnvironmentOptions& options);
+  void stop();
   bool owns_mpi_ = false;
   bool owns_petsc_ = false;
   bool pushed_handler_ = false;

@@ -25,7 +25,14 @@ c10::ScalarType petsc_scalar_type();
 /// A writable tensor aliasing the local part of `v` (VecGetArray). Shape defaults to
 /// [local size]; `shape` may give any shape with the same number of elements.
 /// The array is restored to PETSc (VecRestoreArray) when the tensor storage is freed.
+/// After writing through the tensor, call mark_modified(v) before PETSc reads `v`.
 at::Tensor as_tensor(Vec v, std::vector<int64_t> shape = {});
+
+/// Tell PETSc that the values of `v` were changed through a tensor view. PETSc caches
+/// reductions such as VecNorm per object state and only its own operations advance that
+/// state; writes through an as_tensor view do not, so call this after writing through the
+/// view and before PETSc reads `v` again (or a cached, stale norm may be returned).
+void mark_modified(Vec v);
 
 /// A tensor aliasing the local part of `v` read-only (VecGetArrayRead). Writing to it
 /// is undefined; use as_tensor for write access.
@@ -39,6 +46,7 @@ at::Tensor as_tensor(DM da, Vec v);
 /// A sequential (comm = PETSC_COMM_SELF) or parallel PETSc Vec aliasing a contiguous
 /// CPU tensor of PetscScalar dtype; each rank passes its local part. The Vec keeps the
 /// tensor's storage alive; destroy it with VecDestroy as usual.
+/// After writing through the tensor, call mark_modified(vec) before PETSc reads the Vec.
 Vec as_vec(const at::Tensor& t, MPI_Comm comm = PETSC_COMM_SELF);
 
 /// RAII owner of a Vec (VecDestroy on destruction).

@@ -3,7 +3,7 @@
 /// HDF5 files of named tensors with attributes, and PhysML's two self-describing
 /// layouts on top of them: Dataset files and Checkpoint files (see docs/file-formats.md).
 ///
-/// Every writer writes to "<path>.tmp-<pid>" and renames it over <path> only after the
+/// Every writer writes to "<path>.tmp-<pid>-<n>" and renames it over <path> only after the
 /// file is complete and closed, so an interrupted or failed write never damages an
 /// existing file. Every reader checks what it reads and throws physml::Error naming the
 /// file, the object and what was expected (missing file, not HDF5, truncated, missing
@@ -26,10 +26,16 @@ using Attribute = std::variant<std::string, std::int64_t, double, std::vector<do
 using Attributes = std::map<std::string, Attribute>;
 
 /// An open HDF5 file. Paths of objects use '/' ("inputs", "train/x", "model/layer0.weight").
-/// Tensors of dtype float32, float64 and int64 are stored as HDF5 datasets of the same
-/// type and shape (row-major, readable as numpy arrays from h5py).
+/// Tensors of dtype float32, float64, int64, int32 and uint8 are stored as HDF5 datasets of
+/// the same type and shape (little-endian, row-major, readable as numpy arrays from h5py).
+/// Attributes: strings are variable-length UTF-8 scalars, integers int64 scalars, reals
+/// float64 scalars, lists of reals 1-D float64 arrays.
+///
+/// The file is used serially by the process that opened it (no MPI-IO); with several ranks,
+/// let one rank write. HDF5's own error printing is silenced: failures are physml::Error.
 class H5File {
 public:
+  /// read_write modifies an existing file in place (not atomic: used for resumable ".partial" files).
   enum class Mode { read, read_write };
   /// Open an existing file. Throws if missing or not an HDF5 file.
   static H5File open(const std::string& path, Mode mode = Mode::read);
@@ -37,6 +43,7 @@ public:
   /// An H5File destroyed without commit() removes its temporary file.
   static H5File create(const std::string& path);
 
+  /// Movable, not copyable (owns the open file).
   H5File(H5File&&) noexcept;
   H5File& operator=(H5File&&) noexcept;
   ~H5File();
@@ -56,16 +63,26 @@ public:
   void create_dataset(const std::string& name, c10::ScalarType dtype, const std::vector<std::int64_t>& shape);
   /// Shape of a dataset without reading it.
   std::vector<std::int64_t> shape(const std::string& name) const;
+  /// Stored dtype of a dataset without reading it.
+  c10::ScalarType dtype(const std::string& name) const;
+  /// True if an object (group or dataset) of that path exists.
   bool exists(const std::string& name) const;
+  /// Create a group (and its parents) if it does not exist.
+  void create_group(const std::string& name);
   /// Names of the direct children (datasets and groups) of a group ("" or "/" = root), sorted.
   std::vector<std::string> list(const std::string& group = "/") const;
 
-  /// Attributes on an object ("/" = the file's root group).
+  /// Attributes on an object ("/" = the file's root group). Setting creates the object as a
+  /// group if it does not exist and replaces an attribute of the same key.
   void set_attribute(const std::string& object, const std::string& key, const Attribute& value);
+  /// One attribute; throws naming file, object and key if missing.
   Attribute attribute(const std::string& object, const std::string& key) const;
+  /// One attribute, or nullopt if the object or the attribute does not exist.
   std::optional<Attribute> find_attribute(const std::string& object, const std::string& key) const;
+  /// All attributes of an object.
   Attributes attributes(const std::string& object) const;
   /// Typed attribute getters; throw naming the file, object and key if missing or of another type.
+  /// attribute_real also accepts an integer attribute.
   std::string attribute_string(const std::string& object, const std::string& key) const;
   std::int64_t attribute_int(const std::string& object, const std::string& key) const;
   double attribute_real(const std::string& object, const std::string& key) const;
@@ -74,6 +91,7 @@ public:
   void commit();
   /// Flush to disk without closing (read_write files).
   void flush();
+  /// The final path (for create(): where commit() puts the file).
   const std::string& path() const;
 
 private:
@@ -85,5 +103,16 @@ private:
 /// Library versions and a UTC timestamp, written into every file PhysML creates:
 /// attributes "physml_version", "format", "format_version", "torch_version", "created".
 void stamp_file(H5File& f, const std::string& format, std::int64_t format_version);
+
+/// Check that `f` holds PhysML format `format` with 1 <= format_version <= max_version;
+/// throws naming the file, what it holds and what was expected.
+void check_format(const H5File& f, const std::string& format, std::int64_t max_version);
+
+/// "float32", "float64", "int64", "int32", "uint8" (the numpy names used in file metadata).
+std::string dtype_name(c10::ScalarType t);
+/// Inverse of dtype_name; throws on an unknown name.
+c10::ScalarType dtype_from_name(const std::string& name);
+/// "[2, 3, 4]".
+std::string shape_string(const std::vector<std::int64_t>& shape);
 
 }  // namespace physml::io

@@ -1,0 +1,22 @@
+#pragma once
+/// \file atomic_file.hpp
+/// The temporary-file-then-rename discipline every PhysML writer follows, so that an
+/// interrupted or failed write never damages an existing file.
+
+#include <string>
+
+namespace physml::io {
+
+/// A fresh temporary name next to `path`: "<path>.tmp-<pid>-<n>", unique within the process
+/// (n counts up) and between processes (pid). Same directory, so the final rename is atomic.
+std::string temporary_path(const std::string& path);
+
+/// Throw physml::Error unless the directory that would hold `path` exists and `path` is not
+/// a directory; `what` names the kind of file in the message ("HDF5 file", "PNG", ...).
+void check_writable_path(const std::string& path, const std::string& what);
+
+/// fsync `tmp`, then rename it over `path` (atomic on POSIX file systems). On failure the
+/// temporary is removed and physml::Error thrown; `path` is left as it was.
+void publish_file(const std::string& tmp, const std::string& path);
+
+}  // namespace physml::io
