@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# DCDM vs PETSc CG, CG+ICC(0), CG+GAMG, CG+BoomerAMG on pressure-Poisson obstacle scenes.
+# Iterations and seconds (setup / solve) to relative residual 1e-6 (unpreconditioned norm,
+# x0 = 0), one MPI rank. Usage: bench/dcdm/run.sh [build-dir] [out-dir]
+# Environment: SIZES3D="32 64" SIZES2D="64 128 256" FRAMES=5 TRAIN_N3=16 TRAIN_N2=32
+#   EPOCHS3 EPOCHS2 (training), DCDM3D_MAX=32 (largest 3D grid on which the network
+#   solvers run: 3D LibTorch convolutions are slow on this CPU build), SOLVERS=regex (run only
+#   the solvers whose name matches), TABLE=results.md (output table name in out-dir).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+build="${1:-$root/build}"
+out="${2:-$build/bench/dcdm/results}"
+mkdir -p "$out"
+poisson="$build/examples/dcdm_poisson/dcdm_poisson"
+trainer="$build/examples/dcdm_poisson/dcdm_train"
+lib="$build/solvers/libphysml_solvers.so"
+SIZES3D="${SIZES3D:-32 64}"
+SIZES2D="${SIZES2D:-64 128 256}"
+DCDM3D_MAX="${DCDM3D_MAX:-32}"
+FRAMES="${FRAMES:-5}"
+TRAIN_N3="${TRAIN_N3:-16}"
+TRAIN_N2="${TRAIN_N2:-32}"
+EPOCHS3="${EPOCHS3:-3}"
+EPOCHS2="${EPOCHS2:-40}"
+common="-ksp_rtol 1e-6 -ksp_atol 1e-50 -ksp_norm_type unpreconditioned -ksp_max_it 2000"
+
+m3="$out/dcdm3d_n${TRAIN_N3}.pt"
+m2="$out/dcdm2d_n${TRAIN_N2}.pt"
+if [ ! -f "$m3" ] && [ "$DCDM3D_MAX" -gt 0 ]; then
+  "$trainer" -n "$TRAIN_N3" -dim 3 -obstacle sphere -lanczos_steps 300 -samples 300 -epochs "$EPOCHS3" \
+    -lr 1e-3 -threads 1 -o "$m3" 2>&1 | grep -v "^train dcdm" | tee "$out/train3d.log"
+fi
+if [ ! -f "$m2" ]; then
+  "$trainer" -n "$TRAIN_N2" -dim 2 -obstacle sphere -lanczos_steps 300 -samples 1000 -epochs "$EPOCHS2" \
+    -lr 1e-3 -threads 1 -o "$m2" 2>&1 | grep -v "^train dcdm" | tee "$out/train2d.log"
+fi
+
+solvers=(
+  "CG|-ksp_type cg -pc_type none"
+  "CG+ICC(0)|-ksp_type cg -pc_type icc"
+  "CG+GAMG|-ksp_type cg -pc_type gamg"
+  "CG+BoomerAMG|-ksp_type cg -pc_type hypre -pc_hypre_type boomeramg"
+  "DCDM|-dll_append $lib -ksp_type dcdm -ksp_dcdm_model MODEL -pc_type jacobi"
+  "FCG(2)+PC dcdm|-dll_append $lib -ksp_type fcg -ksp_fcg_mmax 2 -ksp_fcg_truncation_type standard -pc_type dcdm -pc_dcdm_model MODEL"
+)
+
+table="$out/${TABLE:-results.md}"
+echo "| dim | N | scene | frames | solver | mean its | mean setup s | mean solve s | reason (last) |" > "$table"
+echo "|---|---|---|---|---|---|---|---|---|" >> "$table"
+run() {  # dim n scene frames
+  local dim=$1 n=$2 scene=$3 frames=$4 model
+  model=$([ "$dim" = 3 ] && echo "$m3" || echo "$m2")
+  for s in "${solvers[@]}"; do
+    local name="${s%%|*}" opts="${s#*|}"
+    if [ "$dim" = 3 ] && [ "$n" -gt "$DCDM3D_MAX" ] && [[ "$opts" == *dcdm* ]]; then continue; fi
+    if [ -n "${SOLVERS:-}" ] && ! [[ "$name" =~ $SOLVERS ]]; then continue; fi
+    opts="${opts//MODEL/$model}"
+    local log="$out/${dim}d_n${n}_${scene}_f${frames}_${name//[^A-Za-z0-9]/_}.log"
+    # shellcheck disable=SC2086
+    "$poisson" -threads 1 -dim "$dim" -n "$n" -obstacle "$scene" -frames "$frames" -speed 0.05 $common $opts > "$log" 2>&1 || true
+    local summary reason
+    summary=$(grep '^summary' "$log" || echo "summary frames $frames mean_its - mean_setup - mean_solve -")
+    reason=$(grep '^frame' "$log" | tail -1 | sed -n 's/.*reason \([A-Z_]*\).*/\1/p')
+    read -r _ _ _ _ its _ setup _ solve <<< "$summary"
+    echo "| $dim | $n | $scene | $frames | $name | $its | $setup | $solve | ${reason:-error} |" | tee -a "$table"
+  done
+}
+for n in $SIZES3D; do
+  run 3 "$n" sphere 1
+  run 3 "$n" spheres 1
+  run 3 "$n" sphere "$FRAMES"
+done
+for n in $SIZES2D; do
+  run 2 "$n" sphere 1
+  run 2 "$n" sphere "$FRAMES"
+done
+echo "results in $table"

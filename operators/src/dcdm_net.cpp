@@ -1,0 +1,201 @@
+#include "physml/operators/dcdm_net.hpp"
+
+#include "physml/core/error.hpp"
+
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+
+namespace physml::operators {
+
+namespace {
+
+torch::nn::AnyModule make_conv(int dim, int in, int out, int k) {
+  if (dim == 2) return torch::nn::AnyModule(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).padding(k / 2)));
+  return torch::nn::AnyModule(torch::nn::Conv3d(torch::nn::Conv3dOptions(in, out, k).padding(k / 2)));
+}
+
+std::string join(const std::vector<int64_t>& v) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+  return s;
+}
+
+std::vector<int64_t> split_ints(const std::string& s) {
+  std::vector<int64_t> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (!item.empty()) out.push_back(std::stoll(item));
+  }
+  return out;
+}
+
+const bool registered = [] {
+  register_model("dcdm", [](const ModelConfig& c) -> std::shared_ptr<Model> {
+    return std::make_shared<DCDMNetImpl>(dcdm_options_from_config(c));
+  });
+  return true;
+}();
+
+}  // namespace
+
+DCDMNetImpl::DCDMNetImpl(const DCDMNetOptions& o) : Model("DCDMNet"), options_(o) {
+  PHYSML_CHECK(o.dim() == 2 || o.dim() == 3, "DCDMNet: dim must be 2 or 3, got ", o.dim());
+  PHYSML_CHECK(o.channels() > 0, "DCDMNet: channels must be positive, got ", o.channels());
+  if (o.variant() == "from64") {
+    pre_pairs_ = 1; coarse_pairs_ = 3; post_pairs_ = 2;
+  } else if (o.variant() == "from128") {
+    pre_pairs_ = 2; coarse_pairs_ = 5; post_pairs_ = 3;
+  } else {
+    PHYSML_THROW("DCDMNet: unknown variant '", o.variant(), "'; expected from64 or from128");
+  }
+  const int c = o.channels();
+  convs_ = register_module("convs", torch::nn::ModuleList());
+  convs_->push_back(make_conv(o.dim(), in_channels(), c, 3).ptr());
+  // fine level: la, pre_pairs x (lb, la+), lb; coarse pairs; post pairs
+  const int n_hidden = 1 + 2 * pre_pairs_ + 1 + 2 * coarse_pairs_ + 2 * post_pairs_;
+  for (int i = 0; i < n_hidden; ++i) convs_->push_back(make_conv(o.dim(), c, c, 3).ptr());
+  convs_->push_back(make_conv(o.dim(), c, 1, 1).ptr());
+}
+
+at::Tensor DCDMNetImpl::conv(size_t i, const at::Tensor& x) {
+  if (options_.dim() == 2) return convs_->ptr<torch::nn::Conv2dImpl>(i)->forward(x);
+  return convs_->ptr<torch::nn::Conv3dImpl>(i)->forward(x);
+}
+
+at::Tensor DCDMNetImpl::forward(const at::Tensor& x) {
+  const int d = options_.dim();
+  PHYSML_CHECK(x.dim() == d + 2 && x.size(1) == in_channels(), "DCDMNet.forward: expected input [batch, ",
+               in_channels(), d == 3 ? ", nz, ny, nx]" : ", ny, nx]", ", got ", x.sizes());
+  for (int k = 2; k < x.dim(); ++k) {
+    PHYSML_CHECK(x.size(k) % 2 == 0 && x.size(k) >= 2, "DCDMNet.forward: spatial sizes must be even (one AvgPool(2) level), got ",
+                 x.sizes());
+  }
+  size_t i = 0;
+  auto relu_conv = [&](const at::Tensor& t) { return torch::relu(conv(++i, t)); };
+  at::Tensor l1 = conv(i, x);  // linear first conv
+  at::Tensor la = relu_conv(l1);
+  at::Tensor lb;
+  for (int p = 0; p < pre_pairs_; ++p) {
+    lb = relu_conv(la);
+    la = relu_conv(lb) + la;
+  }
+  lb = relu_conv(la);
+  at::Tensor apa = d == 3 ? torch::avg_pool3d(lb, 2) : torch::avg_pool2d(lb, 2);
+  for (int p = 0; p < coarse_pairs_; ++p) {
+    at::Tensor apb = relu_conv(apa);
+    apa = relu_conv(apb) + apa;
+  }
+  std::vector<int64_t> size(lb.sizes().begin() + 2, lb.sizes().end());
+  at::Tensor upa = (d == 3 ? torch::upsample_nearest3d(apa, size) : torch::upsample_nearest2d(apa, size)) + lb;
+  for (int p = 0; p < post_pairs_; ++p) {
+    at::Tensor upb = relu_conv(upa);
+    upa = relu_conv(upb) + upa;
+  }
+  return conv(++i, upa);
+}
+
+ModelConfig DCDMNetImpl::config() const {
+  return {{"dim", std::to_string(options_.dim())},
+          {"variant", options_.variant()},
+          {"channels", std::to_string(options_.channels())},
+          {"mask_channel", options_.mask_channel() ? "1" : "0"},
+          {"train_grid", join(options_.train_grid())}};
+}
+
+DCDMNetOptions dcdm_options_from_config(const ModelConfig& c) {
+  auto get = [&](const char* k, const std::string& def) {
+    auto it = c.find(k);
+    return it == c.end() ? def : it->second;
+  };
+  try {
+    return DCDMNetOptions(std::stoi(get("dim", "3")))
+        .variant(get("variant", "from64"))
+        .channels(std::stoi(get("channels", "16")))
+        .mask_channel(get("mask_channel", "0") == "1")
+        .train_grid(split_ints(get("train_grid", "")));
+  } catch (const std::logic_error& e) {
+    PHYSML_THROW("DCDMNet: malformed config value (", e.what(), ")");
+  }
+}
+
+void save_model(const std::string& path, Model& model) {
+  torch::serialize::OutputArchive archive;
+  archive.write("physml_format", c10::IValue(std::string("physml-model-1")));
+  archive.write("physml_type", c10::IValue(model.type()));
+  for (const auto& [k, v] : model.config()) archive.write("physml_config/" + k, c10::IValue(v));
+  torch::serialize::OutputArchive params;
+  for (const auto& p : model.named_parameters()) params.write(p.key(), p.value());
+  for (const auto& b : model.named_buffers()) params.write(b.key(), b.value(), /*is_buffer=*/true);
+  archive.write("parameters", params);
+  const std::string tmp = path + ".tmp";
+  archive.save_to(tmp);
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  PHYSML_CHECK(!ec, "save_model: cannot rename ", tmp, " to ", path, ": ", ec.message());
+}
+
+std::shared_ptr<Model> load_model(const std::string& path, const std::string& expected_type) {
+  PHYSML_CHECK(std::filesystem::exists(path), "load_model: model file '", path, "' does not exist");
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path);
+  } catch (const std::exception& e) {
+    PHYSML_THROW("load_model: '", path, "' is not a PhysML model file (LibTorch archive): ", e.what());
+  }
+  c10::IValue format, type;
+  PHYSML_CHECK(archive.try_read("physml_format", format) && format.isString() &&
+                   format.toStringRef() == "physml-model-1",
+               "load_model: '", path, "' has no physml_format 'physml-model-1' entry; not a PhysML model file");
+  PHYSML_CHECK(archive.try_read("physml_type", type) && type.isString(), "load_model: '", path,
+               "' has no model type");
+  const std::string t = type.toStringRef();
+  PHYSML_CHECK(expected_type.empty() || t == expected_type, "load_model: '", path, "' holds a model of type '", t,
+               "', expected type '", expected_type, "'");
+  ModelConfig config;
+  for (const auto& key : archive.keys()) {
+    const std::string prefix = "physml_config/";
+    if (key.rfind(prefix, 0) == 0) {
+      c10::IValue v;
+      archive.read(key, v);
+      config[key.substr(prefix.size())] = v.toStringRef();
+    }
+  }
+  auto model = create(t, config);
+  torch::serialize::InputArchive params;
+  PHYSML_CHECK(archive.try_read("parameters", params), "load_model: '", path, "' has no parameters");
+  torch::NoGradGuard no_grad;
+  for (auto& p : model->named_parameters()) {
+    at::Tensor v;
+    PHYSML_CHECK(params.try_read(p.key(), v), "load_model: '", path, "' lacks parameter '", p.key(), "'");
+    PHYSML_CHECK(v.sizes() == p.value().sizes(), "load_model: parameter '", p.key(), "' has shape ", v.sizes(),
+                 ", the model expects ", p.value().sizes());
+    p.value().copy_(v);
+  }
+  return model;
+}
+
+at::Tensor sparse_apply(const at::Tensor& A, const at::Tensor& x) {
+  PHYSML_CHECK(x.dim() == 2 && A.dim() == 2 && A.size(1) == x.size(1), "sparse_apply: expected A [n, n] and x [batch, n], got A ",
+               A.sizes(), " and x ", x.sizes());
+  return torch::mm(A, x.t()).t();
+}
+
+at::Tensor dcdm_loss(const at::Tensor& q_in, const at::Tensor& b_in,
+                     const std::function<at::Tensor(const at::Tensor&)>& apply_A) {
+  PHYSML_CHECK(q_in.dim() >= 2 && q_in.sizes() == b_in.sizes(), "dcdm_loss: q and b must have the same shape [batch, ...], got ",
+               q_in.sizes(), " and ", b_in.sizes());
+  const auto batch = q_in.size(0);
+  at::Tensor q = q_in.reshape({batch, -1});
+  at::Tensor b = b_in.reshape({batch, -1});
+  at::Tensor Aq = apply_A(q);
+  at::Tensor qAq = (q * Aq).sum(1, /*keepdim=*/true);
+  at::Tensor qb = (q * b).sum(1, /*keepdim=*/true);
+  at::Tensor r = b - (qb / qAq) * Aq;
+  return (r * r).sum(1).mean();
+}
+
+}  // namespace physml::operators

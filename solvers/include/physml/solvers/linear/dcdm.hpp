@@ -1,0 +1,132 @@
+#pragma once
+/// \file dcdm.hpp
+/// The Deep Conjugate Direction Method (Kaneda et al., ICML 2023) inside PETSc.
+///
+/// DCDM iteration (references/dcdm.md §1), for SPD A:
+///   r0 = b − A x0;  repeat:  q = f(r/‖r‖);  q ← q − Σ_{j ∈ last k} (qᵀAp_j / p_jᵀAp_j) p_j;
+///   x ← x + (qᵀr / qᵀAq) q;  r ← r − (qᵀr / qᵀAq) A q  (or r = b − A x with true residuals)
+/// stopping on ‖r‖ < max(rtol·‖b‖, atol) (PETSc's default test on the unpreconditioned norm).
+///
+/// It is a real PETSc KSP type: after register_petsc_types() (or loading
+/// libphysml_solvers.so with -dll_append, which registers by itself), any PETSc program
+/// uses it with  -ksp_type dcdm -ksp_dcdm_model net.pt  and, for PETSc's flexible
+/// Krylov methods, with  -ksp_type fcg -ksp_fcg_mmax 2 -ksp_fcg_truncation_type standard
+///   -pc_type dcdm -pc_dcdm_model net.pt.
+///
+/// KSP options (prefix = the KSP's prefix):
+///   -ksp_dcdm_model FILE          model saved by operators::save_model (type "dcdm")
+///   -ksp_dcdm_grid nx,ny[,nz]      grid of the unknowns (x fastest); default: the KSP's
+///                                  DMDA, else a square/cube of the system size
+///   -ksp_dcdm_k K                  A-orthogonalize against the last K directions (2)
+///   -ksp_dcdm_true_residual        recompute r = b − A x every iteration (off)
+///   -ksp_dcdm_stagnation_window W  no new minimum of ‖r‖ in W iterations = stagnation (10; 0 = off)
+///   -ksp_dcdm_fallback BOOL        on stagnation or a NaN/Inf network output, continue with
+///                                  the KSP's PC (-pc_type, default jacobi) instead of stopping (true);
+///                                  the direction history is cleared, so with k >= 1 and a
+///                                  linear SPD PC the rest of the solve is PCG from the current x
+///   -ksp_dcdm_check_symmetric BOOL check A = Aᵀ at setup (true)
+/// PC options: -pc_dcdm_model FILE, -pc_dcdm_grid nx,ny[,nz].
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/TensorOptions.h>
+#include <petscksp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace physml::operators {
+class Model;
+}
+
+namespace physml::solvers {
+
+/// Maps a residual r to a raw search direction q; the scale of q is irrelevant (the
+/// line search absorbs it). The DCDM network is one; tests use the identity (CG) or
+/// an exact solve (one-step convergence).
+class DirectionOperator {
+public:
+  virtual ~DirectionOperator() = default;
+  /// q = f(r). r and q are distinct Vecs with the same layout.
+  virtual void apply(Vec r, Vec q) = 0;
+  /// Short description for KSPView / the monitor.
+  virtual std::string name() const = 0;
+};
+
+/// The DCDM network as a direction: q = f(r/‖r‖), run in float32 on `device`.
+/// r is viewed zero-copy (as_tensor_read), reshaped to [1, 1, (nz,) ny, nx] with
+/// grid = {nx, ny(, nz)}; with a mask-channel model, `mask` (same grid, 1 = fluid,
+/// 0 = solid) is the second channel. When a mask is set the output is zeroed in solid
+/// cells: decoupled solid rows are not unknowns of the pressure problem (their residual
+/// stays zero when b is zero there; otherwise the fallback PC handles them). The KSP and
+/// PC types set the mask from the matrix (solid_mask_from_matrix). Throws physml::Error
+/// if the output has NaN/Inf.
+class NetworkDirection : public DirectionOperator {
+public:
+  NetworkDirection(std::shared_ptr<operators::Model> model, std::vector<int64_t> grid,
+                   c10::Device device = c10::Device(c10::kCPU));
+  void apply(Vec r, Vec q) override;
+  std::string name() const override;
+  /// Set the solid/fluid mask [n] (1 fluid, 0 solid): masks the output, and is the second
+  /// input channel of mask-channel models (required for those).
+  void set_mask(const at::Tensor& mask);
+  const std::vector<int64_t>& grid() const { return grid_; }
+  int model_dim() const { return dim_; }
+
+private:
+  std::shared_ptr<operators::Model> model_;
+  std::vector<int64_t> grid_;
+  c10::Device device_;
+  int dim_ = 3;
+  bool needs_mask_ = false;
+  at::Tensor mask_;
+};
+
+/// Load a "dcdm" model once per (path, modification time) and return the cached copy on
+/// later calls, so a driver solving every frame loads the file once.
+std::shared_ptr<operators::Model> cached_dcdm_model(const std::string& path);
+/// How many times cached_dcdm_model actually read a file (for tests and logs).
+int dcdm_model_loads();
+
+/// Resolve the grid of the unknowns for a `dim`-dimensional model and a system of size n:
+/// `given` (nx,ny[,nz]) if non-empty, else the sizes of a DMDA `dm` (may be null), else
+/// a square/cube. Throws physml::Error naming the sizes if nothing fits.
+std::vector<int64_t> resolve_dcdm_grid(int dim, PetscInt n, const std::vector<long>& given, DM dm);
+
+/// Fluid(1)/solid(0) mask of a cell-centred pressure matrix: a row without nonzero
+/// off-diagonal entries is a decoupled solid cell. Returns [n] float32.
+at::Tensor solid_mask_from_matrix(Mat A);
+
+/// A sequential PETSc AIJ matrix as a coalesced sparse COO tensor [n, n] (for the loss).
+at::Tensor sparse_from_mat(Mat A, c10::ScalarType dtype = c10::kFloat);
+
+/// Register KSP type "dcdm" and PC type "dcdm" with PETSc (idempotent). Also applies
+/// -threads N to LibTorch, for host programs that do not start a physml::Environment.
+void register_petsc_types();
+
+/// Use `dir` for the directions of a KSP of type dcdm (instead of -ksp_dcdm_model).
+void ksp_dcdm_set_direction(KSP ksp, std::shared_ptr<DirectionOperator> dir);
+/// Number of previous directions to A-orthogonalize against (-ksp_dcdm_k).
+void ksp_dcdm_set_k(KSP ksp, int k);
+/// Recompute the true residual b − A x every iteration (-ksp_dcdm_true_residual).
+void ksp_dcdm_set_true_residual(KSP ksp, bool on);
+/// Stagnation window (0 = off) and whether to fall back to the KSP's PC.
+void ksp_dcdm_set_safeguard(KSP ksp, int window, bool fallback);
+/// Keep every search direction p_i of the next solve (for inspection; costs memory).
+void ksp_dcdm_keep_directions(KSP ksp, bool keep);
+/// Directions p_1..p_its kept during the last solve (owned by the KSP).
+std::vector<Vec> ksp_dcdm_directions(KSP ksp);
+
+/// What happened in the last solve of a KSP of type dcdm.
+struct DCDMSolveInfo {
+  int fallback_iteration = -1;  ///< first iteration that used the fallback PC, or -1
+  std::string fallback_reason;  ///< "stagnation" or "network output NaN/Inf" (empty if none)
+  int network_applications = 0;
+};
+DCDMSolveInfo ksp_dcdm_info(KSP ksp);
+
+/// Use `dir` in a PC of type dcdm (instead of -pc_dcdm_model); the PC normalizes
+/// nothing itself: NetworkDirection normalizes its input.
+void pc_dcdm_set_direction(PC pc, std::shared_ptr<DirectionOperator> dir);
+
+}  // namespace physml::solvers

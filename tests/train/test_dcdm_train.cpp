@@ -1,0 +1,67 @@
+// Brief DCDM training on Ritz-vector data of a small 2D Poisson matrix.
+#include "physml/solvers/linear/dcdm.hpp"
+#include "physml/solvers/linear/lanczos.hpp"
+#include "physml/train/dcdm_train.hpp"
+#include "solvers/dcdm_test_problems.hpp"
+#include "test_util.hpp"
+
+#include <torch/torch.h>
+
+using namespace physml;
+
+namespace {
+train::RitzDataset make_data(int64_t count) {
+  Mat A = test::poisson_matrix({16, 16});
+  Vec v0 = solvers::lanczos_start_vector(A, 1);
+  auto ritz = solvers::ritz_pairs(solvers::lanczos(A, v0, 100));
+  train::RitzDataset d;
+  d.b = solvers::ritz_training_vectors(ritz, count, 2);
+  d.A = solvers::sparse_from_mat(A, torch::kDouble);
+  d.grid = {16, 16};
+  VecDestroy(&v0);
+  MatDestroy(&A);
+  return d;
+}
+}  // namespace
+
+TEST(DCDMTrain, LossDecreasesAndIsDeterministic) {
+  auto data = make_data(110);
+  std::vector<double> first;
+  for (int run = 0; run < 2; ++run) {
+    torch::manual_seed(9);
+    operators::DCDMNet net(operators::DCDMNetOptions(2));
+    const double before = train::evaluate_dcdm(*net, data.b.slice(0, 100), data.A, data.grid);
+    train::DCDMTrainOptions o;
+    o.epochs = 4;
+    o.lr = 1e-3;
+    o.seed = 3;
+    o.progress = false;
+    auto h = train::train_dcdm(*net, data.b, data.A, data.grid, o);
+    ASSERT_EQ(h.train_loss.size(), 4u);
+    EXPECT_LT(h.valid_loss.back(), 0.7 * before) << "before " << before;
+    EXPECT_LT(h.train_loss.back(), h.train_loss.front());
+    if (run == 0) first = h.train_loss;
+    else EXPECT_EQ(h.train_loss, first);
+  }
+}
+
+TEST(DCDMTrain, DatasetRoundTripAndBadInput) {
+  auto dir = test::scratch_dir();
+  auto data = make_data(12);
+  const auto path = (dir / "ritz.pt").string();
+  train::save_ritz_dataset(path, data);
+  auto back = train::load_ritz_dataset(path);
+  EXPECT_TRUE(torch::equal(back.b, data.b));
+  EXPECT_TRUE(torch::equal(back.A.to_dense(), data.A.to_dense()));
+  EXPECT_EQ(back.grid, data.grid);
+  operators::DCDMNet net(operators::DCDMNetOptions(3));
+  train::DCDMTrainOptions o;
+  o.progress = false;
+  EXPECT_THROW_MSG(train::train_dcdm(*net, data.b, data.A, data.grid, o), "the net is 3D but the grid has 2 sizes");
+  operators::DCDMNet net2(operators::DCDMNetOptions(2));
+  EXPECT_THROW_MSG(train::train_dcdm(*net2, data.b, data.A, {8, 8}, o), "expected b [N, 64]");
+  auto bad = data.b.clone();
+  bad[0][0] = NAN;
+  EXPECT_THROW_MSG(train::train_dcdm(*net2, bad, data.A, data.grid, o), "NaN or Inf");
+  EXPECT_THROW_MSG(train::load_ritz_dataset((dir / "nope.pt").string()), "does not exist");
+}

@@ -1,0 +1,58 @@
+#pragma once
+/// \file dcdm_train.hpp
+/// Unsupervised training of the DCDM network (Kaneda et al. 2023, references/dcdm.md §2):
+/// minimize mean_b ‖b − (qᵀb / qᵀAq) A q‖², q = f(b), over Ritz-vector right-hand sides b
+/// of one fixed matrix A, with Adam.
+
+#include "physml/operators/dcdm_net.hpp"
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace physml::train {
+
+/// Settings of train_dcdm (paper: Adam, lr 1e-4, batch 10).
+struct DCDMTrainOptions {
+  int epochs = 10;
+  int batch_size = 10;
+  double lr = 1e-4;
+  double valid_fraction = 0.1;  ///< last fraction of the samples held out for validation
+  std::uint64_t seed = 0;       ///< shuffling and initialization
+  std::string checkpoint;       ///< if non-empty, save_model here after every epoch
+  c10::Device device = c10::Device(c10::kCPU);
+  bool progress = true;
+};
+
+/// Per-epoch mean training and validation losses.
+struct DCDMTrainHistory {
+  std::vector<double> train_loss, valid_loss;
+};
+
+/// Train `net` on right-hand sides b [N, n] (unit norm) for the sparse matrix A [n, n]
+/// (COO, float32) on `grid` = {nx, ny(, nz)}. `mask` [n] (1 fluid, 0 solid), if given,
+/// zeroes q in solid cells exactly as the solver does (and is the second input channel of
+/// a mask-channel net, which requires it). Returns the loss history.
+DCDMTrainHistory train_dcdm(operators::DCDMNetImpl& net, const at::Tensor& b, const at::Tensor& A,
+                            const std::vector<int64_t>& grid, const DCDMTrainOptions& options,
+                            const at::Tensor& mask = {});
+
+/// Mean DCDM loss of `net` over b [N, n] (no gradients).
+double evaluate_dcdm(operators::DCDMNetImpl& net, const at::Tensor& b, const at::Tensor& A,
+                     const std::vector<int64_t>& grid, const at::Tensor& mask = {}, int batch_size = 32);
+
+/// A DCDM training set: right-hand sides b [N, n] (float32), the matrix A as sparse COO
+/// [n, n] (float64) and the grid. Stored in one LibTorch archive file.
+struct RitzDataset {
+  at::Tensor b;
+  at::Tensor A;
+  std::vector<int64_t> grid;
+  at::Tensor mask;  ///< [n] float32 (1 fluid, 0 solid)
+};
+void save_ritz_dataset(const std::string& path, const RitzDataset& data);
+RitzDataset load_ritz_dataset(const std::string& path);
+
+}  // namespace physml::train
