@@ -103,9 +103,12 @@ Generator make_darcy(const Options& o) {
   d.high = positive_real(o, "high", d.high);
   d.low = positive_real(o, "low", d.low);
   const int64_t r = positive(o, "downsample", 1);
-  PHYSML_CHECK((d.resolution - 1) % r == 0, "option ", o.key("downsample"), " = ", r, ": (resolution - 1) = ",
-               d.resolution - 1, " must be divisible by it");
-  const int64_t s = (d.resolution - 1) / r + 1;
+  // Keep the corners when (s-1) % r == 0 (FNO 421 -> 85/141/211); otherwise plain striding
+  // [::r] as MgNO does for 512 -> 256.
+  const bool keep_corners = (d.resolution - 1) % r == 0;
+  PHYSML_CHECK(keep_corners || d.resolution % r == 0, "option ", o.key("downsample"), " = ", r,
+               ": neither resolution - 1 = ", d.resolution - 1, " nor resolution = ", d.resolution, " is divisible by it");
+  const int64_t s = keep_corners ? (d.resolution - 1) / r + 1 : d.resolution / r;
   auto gen = std::make_shared<sim::DarcyGenerator>(d, o.prefix());
   Generator g;
   g.info.generator = "darcy";
@@ -113,6 +116,7 @@ Generator make_darcy(const Options& o) {
                                .add_str("preset", preset)
                                .add("resolution", d.resolution)
                                .add("downsample", r)
+                               .add_str("downsample_mode", keep_corners ? "vertex (corners kept)" : "stride [::r]")
                                .add("alpha", d.alpha)
                                .add("tau", d.tau)
                                .add("high", d.high)
@@ -123,12 +127,13 @@ Generator make_darcy(const Options& o) {
   g.info.grid_json = grid_json({s, s}, "vertex", "dirichlet");
   g.info.input_shape = {1, s, s};
   g.info.output_shape = {1, s, s};
-  g.compute = [gen, r](std::uint64_t seed, int64_t first, int64_t) {
+  g.compute = [gen, r, keep_corners](std::uint64_t seed, int64_t first, int64_t) {
     SampleResult res;
     try {
       auto smp = gen->generate(seed, static_cast<std::uint64_t>(first));
-      res.input = sim::downsample_vertex(smp.coefficient, r).unsqueeze(0);
-      res.output = sim::downsample_vertex(smp.solution, r).unsqueeze(0);
+      auto down = [&](const at::Tensor& t) { return keep_corners ? sim::downsample_vertex(t, r) : sim::downsample_stride(t, r); };
+      res.input = down(smp.coefficient).unsqueeze(0);
+      res.output = down(smp.solution).unsqueeze(0);
     } catch (const physml::Error& e) {
       res.ok = false;
       res.message = e.what();

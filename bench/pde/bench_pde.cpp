@@ -65,7 +65,7 @@ struct TorchNS {
 void bench_ns_fft() {
   std::printf("\n## One Navier-Stokes step (Heun + CN, batch 1, %d torch thread(s); FFTW single-threaded)\n\n",
               torch::get_num_threads());
-  std::printf("| grid | FFTW (ms/step) | torch::fft (ms/step) | max |difference| after the steps |\n|---|---|---|---|\n");
+  std::printf("| grid | FFTW (ms/step) | torch::fft (ms/step) | max abs. difference after the steps (200 / 40 / 5) |\n|---|---|---|---|\n");
   for (int64_t n : {64, 256, 1024}) {
     const int steps = n == 1024 ? 5 : (n == 256 ? 40 : 200);
     sim::NavierStokesOptions o;

@@ -26,9 +26,11 @@ add_test(NAME cli.generate.bad_tau COMMAND physml_cli generate navier-stokes -ou
 set_tests_properties(cli.generate.bad_tau PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION "-navier_stokes_tau = -1 must be positive")
 add_test(NAME cli.generate.unwritable COMMAND physml_cli generate darcy -output /nonexistent/dir/x.h5)
 set_tests_properties(cli.generate.unwritable PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION "'/nonexistent/dir' does not exist")
+add_test(NAME cli.generate.not_converged_clean COMMAND ${CMAKE_COMMAND} -E rm -f ${gen_dir}/noconv.h5 ${gen_dir}/noconv.h5.partial)
+set_tests_properties(cli.generate.not_converged_clean PROPERTIES LABELS cli FIXTURES_SETUP gen_noconv_clean)
 add_test(NAME cli.generate.not_converged COMMAND physml_cli generate darcy -output ${gen_dir}/noconv.h5 -ntrain 1 -ntest 0
          -darcy_resolution 33 -darcy_pc_type none -darcy_ksp_max_it 2)
-set_tests_properties(cli.generate.not_converged PROPERTIES LABELS cli
+set_tests_properties(cli.generate.not_converged PROPERTIES LABELS cli FIXTURES_REQUIRED gen_noconv_clean
   PASS_REGULAR_EXPRESSION "not written: Poisson solve did not converge: DIVERGED_ITS")
 
 foreach(pde poisson burgers navier-stokes)
