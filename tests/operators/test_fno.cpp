@@ -60,6 +60,26 @@ TEST(FNO, SpectralConvCornerBlocksKeepNegativeFrequencies2d) {
   EXPECT_TRUE(torch::allclose(out.view({ny, nx}), low, 1e-12, 1e-12));
 }
 
+TEST(FNO, SpectralConvFourCornerBlocks3d) {
+  SpectralConv conv(1, 1, std::vector<std::int64_t>{3, 3, 3});
+  conv->to(torch::kDouble);
+  {
+    torch::NoGradGuard g;
+    for (int b = 0; b < 4; ++b) conv->weight(b).zero_().select(-1, 0).fill_(1.0);
+  }
+  const int nz = 12, ny = 10, nx = 8;
+  auto z = (torch::arange(nz, torch::kDouble) / nz).view({nz, 1, 1});
+  auto y = (torch::arange(ny, torch::kDouble) / ny).view({1, ny, 1});
+  auto x = (torch::arange(nx, torch::kDouble) / nx).view({1, 1, nx});
+  auto low = torch::cos(2 * M_PI * (-1 * z + 2 * y + 1 * x)) + torch::sin(2 * M_PI * (2 * z - 2 * y + 2 * x));
+  auto high = torch::cos(2 * M_PI * 5 * z) + torch::sin(2 * M_PI * (1 * z + 4 * y));
+  auto out = conv->forward((low + high).view({1, 1, nz, ny, nx}));
+  EXPECT_TRUE(torch::allclose(out.view({nz, ny, nx}), low, 1e-12, 1e-12));
+  FNO model(FNOOptions(2, 1).modes({3}).dim(3).width(4).projection_channels(8));
+  torch::NoGradGuard g;
+  EXPECT_EQ(model->forward(torch::randn({1, 2, 8, 7, 6})).sizes(), (std::vector<std::int64_t>{1, 1, 8, 7, 6}));
+}
+
 TEST(FNO, SpectralConvGradientMatchesFiniteDifferences) {
   torch::manual_seed(7);
   SpectralConv conv(2, 3, std::vector<std::int64_t>{3, 2});

@@ -23,6 +23,7 @@ TEST(Registry, BuiltinModelsRebuildFromConfig) {
   for (const auto& p : fno->parameters()) n += p.numel();
   EXPECT_EQ(n, 2368001);
   EXPECT_EQ(fno->config().at("modes"), "12,12");
-  EXPECT_THROW_MSG(create("unet", {}), "unknown model type 'unet'; registered types: fno, mgno");
+  EXPECT_THROW_MSG(create("unet", {}), "unknown model type 'unet'; registered types: ");
+  EXPECT_THROW_MSG(create("unet", {}), "fno, mgno");  // other layers may register more types
   EXPECT_THROW_MSG(create("fno", {{"levels", "6"}}), "fno: unknown option 'levels'");
 }
