@@ -3,7 +3,7 @@
 // trajectories. Reports fit and extrapolation errors against the physics-only model and the
 // recovered damping law, and writes PNG plots (trajectories, loss curve, learned term).
 //
-//   ./build/examples/neural_ode_hybrid/neural_ode_hybrid [-hybrid_iters 300] [-hybrid_out dir]
+//   ./build/examples/neural_ode_hybrid/neural_ode_hybrid [-hybrid_iters 200] [-hybrid_out dir]
 #include <torch/torch.h>
 
 #include <filesystem>
@@ -54,7 +54,7 @@ std::vector<double> col(const torch::Tensor& t) {
 int main(int argc, char** argv) {
   physml::Environment env(argc, argv);
   physml::Options opt("hybrid_");
-  const long iters = opt.get_int("iters", 300);
+  const long iters = opt.get_int("iters", 200);
   const std::string out = opt.get_string("out", "neural_ode_hybrid_out");
   physml::check_no_unused_options();
   std::filesystem::create_directories(out);

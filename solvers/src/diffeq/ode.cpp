@@ -474,6 +474,7 @@ OdeSolution odesolve(const VectorField& f, const at::Tensor& y0, const at::Tenso
   const auto& g = o.gradient();
   PHYSML_CHECK(g == "backprop" || g == "adjoint" || g == "checkpoint" || g == "reversible",
                "odeint: unknown gradient method '", g, "'; expected backprop, adjoint, checkpoint or reversible");
+  if (o.method().rfind("petsc:", 0) == 0) return internal::solve_petsc(f, y0, ts, o);
   if (o.method() == "reversible_heun" || g == "reversible") {
     PHYSML_CHECK(o.method() == "reversible_heun", "odeint: gradient 'reversible' needs method 'reversible_heun', got '",
                  o.method(), "'");

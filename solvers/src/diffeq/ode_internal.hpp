@@ -70,6 +70,7 @@ void check_inputs(const at::Tensor& y0, const at::Tensor& ts, const char* what);
 // Gradient methods (ode_gradients.cpp).
 OdeSolution solve_adjoint(const VectorField& f, const at::Tensor& y0, const at::Tensor& ts, const OdeOptions& o);
 OdeSolution solve_checkpoint(const VectorField& f, const at::Tensor& y0, const at::Tensor& ts, const OdeOptions& o);
+OdeSolution solve_petsc(const VectorField& f, const at::Tensor& y0, const at::Tensor& ts, const OdeOptions& o);
 OdeSolution solve_reversible_heun(const VectorField& f, const at::Tensor& y0, const at::Tensor& ts, const OdeOptions& o);
 
 /// Reshape a [B] tensor to broadcast against [B, state...] of `like`.
