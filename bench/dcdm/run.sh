@@ -24,8 +24,8 @@ EPOCHS3="${EPOCHS3:-3}"
 EPOCHS2="${EPOCHS2:-40}"
 common="-ksp_rtol 1e-6 -ksp_atol 1e-50 -ksp_norm_type unpreconditioned -ksp_max_it 2000"
 
-m3="$out/dcdm3d_n${TRAIN_N3}.pt"
-m2="$out/dcdm2d_n${TRAIN_N2}.pt"
+m3="$out/dcdm3d_n${TRAIN_N3}.h5"
+m2="$out/dcdm2d_n${TRAIN_N2}.h5"
 if [ ! -f "$m3" ] && [ "$DCDM3D_MAX" -gt 0 ]; then
   "$trainer" -n "$TRAIN_N3" -dim 3 -obstacle sphere -lanczos_steps 300 -samples 300 -epochs "$EPOCHS3" \
     -lr 1e-3 -threads 1 -o "$m3" 2>&1 | grep -v "^train dcdm" | tee "$out/train3d.log"

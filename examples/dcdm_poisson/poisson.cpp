@@ -3,7 +3,7 @@
 // KSPSolve. It knows nothing about PhysML: DCDM arrives through the command line only,
 //
 //   ./dcdm_poisson -n 32 -dim 3 -dll_append <build>/solvers/libphysml_solvers.so
-//       -ksp_type dcdm -ksp_dcdm_model model.pt -ksp_monitor
+//       -ksp_type dcdm -ksp_dcdm_model model.h5 -ksp_monitor
 //
 // Options: -n N (cells per side), -dim 2|3, -frames F, -obstacle sphere|box|spheres|none,
 // -radius R, -speed S (obstacle x-velocity per frame, in domain units), -seed s,

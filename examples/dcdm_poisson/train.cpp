@@ -4,7 +4,7 @@
 //   3. training right-hand sides b = Σ c_j y_j (9× weight on the low 55%), normalized,
 //   4. Adam on the scale-invariant DCDM loss; the model is saved after every epoch.
 //
-//   ./dcdm_train -n 16 -dim 3 -lanczos_steps 200 -samples 800 -epochs 20 -o dcdm16.pt
+//   ./dcdm_train -n 16 -dim 3 -lanczos_steps 200 -samples 800 -epochs 20 -o dcdm16.h5
 //
 // Options: -n -dim -obstacle -radius (scene), -variant from64|from128, -mask (mask channel),
 // -lanczos_steps, -samples, -epochs, -batch, -lr, -seed, -o FILE, -data FILE (also save the data).
@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
     t.batch_size = static_cast<int>(o.get_int("batch", 10));
     t.lr = o.get_real("lr", 1e-3);
     t.seed = seed;
-    t.checkpoint = o.get_string("o", "dcdm.pt");
+    t.checkpoint = o.get_string("o", "dcdm.h5");
     const std::string data_path = o.get_string("data", "");
     const std::string variant = o.get_choice("variant", {"from64", "from128"}, "from64");
     const bool mask_channel = o.get_bool("mask", false);

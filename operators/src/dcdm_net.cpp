@@ -1,6 +1,7 @@
 #include "physml/operators/dcdm_net.hpp"
 
 #include "physml/core/error.hpp"
+#include "physml/io/checkpoint.hpp"
 
 #include <torch/torch.h>
 
@@ -123,58 +124,21 @@ DCDMNetOptions dcdm_options_from_config(const ModelConfig& c) {
 }
 
 void save_model(const std::string& path, Model& model) {
-  torch::serialize::OutputArchive archive;
-  archive.write("physml_format", c10::IValue(std::string("physml-model-1")));
-  archive.write("physml_type", c10::IValue(model.type()));
-  for (const auto& [k, v] : model.config()) archive.write("physml_config/" + k, c10::IValue(v));
-  torch::serialize::OutputArchive params;
-  for (const auto& p : model.named_parameters()) params.write(p.key(), p.value());
-  for (const auto& b : model.named_buffers()) params.write(b.key(), b.value(), /*is_buffer=*/true);
-  archive.write("parameters", params);
-  const std::string tmp = path + ".tmp";
-  archive.save_to(tmp);
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  PHYSML_CHECK(!ec, "save_model: cannot rename ", tmp, " to ", path, ": ", ec.message());
+  io::save_checkpoint(path, model, model.type(), model.config());
 }
 
 std::shared_ptr<Model> load_model(const std::string& path, const std::string& expected_type) {
   PHYSML_CHECK(std::filesystem::exists(path), "load_model: model file '", path, "' does not exist");
-  torch::serialize::InputArchive archive;
+  io::CheckpointInfo info;
   try {
-    archive.load_from(path);
-  } catch (const std::exception& e) {
-    PHYSML_THROW("load_model: '", path, "' is not a PhysML model file (LibTorch archive): ", e.what());
+    info = io::read_checkpoint_info(path);
+  } catch (const Error& e) {
+    PHYSML_THROW("load_model: '", path, "' is not a PhysML model file (Checkpoint): ", e.what());
   }
-  c10::IValue format, type;
-  PHYSML_CHECK(archive.try_read("physml_format", format) && format.isString() &&
-                   format.toStringRef() == "physml-model-1",
-               "load_model: '", path, "' has no physml_format 'physml-model-1' entry; not a PhysML model file");
-  PHYSML_CHECK(archive.try_read("physml_type", type) && type.isString(), "load_model: '", path,
-               "' has no model type");
-  const std::string t = type.toStringRef();
-  PHYSML_CHECK(expected_type.empty() || t == expected_type, "load_model: '", path, "' holds a model of type '", t,
-               "', expected type '", expected_type, "'");
-  ModelConfig config;
-  for (const auto& key : archive.keys()) {
-    const std::string prefix = "physml_config/";
-    if (key.rfind(prefix, 0) == 0) {
-      c10::IValue v;
-      archive.read(key, v);
-      config[key.substr(prefix.size())] = v.toStringRef();
-    }
-  }
-  auto model = create(t, config);
-  torch::serialize::InputArchive params;
-  PHYSML_CHECK(archive.try_read("parameters", params), "load_model: '", path, "' has no parameters");
-  torch::NoGradGuard no_grad;
-  for (auto& p : model->named_parameters()) {
-    at::Tensor v;
-    PHYSML_CHECK(params.try_read(p.key(), v), "load_model: '", path, "' lacks parameter '", p.key(), "'");
-    PHYSML_CHECK(v.sizes() == p.value().sizes(), "load_model: parameter '", p.key(), "' has shape ", v.sizes(),
-                 ", the model expects ", p.value().sizes());
-    p.value().copy_(v);
-  }
+  PHYSML_CHECK(expected_type.empty() || info.model_type == expected_type, "load_model: '", path,
+               "' holds a model of type '", info.model_type, "', expected type '", expected_type, "'");
+  auto model = create(info.model_type, info.config);
+  io::load_checkpoint(path, *model);
   return model;
 }
 

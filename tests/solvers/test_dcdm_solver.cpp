@@ -222,7 +222,7 @@ TEST(DCDMSolver, WorksFromOptionsAndLoadsTheModelOnce) {
   auto dir = test::scratch_dir();
   torch::manual_seed(5);
   operators::DCDMNet net(operators::DCDMNetOptions(2).train_grid({16, 16}));
-  const std::string path = (dir / "dcdm2d.pt").string();
+  const std::string path = (dir / "dcdm2d.h5").string();
   operators::save_model(path, *net);
   register_petsc_types();
   PHYSML_PETSC(PetscOptionsSetValue(nullptr, "-dcdmopt_ksp_type", "dcdm"));
@@ -386,7 +386,7 @@ TEST(DCDMSolver, BadInputGivesClearErrors) {
   // and a grid option that does not match the size.
   torch::manual_seed(0);
   operators::DCDMNet net3(operators::DCDMNetOptions(3));
-  const std::string p3 = (dir / "net3.pt").string();
+  const std::string p3 = (dir / "net3.h5").string();
   operators::save_model(p3, *net3);
   System s2({15, 15});
   EXPECT_THROW_MSG(resolve_dcdm_grid(3, s2.size(), {}, nullptr), "cannot infer a 3D grid for a system of size 225");
@@ -403,10 +403,10 @@ TEST(DCDMSolver, BadInputGivesClearErrors) {
   // A model file of another type.
   operators::register_model("dcdm_test_other", [](const operators::ModelConfig&) { return std::make_shared<OtherModel>(); });
   OtherModel other;
-  const std::string po = (dir / "other.pt").string();
+  const std::string po = (dir / "other.h5").string();
   operators::save_model(po, other);
   EXPECT_THROW_MSG(cached_dcdm_model(po), "holds a model of type 'dcdm_test_other', expected type 'dcdm'");
-  EXPECT_THROW_MSG(cached_dcdm_model((dir / "none.pt").string()), "does not exist");
+  EXPECT_THROW_MSG(cached_dcdm_model((dir / "none.h5").string()), "does not exist");
   // A KSP of another type.
   ksp = make_ksp(s2.A, KSPCG, 1e-6, 10);
   EXPECT_THROW_MSG(ksp_dcdm_set_k(ksp, 2), "not of type dcdm");

@@ -69,7 +69,7 @@ TEST(DCDMNet, SaveLoadRoundTripAndTypeCheck) {
   auto dir = physml::test::scratch_dir();
   torch::manual_seed(1);
   DCDMNet net(DCDMNetOptions(2).variant("from128").train_grid({16, 16}));
-  const std::string path = (dir / "net.pt").string();
+  const std::string path = (dir / "net.h5").string();
   save_model(path, *net);
   auto loaded = load_model(path, "dcdm");
   EXPECT_EQ(loaded->type(), "dcdm");
@@ -78,9 +78,9 @@ TEST(DCDMNet, SaveLoadRoundTripAndTypeCheck) {
   torch::NoGradGuard ng;
   EXPECT_TRUE(torch::equal(loaded->forward(x), net->forward(x)));
   EXPECT_THROW_MSG(load_model(path, "mgno"), "expected type 'mgno'");
-  EXPECT_THROW_MSG(load_model((dir / "missing.pt").string()), "does not exist");
-  std::ofstream(dir / "junk.pt") << "not a model";
-  EXPECT_THROW_MSG(load_model((dir / "junk.pt").string()), "not a PhysML model file");
+  EXPECT_THROW_MSG(load_model((dir / "missing.h5").string()), "does not exist");
+  std::ofstream(dir / "junk.h5") << "not a model";
+  EXPECT_THROW_MSG(load_model((dir / "junk.h5").string()), "not a PhysML model file");
 }
 
 TEST(DCDMLoss, InvariantToScalingQ) {

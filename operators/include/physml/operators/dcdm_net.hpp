@@ -83,13 +83,13 @@ public:
 /// Build DCDMNetOptions from a registry config (inverse of DCDMNetImpl::config).
 DCDMNetOptions dcdm_options_from_config(const ModelConfig& config);
 
-/// Save a model (any registered type) as a LibTorch archive holding its type, config
-/// and parameters. Written to a temporary name, then renamed.
+/// Save a model (any registered type) as a PhysML Checkpoint (HDF5: type, config,
+/// parameters; io/checkpoint.hpp), atomically.
 void save_model(const std::string& path, Model& model);
 
-/// Load a model saved by save_model: rebuilds it through the registry and loads its
-/// parameters. Throws physml::Error if the file is missing or not a PhysML model, or,
-/// when `expected_type` is non-empty, if the stored type differs.
+/// Load a model saved by save_model: rebuilds it through the registry from the stored
+/// type and config and loads its parameters. Throws physml::Error if the file is missing
+/// or not a Checkpoint, or, when `expected_type` is non-empty, if the stored type differs.
 std::shared_ptr<Model> load_model(const std::string& path, const std::string& expected_type = "");
 
 /// The scale-invariant DCDM training loss (paper's unsupervised loss, references §2):

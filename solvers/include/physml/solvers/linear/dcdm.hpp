@@ -9,12 +9,12 @@
 ///
 /// It is a real PETSc KSP type: after register_petsc_types() (or loading
 /// libphysml_solvers.so with -dll_append, which registers by itself), any PETSc program
-/// uses it with  -ksp_type dcdm -ksp_dcdm_model net.pt  and, for PETSc's flexible
+/// uses it with  -ksp_type dcdm -ksp_dcdm_model net.h5  and, for PETSc's flexible
 /// Krylov methods, with  -ksp_type fcg -ksp_fcg_mmax 2 -ksp_fcg_truncation_type standard
-///   -pc_type dcdm -pc_dcdm_model net.pt.
+///   -pc_type dcdm -pc_dcdm_model net.h5.
 ///
 /// KSP options (prefix = the KSP's prefix):
-///   -ksp_dcdm_model FILE          model saved by operators::save_model (type "dcdm")
+///   -ksp_dcdm_model FILE          PhysML Checkpoint of a "dcdm" model (operators::save_model)
 ///   -ksp_dcdm_grid nx,ny[,nz]      grid of the unknowns (x fastest); default: the KSP's
 ///                                  DMDA, else a square/cube of the system size
 ///   -ksp_dcdm_k K                  A-orthogonalize against the last K directions (2)
