@@ -1,7 +1,7 @@
 // Writes a Darcy Dataset file (inputs: coefficient a, outputs: solution u) for the MgNO/FNO
 // comparison, with the generator of physml/simulators/darcy.hpp.
 //
-//   ./darcy_data -preset smooth -solve_resolution 421 -subsample 5 -train 1000 -valid 100 -test 100 \
+//   ./darcy_data -preset smooth -solve_resolution 421 -subsample 5 -train 1000 -valid 100 -test 100
 //                -output darcy_smooth85.h5
 //
 // -solve_resolution 421 -subsample 5 is the published protocol (solve on 421^2, keep every 5th
