@@ -72,8 +72,9 @@ TEST(Hdf5, RoundTripsEveryDtypeBitExact) {
     // bit-exact: compare raw bytes
     auto e = expected.contiguous();
     ASSERT_EQ(got.nbytes(), e.nbytes()) << name;
-    if (e.nbytes() > 0)  // memcmp must not see the null data pointer of an empty tensor
+    if (e.nbytes() > 0) {  // memcmp must not see the null data pointer of an empty tensor
       EXPECT_EQ(std::memcmp(got.data_ptr(), e.data_ptr(), e.nbytes()), 0) << name;
+    }
   };
   check("f32", f32);
   check("nested/deeper/f64", f64);
