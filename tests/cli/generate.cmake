@@ -228,3 +228,24 @@ set_tests_properties(cli.generate.bad_choice PROPERTIES LABELS cli PASS_REGULAR_
 add_test(NAME cli.generate.misspelled_option COMMAND physml_cli generate darcy -output ${gen_dir}/x.h5 -ntrain 1 -ntest 0
          -darcy_resolution 9 -darcy_tua 2)
 set_tests_properties(cli.generate.misspelled_option PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION "unknown option -darcy_tua")
+
+# A sample whose solve fails is not written: the command fails naming PETSc's reason, no
+# final file appears and the partial file keeps the sample missing (a rerun retries it).
+set(noconv_script ${CMAKE_CURRENT_BINARY_DIR}/generate_noconv.cmake)
+file(WRITE ${noconv_script} [=[
+file(REMOVE ${DIR}/noconv2.h5 ${DIR}/noconv2.h5.partial)
+foreach(attempt 1 2)
+  execute_process(COMMAND ${EXE} generate darcy -output ${DIR}/noconv2.h5 -ntrain 1 -ntest 0 -darcy_resolution 17
+                  -darcy_pc_type none -darcy_ksp_max_it 2 OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+  if(rc EQUAL 0 OR NOT "${out}${err}" MATCHES "generating 1 of 1 darcy samples.*1 sample\\(s\\) failed and were not written \\(first: Poisson solve did not converge: DIVERGED_ITS")
+    message(FATAL_ERROR "attempt ${attempt}: rc ${rc}\n${out}\n${err}")
+  endif()
+  if(EXISTS ${DIR}/noconv2.h5 OR NOT EXISTS ${DIR}/noconv2.h5.partial)
+    message(FATAL_ERROR "expected only the partial file after a failed solve")
+  endif()
+endforeach()
+message("failed sample not written")
+]=])
+add_test(NAME cli.generate.not_converged_not_written COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:physml_cli> -DDIR=${gen_dir}
+         -P ${noconv_script})
+set_tests_properties(cli.generate.not_converged_not_written PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION "failed sample not written")
