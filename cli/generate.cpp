@@ -65,6 +65,7 @@ struct Generator {
   std::vector<double> times;  ///< non-empty: output channel k is the state at times[k]
 };
 
+/// Minimal JSON object text builder for the metadata ("key": value pairs in insertion order).
 class Json {
 public:
   template <typename T>
