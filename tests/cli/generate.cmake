@@ -256,3 +256,20 @@ message("failed sample not written")
 add_test(NAME cli.generate.not_converged_not_written COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:physml_cli> -DDIR=${gen_dir}
          -P ${noconv_script})
 set_tests_properties(cli.generate.not_converged_not_written PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION "failed sample not written")
+
+# An existing output that is not a Dataset file is refused and left as it was.
+set(foreign_script ${CMAKE_CURRENT_BINARY_DIR}/generate_foreign.cmake)
+file(WRITE ${foreign_script} [=[
+file(WRITE ${DIR}/foreign.h5 "not an HDF5 file\n")
+execute_process(COMMAND ${EXE} generate darcy -output ${DIR}/foreign.h5 -ntrain 1 -ntest 0 -darcy_resolution 9
+                OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+file(READ ${DIR}/foreign.h5 content)
+if(rc EQUAL 0 OR NOT "${out}${err}" MATCHES "foreign.h5' is not an HDF5 file" OR NOT content STREQUAL "not an HDF5 file\n"
+   OR EXISTS ${DIR}/foreign.h5.partial)
+  message(FATAL_ERROR "rc ${rc}, file now '${content}':\n${out}\n${err}")
+endif()
+message("foreign file refused and intact")
+]=])
+add_test(NAME cli.generate.foreign_output_intact COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:physml_cli> -DDIR=${gen_dir}
+         -P ${foreign_script})
+set_tests_properties(cli.generate.foreign_output_intact PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION "foreign file refused and intact")
