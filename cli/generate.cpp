@@ -1,5 +1,11 @@
-// `physml generate <pde>`: benchmark PDE data sets (Darcy, Poisson, Burgers, Navier–Stokes)
-// written as PhysML Dataset HDF5 files, split over MPI ranks by sample index, resumable.
+// `physml generate <pde>`: benchmark PDE data sets (Darcy, Poisson, Helmholtz, Burgers,
+// Navier–Stokes) written as PhysML Dataset HDF5 files, split over MPI ranks by sample index,
+// resumable, interruptible (SIGINT/SIGTERM finish the sample in flight), with PNG and VTK
+// snapshots of the first samples.
+//
+// Each PDE is one GeneratorSpec (name, option prefix, make function) in kGenerators; its make
+// function reads every option once through Parameters, which records the value in the data
+// set's metadata under the option's own name.
 #include "command.hpp"
 
 #include "physml/core/error.hpp"
@@ -9,6 +15,7 @@
 #include "physml/core/random.hpp"
 #include "physml/io/dataset.hpp"
 #include "physml/io/png.hpp"
+#include "physml/io/vtk.hpp"
 #include "physml/physics/random_field.hpp"
 #include "physml/simulators/burgers.hpp"
 #include "physml/simulators/darcy.hpp"
@@ -21,6 +28,7 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <sstream>
 
@@ -37,14 +45,27 @@ struct SampleResult {
   at::Tensor input, output;
 };
 
-/// A data generator: the dataset description plus a function computing a block of samples.
+/// Computes samples [first, first + count) of the data set drawn from master seed `seed`.
+using Compute = std::function<std::vector<SampleResult>(std::uint64_t seed, int64_t first, int64_t count)>;
+
+/// A field as snapshots name it: VTK array name and plot title.
+struct FieldName {
+  std::string array, title;
+};
+
+/// A data generator: the dataset description, the solver, and how to picture a sample.
 struct Generator {
   physml::io::DatasetInfo info;
   int64_t unit = 1;  ///< samples computed together (NS batch)
-  std::function<std::vector<SampleResult>(std::uint64_t seed, int64_t first, int64_t count)> compute;
-  std::function<void(const std::string& dir, int64_t index, const SampleResult& r)> snapshot;
+  Compute compute;
+  std::vector<int64_t> grid;  ///< stored grid points per axis, tensor order ([n], [ny, nx], [nz, ny, nx])
+  bool periodic = false;      ///< points x_j = j/n on the torus; else vertices x_j = j/(n-1) of [0,1]
+  std::string boundary;       ///< boundary condition of a vertex grid ("dirichlet", "neumann")
+  FieldName input_name, output_name;
+  std::vector<double> times;  ///< non-empty: output channel k is the state at times[k]
 };
 
+/// Minimal JSON object text builder for the metadata ("key": value pairs in insertion order).
 class Json {
 public:
   template <typename T>
@@ -65,239 +86,228 @@ private:
   bool first_ = true;
 };
 
-std::string grid_json(const std::vector<int64_t>& shape, const std::string& centering, const std::string& bc) {
+/// A generator's options, read once: every getter checks the value, records it in the
+/// "parameters" metadata under the option's name (in reading order) and returns it.
+class Parameters {
+public:
+  explicit Parameters(Options o) : o_(std::move(o)) {}
+  const Options& options() const { return o_; }
+  std::string key(const std::string& name) const { return o_.key(name); }
+  /// A positive integer option.
+  int64_t count(const std::string& name, long def) {
+    const long v = o_.get_int(name, def);
+    PHYSML_CHECK(v > 0, "option ", o_.key(name), " = ", v, " must be positive");
+    json_.add(name, v);
+    return v;
+  }
+  /// A positive finite real option.
+  double positive(const std::string& name, double def) {
+    const double v = o_.get_real(name, def);
+    PHYSML_CHECK(v > 0 && std::isfinite(v), "option ", o_.key(name), " = ", v, " must be positive");
+    json_.add(name, v);
+    return v;
+  }
+  /// A finite real option of any sign.
+  double real(const std::string& name, double def) {
+    const double v = o_.get_real(name, def);
+    PHYSML_CHECK(std::isfinite(v), "option ", o_.key(name), " = ", v, " must be finite");
+    json_.add(name, v);
+    return v;
+  }
+  std::string choice(const std::string& name, const std::vector<std::string>& choices, const std::string& def) {
+    auto v = o_.get_choice(name, choices, def);
+    json_.add_str(name, v);
+    return v;
+  }
+  /// A derived value that is not an option (e.g. the downsampling mode).
+  template <typename T>
+  void record(const std::string& name, const T& v) {
+    json_.add(name, v);
+  }
+  void record_str(const std::string& name, const std::string& v) { json_.add_str(name, v); }
+  std::string json() const { return json_.str(); }
+
+private:
+  Options o_;
+  Json json_;
+};
+
+/// A Compute for generators that solve one sample at a time: `solve(seed, index)` returns
+/// (input, output) without the channel axis; a physml::Error marks that sample failed.
+Compute one_at_a_time(std::function<std::pair<at::Tensor, at::Tensor>(std::uint64_t, std::uint64_t)> solve) {
+  return [solve](std::uint64_t seed, int64_t first, int64_t count) {
+    std::vector<SampleResult> out(static_cast<size_t>(count));
+    for (int64_t i = 0; i < count; ++i) {
+      auto& res = out[static_cast<size_t>(i)];
+      try {
+        auto [in, o] = solve(seed, static_cast<std::uint64_t>(first + i));
+        res.input = in.unsqueeze(0);
+        res.output = o.unsqueeze(0);
+      } catch (const physml::Error& e) {
+        res.ok = false;
+        res.message = e.what();
+      }
+    }
+    return out;
+  };
+}
+
+/// Fill the grid description and the per-sample shapes ([channels, grid...]).
+void set_grid(Generator& g, std::vector<int64_t> grid, bool periodic, const std::string& boundary, int64_t in_channels,
+              int64_t out_channels) {
+  g.grid = std::move(grid);
+  g.periodic = periodic;
+  g.boundary = boundary;
   std::ostringstream s;
   s << "{\"shape\": [";
-  for (size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
-  s << "], \"domain\": \"unit box\", \"points\": \"" << centering << "\", \"boundary\": \"" << bc << "\"}";
-  return s.str();
+  for (size_t i = 0; i < g.grid.size(); ++i) s << (i ? ", " : "") << g.grid[i];
+  s << "], \"domain\": \"unit box\", \"points\": \"" << (periodic ? "periodic x_j = j/n" : "vertex")
+    << "\", \"boundary\": \"" << (periodic ? "periodic" : boundary) << "\"}";
+  g.info.grid_json = s.str();
+  g.info.input_shape = {in_channels};
+  g.info.input_shape.insert(g.info.input_shape.end(), g.grid.begin(), g.grid.end());
+  g.info.output_shape = {out_channels};
+  g.info.output_shape.insert(g.info.output_shape.end(), g.grid.begin(), g.grid.end());
 }
 
-int64_t positive(const Options& o, const std::string& name, long def) {
-  const long v = o.get_int(name, def);
-  PHYSML_CHECK(v > 0, "option ", o.key(name), " = ", v, " must be positive");
-  return v;
-}
-double positive_real(const Options& o, const std::string& name, double def) {
-  const double v = o.get_real(name, def);
-  PHYSML_CHECK(v > 0 && std::isfinite(v), "option ", o.key(name), " = ", v, " must be positive");
-  return v;
-}
-
-void field_png(const std::string& path, const std::vector<std::pair<std::string, at::Tensor>>& fields) {
-  std::vector<physml::io::FieldPanel> panels;
-  for (const auto& [t, f] : fields) panels.emplace_back(t, f.to(torch::kDouble));
-  physml::io::write_fields_png(path, panels, physml::io::FieldPlotOptions(400 * static_cast<int>(panels.size()), 380));
+/// Downsampling factor r of a periodic / cell grid of n points (n % r == 0).
+int64_t stride_factor(Parameters& p, int64_t n) {
+  const int64_t r = p.count("downsample", 1);
+  PHYSML_CHECK(n % r == 0, "option ", p.key("downsample"), " = ", r, " does not divide the resolution ", n);
+  return r;
 }
 
 // ---------------------------------------------------------------------------------------
+// The generators (references/mgno_fno.md section 3). Options are read in the order of the
+// metadata: the parameters JSON of files written by earlier versions stays identical.
 
-Generator make_darcy(const Options& o) {
-  auto d = sim::DarcyOptions::smooth();
-  const std::string preset = o.get_choice("preset", {"smooth", "rough"}, "smooth");
-  if (preset == "rough") d = sim::DarcyOptions::rough();
+Generator make_darcy(Parameters& p) {
+  const std::string preset = p.choice("preset", {"smooth", "rough"}, "smooth");
+  auto d = preset == "rough" ? sim::DarcyOptions::rough() : sim::DarcyOptions::smooth();
   // Scaled default: 85² solved directly (published: 421 solved, stored at 85/141/211/421).
-  d.resolution = positive(o, "resolution", preset == "rough" ? 128 : 85);
-  d.alpha = positive_real(o, "alpha", d.alpha);
-  d.tau = positive_real(o, "tau", d.tau);
-  d.high = positive_real(o, "high", d.high);
-  d.low = positive_real(o, "low", d.low);
-  const int64_t r = positive(o, "downsample", 1);
+  d.resolution = p.count("resolution", preset == "rough" ? 128 : 85);
+  const int64_t r = p.count("downsample", 1);
   // Keep the corners when (s-1) % r == 0 (FNO 421 -> 85/141/211); otherwise plain striding
   // [::r] as MgNO does for 512 -> 256.
   const bool keep_corners = (d.resolution - 1) % r == 0;
-  PHYSML_CHECK(keep_corners || d.resolution % r == 0, "option ", o.key("downsample"), " = ", r,
+  PHYSML_CHECK(keep_corners || d.resolution % r == 0, "option ", p.key("downsample"), " = ", r,
                ": neither resolution - 1 = ", d.resolution - 1, " nor resolution = ", d.resolution, " is divisible by it");
+  p.record_str("downsample_mode", keep_corners ? "vertex (corners kept)" : "stride [::r]");
+  d.alpha = p.positive("alpha", d.alpha);
+  d.tau = p.positive("tau", d.tau);
+  // Threshold T(g) = high (g >= 0) / low (g < 0). Smooth: 12/3 (FNO paper). Rough: MgNO's
+  // values are undocumented; the same 12/3 by default (docs/results-pde-data.md).
+  d.high = p.positive("high", d.high);
+  d.low = p.positive("low", d.low);
+  p.record("source", d.source);
+  p.record_str("equation", "-div(a grad u) = 1, u = 0 on the boundary");
   const int64_t s = keep_corners ? (d.resolution - 1) / r + 1 : d.resolution / r;
-  auto gen = std::make_shared<sim::DarcyGenerator>(d, o.prefix());
+  auto gen = std::make_shared<sim::DarcyGenerator>(d, p.options().prefix());
   Generator g;
-  g.info.generator = "darcy";
-  g.info.parameters_json = Json()
-                               .add_str("preset", preset)
-                               .add("resolution", d.resolution)
-                               .add("downsample", r)
-                               .add_str("downsample_mode", keep_corners ? "vertex (corners kept)" : "stride [::r]")
-                               .add("alpha", d.alpha)
-                               .add("tau", d.tau)
-                               .add("high", d.high)
-                               .add("low", d.low)
-                               .add("source", d.source)
-                               .add_str("equation", "-div(a grad u) = 1, u = 0 on the boundary")
-                               .str();
-  g.info.grid_json = grid_json({s, s}, "vertex", "dirichlet");
-  g.info.input_shape = {1, s, s};
-  g.info.output_shape = {1, s, s};
-  g.compute = [gen, r, keep_corners](std::uint64_t seed, int64_t first, int64_t) {
-    SampleResult res;
-    try {
-      auto smp = gen->generate(seed, static_cast<std::uint64_t>(first));
-      auto down = [&](const at::Tensor& t) { return keep_corners ? sim::downsample_vertex(t, r) : sim::downsample_stride(t, r); };
-      res.input = down(smp.coefficient).unsqueeze(0);
-      res.output = down(smp.solution).unsqueeze(0);
-    } catch (const physml::Error& e) {
-      res.ok = false;
-      res.message = e.what();
-    }
-    return std::vector<SampleResult>{res};
-  };
-  g.snapshot = [](const std::string& dir, int64_t i, const SampleResult& r) {
-    field_png(dir + "/darcy_" + std::to_string(i) + ".png", {{"coefficient a", r.input[0]}, {"solution u", r.output[0]}});
-  };
+  set_grid(g, {s, s}, false, "dirichlet", 1, 1);
+  g.input_name = {"a", "coefficient a"};
+  g.output_name = {"u", "solution u"};
+  g.compute = one_at_a_time([gen, r, keep_corners](std::uint64_t seed, std::uint64_t index) {
+    auto smp = gen->generate(seed, index);
+    auto down = [&](const at::Tensor& t) { return keep_corners ? sim::downsample_vertex(t, r) : sim::downsample_stride(t, r); };
+    return std::make_pair(down(smp.coefficient), down(smp.solution));
+  });
   return g;
 }
 
-Generator make_poisson(const Options& o) {
-  const int64_t dim = o.get_int("dim", 2);
-  PHYSML_CHECK(dim == 2 || dim == 3, "option ", o.key("dim"), " = ", dim, ": expected 2 or 3");
-  const int64_t s = positive(o, "resolution", dim == 2 ? 65 : 17);
-  PHYSML_CHECK(s >= 3, "option ", o.key("resolution"), " = ", s, " must be at least 3");
+Generator make_poisson(Parameters& p) {
+  const int64_t dim = p.options().get_int("dim", 2);
+  PHYSML_CHECK(dim == 2 || dim == 3, "option ", p.key("dim"), " = ", dim, ": expected 2 or 3");
+  p.record("dim", dim);
+  const int64_t s = p.count("resolution", dim == 2 ? 65 : 17);
+  PHYSML_CHECK(s >= 3, "option ", p.key("resolution"), " = ", s, " must be at least 3");
   phys::GaussianRandomFieldOptions go;
   go.shape.assign(static_cast<size_t>(dim), s);
-  go.alpha = positive_real(o, "alpha", 2.0);
-  go.tau = positive_real(o, "tau", 3.0);
+  go.alpha = p.positive("alpha", 2.0);
+  go.tau = p.positive("tau", 3.0);
   go.boundary = phys::FieldBoundary::neumann;
+  p.record_str("equation", "-laplace(u) = f, f ~ GRF (zero-Neumann), u = 0 on the boundary");
   auto grf = std::make_shared<phys::GaussianRandomField>(go);
-  auto solver = std::make_shared<sim::PoissonSolver>(PETSC_COMM_SELF, o.prefix());
+  auto solver = std::make_shared<sim::PoissonSolver>(PETSC_COMM_SELF, p.options().prefix());
   Generator g;
-  g.info.generator = "poisson";
-  g.info.parameters_json = Json()
-                               .add("dim", dim)
-                               .add("resolution", s)
-                               .add("alpha", go.alpha)
-                               .add("tau", go.tau)
-                               .add_str("equation", "-laplace(u) = f, f ~ GRF (zero-Neumann), u = 0 on the boundary")
-                               .str();
-  std::vector<int64_t> shape(static_cast<size_t>(dim), s);
-  g.info.grid_json = grid_json(shape, "vertex", "dirichlet");
-  g.info.input_shape = {1};
-  g.info.input_shape.insert(g.info.input_shape.end(), shape.begin(), shape.end());
-  g.info.output_shape = g.info.input_shape;
-  g.compute = [grf, solver, shape](std::uint64_t seed, int64_t first, int64_t) {
-    SampleResult res;
-    try {
-      sim::PoissonProblem pb;
-      pb.shape = shape;
-      pb.source = grf->sample(seed, static_cast<std::uint64_t>(first));
-      auto sys = sim::assemble_poisson(pb, PETSC_COMM_SELF);
-      auto rep = solver->solve(sys);
-      res.input = pb.source.unsqueeze(0);
-      res.output = rep.solution.unsqueeze(0);
-    } catch (const physml::Error& e) {
-      res.ok = false;
-      res.message = e.what();
-    }
-    return std::vector<SampleResult>{res};
-  };
-  g.snapshot = [dim](const std::string& dir, int64_t i, const SampleResult& r) {
-    auto f = dim == 2 ? r.input[0] : r.input[0][r.input.size(1) / 2];
-    auto u = dim == 2 ? r.output[0] : r.output[0][r.output.size(1) / 2];
-    field_png(dir + "/poisson_" + std::to_string(i) + ".png", {{"source f", f}, {"solution u", u}});
-  };
+  set_grid(g, go.shape, false, "dirichlet", 1, 1);
+  g.input_name = {"f", "source f"};
+  g.output_name = {"u", "solution u"};
+  g.compute = one_at_a_time([grf, solver, shape = go.shape](std::uint64_t seed, std::uint64_t index) {
+    sim::PoissonProblem pb;
+    pb.shape = shape;
+    pb.source = grf->sample(seed, index);
+    auto sys = sim::assemble_poisson(pb, PETSC_COMM_SELF);
+    return std::make_pair(pb.source, solver->solve(sys).solution);
+  });
   return g;
 }
 
-Generator make_burgers(const Options& o) {
+Generator make_helmholtz(Parameters& p) {
+  sim::HelmholtzOptions h;
+  h.resolution = p.count("resolution", h.resolution);
+  PHYSML_CHECK(h.resolution >= 3, "option ", p.key("resolution"), " = ", h.resolution, " must be at least 3");
+  h.omega = p.positive("omega", h.omega);
+  h.tau = p.positive("tau", h.tau);
+  h.terms = p.count("terms", h.terms);
+  p.record("source_center", h.source_center);
+  p.record("source_width", h.source_width);
+  p.record_str("equation", "-lap(u) - (omega/c)^2 u = 0, c = 20 + tanh(a), du/dn = 1 on top |x-x0|<=d0/2");
+  auto solver = std::make_shared<sim::HelmholtzSolver>(h, p.options().prefix());
+  Generator g;
+  set_grid(g, {h.resolution, h.resolution}, false, "neumann", 1, 1);
+  g.input_name = {"c", "wave speed c"};
+  g.output_name = {"u", "solution u"};
+  g.compute = one_at_a_time([solver](std::uint64_t seed, std::uint64_t index) { return solver->generate(seed, index); });
+  return g;
+}
+
+Generator make_burgers(Parameters& p) {
   sim::BurgersOptions b;
-  b.resolution = positive(o, "resolution", 1024);  // published: 8192, stored ::8 -> 1024
-  b.viscosity = positive_real(o, "viscosity", b.viscosity);
-  b.final_time = positive_real(o, "final_time", b.final_time);
-  b.tau = positive_real(o, "tau", b.tau);
-  b.sigma = positive_real(o, "sigma", b.sigma);
-  b.alpha = positive_real(o, "alpha", b.alpha);
-  b.cfl = positive_real(o, "cfl", b.cfl);
-  b.max_dt = positive_real(o, "max_dt", b.max_dt);
-  const int64_t r = positive(o, "downsample", 1);
-  PHYSML_CHECK(b.resolution % r == 0, "option ", o.key("downsample"), " = ", r, " does not divide the resolution ",
-               b.resolution);
-  const int64_t s = b.resolution / r;
+  b.resolution = p.count("resolution", 1024);  // published: 8192, stored ::8 -> 1024
+  const int64_t r = stride_factor(p, b.resolution);
+  b.viscosity = p.positive("viscosity", b.viscosity);
+  b.final_time = p.positive("final_time", b.final_time);
+  b.sigma = p.positive("sigma", b.sigma);
+  b.tau = p.positive("tau", b.tau);
+  b.alpha = p.positive("alpha", b.alpha);
+  b.cfl = p.positive("cfl", b.cfl);
+  b.max_dt = p.positive("max_dt", b.max_dt);
+  p.record_str("equation", "u_t + (u^2/2)_x = nu u_xx, periodic on [0,1)");
   auto gen = std::make_shared<sim::BurgersGenerator>(b);
   Generator g;
-  g.info.generator = "burgers";
-  g.info.parameters_json = Json()
-                               .add("resolution", b.resolution)
-                               .add("downsample", r)
-                               .add("viscosity", b.viscosity)
-                               .add("final_time", b.final_time)
-                               .add("sigma", b.sigma)
-                               .add("tau", b.tau)
-                               .add("alpha", b.alpha)
-                               .add("cfl", b.cfl)
-                               .add("max_dt", b.max_dt)
-                               .add_str("equation", "u_t + (u^2/2)_x = nu u_xx, periodic on [0,1)")
-                               .str();
-  g.info.grid_json = grid_json({s}, "periodic x_j = j/n", "periodic");
-  g.info.input_shape = {1, s};
-  g.info.output_shape = {1, s};
-  g.compute = [gen, r](std::uint64_t seed, int64_t first, int64_t) {
-    SampleResult res;
-    try {
-      auto smp = gen->generate(seed, static_cast<std::uint64_t>(first));
-      res.input = smp.initial.slice(0, 0, smp.initial.size(0), r).unsqueeze(0);
-      res.output = smp.solution.slice(0, 0, smp.solution.size(0), r).unsqueeze(0);
-    } catch (const physml::Error& e) {
-      res.ok = false;
-      res.message = e.what();
-    }
-    return std::vector<SampleResult>{res};
-  };
-  g.snapshot = [](const std::string& dir, int64_t i, const SampleResult& r) {
-    const auto n = r.input.size(1);
-    std::vector<double> x(static_cast<size_t>(n)), a(x.size()), u(x.size());
-    for (int64_t j = 0; j < n; ++j) {
-      x[static_cast<size_t>(j)] = static_cast<double>(j) / static_cast<double>(n);
-      a[static_cast<size_t>(j)] = r.input[0][j].item<double>();
-      u[static_cast<size_t>(j)] = r.output[0][j].item<double>();
-    }
-    physml::io::LinePlotOptions lo;
-    lo.xlabel = "x";
-    lo.ylabel = "u";
-    lo.title = "Burgers sample " + std::to_string(i);
-    physml::io::write_line_plot_png(dir + "/burgers_" + std::to_string(i) + ".png",
-                                    {physml::io::Series("u0", x, a), physml::io::Series("u(T)", x, u, true)}, lo);
-  };
+  set_grid(g, {b.resolution / r}, true, "", 1, 1);
+  g.input_name = {"u0", "u0"};
+  g.output_name = {"u", "u(T)"};
+  g.compute = one_at_a_time([gen, r](std::uint64_t seed, std::uint64_t index) {
+    auto smp = gen->generate(seed, index);
+    return std::make_pair(smp.initial.slice(0, 0, smp.initial.size(0), r), smp.solution.slice(0, 0, smp.solution.size(0), r));
+  });
   return g;
 }
 
-Generator make_navier_stokes(const Options& o) {
+Generator make_navier_stokes(Parameters& p) {
   sim::NavierStokesOptions n;
-  n.resolution = positive(o, "resolution", 64);  // published: 256 solved, stored at 64
-  n.viscosity = positive_real(o, "viscosity", n.viscosity);
-  n.dt = positive_real(o, "dt", 1e-3);  // published: 1e-4
-  n.forcing_amplitude = o.get_real("forcing", 0.1);
-  n.time_stepping = o.get_choice("time_stepping", {"heun", "euler"}, "heun");
-  n.alpha = positive_real(o, "alpha", n.alpha);
-  n.tau = positive_real(o, "tau", n.tau);
-  const int64_t T = positive(o, "steps", 10);  // published: 50 (nu=1e-3), 30, 20
-  const double interval = positive_real(o, "record_interval", 1.0);
-  const int64_t r = positive(o, "downsample", 1);
-  PHYSML_CHECK(n.resolution % r == 0, "option ", o.key("downsample"), " = ", r, " does not divide the resolution ",
-               n.resolution);
-  const int64_t s = n.resolution / r;
-  const int64_t batch = positive(o, "batch", 8);
+  n.resolution = p.count("resolution", 64);  // published: 256 solved, stored at 64
+  const int64_t r = stride_factor(p, n.resolution);
+  n.viscosity = p.positive("viscosity", n.viscosity);
+  n.dt = p.positive("dt", 1e-3);  // published: 1e-4
+  n.forcing_amplitude = p.real("forcing", 0.1);
+  n.time_stepping = p.choice("time_stepping", {"heun", "euler"}, "heun");
+  n.alpha = p.positive("alpha", n.alpha);
+  n.tau = p.positive("tau", n.tau);
+  const int64_t T = p.count("steps", 10);  // published: 50 (nu=1e-3), 30, 20
+  const double interval = p.positive("record_interval", 1.0);
+  const int64_t batch = p.count("batch", 8);
+  p.record_str("equation", "w_t + u.grad w = nu lap w + f on the unit torus; outputs w(t_1..t_T)");
   auto gen = std::make_shared<sim::NavierStokesGenerator>(n);
-  std::vector<double> times;
-  for (int64_t i = 1; i <= T; ++i) times.push_back(interval * static_cast<double>(i));
   Generator g;
+  for (int64_t i = 1; i <= T; ++i) g.times.push_back(interval * static_cast<double>(i));
   g.unit = batch;
-  g.info.generator = "navier-stokes";
-  g.info.parameters_json = Json()
-                               .add("resolution", n.resolution)
-                               .add("downsample", r)
-                               .add("viscosity", n.viscosity)
-                               .add("dt", n.dt)
-                               .add("forcing", n.forcing_amplitude)
-                               .add_str("time_stepping", n.time_stepping)
-                               .add("alpha", n.alpha)
-                               .add("tau", n.tau)
-                               .add("steps", T)
-                               .add("record_interval", interval)
-                               .add("batch", batch)
-                               .add_str("equation", "w_t + u.grad w = nu lap w + f on the unit torus; outputs w(t_1..t_T)")
-                               .str();
-  g.info.grid_json = grid_json({s, s}, "periodic x_j = j/n", "periodic");
-  g.info.input_shape = {1, s, s};
-  g.info.output_shape = {T, s, s};
-  g.compute = [gen, r, times](std::uint64_t seed, int64_t first, int64_t count) {
+  set_grid(g, {n.resolution / r, n.resolution / r}, true, "", 1, T);
+  g.input_name = {"w0", "w0"};
+  g.output_name = {"w", "w"};
+  g.compute = [gen, r, times = g.times](std::uint64_t seed, int64_t first, int64_t count) {
     std::vector<SampleResult> out(static_cast<size_t>(count));
     try {
       auto b = gen->generate(seed, static_cast<std::uint64_t>(first), count, times);
@@ -313,52 +323,160 @@ Generator make_navier_stokes(const Options& o) {
     }
     return out;
   };
-  g.snapshot = [](const std::string& dir, int64_t i, const SampleResult& r) {
-    field_png(dir + "/navier_stokes_" + std::to_string(i) + ".png",
-              {{"w0", r.input[0]}, {"w(t_1)", r.output[0]}, {"w(t_T)", r.output[r.output.size(0) - 1]}});
-  };
   return g;
 }
 
-Generator make_helmholtz(const Options& o) {
-  sim::HelmholtzOptions h;
-  h.resolution = positive(o, "resolution", h.resolution);
-  PHYSML_CHECK(h.resolution >= 3, "option ", o.key("resolution"), " = ", h.resolution, " must be at least 3");
-  h.omega = positive_real(o, "omega", h.omega);
-  h.tau = positive_real(o, "tau", h.tau);
-  h.terms = positive(o, "terms", h.terms);
-  auto solver = std::make_shared<sim::HelmholtzSolver>(h, o.prefix());
-  Generator g;
-  g.info.generator = "helmholtz";
-  g.info.parameters_json = Json()
-                               .add("resolution", h.resolution)
-                               .add("omega", h.omega)
-                               .add("tau", h.tau)
-                               .add("terms", h.terms)
-                               .add("source_center", h.source_center)
-                               .add("source_width", h.source_width)
-                               .add_str("equation", "-lap(u) - (omega/c)^2 u = 0, c = 20 + tanh(a), du/dn = 1 on top |x-x0|<=d0/2")
-                               .str();
-  g.info.grid_json = grid_json({h.resolution, h.resolution}, "vertex", "neumann");
-  g.info.input_shape = {1, h.resolution, h.resolution};
-  g.info.output_shape = g.info.input_shape;
-  g.compute = [solver](std::uint64_t seed, int64_t first, int64_t) {
-    SampleResult res;
-    try {
-      auto [c, u] = solver->generate(seed, static_cast<std::uint64_t>(first));
-      res.input = c.unsqueeze(0);
-      res.output = u.unsqueeze(0);
-    } catch (const physml::Error& e) {
-      res.ok = false;
-      res.message = e.what();
-    }
-    return std::vector<SampleResult>{res};
-  };
-  g.snapshot = [](const std::string& dir, int64_t i, const SampleResult& r) {
-    field_png(dir + "/helmholtz_" + std::to_string(i) + ".png", {{"wave speed c", r.input[0]}, {"solution u", r.output[0]}});
-  };
-  return g;
+/// One PDE of `physml generate`: its name, its option prefix and the function that reads its
+/// options and builds the generator.
+struct GeneratorSpec {
+  const char* name;
+  const char* prefix;
+  Generator (*make)(Parameters&);
+};
+
+const GeneratorSpec kGenerators[] = {
+    {"darcy", "darcy_", make_darcy},
+    {"poisson", "poisson_", make_poisson},
+    {"helmholtz", "helmholtz_", make_helmholtz},
+    {"burgers", "burgers_", make_burgers},
+    {"navier-stokes", "navier_stokes_", make_navier_stokes},
+};
+
+/// Throw on a given option of the generator's prefix that nothing has read (a misspelled
+/// -darcy_tua), before any sample is computed. Solver options (-darcy_ksp_*, -darcy_pc_*,
+/// -darcy_mg_levels_*, ...) may be read only at the first solve; they are left to the check
+/// at the end of the command.
+void check_generator_options(const std::string& prefix) {
+  static const char* solver_families[] = {"ksp_", "pc_", "mg_", "mat_", "sub_", "fieldsplit_", "gamg_", "hypre_", "redundant_"};
+  for (const auto& opt : physml::unused_options()) {
+    const std::string name = opt.substr(0, opt.find(' '));
+    if (name.rfind("-" + prefix, 0) != 0) continue;
+    const std::string rest = name.substr(prefix.size() + 1);
+    bool solver = false;
+    for (const char* f : solver_families) solver = solver || rest.rfind(f, 0) == 0;
+    PHYSML_CHECK(solver, "unknown option ", name, " (see 'physml generate --help' for the options of each PDE)");
+  }
 }
+
+/// Build the generator named `pde` from its options (throws listing the known PDEs).
+Generator make_generator(const std::string& pde) {
+  std::string known;
+  for (const auto& spec : kGenerators) {
+    if (pde == spec.name) {
+      Parameters p{Options(spec.prefix)};
+      Generator g = spec.make(p);
+      g.info.generator = spec.name;
+      g.info.parameters_json = p.json();
+      check_generator_options(spec.prefix);
+      return g;
+    }
+    known += (known.empty() ? "" : ", ") + std::string(spec.name);
+  }
+  PHYSML_THROW("physml generate: unknown PDE '", pde, "'; expected one of: ", known);
+}
+
+// ---------------------------------------------------------------------------------------
+// Snapshots: PNG pictures and VTK files of a sample.
+
+/// Write `<stem>.png` and `<stem>.vti` for one sample (`<stem>_t<k>.vti` + `<stem>.pvd` for a
+/// time series: k = 0 is the input state, k >= 1 the output at times[k-1]). 1-D fields are
+/// a line plot and a one-row image; 3-D fields are pictured by their middle z slice.
+void write_snapshot(const Generator& g, const std::string& stem, const std::string& label, const SampleResult& r) {
+  namespace io = physml::io;
+  const auto in = r.input[0].to(torch::kDouble), out = r.output.to(torch::kDouble);
+  const size_t d = g.grid.size();
+  std::vector<double> spacing, origin;
+  std::vector<int64_t> points = g.grid;
+  for (auto n : g.grid) spacing.push_back(1.0 / static_cast<double>(g.periodic ? n : n - 1));
+  origin.assign(d, 0.0);
+  if (d == 1) {  // one row of points in VTK; a line plot in PNG
+    points.insert(points.begin(), 1);
+    spacing.insert(spacing.begin(), spacing[0]);
+    origin.push_back(0.0);
+  }
+  const io::ImageGeometry geometry(points, origin, spacing);
+  auto image = [&](const at::Tensor& t) { return t.reshape(points); };
+
+  if (d == 1) {
+    const auto n = g.grid[0];
+    std::vector<double> x(static_cast<size_t>(n));
+    for (int64_t j = 0; j < n; ++j) x[static_cast<size_t>(j)] = static_cast<double>(j) * spacing[0];
+    auto vec = [](const at::Tensor& t) {
+      auto c = t.contiguous();
+      return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+    };
+    io::LinePlotOptions lo;
+    lo.xlabel = "x";
+    lo.ylabel = g.output_name.array;
+    lo.title = label;
+    std::vector<io::Series> series{io::Series(g.input_name.title, x, vec(in))};
+    for (int64_t k = 0; k < out.size(0); ++k)
+      if (g.times.empty() || k == out.size(0) - 1) series.emplace_back(g.output_name.title, x, vec(out[k]), true);
+    io::write_line_plot_png(stem + ".png", series, lo);
+  } else {
+    auto slice = [d](const at::Tensor& t) { return d == 3 ? t[t.size(0) / 2] : t; };
+    std::vector<io::FieldPanel> panels{{g.input_name.title, slice(in)}};
+    if (g.times.empty()) {
+      panels.emplace_back(g.output_name.title, slice(out[0]));
+    } else {
+      panels.emplace_back(g.output_name.title + "(t_1)", slice(out[0]));
+      panels.emplace_back(g.output_name.title + "(t_T)", slice(out[out.size(0) - 1]));
+    }
+    io::write_fields_png(stem + ".png", panels, io::FieldPlotOptions(400 * static_cast<int>(panels.size()), 380));
+  }
+
+  if (g.times.empty()) {
+    std::vector<io::VtkArray> arrays{{g.input_name.array, image(in)}};
+    for (int64_t c = 0; c < out.size(0); ++c)
+      arrays.push_back({out.size(0) == 1 ? g.output_name.array : g.output_name.array + std::to_string(c), image(out[c])});
+    io::write_vti(stem + ".vti", geometry, arrays);
+    return;
+  }
+  io::PvdWriter pvd(stem + ".pvd");
+  for (int64_t k = 0; k <= out.size(0); ++k) {
+    const std::string file = stem + "_t" + std::to_string(k) + ".vti";
+    io::write_vti(file, geometry, {{g.output_name.array, image(k == 0 ? in : out[k - 1])}});
+    pvd.add(k == 0 ? 0.0 : g.times[static_cast<size_t>(k - 1)], file);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Interruption: SIGINT / SIGTERM set a flag; the sample in flight is finished and written,
+// the partial file is closed and the command exits with 128 + signal. A second signal
+// kills at once (default action).
+
+volatile std::sig_atomic_t g_interrupt_signal = 0;
+
+void on_interrupt(int sig) {
+  if (g_interrupt_signal != 0) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+    return;
+  }
+  g_interrupt_signal = sig;
+}
+
+/// Installs on_interrupt for SIGINT and SIGTERM while alive; restores the previous handlers.
+class InterruptHandler {
+public:
+  InterruptHandler() {
+    g_interrupt_signal = 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~InterruptHandler() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  InterruptHandler(const InterruptHandler&) = delete;
+  InterruptHandler& operator=(const InterruptHandler&) = delete;
+
+private:
+  struct sigaction old_int_ {}, old_term_ {};
+};
 
 // ---------------------------------------------------------------------------------------
 // MPI transport of results to rank 0.
@@ -413,18 +531,24 @@ std::string content_checksum(const std::string& path) {
 const char* kUsage =
     "physml generate darcy|poisson|helmholtz|burgers|navier-stokes -output FILE.h5 [options]\n\n"
     "Generates a benchmark data set (references/mgno_fno.md section 3) as a PhysML Dataset file with\n"
-    "splits 'train' and 'test'. Sample i is drawn from seed derive_seed(seed, i), so the file does not\n"
-    "depend on the number of MPI ranks (mpirun -n N physml generate ...). Rerunning an interrupted\n"
-    "command completes the missing samples; a sample whose solve fails is reported and not written.\n\n"
+    "splits 'train', 'test' and (with -nvalid) 'valid'. Sample i is drawn from seed derive_seed(seed, i),\n"
+    "i counting train, then test, then valid samples, so the file does not depend on the number of MPI\n"
+    "ranks (mpirun -n N physml generate ...) and adding a valid split leaves train and test unchanged.\n"
+    "Ctrl-C (SIGINT) or SIGTERM finishes the sample in flight, keeps FILE.h5.partial and exits with\n"
+    "128 + signal; rerunning the same command completes the missing samples. A sample whose solve\n"
+    "fails is reported and not written.\n\n"
     "Common options:\n"
     "  -output FILE.h5      output file (required)\n"
-    "  -ntrain N, -ntest M  split sizes (default 32 / 8)\n"
+    "  -ntrain N, -ntest M, -nvalid V  split sizes (default 32 / 8 / 0)\n"
     "  -seed S              master seed (default 0)\n"
     "  -dtype float32|float64  storage type (default float32)\n"
-    "  -snapshots DIR       write PNG pictures of the first -snapshot_count (3) samples\n\n"
+    "  -snapshots DIR       write PNG pictures and VTK files (.vti; .pvd time series for navier-stokes)\n"
+    "                       of the first -snapshot_count (3) samples\n"
+    "  -test_interrupt_after K  (testing) raise SIGINT after K samples are written in this run\n\n"
     "darcy (-darcy_*): preset smooth|rough, resolution (85; published 421 / rough 512), downsample (1;\n"
-    "  421 -> 85/141/211 with 5/3/2), alpha (2), tau (3; rough 5), high (12), low (3); the CG+GAMG\n"
-    "  solver takes -darcy_ksp_* / -darcy_pc_* (e.g. -darcy_pc_type hypre).\n"
+    "  421 -> 85/141/211 with 5/3/2), alpha (2), tau (3; rough 5), high (12), low (3) (rough: MgNO's\n"
+    "  thresholds are undocumented, 12/3 by default); the CG+GAMG solver takes -darcy_ksp_* /\n"
+    "  -darcy_pc_* (e.g. -darcy_pc_type hypre).\n"
     "poisson (-poisson_*): dim 2|3, resolution (65 / 17), alpha (2), tau (3); -poisson_ksp_*, -poisson_pc_*.\n"
     "helmholtz (-helmholtz_*): resolution (101), omega (1000), tau (3), terms (100); MUMPS LU by default,\n"
     "  any -helmholtz_ksp_* / -helmholtz_pc_* (e.g. -helmholtz_ksp_type gmres -helmholtz_pc_type ilu).\n"
@@ -445,31 +569,35 @@ int run_generate(const std::vector<std::string>& args) {
 
   Options common("");
   const std::string output = common.require_string("output");
-  const int64_t ntrain = common.get_int("ntrain", 32), ntest = common.get_int("ntest", 8);
-  PHYSML_CHECK(ntrain >= 0 && ntest >= 0 && ntrain + ntest > 0, "-ntrain ", ntrain, " / -ntest ", ntest,
-               ": expected non-negative sizes with at least one sample");
+  // Splits in sample-index order: train [0, ntrain), test, then valid.
+  const std::vector<std::pair<std::string, int64_t>> splits{
+      {"train", common.get_int("ntrain", 32)}, {"test", common.get_int("ntest", 8)}, {"valid", common.get_int("nvalid", 0)}};
+  int64_t total = 0;
+  for (const auto& [name, n] : splits) {
+    PHYSML_CHECK(n >= 0, "-n", name, " ", n, ": expected a non-negative split size");
+    total += n;
+  }
+  PHYSML_CHECK(total > 0, "-ntrain / -ntest / -nvalid are all 0: expected at least one sample");
   const long seed_l = common.get_int("seed", 0);
   PHYSML_CHECK(seed_l >= 0, "-seed ", seed_l, " must be non-negative");
   const auto seed = static_cast<std::uint64_t>(seed_l);
   const std::string dtype = common.get_choice("dtype", {"float32", "float64"}, "float32");
   const std::string snapdir = common.get_string("snapshots", "");
   const int64_t snapcount = common.get_int("snapshot_count", 3);
+  PHYSML_CHECK(snapcount >= 0, "-snapshot_count ", snapcount, " must be non-negative");
+  const int64_t interrupt_after = common.get_int("test_interrupt_after", 0);
 
-  Generator g;
-  if (pde == "darcy") g = make_darcy(Options("darcy_"));
-  else if (pde == "poisson") g = make_poisson(Options("poisson_"));
-  else if (pde == "burgers") g = make_burgers(Options("burgers_"));
-  else if (pde == "navier-stokes") g = make_navier_stokes(Options("navier_stokes_"));
-  else if (pde == "helmholtz") g = make_helmholtz(Options("helmholtz_"));
-  else PHYSML_THROW("physml generate: unknown PDE '", pde, "'; expected one of: darcy, poisson, helmholtz, burgers, navier-stokes");
-
+  Generator g = make_generator(pde);
   g.info.seed = static_cast<std::int64_t>(seed);
-  if (ntrain > 0) g.info.split_sizes["train"] = ntrain;
-  if (ntest > 0) g.info.split_sizes["test"] = ntest;
+  for (const auto& [name, n] : splits)
+    if (n > 0) g.info.split_sizes[name] = n;
   g.info.dtype = dtype == "float32" ? torch::kFloat : torch::kDouble;
-  const int64_t total = ntrain + ntest;
   auto split_of = [&](int64_t gidx) {
-    return gidx < ntrain ? std::make_pair(std::string("train"), gidx) : std::make_pair(std::string("test"), gidx - ntrain);
+    for (const auto& [name, n] : splits) {
+      if (gidx < n) return std::make_pair(name, gidx);
+      gidx -= n;
+    }
+    PHYSML_THROW("sample index out of range");
   };
 
   // Rank 0 opens (or resumes) the file and tells everyone which work units are needed.
@@ -517,11 +645,15 @@ int run_generate(const std::vector<std::string>& args) {
     physml::log_info("generating ", missing_samples, " of ", total, " ", pde, " samples into '", output, "' on ", size,
                      " rank(s)");
 
+  InterruptHandler interrupt_handler;
   physml::Progress progress(pde, total, total - missing_samples);
-  int64_t failures = 0;
+  int64_t failures = 0, written = 0;
   std::string first_failure;
+  int interrupted = 0;
+  size_t next = 0;  // first work unit not yet computed
   // Rounds: in round k, rank r computes todo[k*size + r]; rank 0 collects and writes in order.
-  for (size_t base = 0; base < todo.size(); base += static_cast<size_t>(size)) {
+  for (size_t base = 0; base < todo.size() && !interrupted; base = next) {
+    next = base + static_cast<size_t>(size);
     std::vector<SampleResult> mine;
     const size_t my = base + static_cast<size_t>(rank);
     if (my < todo.size()) {
@@ -530,8 +662,7 @@ int run_generate(const std::vector<std::string>& args) {
       if (rank != 0)
         for (const auto& r : mine) send_result(r, 0, comm);
     }
-    if (rank != 0) continue;
-    for (int src = 0; src < size && base + static_cast<size_t>(src) < todo.size(); ++src) {
+    for (int src = 0; rank == 0 && src < size && base + static_cast<size_t>(src) < todo.size(); ++src) {
       const int64_t u = todo[base + static_cast<size_t>(src)], first = u * g.unit,
                     count = std::min(total, first + g.unit) - first;
       for (int64_t i = 0; i < count; ++i) {
@@ -546,13 +677,33 @@ int run_generate(const std::vector<std::string>& args) {
         }
         if (writer->has_sample(sp, idx)) continue;
         writer->write_sample(sp, idx, r.input, r.output);
-        if (!snapdir.empty() && gidx < snapcount && g.snapshot) {
+        if (!snapdir.empty() && gidx < snapcount) {
           std::filesystem::create_directories(snapdir);
-          g.snapshot(snapdir, gidx, r);
+          const std::string stem = std::string(pde == "navier-stokes" ? "navier_stokes" : pde) + "_" + std::to_string(gidx);
+          write_snapshot(g, snapdir + "/" + stem, pde + " sample " + std::to_string(gidx), r);
         }
         progress.advance(1);
+        if (++written == interrupt_after) std::raise(SIGINT);
       }
     }
+    // Every rank stops after the same round once any rank has seen a signal.
+    interrupted = g_interrupt_signal;
+    MPI_Allreduce(MPI_IN_PLACE, &interrupted, 1, MPI_INT, MPI_MAX, comm);
+  }
+  if (interrupted && next < todo.size()) {  // (a signal during the last round changes nothing)
+    if (rank == 0) {
+      const int64_t missing = [&] {
+        int64_t m = 0;
+        for (const auto& [name, n] : splits)
+          if (n > 0) m += writer->missing(name);
+        return m;
+      }();
+      writer.reset();  // closes the partial file, every written sample flushed
+      physml::log_warning("interrupted by signal ", interrupted, " after writing ", written, " sample(s) in this run; '",
+                          output, ".partial' holds ", total - missing, " of ", total,
+                          " samples; rerun the same command to complete it");
+    }
+    return 128 + interrupted;
   }
   int64_t fail_all = failures;
   MPI_Bcast(&fail_all, 1, MPI_INT64_T, 0, comm);

@@ -87,3 +87,189 @@ add_test(NAME cli.generate.helmholtz COMMAND physml_cli generate helmholtz -outp
          -ntest 1 -helmholtz_resolution 41 -helmholtz_omega 300)
 set_tests_properties(cli.generate.helmholtz PROPERTIES LABELS cli FIXTURES_REQUIRED gen_helmholtz_clean
   PASS_REGULAR_EXPRESSION "content checksum")
+
+# ---------------------------------------------------------------------------------------
+# Read-back checks with an independent reader (tests/cli/generate_check.cpp: Dataset reader
+# + VTK's XML readers): snapshots, interrupt and resume, the valid split.
+add_executable(physml_generate_check ${CMAKE_CURRENT_SOURCE_DIR}/generate_check.cpp)
+target_link_libraries(physml_generate_check PRIVATE PhysML::physml)
+target_compile_options(physml_generate_check PRIVATE ${PHYSML_WARNINGS})
+physml_use_torch_pch(physml_generate_check)
+
+# Snapshots: generate 3 samples (train 2, test 1) in float64 with -snapshot_count 2; the PNG
+# and VTK files of samples 0 (train[0]) and 1 (train[1]) exist, none of sample 2, and the VTK
+# arrays equal the stored samples (grid dimensions, spacing, values; a .pvd series for NS).
+set(snap_script ${CMAKE_CURRENT_BINARY_DIR}/generate_snapshots.cmake)
+file(WRITE ${snap_script} [=[
+set(d ${DIR}/snap_${STEM})
+file(REMOVE_RECURSE ${d})
+file(MAKE_DIRECTORY ${d})
+execute_process(COMMAND ${EXE} generate ${PDE} -output ${d}/data.h5 -ntrain 2 -ntest 1 -dtype float64
+                -snapshots ${d}/snap -snapshot_count 2 ${ARGS} OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "generate failed (${rc}):\n${out}\n${err}")
+endif()
+foreach(i 0 1)
+  if(NOT EXISTS ${d}/snap/${STEM}_${i}.png)
+    message(FATAL_ERROR "missing ${d}/snap/${STEM}_${i}.png")
+  endif()
+  if(MODE STREQUAL "pvd")
+    set(check pvd ${d}/data.h5 train ${i} ${d}/snap/${STEM}_${i}.pvd ${OUT})
+  else()
+    set(check vti ${d}/data.h5 train ${i} ${d}/snap/${STEM}_${i}.vti ${IN}=inputs ${OUT}=outputs)
+  endif()
+  execute_process(COMMAND ${CHECK} ${check} OUTPUT_VARIABLE cout ERROR_VARIABLE cerr RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${cout}${cerr}")
+  endif()
+  message("${cout}")
+endforeach()
+file(GLOB extra ${d}/snap/${STEM}_2*)
+if(extra)
+  message(FATAL_ERROR "snapshot of sample 2 written although -snapshot_count 2: ${extra}")
+endif()
+message("snapshots verified")
+]=])
+foreach(case
+    "darcy|darcy|vti|a|u|-darcy_resolution;17"
+    "poisson|poisson|vti|f|u|-poisson_dim;3;-poisson_resolution;7"
+    "helmholtz|helmholtz|vti|c|u|-helmholtz_resolution;21;-helmholtz_omega;100"
+    "burgers|burgers|vti|u0|u|-burgers_resolution;64;-burgers_final_time;0.05"
+    "navier-stokes|navier_stokes|pvd|w0|w|-navier_stokes_resolution;16;-navier_stokes_dt;0.01;-navier_stokes_steps;2;-navier_stokes_batch;2")
+  string(REPLACE "|" ";" f "${case}")
+  list(GET f 0 pde)
+  list(GET f 1 stem)
+  list(GET f 2 mode)
+  list(GET f 3 in)
+  list(GET f 4 out)
+  list(SUBLIST f 5 -1 args)
+  add_test(NAME cli.generate.snapshots_${pde} COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:physml_cli>
+           -DCHECK=$<TARGET_FILE:physml_generate_check> -DDIR=${gen_dir} -DPDE=${pde} -DSTEM=${stem} -DMODE=${mode}
+           -DIN=${in} -DOUT=${out} "-DARGS=${args}" -P ${snap_script})
+  set_tests_properties(cli.generate.snapshots_${pde} PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION "snapshots verified")
+endforeach()
+
+# Interrupt and resume: a run that receives SIGINT after K written samples (the test hook
+# -test_interrupt_after raises the real signal, handled like Ctrl-C) exits with 130 and keeps
+# only FILE.partial; the same command then completes it, and the data equal an
+# uninterrupted run bit for bit (all three splits, including -nvalid). With FULL (darcy): the
+# train and test splits equal a run without a valid split, and refused reruns (other split
+# sizes / seed) leave the partial and the finished file byte for byte intact.
+set(resume_script ${CMAKE_CURRENT_BINARY_DIR}/generate_resume.cmake)
+file(WRITE ${resume_script} [=[
+set(d ${DIR}/resume_${NAME})
+file(REMOVE_RECURSE ${d})
+file(MAKE_DIRECTORY ${d})
+function(run expect_rc)
+  execute_process(COMMAND ${EXE} generate ${PDE} ${ARGN} ${ARGS} OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+  if(NOT rc EQUAL expect_rc)
+    message(FATAL_ERROR "expected exit code ${expect_rc}, got ${rc}: ${ARGN}\n${out}\n${err}")
+  endif()
+  set(log "${out}${err}" PARENT_SCOPE)
+endfunction()
+function(expect regex)
+  if(NOT log MATCHES "${regex}")
+    message(FATAL_ERROR "output does not match '${regex}':\n${log}")
+  endif()
+endfunction()
+set(split_args -ntrain 3 -ntest 1 -nvalid 1)
+run(130 -output ${d}/run.h5 ${split_args} -test_interrupt_after 2)
+expect("interrupted by signal 2 after writing 2 sample\\(s\\) in this run; '.*run.h5.partial' holds 2 of 5 samples")
+if(EXISTS ${d}/run.h5 OR NOT EXISTS ${d}/run.h5.partial)
+  message(FATAL_ERROR "after the interrupt: expected only run.h5.partial")
+endif()
+if(FULL)
+  file(SHA256 ${d}/run.h5.partial before)
+  run(1 -output ${d}/run.h5 -ntrain 3 -ntest 1 -nvalid 2)
+  expect("split_sizes")
+  file(SHA256 ${d}/run.h5.partial after)
+  if(NOT before STREQUAL after)
+    message(FATAL_ERROR "a refused rerun modified the partial file")
+  endif()
+endif()
+run(0 -output ${d}/run.h5 ${split_args})
+expect("generating 3 of 5 ${PDE} samples")
+run(0 -output ${d}/ref.h5 ${split_args})
+expect("${PDE}  5/5  100%  [0-9.]+ it/s  ETA")  # progress with rate and ETA
+execute_process(COMMAND ${CHECK} compare ${d}/run.h5 ${d}/ref.h5 OUTPUT_VARIABLE c1 ERROR_VARIABLE e1 RESULT_VARIABLE rc1)
+if(NOT rc1 EQUAL 0)
+  message(FATAL_ERROR "resumed vs uninterrupted: ${c1}${e1}")
+endif()
+if(FULL)
+  run(0 -output ${d}/novalid.h5 -ntrain 3 -ntest 1)
+  execute_process(COMMAND ${CHECK} compare ${d}/novalid.h5 ${d}/ref.h5 train test OUTPUT_VARIABLE c2 ERROR_VARIABLE e2 RESULT_VARIABLE rc2)
+  if(NOT rc2 EQUAL 0)
+    message(FATAL_ERROR "train/test without a valid split: ${c2}${e2}")
+  endif()
+  file(SHA256 ${d}/ref.h5 before)
+  run(1 -output ${d}/ref.h5 ${split_args} -seed 9)
+  expect("seed")
+  file(SHA256 ${d}/ref.h5 after)
+  if(NOT before STREQUAL after)
+    message(FATAL_ERROR "a refused rerun modified the finished file")
+  endif()
+endif()
+message("resumed data identical: ${c1}")
+]=])
+add_test(NAME cli.generate.resume_darcy COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:physml_cli>
+         -DCHECK=$<TARGET_FILE:physml_generate_check> -DDIR=${gen_dir} -DNAME=darcy -DPDE=darcy -DFULL=1
+         "-DARGS=-darcy_resolution;17" -P ${resume_script})
+add_test(NAME cli.generate.resume_navier_stokes COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:physml_cli>
+         -DCHECK=$<TARGET_FILE:physml_generate_check> -DDIR=${gen_dir} -DNAME=ns -DPDE=navier-stokes
+         "-DARGS=-navier_stokes_resolution;16;-navier_stokes_dt;0.01;-navier_stokes_steps;1;-navier_stokes_batch;2"
+         -P ${resume_script})
+set_tests_properties(cli.generate.resume_darcy cli.generate.resume_navier_stokes PROPERTIES LABELS cli
+  PASS_REGULAR_EXPRESSION "resumed data identical: ok")
+
+add_test(NAME cli.generate.bad_nvalid COMMAND physml_cli generate darcy -output ${gen_dir}/x.h5 -nvalid -1)
+set_tests_properties(cli.generate.bad_nvalid PROPERTIES LABELS cli
+  PASS_REGULAR_EXPRESSION "-nvalid -1: expected a non-negative split size")
+add_test(NAME cli.generate.no_samples COMMAND physml_cli generate darcy -output ${gen_dir}/x.h5 -ntrain 0 -ntest 0)
+set_tests_properties(cli.generate.no_samples PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION "are all 0: expected at least one sample")
+add_test(NAME cli.generate.bad_downsample COMMAND physml_cli generate burgers -output ${gen_dir}/x.h5 -burgers_resolution 100
+         -burgers_downsample 3)
+set_tests_properties(cli.generate.bad_downsample PROPERTIES LABELS cli
+  PASS_REGULAR_EXPRESSION "-burgers_downsample = 3 does not divide the resolution 100")
+add_test(NAME cli.generate.bad_choice COMMAND physml_cli generate darcy -output ${gen_dir}/x.h5 -darcy_preset medium)
+set_tests_properties(cli.generate.bad_choice PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION "medium")
+add_test(NAME cli.generate.misspelled_option COMMAND physml_cli generate darcy -output ${gen_dir}/x.h5 -ntrain 1 -ntest 0
+         -darcy_resolution 9 -darcy_tua 2)
+set_tests_properties(cli.generate.misspelled_option PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION "unknown option -darcy_tua")
+
+# A sample whose solve fails is not written: the command fails naming PETSc's reason, no
+# final file appears and the partial file keeps the sample missing (a rerun retries it).
+set(noconv_script ${CMAKE_CURRENT_BINARY_DIR}/generate_noconv.cmake)
+file(WRITE ${noconv_script} [=[
+file(REMOVE ${DIR}/noconv2.h5 ${DIR}/noconv2.h5.partial)
+foreach(attempt 1 2)
+  execute_process(COMMAND ${EXE} generate darcy -output ${DIR}/noconv2.h5 -ntrain 1 -ntest 0 -darcy_resolution 17
+                  -darcy_pc_type none -darcy_ksp_max_it 2 OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+  if(rc EQUAL 0 OR NOT "${out}${err}" MATCHES "generating 1 of 1 darcy samples.*1 sample\\(s\\) failed and were not written \\(first: Poisson solve did not converge: DIVERGED_ITS")
+    message(FATAL_ERROR "attempt ${attempt}: rc ${rc}\n${out}\n${err}")
+  endif()
+  if(EXISTS ${DIR}/noconv2.h5 OR NOT EXISTS ${DIR}/noconv2.h5.partial)
+    message(FATAL_ERROR "expected only the partial file after a failed solve")
+  endif()
+endforeach()
+message("failed sample not written")
+]=])
+add_test(NAME cli.generate.not_converged_not_written COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:physml_cli> -DDIR=${gen_dir}
+         -P ${noconv_script})
+set_tests_properties(cli.generate.not_converged_not_written PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION "failed sample not written")
+
+# An existing output that is not a Dataset file is refused and left as it was.
+set(foreign_script ${CMAKE_CURRENT_BINARY_DIR}/generate_foreign.cmake)
+file(WRITE ${foreign_script} [=[
+file(WRITE ${DIR}/foreign.h5 "not an HDF5 file\n")
+execute_process(COMMAND ${EXE} generate darcy -output ${DIR}/foreign.h5 -ntrain 1 -ntest 0 -darcy_resolution 9
+                OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+file(READ ${DIR}/foreign.h5 content)
+if(rc EQUAL 0 OR NOT "${out}${err}" MATCHES "foreign.h5' is not an HDF5 file" OR NOT content STREQUAL "not an HDF5 file\n"
+   OR EXISTS ${DIR}/foreign.h5.partial)
+  message(FATAL_ERROR "rc ${rc}, file now '${content}':\n${out}\n${err}")
+endif()
+message("foreign file refused and intact")
+]=])
+add_test(NAME cli.generate.foreign_output_intact COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:physml_cli> -DDIR=${gen_dir}
+         -P ${foreign_script})
+set_tests_properties(cli.generate.foreign_output_intact PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION "foreign file refused and intact")
