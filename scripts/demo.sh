@@ -21,12 +21,12 @@ cd "$out"
 echo "== physml info"
 "$physml" info
 
-echo "== physml generate darcy (${res}x${res}, ${ntrain} train + 24 test samples, smooth coefficients)"
-"$physml" generate darcy -output darcy.h5 -ntrain "$ntrain" -ntest 24 -seed 0 \
+echo "== physml generate darcy (${res}x${res}, ${ntrain} train + 24 validation + 24 test samples, smooth coefficients)"
+"$physml" generate darcy -output darcy.h5 -ntrain "$ntrain" -nvalid 24 -ntest 24 -seed 0 \
   -darcy_resolution "$res" -snapshots snapshots
 
 # Same data, same epochs, same batch size; each model keeps its published optimizer recipe.
-common=(-data darcy.h5 -valid_split none -epochs "$epochs" -batch_size 8 -seed 0)
+common=(-data darcy.h5 -epochs "$epochs" -batch_size 8 -seed 0)
 echo "== physml train MgNO"
 "$physml" train "$root/examples/darcy/mgno_smooth.yaml" "${common[@]}" \
   -mgno_levels 4 -mgno_layers 4 -output runs/mgno
