@@ -38,7 +38,7 @@ fi
 solvers=(
   "CG|-ksp_type cg -pc_type none"
   "CG+ICC(0)|-ksp_type cg -pc_type icc"
-  "CG+GAMG|-ksp_type cg -pc_type gamg"
+  "CG+GAMG|-ksp_type cg -pc_type gamg -pc_gamg_reuse_interpolation false"
   "CG+BoomerAMG|-ksp_type cg -pc_type hypre -pc_hypre_type boomeramg"
   "DCDM|-dll_append $lib -ksp_type dcdm -ksp_dcdm_model MODEL -pc_type jacobi"
   "FCG(2)+PC dcdm|-dll_append $lib -ksp_type fcg -ksp_fcg_mmax 2 -ksp_fcg_truncation_type standard -pc_type dcdm -pc_dcdm_model MODEL"
