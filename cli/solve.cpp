@@ -1,4 +1,5 @@
-// `physml solve`: solve a linear system from a PETSc binary file with any PETSc or DCDM
+// `physml solve`: solve a linear system from a PETSc binary or PhysML HDF5 file (format
+// "physml.linear_system", docs/file-formats.md) with any PETSc or DCDM
 // solver, configured entirely by PETSc options; prints iterations, setup and solve
 // times and the residual history.
 #include "command.hpp"
@@ -8,6 +9,7 @@
 #include "physml/core/options.hpp"
 #include "physml/io/png.hpp"
 #include "physml/solvers/linear/dcdm.hpp"
+#include "physml/solvers/linear/system_io.hpp"
 
 #include <petscksp.h>
 
@@ -18,7 +20,8 @@
 namespace {
 
 int run_solve(const std::vector<std::string>& args) {
-  PHYSML_CHECK(args.size() == 1, "physml solve: expected one system file (PETSc binary with a Mat then a Vec), got ",
+  PHYSML_CHECK(args.size() == 1, "physml solve: expected one system file (PETSc binary with a Mat then a Vec, or a PhysML "
+               "HDF5 linear system), got ",
                args.size(), " arguments");
   const std::string path = args[0];
   PHYSML_CHECK(std::filesystem::exists(path), "physml solve: system file '", path, "' does not exist");
@@ -28,17 +31,9 @@ int run_solve(const std::vector<std::string>& args) {
   const std::string plot = o.get_string("plot", "");
   physml::solvers::register_petsc_types();
 
-  PetscViewer viewer;
-  Mat A;
-  Vec b, x;
-  PHYSML_PETSC(PetscViewerBinaryOpen(PETSC_COMM_WORLD, path.c_str(), FILE_MODE_READ, &viewer));
-  PHYSML_PETSC(MatCreate(PETSC_COMM_WORLD, &A));
-  PHYSML_PETSC(MatSetFromOptions(A));
-  PHYSML_PETSC(MatLoad(A, viewer));
-  PHYSML_PETSC(VecCreate(PETSC_COMM_WORLD, &b));
-  PetscErrorCode ierr = VecLoad(b, viewer);
-  PHYSML_CHECK(ierr == 0, "physml solve: '", path, "' has no right-hand side Vec after the Mat");
-  PHYSML_PETSC(PetscViewerDestroy(&viewer));
+  physml::solvers::LinearSystem system = physml::solvers::load_linear_system(path);
+  Mat A = system.A;
+  Vec b = system.b, x;
   PHYSML_PETSC(VecDuplicate(b, &x));
 
   // One KSP per solver name; each reads the options with prefix "<name>_" (none if no -solvers).
@@ -125,19 +120,20 @@ int run_solve(const std::vector<std::string>& args) {
     std::printf("plot        %s\n", plot.c_str());
   }
   VecDestroy(&x);
-  VecDestroy(&b);
-  MatDestroy(&A);
+  system.destroy();
   return status;
 }
 
-PHYSML_COMMAND({"solve", "solve a linear system (PETSc binary) with any PETSc or DCDM solver",
-                "physml solve SYSTEM.bin [-solvers a,b,...] [-history out.csv] [-plot conv.png] [-quiet]\n"
+PHYSML_COMMAND({"solve", "solve a linear system (PETSc binary or HDF5) with any PETSc or DCDM solver",
+                "physml solve SYSTEM.bin|SYSTEM.h5 [-solvers a,b,...] [-history out.csv] [-plot conv.png] [-quiet]\n"
                 "             [PETSc KSP/PC options]\n\n"
                 "With -solvers a,b each solver reads its options with prefix a_, b_ (-a_ksp_type cg\n"
                 "-a_pc_type icc -b_ksp_type dcdm -b_ksp_dcdm_model net.h5) and all are run on the same\n"
                 "system; -plot draws their residual histories side by side (log scale).\n"
                 "SYSTEM.bin holds a Mat followed by a right-hand side Vec (MatView + VecView to one\n"
-                "binary viewer). The solver is configured by PETSc options, e.g.\n"
+                "binary viewer), or SYSTEM.h5 is a PhysML HDF5 linear system (CSR: /A/row_ptr, /A/col_idx,\n"
+                "/A/values, /b, root attributes rows, cols; docs/file-formats.md), recognized by content.\n"
+                "The solver is configured by PETSc options, e.g.\n"
                 "  -ksp_type cg -pc_type gamg            -ksp_type dcdm -ksp_dcdm_model net.h5\n"
                 "  -ksp_type fcg -ksp_fcg_mmax 2 -ksp_fcg_truncation_type standard -pc_type dcdm -pc_dcdm_model net.h5\n"
                 "The norm is the unpreconditioned residual unless -ksp_norm_type says otherwise.\n"

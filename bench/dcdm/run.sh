@@ -2,10 +2,13 @@
 # DCDM vs PETSc CG, CG+ICC(0), CG+GAMG, CG+BoomerAMG on pressure-Poisson obstacle scenes.
 # Iterations and seconds (setup / solve) to relative residual 1e-6 (unpreconditioned norm,
 # x0 = 0), one MPI rank. Usage: bench/dcdm/run.sh [build-dir] [out-dir]
-# Environment: SIZES3D="32 64" SIZES2D="64 128 256" FRAMES=5 TRAIN_N3=16 TRAIN_N2=32
+# Environment: SIZES3D="32 64" SIZES2D="64 128 256" (empty = none) FRAMES=5 TRAIN_N3=16 TRAIN_N2=32
 #   EPOCHS3 EPOCHS2 (training), DCDM3D_MAX=32 (largest 3D grid on which the network
-#   solvers run: 3D LibTorch convolutions are slow on this CPU build), SOLVERS=regex (run only
-#   the solvers whose name matches), TABLE=results.md (output table name in out-dir).
+#   solvers run: one 3D network application costs ~0.16 s at 32³, ~2 s at 64³ on this machine),
+#   SCENES3D="sphere spheres" (single-frame 3D scenes; box and none are also available),
+#   SOLVERS=regex (run only the solvers whose name matches), TABLE=results.md (output table
+#   name in out-dir). An existing model file in out-dir (dcdm3d_n$TRAIN_N3.h5,
+#   dcdm2d_n$TRAIN_N2.h5) is used as is; a missing one is trained first.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="${1:-$root/build}"
@@ -14,10 +17,11 @@ mkdir -p "$out"
 poisson="$build/examples/dcdm_poisson/dcdm_poisson"
 trainer="$build/examples/dcdm_poisson/dcdm_train"
 lib="$build/solvers/libphysml_solvers.so"
-SIZES3D="${SIZES3D:-32 64}"
-SIZES2D="${SIZES2D:-64 128 256}"
+SIZES3D="${SIZES3D-32 64}"
+SIZES2D="${SIZES2D-64 128 256}"
 DCDM3D_MAX="${DCDM3D_MAX:-32}"
 FRAMES="${FRAMES:-5}"
+SCENES3D="${SCENES3D:-sphere spheres}"
 TRAIN_N3="${TRAIN_N3:-16}"
 TRAIN_N2="${TRAIN_N2:-32}"
 EPOCHS3="${EPOCHS3:-3}"
@@ -30,7 +34,7 @@ if [ ! -f "$m3" ] && [ "$DCDM3D_MAX" -gt 0 ]; then
   "$trainer" -n "$TRAIN_N3" -dim 3 -obstacle sphere -lanczos_steps 300 -samples 300 -epochs "$EPOCHS3" \
     -lr 1e-3 -threads 1 -o "$m3" 2>&1 | grep -v "^train dcdm" | tee "$out/train3d.log"
 fi
-if [ ! -f "$m2" ]; then
+if [ ! -f "$m2" ] && [ -n "$SIZES2D" ]; then
   "$trainer" -n "$TRAIN_N2" -dim 2 -obstacle sphere -lanczos_steps 300 -samples 1000 -epochs "$EPOCHS2" \
     -lr 1e-3 -threads 1 -o "$m2" 2>&1 | grep -v "^train dcdm" | tee "$out/train2d.log"
 fi
@@ -38,7 +42,7 @@ fi
 solvers=(
   "CG|-ksp_type cg -pc_type none"
   "CG+ICC(0)|-ksp_type cg -pc_type icc"
-  "CG+GAMG|-ksp_type cg -pc_type gamg"
+  "CG+GAMG|-ksp_type cg -pc_type gamg -pc_gamg_reuse_interpolation false"
   "CG+BoomerAMG|-ksp_type cg -pc_type hypre -pc_hypre_type boomeramg"
   "DCDM|-dll_append $lib -ksp_type dcdm -ksp_dcdm_model MODEL -pc_type jacobi"
   "FCG(2)+PC dcdm|-dll_append $lib -ksp_type fcg -ksp_fcg_mmax 2 -ksp_fcg_truncation_type standard -pc_type dcdm -pc_dcdm_model MODEL"
@@ -66,12 +70,11 @@ run() {  # dim n scene frames
   done
 }
 for n in $SIZES3D; do
-  run 3 "$n" sphere 1
-  run 3 "$n" spheres 1
-  run 3 "$n" sphere "$FRAMES"
+  for scene in $SCENES3D; do run 3 "$n" "$scene" 1; done
+  if [ "$FRAMES" -gt 1 ]; then run 3 "$n" sphere "$FRAMES"; fi
 done
 for n in $SIZES2D; do
   run 2 "$n" sphere 1
-  run 2 "$n" sphere "$FRAMES"
+  if [ "$FRAMES" -gt 1 ]; then run 2 "$n" sphere "$FRAMES"; fi
 done
 echo "results in $table"

@@ -63,7 +63,18 @@ DCDMNetImpl::DCDMNetImpl(const DCDMNetOptions& o) : Model("DCDMNet"), options_(o
 }
 
 at::Tensor DCDMNetImpl::conv(size_t i, const at::Tensor& x) {
-  if (options_.dim() == 2) return convs_->ptr<torch::nn::Conv2dImpl>(i)->forward(x);
+  const bool two = options_.dim() == 2;
+  const at::Tensor& w = two ? convs_->ptr<torch::nn::Conv2dImpl>(i)->weight : convs_->ptr<torch::nn::Conv3dImpl>(i)->weight;
+  const at::Tensor& b = two ? convs_->ptr<torch::nn::Conv2dImpl>(i)->bias : convs_->ptr<torch::nn::Conv3dImpl>(i)->bias;
+  if (options_.onednn() && x.device().is_cpu() && !x.is_mkldnn() && x.scalar_type() == torch::kFloat &&
+      w.scalar_type() == torch::kFloat && at::hasMKLDNN() && at::globalContext().userEnabledMkldnn()) {
+    // Same arithmetic as Conv{2,3}d (stride 1, padding k/2), differentiable; bypasses the
+    // size heuristic that sends batch-1 3D inputs to the slow native path (see header).
+    const int64_t pad = w.size(-1) / 2;
+    const std::vector<int64_t> padding(options_.dim(), pad), ones(options_.dim(), 1);
+    return at::mkldnn_convolution(x.contiguous(), w, b, padding, ones, ones, 1);
+  }
+  if (two) return convs_->ptr<torch::nn::Conv2dImpl>(i)->forward(x);
   return convs_->ptr<torch::nn::Conv3dImpl>(i)->forward(x);
 }
 

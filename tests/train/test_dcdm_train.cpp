@@ -3,9 +3,13 @@
 #include "physml/solvers/linear/lanczos.hpp"
 #include "physml/train/dcdm_train.hpp"
 #include "solvers/dcdm_test_problems.hpp"
+#include "physml/io/dataset.hpp"
+#include "physml/io/hdf5.hpp"
 #include "test_util.hpp"
 
 #include <torch/torch.h>
+
+#include <fstream>
 
 using namespace physml;
 
@@ -54,6 +58,23 @@ TEST(DCDMTrain, DatasetRoundTripAndBadInput) {
   EXPECT_TRUE(torch::equal(back.b, data.b));
   EXPECT_TRUE(torch::equal(back.A.to_dense(), data.A.to_dense()));
   EXPECT_EQ(back.grid, data.grid);
+  EXPECT_TRUE(torch::equal(back.mask, torch::ones({256})));  // no mask given: all fluid
+  // It is a PhysML Dataset file (generator dcdm-ritz), with the matrix in CSR.
+  {
+    auto r = io::DatasetReader::open(path);
+    EXPECT_EQ(r.info().generator, "dcdm-ritz");
+    EXPECT_EQ(r.size("train"), 12);
+    EXPECT_EQ(r.info().input_shape, (std::vector<int64_t>{1, 16, 16}));
+    EXPECT_EQ(r.file().read("A/row_ptr").size(0), 257);
+  }
+  data.mask = (torch::arange(256) % 5 != 0).to(torch::kFloat);
+  train::save_ritz_dataset(path, data);  // overwrites
+  EXPECT_TRUE(torch::equal(train::load_ritz_dataset(path).mask, data.mask));
+  {
+    std::ofstream junk((dir / "junk.h5").string());
+    junk << "not hdf5";
+  }
+  EXPECT_THROW_MSG(train::load_ritz_dataset((dir / "junk.h5").string()), "is not a DCDM Ritz data file");
   operators::DCDMNet net(operators::DCDMNetOptions(3));
   train::DCDMTrainOptions o;
   o.progress = false;

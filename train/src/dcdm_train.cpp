@@ -3,11 +3,14 @@
 #include "physml/core/error.hpp"
 #include "physml/core/log.hpp"
 #include "physml/core/progress.hpp"
+#include "physml/io/dataset.hpp"
+#include "physml/io/hdf5.hpp"
 
 #include <torch/torch.h>
 
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 
 namespace physml::train {
@@ -116,45 +119,90 @@ DCDMTrainHistory train_dcdm(operators::DCDMNetImpl& net, const at::Tensor& b_in,
 
 void save_ritz_dataset(const std::string& path, const RitzDataset& d) {
   PHYSML_CHECK(d.b.defined() && d.A.defined() && d.A.is_sparse(), "save_ritz_dataset: need b and a sparse A");
-  torch::serialize::OutputArchive ar;
-  ar.write("physml_format", c10::IValue(std::string("physml-dcdm-ritz-1")));
-  ar.write("b", d.b.contiguous());
-  const auto A = d.A.coalesce();
-  ar.write("A_indices", A.indices());
-  ar.write("A_values", A.values());
-  ar.write("grid", torch::tensor(d.grid, torch::kLong));
-  if (d.mask.defined()) ar.write("mask", d.mask);
-  const std::string tmp = path + ".tmp";
-  ar.save_to(tmp);
+  PHYSML_CHECK(!d.grid.empty(), "save_ritz_dataset: empty grid");
+  int64_t cells = 1;
+  for (auto g : d.grid) cells *= g;
+  PHYSML_CHECK(d.b.dim() == 2 && d.b.size(1) == cells, "save_ritz_dataset: b has shape ", d.b.sizes(), ", expected [N, ",
+               cells, "]");
+  PHYSML_CHECK(d.A.size(0) == cells && d.A.size(1) == cells, "save_ritz_dataset: A is ", d.A.sizes(), ", expected [",
+               cells, ", ", cells, "]");
+  std::vector<int64_t> sample = {1};
+  for (auto it = d.grid.rbegin(); it != d.grid.rend(); ++it) sample.push_back(*it);  // [1, (nz,) ny, nx]
+  std::string grid_json = "{\"shape\": [";
+  for (size_t i = 1; i < sample.size(); ++i) grid_json += (i > 1 ? ", " : "") + std::to_string(sample[i]);
+  grid_json += "]}";
+  io::DatasetInfo info;
+  info.generator = "dcdm-ritz";
+  info.parameters_json = "{\"samples\": " + std::to_string(d.b.size(0)) + "}";
+  info.grid_json = grid_json;
+  info.split_sizes = {{"train", d.b.size(0)}};
+  info.input_shape = sample;
+  info.output_shape = sample;
+  info.dtype = torch::kFloat;
+  // Written under a temporary name (Dataset first, then the matrix), renamed at the end.
+  const std::string tmp = path + ".tmp-ritz";
+  std::filesystem::remove(tmp);
+  std::filesystem::remove(tmp + ".partial");
+  {
+    auto w = io::DatasetWriter::open(tmp, info);
+    const at::Tensor mask =
+        (d.mask.defined() ? d.mask : torch::ones({cells})).to(torch::kFloat).reshape(sample).contiguous();
+    const at::Tensor b = d.b.to(torch::kFloat);
+    for (int64_t i = 0; i < d.b.size(0); ++i) w.write_sample("train", i, b[i].reshape(sample), mask);
+    w.finish();
+  }
+  {
+    // A in the CSR layout of a physml.linear_system file (docs/file-formats.md).
+    auto f = io::H5File::open(tmp, io::H5File::Mode::read_write);
+    const auto A = d.A.coalesce();
+    const at::Tensor rows = A.indices()[0].contiguous(), cols = A.indices()[1].contiguous();
+    const at::Tensor row_ptr =
+        torch::cat({torch::zeros({1}, torch::kLong), torch::bincount(rows, {}, cells).cumsum(0).to(torch::kLong)});
+    f.set_attribute("/", "rows", cells);
+    f.set_attribute("/", "cols", cells);
+    f.write("A/row_ptr", row_ptr);
+    f.write("A/col_idx", cols);
+    f.write("A/values", A.values().to(torch::kDouble).contiguous());
+    f.flush();
+  }
   std::filesystem::rename(tmp, path);
 }
 
 RitzDataset load_ritz_dataset(const std::string& path) {
   PHYSML_CHECK(std::filesystem::exists(path), "load_ritz_dataset: '", path, "' does not exist");
-  torch::serialize::InputArchive ar;
+  std::optional<io::DatasetReader> r;
   try {
-    ar.load_from(path);
-  } catch (const std::exception& e) {
-    PHYSML_THROW("load_ritz_dataset: '", path, "' is not a DCDM Ritz data file: ", e.what());
+    r.emplace(io::DatasetReader::open(path));
+  } catch (const Error& e) {
+    PHYSML_THROW("load_ritz_dataset: '", path, "' is not a DCDM Ritz data file (a physml.dataset of generator "
+                 "dcdm-ritz): ", e.what());
   }
-  c10::IValue fmt;
-  PHYSML_CHECK(ar.try_read("physml_format", fmt) && fmt.isString() && fmt.toStringRef() == "physml-dcdm-ritz-1",
-               "load_ritz_dataset: '", path, "' is not a DCDM Ritz data file (format physml-dcdm-ritz-1)");
+  const auto& info = r->info();
+  PHYSML_CHECK(info.generator == "dcdm-ritz", "load_ritz_dataset: '", path, "' is a Dataset of generator '", info.generator,
+               "', expected 'dcdm-ritz'");
+  PHYSML_CHECK(info.input_shape.size() >= 3 && info.input_shape[0] == 1, "load_ritz_dataset: '", path,
+               "': samples of shape ", io::shape_string(info.input_shape), ", expected [1, (nz,) ny, nx]");
   RitzDataset d;
-  at::Tensor idx, val, grid;
-  ar.read("b", d.b);
-  ar.read("A_indices", idx);
-  ar.read("A_values", val);
-  ar.read("grid", grid);
-  ar.try_read("mask", d.mask);
   int64_t cells = 1;
-  for (int64_t i = 0; i < grid.numel(); ++i) {
-    d.grid.push_back(grid[i].item<int64_t>());
-    cells *= d.grid.back();
+  for (size_t i = info.input_shape.size() - 1; i >= 1; --i) {
+    d.grid.push_back(info.input_shape[i]);
+    cells *= info.input_shape[i];
   }
-  d.A = torch::sparse_coo_tensor(idx, val, {cells, cells}).coalesce();
-  PHYSML_CHECK(d.b.dim() == 2 && d.b.size(1) == cells, "load_ritz_dataset: '", path, "': b has shape ", d.b.sizes(),
-               ", expected [N, ", cells, "]");
+  const int64_t n = r->size("train");
+  d.b = r->read("train", "inputs", 0, n).reshape({n, cells});
+  if (n > 0) d.mask = r->read("train", "outputs", 0, 1).reshape({cells});
+  const auto& f = r->file();
+  for (const char* name : {"A/row_ptr", "A/col_idx", "A/values"}) {
+    PHYSML_CHECK(f.exists(name), "load_ritz_dataset: '", path, "' has no matrix dataset '/", name, "'");
+  }
+  const at::Tensor row_ptr = f.read("A/row_ptr", torch::kLong, {cells + 1});
+  const at::Tensor cols = f.read("A/col_idx", torch::kLong, {-1});
+  const at::Tensor vals = f.read("A/values", torch::kDouble, {cols.size(0)});
+  PHYSML_CHECK(row_ptr[cells].item<int64_t>() == cols.size(0), "load_ritz_dataset: '", path,
+               "': A/row_ptr does not end at the number of entries");
+  const at::Tensor rows =
+      torch::repeat_interleave(torch::arange(cells, torch::kLong), row_ptr.slice(0, 1) - row_ptr.slice(0, 0, cells));
+  d.A = torch::sparse_coo_tensor(torch::stack({rows, cols}), vals, {cells, cells}).coalesce();
   return d;
 }
 

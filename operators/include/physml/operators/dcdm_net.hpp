@@ -37,12 +37,20 @@ struct DCDMNetOptions {
   /// The grid the model was trained on, [nx, ny(, nz)] (informational; the net is
   /// fully convolutional and runs on any even-sized grid).
   DCDMNetOptions& train_grid(std::vector<int64_t> v) { train_grid_ = std::move(v); return *this; }
+  /// Run float32 CPU convolutions through oneDNN (at::mkldnn_convolution) directly
+  /// (default true). LibTorch 1.13's dispatcher picks oneDNN only if
+  /// batch·channels·dim2·dim3 > 20480, so a batch-1 3D input at 32³ (16·32·32 = 16384)
+  /// and the coarse 16³ level go to the native im2col + BLAS path, which with the
+  /// reference (netlib) BLAS of the Debian build is ≈ 20× slower (docs/results-dcdm.md).
+  /// A runtime choice, not stored in the model config; false only to measure that path.
+  DCDMNetOptions& onednn(bool v) { onednn_ = v; return *this; }
 
   int dim() const { return dim_; }
   const std::string& variant() const { return variant_; }
   int channels() const { return channels_; }
   bool mask_channel() const { return mask_channel_; }
   const std::vector<int64_t>& train_grid() const { return train_grid_; }
+  bool onednn() const { return onednn_; }
 
 private:
   int dim_ = 3;
@@ -50,6 +58,7 @@ private:
   int channels_ = 16;
   bool mask_channel_ = false;
   std::vector<int64_t> train_grid_;
+  bool onednn_ = true;
 };
 
 /// The DCDM network. forward maps [batch, in, (nz,) ny, nx] -> [batch, 1, (nz,) ny, nx]
@@ -63,6 +72,8 @@ public:
   /// {"dim","variant","channels","mask_channel","train_grid"}.
   ModelConfig config() const override;
   const DCDMNetOptions& options() const { return options_; }
+  /// Switch the direct oneDNN convolution path on/off (see DCDMNetOptions::onednn).
+  void set_onednn(bool v) { options_.onednn(v); }
   /// Number of input channels (1, or 2 with the mask channel).
   int in_channels() const { return options_.mask_channel() ? 2 : 1; }
 

@@ -45,7 +45,14 @@ double evaluate_dcdm(operators::DCDMNetImpl& net, const at::Tensor& b, const at:
                      const std::vector<int64_t>& grid, const at::Tensor& mask = {}, int batch_size = 32);
 
 /// A DCDM training set: right-hand sides b [N, n] (float32), the matrix A as sparse COO
-/// [n, n] (float64) and the grid. Stored in one LibTorch archive file.
+/// [n, n] (float64), the grid {nx, ny(, nz)} and the fluid mask.
+///
+/// Stored as a PhysML Dataset file (io/dataset.hpp, generator "dcdm-ritz", one split
+/// "train"): inputs[i] = b_i as [1, (nz,) ny, nx], outputs[i] = the fluid(1)/solid(0) mask
+/// (the same for every sample; all ones if none), and the matrix in the CSR layout of a
+/// physml.linear_system file (/A/row_ptr, /A/col_idx, /A/values, root attributes rows, cols;
+/// docs/file-formats.md). load_ritz_dataset throws physml::Error for a missing file, a file
+/// that is not such a Dataset, or a missing/inconsistent matrix.
 struct RitzDataset {
   at::Tensor b;
   at::Tensor A;
