@@ -100,7 +100,7 @@ std::vector<std::string> write_sample_figure(const std::string& stem, const at::
     o.width = 1000;
     o.height = 500;
     io::write_line_plot_png(png, {io::Series("truth", x, t), io::Series("prediction", x, p, true),
-                                  io::Series("error", x, e, false, true)},
+                                  io::Series("error", x, e)},
                             o);
     // A single row of an image: points (y, x) = (1, n).
     g.points.insert(g.points.begin(), 1);
