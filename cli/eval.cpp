@@ -46,12 +46,15 @@ int run_eval(const std::vector<std::string>& args) {
   physml::train::GridDatasetOptions d;
   d.stride = opt.get_int("stride", 1);
   d.count = opt.get_int("count", -1);
+  d.snapshot_pairs = opt.get_int("snapshot_pairs", 0);
   const auto split = opt.get_string("split", "test");
   const auto batch = opt.get_int("batch_size", 8);
   const bool periodic = opt.get_bool("periodic", false);
   const auto figures = opt.get_string("figures", "");
   const auto nfig = opt.get_int("figures_count", 3);
   const auto steps = opt.get_int("rollout", 0);
+  PHYSML_CHECK(steps == 0 || d.snapshot_pairs == 0, "physml eval: -rollout and -snapshot_pairs exclude each other ",
+               "(a rollout starts from w(t_0) of whole trajectories)");
   physml::check_no_unused_options();
   auto model = physml::train::load_model(args[0]);
   physml::train::GridDataset data(args[1], split, d);
@@ -71,14 +74,15 @@ int run_eval(const std::vector<std::string>& args) {
 }
 
 PHYSML_COMMAND({"eval", "relative L2/H1 errors of a trained model on a Dataset file",
-                "physml eval CHECKPOINT DATASET [-split test] [-stride S] [-count N] [-batch_size 8] [-periodic]\n                   [-figures DIR [-figures_count 3]] [-rollout K]\n\n"
+                "physml eval CHECKPOINT DATASET [-split test] [-stride S] [-count N] [-batch_size 8] [-periodic]\n                   [-figures DIR [-figures_count 3]] [-rollout K | -snapshot_pairs K]\n\n"
                 "Loads the model from its Checkpoint (any registered type) and prints the mean, standard\n"
                 "deviation and maximum over samples of the relative L2 and H1 (finite-difference) errors.\n"
                 "-stride S evaluates on every S-th grid point (a resolution other than the training one).\n"
                 "-figures DIR writes truth | prediction | error PNGs and .vti fields of the first samples.\n"
                 "-rollout K applies a one-step model K times from w(t_0) of trajectory data (physml generate\n"
                 "navier-stokes) and prints the relative L2 of every step and of the whole rollout (per sample,\n"
-                "all steps at once; MgNO's test_l2_full); -figures then shows the final step.",
+                "all steps at once; MgNO's test_l2_full); -figures then shows the final step.\n"
+                "-snapshot_pairs K evaluates the teacher-forced one-step pairs (w(t_k), w(t_k+1)), k < K, instead.",
                 run_eval});
 
 }  // namespace

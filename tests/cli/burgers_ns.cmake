@@ -69,3 +69,8 @@ add_test(NAME cli.ns_pairs.too_many_pairs COMMAND physml_cli train ${bns_dir}/ti
          -data ${bns_dir}/ns.h5 -output ${bns_dir}/ns_bad -threads 1)
 set_tests_properties(cli.ns_pairs.too_many_pairs PROPERTIES LABELS cli FIXTURES_REQUIRED cli_ns_data
   PASS_REGULAR_EXPRESSION "snapshot_pairs must be in \\[1, 3\\]")
+# Teacher-forced one-step error on the test pairs: 2 trajectories x 3 pairs.
+add_test(NAME cli.ns_pairs.eval_pairs COMMAND physml_cli eval ${bns_dir}/ns_mgno/best.h5 ${bns_dir}/ns.h5 -split test
+         -snapshot_pairs 3 -periodic -threads 1)
+set_tests_properties(cli.ns_pairs.eval_pairs PROPERTIES LABELS cli FIXTURES_REQUIRED "cli_ns_data;cli_ns_model"
+  PASS_REGULAR_EXPRESSION "6 samples at 16x16.*relative L2 +[0-9.e+-]+")
