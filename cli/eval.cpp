@@ -14,24 +14,53 @@
 
 namespace {
 
+std::string grid_text(const std::vector<std::int64_t>& s) {
+  std::string grid;
+  for (std::size_t a = 1; a < s.size(); ++a) grid += (a > 1 ? "x" : "") + std::to_string(s[a]);
+  return grid;
+}
+
+/// `-rollout K`: roll the one-step model out K steps from w(t_0) and compare with w(t_1..t_K).
+int run_rollout(physml::operators::Model& model, const physml::train::GridDataset& data,
+                const std::vector<std::string>& args, const std::string& split, std::int64_t steps, std::int64_t batch,
+                const std::string& figures, std::int64_t nfig) {
+  auto m = physml::train::evaluate_rollout(model, data, steps, batch);
+  std::printf("model %s, %s split '%s', %lld trajectories at %s, rollout of %lld steps\n", args[0].c_str(),
+              args[1].c_str(), split.c_str(), static_cast<long long>(m.samples), grid_text(data.input_shape()).c_str(),
+              static_cast<long long>(steps));
+  std::printf("%-6s %14s\n", "step", "relative L2");
+  for (std::size_t k = 0; k < m.step_l2.size(); ++k) std::printf("%-6zu %14.4e\n", k + 1, m.step_l2[k]);
+  std::printf("%-12s %12s %12s %12s\n", "metric", "mean", "std", "max");
+  std::printf("%-12s %12.4e %12.4e %12.4e\n", "rollout L2", m.full_mean, m.full_std, m.full_max);
+  if (!figures.empty()) {
+    auto files = physml::train::write_rollout_figures(model, data, steps, figures, nfig);
+    std::printf("wrote %zu files (final step truth | prediction | error PNG, VTK .vti) to %s\n", files.size(),
+                figures.c_str());
+  }
+  return 0;
+}
+
 int run_eval(const std::vector<std::string>& args) {
   PHYSML_CHECK(args.size() == 2, "physml eval takes CHECKPOINT and DATASET, got ", args.size(), " arguments");
   physml::Options opt;
   physml::train::GridDatasetOptions d;
   d.stride = opt.get_int("stride", 1);
   d.count = opt.get_int("count", -1);
+  d.snapshot_pairs = opt.get_int("snapshot_pairs", 0);
   const auto split = opt.get_string("split", "test");
   const auto batch = opt.get_int("batch_size", 8);
   const bool periodic = opt.get_bool("periodic", false);
   const auto figures = opt.get_string("figures", "");
   const auto nfig = opt.get_int("figures_count", 3);
+  const auto steps = opt.get_int("rollout", 0);
+  PHYSML_CHECK(steps == 0 || d.snapshot_pairs == 0, "physml eval: -rollout and -snapshot_pairs exclude each other ",
+               "(a rollout starts from w(t_0) of whole trajectories)");
   physml::check_no_unused_options();
   auto model = physml::train::load_model(args[0]);
   physml::train::GridDataset data(args[1], split, d);
+  if (steps > 0) return run_rollout(*model, data, args, split, steps, batch, figures, nfig);
   auto m = physml::train::evaluate(*model, data, batch, periodic);
-  const auto& s = data.input_shape();
-  std::string grid;
-  for (std::size_t a = 1; a < s.size(); ++a) grid += (a > 1 ? "x" : "") + std::to_string(s[a]);
+  const auto grid = grid_text(data.input_shape());
   std::printf("model %s, %s split '%s', %lld samples at %s\n", args[0].c_str(), args[1].c_str(), split.c_str(),
               static_cast<long long>(m.samples), grid.c_str());
   std::printf("%-12s %12s %12s %12s\n", "metric", "mean", "std", "max");
@@ -45,11 +74,15 @@ int run_eval(const std::vector<std::string>& args) {
 }
 
 PHYSML_COMMAND({"eval", "relative L2/H1 errors of a trained model on a Dataset file",
-                "physml eval CHECKPOINT DATASET [-split test] [-stride S] [-count N] [-batch_size 8] [-periodic]\n                   [-figures DIR [-figures_count 3]]\n\n"
+                "physml eval CHECKPOINT DATASET [-split test] [-stride S] [-count N] [-batch_size 8] [-periodic]\n                   [-figures DIR [-figures_count 3]] [-rollout K | -snapshot_pairs K]\n\n"
                 "Loads the model from its Checkpoint (any registered type) and prints the mean, standard\n"
                 "deviation and maximum over samples of the relative L2 and H1 (finite-difference) errors.\n"
                 "-stride S evaluates on every S-th grid point (a resolution other than the training one).\n"
-                "-figures DIR writes truth | prediction | error PNGs and .vti fields of the first samples.",
+                "-figures DIR writes truth | prediction | error PNGs and .vti fields of the first samples.\n"
+                "-rollout K applies a one-step model K times from w(t_0) of trajectory data (physml generate\n"
+                "navier-stokes) and prints the relative L2 of every step and of the whole rollout (per sample,\n"
+                "all steps at once; MgNO's test_l2_full); -figures then shows the final step.\n"
+                "-snapshot_pairs K evaluates the teacher-forced one-step pairs (w(t_k), w(t_k+1)), k < K, instead.",
                 run_eval});
 
 }  // namespace

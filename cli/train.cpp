@@ -62,6 +62,7 @@ std::shared_ptr<physml::operators::Model> build_model(const Options& opt, std::i
     m.channels(o.get_int("channels", 24)).levels(o.get_int("levels", 6)).layers(o.get_int("layers", 4)).dim(dim);
     m.padding_mode(o.get_choice("padding_mode", {"zeros", "circular", "reflect"}, "zeros"));
     m.normalization(o.get_bool("normalization", false));
+    m.residual(o.get_bool("residual", false));
     m.grid_size(o.get_bool("fit_grid", true) ? grid : std::vector<std::int64_t>{});
     auto s = o.get_int_list("smoothing", {});
     if (!s.empty()) {
@@ -91,8 +92,10 @@ int run_train(const std::vector<std::string>& args) {
   physml::train::GridDatasetOptions dopt;
   dopt.stride = opt.get_int("stride", 1);
   dopt.count = opt.get_int("train_count", -1);
+  dopt.snapshot_pairs = opt.get_int("snapshot_pairs", 0);
   physml::train::GridDataset train(data, opt.get_string("train_split", "train"), dopt);
   dopt.count = opt.get_int("valid_count", -1);
+  dopt.begin = opt.get_int("valid_begin", 0);
   const auto valid_split = opt.get_string("valid_split", "valid");
   std::unique_ptr<physml::train::GridDataset> valid;
   if (valid_split != "none") valid = std::make_unique<physml::train::GridDataset>(data, valid_split, dopt);
@@ -140,7 +143,7 @@ int run_train(const std::vector<std::string>& args) {
     std::printf("epoch %lld  train loss %.4e  valid L2 %.4e  valid H1 %.4e  (best valid L2 %.4e)\n",
                 static_cast<long long>(r.epoch), r.train_loss, r.valid_l2, r.valid_h1, trainer.best_validation());
   }
-  if (valid && valid->input_shape().size() == 3) {
+  if (valid && (valid->input_shape().size() == 2 || valid->input_shape().size() == 3)) {
     auto best = physml::train::load_model(t.output_dir() + "/best.h5");
     physml::train::write_prediction_figures(*best, *valid, t.output_dir() + "/figures", 3);
   }
@@ -155,10 +158,14 @@ PHYSML_COMMAND({"train", "train a neural operator (MgNO, FNO) on a Dataset file"
                 "CONFIG is a PETSc YAML options file; options on the command line override it.\n"
                 "  -data FILE            Dataset file (physml generate)\n"
                 "  -train_split train    -valid_split valid|none   -train_count N -valid_count N\n"
+                "  -valid_begin B        first validation sample (e.g. -valid_split train -train_count 200\n"
+                "                        -valid_begin 200 validates on the rest of the training split)\n"
                 "  -stride S             subsample the grid by S\n"
+                "  -snapshot_pairs K     train a one-step model on the pairs (w(t_k), w(t_k+1)), k < K, of\n"
+                "                        trajectory data (physml generate navier-stokes); 0 = input/output pairs\n"
                 "  -model mgno|fno\n"
                 "  -mgno_channels 24 -mgno_levels 6 -mgno_layers 4 -mgno_padding_mode zeros|circular|reflect\n"
-                "  -mgno_smoothing 1,0,...,2,0 -mgno_normalization false -mgno_fit_grid true\n"
+                "  -mgno_smoothing 1,0,...,2,0 -mgno_normalization false -mgno_residual false -mgno_fit_grid true\n"
                 "  -fno_modes 12 -fno_width 32 -fno_layers 4 -fno_projection_channels 128 -fno_domain_padding 0\n"
                 "  -x_normalizer none|pointwise|scalar  -y_normalizer none|pointwise|scalar\n"
                 "  -epochs 10 -batch_size 8 -optimizer adam|adamw -lr 5e-4 -weight_decay 1e-4\n"

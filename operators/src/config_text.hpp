@@ -3,6 +3,8 @@
 #include "physml/core/error.hpp"
 #include "physml/operators/registry.hpp"
 
+#include <c10/util/ArrayRef.h>
+
 #include <cstdint>
 #include <set>
 #include <sstream>
@@ -10,6 +12,15 @@
 #include <vector>
 
 namespace physml::operators::detail {
+
+/// A tensor shape as "[2, 1, 64, 64]", for error messages.
+inline std::string shape_text(c10::IntArrayRef s) {
+  std::ostringstream os;
+  os << "[";
+  for (std::size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
+  os << "]";
+  return os.str();
+}
 
 inline std::int64_t parse_int(const std::string& model, const std::string& key, const std::string& text) {
   try {

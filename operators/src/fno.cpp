@@ -11,13 +11,7 @@
 namespace physml::operators {
 namespace {
 
-std::string shape_text(at::IntArrayRef s) {
-  std::ostringstream os;
-  os << "[";
-  for (std::size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
-  os << "]";
-  return os.str();
-}
+using detail::shape_text;
 
 /// 1x1 convolution parameters with PyTorch's Linear/Conv default initialization.
 std::pair<at::Tensor, at::Tensor> pointwise(std::int64_t out, std::int64_t in, std::size_t d) {

@@ -11,13 +11,7 @@
 namespace physml::operators {
 namespace {
 
-std::string shape_text(at::IntArrayRef s) {
-  std::ostringstream os;
-  os << "[";
-  for (std::size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
-  os << "]";
-  return os.str();
-}
+using detail::shape_text;
 
 std::vector<std::array<std::int64_t, 2>> default_smoothing(std::int64_t levels) {
   std::vector<std::array<std::int64_t, 2>> s(static_cast<std::size_t>(levels), {1, 0});
@@ -234,6 +228,7 @@ ModelConfig MgNOOptions::to_config() const {
           {"padding_mode", padding_mode()},
           {"dim", std::to_string(dim())},
           {"normalization", normalization() ? "true" : "false"},
+          {"residual", residual() ? "true" : "false"},
           {"grid_size", detail::join(grid_size())}};
 }
 
@@ -241,13 +236,14 @@ MgNOOptions MgNOOptions::from_config(const ModelConfig& c) {
   using namespace detail;
   const std::string m = "mgno";
   check_keys(m, c, {"in_channels", "out_channels", "channels", "levels", "smoothing", "layers", "padding_mode", "dim",
-                    "normalization", "grid_size"});
+                    "normalization", "residual", "grid_size"});
   auto int_or = [&](const std::string& k, std::int64_t def) { auto* v = find(c, k); return v ? parse_int(m, k, *v) : def; };
   MgNOOptions o(int_or("in_channels", 1), int_or("out_channels", 1));
   o.channels(int_or("channels", o.channels())).levels(int_or("levels", o.levels())).layers(int_or("layers", o.layers()));
   o.dim(int_or("dim", o.dim()));
   if (auto* v = find(c, "padding_mode")) o.padding_mode(*v);
   if (auto* v = find(c, "normalization")) o.normalization(parse_bool(m, "normalization", *v));
+  if (auto* v = find(c, "residual")) o.residual(parse_bool(m, "residual", *v));
   if (auto* v = find(c, "grid_size")) o.grid_size(parse_int_list(m, "grid_size", *v));
   if (auto* v = find(c, "smoothing"); v && !v->empty()) {
     std::vector<std::array<std::int64_t, 2>> s;
@@ -275,6 +271,8 @@ MgNOImpl::MgNOImpl(MgNOOptions options) : Model("MgNO"), options_(std::move(opti
                " channels=", o.channels());
   PHYSML_CHECK(o.layers() >= 1, "MgNO layers must be >= 1, got ", o.layers());
   PHYSML_CHECK(o.dim() >= 1 && o.dim() <= 3, "MgNO dim must be 1, 2 or 3, got ", o.dim());
+  PHYSML_CHECK(!o.residual() || o.in_channels() == o.out_channels(), "MgNO residual output (out = head(u) + x) needs ",
+               "as many output as input channels, got ", o.in_channels(), " in and ", o.out_channels(), " out");
   check_padding_mode(o.padding_mode());
   const std::vector<std::int64_t> k1(static_cast<std::size_t>(o.dim()), 1);
   for (std::int64_t k = 0; k < o.layers(); ++k) {
@@ -309,7 +307,8 @@ at::Tensor MgNOImpl::forward(const at::Tensor& x) {
     auto skip = at::convolution(u, skip_w_[k], skip_b_[k], ones, zeros, ones, false, zeros, 1);
     u = torch::gelu(cycles_[k]->forward(u) + skip);
   }
-  return at::convolution(u, head_w_, {}, ones, zeros, ones, false, zeros, 1);
+  auto out = at::convolution(u, head_w_, {}, ones, zeros, ones, false, zeros, 1);
+  return o.residual() ? out + x : out;
 }
 
 }  // namespace physml::operators

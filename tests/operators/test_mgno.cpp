@@ -153,3 +153,20 @@ TEST(MgNO, ConfigRoundTrip) {
   EXPECT_THROW_MSG(MgNOOptions::from_config(c), "unknown option 'chanels'");
   EXPECT_THROW_MSG(MgNOOptions::from_config({{"levels", "six"}}), "expected an integer, got 'six'");
 }
+
+// The residual head of the official MgNO_NS one-step model: out = head(u) + x exactly, with the
+// same parameters (and parameter count) as the plain model; it needs in == out channels.
+TEST(MgNO, ResidualOutputAddsTheInput) {
+  torch::manual_seed(2);
+  auto o = MgNOOptions(1, 1).channels(4).levels(3).layers(2).padding_mode("circular");
+  MgNO plain(o), residual(MgNOOptions(o).residual(true));
+  torch::NoGradGuard guard;
+  auto dst = residual->parameters();
+  auto src = plain->parameters();
+  ASSERT_EQ(dst.size(), src.size());
+  for (std::size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
+  auto x = torch::randn({2, 1, 16, 16});
+  EXPECT_TRUE(torch::allclose(residual->forward(x), plain->forward(x) + x, 1e-6, 1e-6));
+  EXPECT_EQ(MgNOOptions::from_config(MgNOOptions(o).residual(true).to_config()).residual(), true);
+  EXPECT_THROW_MSG(MgNO(MgNOOptions(1, 2).residual(true)), "needs as many output as input channels");
+}

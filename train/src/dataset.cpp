@@ -9,8 +9,20 @@
 #include <algorithm>
 #include <numeric>
 #include <random>
+#include <sstream>
 
 namespace physml::train {
+namespace {
+
+std::string shape_text(const std::vector<std::int64_t>& s) {
+  std::ostringstream os;
+  os << "[";
+  for (std::size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
+  os << "]";
+  return os.str();
+}
+
+}  // namespace
 
 GridDataset::GridDataset(const std::string& path, const std::string& split, GridDatasetOptions options)
     : path_(path), split_(split), options_(options) {
@@ -28,6 +40,22 @@ GridDataset::GridDataset(const std::string& path, const std::string& split, Grid
   };
   input_shape_ = shape(reader_->info().input_shape);
   output_shape_ = shape(reader_->info().output_shape);
+  items_ = count_;
+  const auto K = options_.snapshot_pairs;
+  if (K != 0) {
+    const auto c = input_shape_[0];
+    const auto T = output_shape_[0] / c;
+    PHYSML_CHECK(input_shape_.size() == output_shape_.size() && output_shape_[0] % c == 0 &&
+                     std::equal(input_shape_.begin() + 1, input_shape_.end(), output_shape_.begin() + 1),
+                 "GridDataset: snapshot pairs need trajectory data (inputs w(t_0) [c, spatial...], outputs w(t_1..t_T) "
+                 "[T*c, spatial...]), but ",
+                 path, " has inputs ", shape_text(reader_->info().input_shape), " and outputs ",
+                 shape_text(reader_->info().output_shape));
+    PHYSML_CHECK(K >= 1 && K <= T, "GridDataset: snapshot_pairs must be in [1, ", T, "] (", path, " has ", T,
+                 " snapshots after the initial state), got ", K);
+    items_ = count_ * K;
+    output_shape_[0] = c;
+  }
 }
 
 GridDataset::~GridDataset() = default;
@@ -41,21 +69,35 @@ at::Tensor GridDataset::subsample(const at::Tensor& t) const {
   return s.contiguous();
 }
 
+std::pair<at::Tensor, at::Tensor> GridDataset::read_items(std::int64_t begin, std::int64_t end) const {
+  auto x = subsample(reader_->read(split_, "inputs", options_.begin + begin, options_.begin + end));
+  auto y = subsample(reader_->read(split_, "outputs", options_.begin + begin, options_.begin + end));
+  const auto K = options_.snapshot_pairs;
+  if (K == 0) return {x, y};
+  // frames [n, 1+T, c, spatial...]; item sample*K + k = (frame k, frame k+1).
+  const auto n = x.size(0), c = x.size(1);
+  std::vector<std::int64_t> fshape{n, -1, c};
+  for (std::int64_t a = 2; a < x.dim(); ++a) fshape.push_back(x.size(a));
+  auto frames = torch::cat({x, y}, 1).reshape(fshape);
+  std::vector<std::int64_t> ishape{n * K, c};
+  for (std::int64_t a = 2; a < x.dim(); ++a) ishape.push_back(x.size(a));
+  return {frames.slice(1, 0, K).reshape(ishape).contiguous(), frames.slice(1, 1, K + 1).reshape(ishape).contiguous()};
+}
+
 std::pair<at::Tensor, at::Tensor> GridDataset::range(std::int64_t begin, std::int64_t end) const {
-  PHYSML_CHECK(begin >= 0 && begin < end && end <= count_, "GridDataset: range [", begin, ", ", end,
-               ") outside [0, ", count_, ")");
-  if (options_.cache && !cache_in_.defined()) {
-    cache_in_ = subsample(reader_->read(split_, "inputs", options_.begin, options_.begin + count_));
-    cache_out_ = subsample(reader_->read(split_, "outputs", options_.begin, options_.begin + count_));
-  }
+  PHYSML_CHECK(begin >= 0 && begin < end && end <= items_, "GridDataset: range [", begin, ", ", end,
+               ") outside [0, ", items_, ")");
+  if (options_.cache && !cache_in_.defined()) std::tie(cache_in_, cache_out_) = read_items(0, count_);
   if (cache_in_.defined()) return {cache_in_.slice(0, begin, end), cache_out_.slice(0, begin, end)};
-  return {subsample(reader_->read(split_, "inputs", options_.begin + begin, options_.begin + end)),
-          subsample(reader_->read(split_, "outputs", options_.begin + begin, options_.begin + end))};
+  const auto K = std::max<std::int64_t>(options_.snapshot_pairs, 1);
+  const auto first = begin / K;  // samples holding items [begin, end)
+  auto [x, y] = read_items(first, (end - 1) / K + 1);
+  return {x.slice(0, begin - first * K, end - first * K), y.slice(0, begin - first * K, end - first * K)};
 }
 
 std::pair<at::Tensor, at::Tensor> GridDataset::batch(const std::vector<std::int64_t>& indices) const {
   PHYSML_CHECK(!indices.empty(), "GridDataset::batch: empty index list");
-  for (auto i : indices) PHYSML_CHECK(i >= 0 && i < count_, "GridDataset: sample ", i, " outside [0, ", count_, ")");
+  for (auto i : indices) PHYSML_CHECK(i >= 0 && i < items_, "GridDataset: item ", i, " outside [0, ", items_, ")");
   if (options_.cache) {
     range(0, 1);  // fill the cache
     auto idx = torch::tensor(indices, torch::kLong);

@@ -65,55 +65,122 @@ std::vector<EpochRecord> read_log_csv(const std::string& path) {
   return out;
 }
 
+namespace {
+
+/// One sample: `input` [C_in, spatial...], `truth` and `pred` [spatial...] (double, CPU).
+/// 2-D: "<stem>.png" truth | prediction | error panels and "<stem>.vti"; 1-D: "<stem>.png"
+/// with truth and prediction curves (and the error) and "<stem>.vti" as a 1-D image.
+std::vector<std::string> write_sample_figure(const std::string& stem, const at::Tensor& input, const at::Tensor& truth,
+                                             const at::Tensor& pred, const std::string& label) {
+  auto err = pred - truth;
+  std::ostringstream title;
+  title << label << ": relative L2 error " << (err.norm() / truth.norm()).item<double>();
+  const auto png = stem + ".png", vti = stem + ".vti";
+  io::ImageGeometry g;
+  for (std::int64_t a = 0; a < truth.dim(); ++a) {
+    g.points.push_back(truth.size(a));
+    g.origin.push_back(0.0);
+    g.spacing.push_back(1.0 / static_cast<double>(std::max<std::int64_t>(truth.size(a) - 1, 1)));
+  }
+  if (truth.dim() == 1) {
+    const auto n = truth.size(0);
+    std::vector<double> x(static_cast<std::size_t>(n)), t(x.size()), p(x.size()), e(x.size());
+    auto tc = truth.contiguous(), pc = pred.contiguous(), ec = err.contiguous();
+    for (std::int64_t j = 0; j < n; ++j) {
+      const auto k = static_cast<std::size_t>(j);
+      x[k] = static_cast<double>(j) / static_cast<double>(n);
+      t[k] = tc.data_ptr<double>()[j];
+      p[k] = pc.data_ptr<double>()[j];
+      e[k] = ec.data_ptr<double>()[j];
+    }
+    io::LinePlotOptions o;
+    o.title = title.str();
+    o.xlabel = "x";
+    o.ylabel = "u";
+    o.width = 1000;
+    o.height = 500;
+    io::write_line_plot_png(png, {io::Series("truth", x, t), io::Series("prediction", x, p, true),
+                                  io::Series("error", x, e)},
+                            o);
+    // A single row of an image: points (y, x) = (1, n).
+    g.points.insert(g.points.begin(), 1);
+    g.origin.insert(g.origin.begin(), 0.0);
+    g.spacing.insert(g.spacing.begin(), 1.0);
+    io::write_vti(vti, g, {{"input", input[0].unsqueeze(0)}, {"truth", truth.unsqueeze(0)},
+                           {"prediction", pred.unsqueeze(0)}, {"error", err.unsqueeze(0)}});
+    return {png, vti};
+  }
+  PHYSML_CHECK(truth.dim() == 2, "prediction figures need 1-D or 2-D fields, got ", truth.dim(), " spatial axes");
+  const double lo = std::min(truth.min().item<double>(), pred.min().item<double>());
+  const double hi = std::max(truth.max().item<double>(), pred.max().item<double>());
+  io::FieldPlotOptions o;
+  o.width = 1500;
+  o.height = 500;
+  o.title = title.str();
+  std::vector<io::FieldPanel> panels(3);
+  panels[0].title = "truth";
+  panels[0].field = truth;
+  panels[0].vmin = lo;
+  panels[0].vmax = hi;
+  panels[1].title = "prediction";
+  panels[1].field = pred;
+  panels[1].vmin = lo;
+  panels[1].vmax = hi;
+  panels[2].title = "error";
+  panels[2].field = err;
+  panels[2].colormap = "coolwarm";
+  io::write_fields_png(png, panels, o);
+  io::write_vti(vti, g, {{"input", input[0]}, {"truth", truth}, {"prediction", pred}, {"error", err}});
+  return {png, vti};
+}
+
+at::Tensor to_model(const at::Tensor& x, operators::Model& model) {
+  auto params = model.parameters();
+  return params.empty() ? x : x.to(params.front().device(), params.front().scalar_type());
+}
+
+}  // namespace
+
 std::vector<std::string> write_prediction_figures(operators::Model& model, const GridDataset& data,
                                                   const std::string& dir, std::int64_t count) {
-  PHYSML_CHECK(data.input_shape().size() == 3, "prediction figures need 2-D fields, got per-sample input shape of rank ",
-               data.input_shape().size());
+  const auto rank = data.input_shape().size();
+  PHYSML_CHECK(rank == 2 || rank == 3, "prediction figures need 1-D or 2-D fields, got per-sample input shape of rank ",
+               rank);
   std::filesystem::create_directories(dir);
   torch::NoGradGuard guard;
   model.eval();
   const auto n = std::min(count, data.size());
   auto [x, y] = data.range(0, n);
-  auto params = model.parameters();
-  auto xm = params.empty() ? x : x.to(params.front().device(), params.front().scalar_type());
-  auto p = model.forward(xm).to(torch::kCPU, torch::kDouble);
+  auto p = model.forward(to_model(x, model)).to(torch::kCPU, torch::kDouble);
   auto yd = y.to(torch::kDouble);
   auto xd = x.to(torch::kDouble);
   std::vector<std::string> written;
   for (std::int64_t i = 0; i < n; ++i) {
-    auto truth = yd[i][0], pred = p[i][0], err = pred - truth;
-    const double lo = std::min(truth.min().item<double>(), pred.min().item<double>());
-    const double hi = std::max(truth.max().item<double>(), pred.max().item<double>());
-    io::FieldPlotOptions o;
-    o.width = 1500;
-    o.height = 500;
-    std::ostringstream title;
-    title << "sample " << i << ": relative L2 error "
-          << (err.norm() / truth.norm()).item<double>();
-    o.title = title.str();
-    const auto png = (std::filesystem::path(dir) / ("sample" + std::to_string(i) + ".png")).string();
-    std::vector<io::FieldPanel> panels(3);
-    panels[0].title = "truth";
-    panels[0].field = truth;
-    panels[0].vmin = lo;
-    panels[0].vmax = hi;
-    panels[1].title = "prediction";
-    panels[1].field = pred;
-    panels[1].vmin = lo;
-    panels[1].vmax = hi;
-    panels[2].title = "error";
-    panels[2].field = err;
-    panels[2].colormap = "coolwarm";
-    io::write_fields_png(png, panels, o);
-    io::ImageGeometry g;
-    g.points = {truth.size(0), truth.size(1)};
-    g.origin = {0.0, 0.0};
-    g.spacing = {1.0 / static_cast<double>(std::max<std::int64_t>(truth.size(0) - 1, 1)),
-                 1.0 / static_cast<double>(std::max<std::int64_t>(truth.size(1) - 1, 1))};
-    const auto vti = (std::filesystem::path(dir) / ("sample" + std::to_string(i) + ".vti")).string();
-    io::write_vti(vti, g, {{"input", xd[i][0]}, {"truth", truth}, {"prediction", pred}, {"error", err}});
-    written.push_back(png);
-    written.push_back(vti);
+    const auto stem = (std::filesystem::path(dir) / ("sample" + std::to_string(i))).string();
+    for (auto& f : write_sample_figure(stem, xd[i], yd[i][0], p[i][0], "sample " + std::to_string(i)))
+      written.push_back(f);
+  }
+  return written;
+}
+
+std::vector<std::string> write_rollout_figures(operators::Model& model, const GridDataset& data, std::int64_t steps,
+                                               const std::string& dir, std::int64_t count) {
+  std::filesystem::create_directories(dir);
+  const auto n = std::min(count, data.size());
+  auto [x, y] = data.range(0, n);
+  const auto c = x.size(1);
+  PHYSML_CHECK(steps >= 1 && y.size(1) >= steps * c, "rollout figures: ", steps, " steps need ", steps * c,
+               " output channels (snapshots), the data have ", y.size(1));
+  auto p = rollout(model, x, steps).to(torch::kCPU, torch::kDouble);
+  auto yd = y.to(torch::kDouble);
+  auto xd = x.to(torch::kDouble);
+  std::vector<std::string> written;
+  const auto k = (steps - 1) * c;  // channel 0 of the final step
+  for (std::int64_t i = 0; i < n; ++i) {
+    const auto stem = (std::filesystem::path(dir) / ("rollout" + std::to_string(i) + "_step" + std::to_string(steps))).string();
+    for (auto& f : write_sample_figure(stem, xd[i], yd[i][k], p[i][k],
+                                       "sample " + std::to_string(i) + ", step " + std::to_string(steps) + " of the rollout"))
+      written.push_back(f);
   }
   return written;
 }

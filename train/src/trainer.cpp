@@ -185,4 +185,50 @@ Metrics evaluate(operators::Model& model, const GridDataset& data, std::int64_t 
   return m;
 }
 
+at::Tensor rollout(operators::Model& model, const at::Tensor& x0, std::int64_t steps) {
+  PHYSML_CHECK(steps >= 1, "rollout: steps must be >= 1, got ", steps);
+  torch::NoGradGuard guard;
+  const bool was_training = model.is_training();
+  model.eval();
+  auto x = to_model(x0, model);
+  std::vector<at::Tensor> frames;
+  for (std::int64_t k = 0; k < steps; ++k) {
+    auto next = model.forward(x);
+    PHYSML_CHECK(next.sizes() == x.sizes(), "rollout: the model maps ", x.sizes(), " to ", next.sizes(),
+                 "; a one-step model must keep the shape [batch, channels, spatial...]");
+    frames.push_back(next);
+    x = next;
+  }
+  if (was_training) model.train();
+  return torch::cat(frames, 1);
+}
+
+RolloutMetrics evaluate_rollout(operators::Model& model, const GridDataset& data, std::int64_t steps,
+                                std::int64_t batch_size) {
+  const auto c = data.input_shape()[0];
+  PHYSML_CHECK(steps >= 1 && data.output_shape()[0] >= steps * c && data.output_shape()[0] % c == 0, "a rollout of ",
+               steps, " steps needs trajectory data with at least ", steps * c, " output channels (", steps,
+               " snapshots of ", c, " channels), ", data.path(), " has ", data.output_shape()[0]);
+  PHYSML_CHECK(batch_size >= 1, "batch size must be >= 1, got ", batch_size);
+  std::vector<at::Tensor> per_step, full;
+  for (std::int64_t b = 0; b < data.size(); b += batch_size) {
+    auto [x, y] = data.range(b, std::min(data.size(), b + batch_size));
+    auto p = rollout(model, x, steps).to(torch::kCPU, torch::kDouble);
+    auto t = y.slice(1, 0, steps * c).to(torch::kDouble);
+    const auto n = p.size(0);
+    auto ps = p.reshape({n, steps, -1}), ts = t.reshape({n, steps, -1});
+    per_step.push_back((ps - ts).norm(2, {2}) / ts.norm(2, {2}));  // [n, steps]
+    full.push_back((ps - ts).reshape({n, -1}).norm(2, {1}) / ts.reshape({n, -1}).norm(2, {1}));
+  }
+  auto S = torch::cat(per_step), F = torch::cat(full);
+  RolloutMetrics m;
+  m.samples = F.size(0);
+  auto mean_steps = S.mean(0);
+  for (std::int64_t k = 0; k < steps; ++k) m.step_l2.push_back(mean_steps[k].item<double>());
+  m.full_mean = F.mean().item<double>();
+  m.full_std = m.samples > 1 ? F.std().item<double>() : 0.0;
+  m.full_max = F.max().item<double>();
+  return m;
+}
+
 }  // namespace physml::train

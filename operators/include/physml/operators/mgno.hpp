@@ -111,10 +111,13 @@ struct MgNOOptions {
   TORCH_ARG(bool, normalization) = false;
   /// Training grid; fixes the prolongation kernels (see VCycleOptions::grid_size).
   TORCH_ARG(std::vector<std::int64_t>, grid_size) = {};
+  /// Add the input to the output, out = head(u) + x (official MgNO_NS one-step model, which
+  /// then learns the increment w(t+1) - w(t)); needs in_channels == out_channels.
+  TORCH_ARG(bool, residual) = false;
 
 public:
   /// The options as text, for a Checkpoint (keys: in_channels, out_channels, channels,
-  /// levels, smoothing "1,0;1,0;...", layers, padding_mode, dim, normalization, grid_size).
+  /// levels, smoothing "1,0;1,0;...", layers, padding_mode, dim, normalization, residual, grid_size).
   ModelConfig to_config() const;
   /// Parse to_config() output; unknown keys or bad values throw physml::Error.
   static MgNOOptions from_config(const ModelConfig& config);

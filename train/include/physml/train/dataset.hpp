@@ -28,9 +28,18 @@ struct GridDatasetOptions {
   std::int64_t count = -1;
   /// Keep the (subsampled) samples in memory after the first read.
   bool cache = true;
+  /// Consecutive-snapshot pairs of trajectory data (0 = off: serve the file's input/output
+  /// pairs). A trajectory file (e.g. `physml generate navier-stokes`) stores per sample the
+  /// initial state w(t_0) as inputs [c, spatial...] and the snapshots w(t_1..t_T) as outputs
+  /// [T*c, spatial...]; with snapshot_pairs = K (1 <= K <= T) every sample yields the K
+  /// one-step pairs (w(t_k), w(t_{k+1})), k = 0..K-1, each [c, spatial...], item
+  /// sample*K + k (MgNO's Navier-Stokes protocol: K = 10, teacher-forced pairs of the first
+  /// 11 frames).
+  std::int64_t snapshot_pairs = 0;
 };
 
-/// Input/output field pairs of one split: inputs [n, C_in, spatial...], outputs [n, C_out, spatial...].
+/// Input/output field pairs of one split: inputs [n, C_in, spatial...], outputs [n, C_out, spatial...]
+/// (or one-step snapshot pairs, see GridDatasetOptions::snapshot_pairs).
 class GridDataset {
 public:
   /// Open `split` of the Dataset file at `path`; throws physml::Error for a missing file or
@@ -40,8 +49,8 @@ public:
   GridDataset(GridDataset&&) noexcept;
   GridDataset& operator=(GridDataset&&) noexcept;
 
-  /// Number of samples served.
-  std::int64_t size() const { return count_; }
+  /// Number of items served (samples, or samples * snapshot_pairs).
+  std::int64_t size() const { return items_; }
   /// Samples `indices` (0-based within this dataset) as {inputs, outputs}, in that order.
   std::pair<at::Tensor, at::Tensor> batch(const std::vector<std::int64_t>& indices) const;
   /// Samples [begin, end) as {inputs, outputs}.
@@ -56,10 +65,13 @@ public:
 
 private:
   at::Tensor subsample(const at::Tensor& t) const;
+  /// Samples [begin, end) of the file range (all of them items) as served items.
+  std::pair<at::Tensor, at::Tensor> read_items(std::int64_t begin, std::int64_t end) const;
   std::string path_, split_;
   GridDatasetOptions options_;
   std::unique_ptr<io::DatasetReader> reader_;
-  std::int64_t count_ = 0;
+  std::int64_t count_ = 0;  // samples of the file used
+  std::int64_t items_ = 0;  // items served
   std::vector<std::int64_t> input_shape_, output_shape_;
   mutable at::Tensor cache_in_, cache_out_;
 };

@@ -88,4 +88,24 @@ struct Metrics {
 };
 Metrics evaluate(operators::Model& model, const GridDataset& data, std::int64_t batch_size = 8, bool periodic = false);
 
+/// Autoregressive rollout of a one-step model: x0 [batch, c, spatial...] (w(t_0)) ->
+/// [batch, steps*c, spatial...] whose channels k*c..(k+1)*c-1 are model^(k+1)(x0), the
+/// prediction of w(t_{k+1}) (no gradients; the model's device and dtype).
+at::Tensor rollout(operators::Model& model, const at::Tensor& x0, std::int64_t steps);
+
+/// Errors of an autoregressive rollout against trajectory data.
+struct RolloutMetrics {
+  /// Mean over samples of the relative L2 error of step k+1, ||p_k - w_k|| / ||w_k||.
+  std::vector<double> step_l2;
+  /// Per-sample relative L2 of the whole rollout (all steps and grid points at once, MgNO's
+  /// test_l2_full): mean, standard deviation and maximum over samples.
+  double full_mean = 0, full_std = 0, full_max = 0;
+  std::int64_t samples = 0;
+};
+
+/// Roll `model` out `steps` steps from the inputs w(t_0) of trajectory data (`data` opened with
+/// snapshot_pairs = 0: outputs w(t_1..t_T), T >= steps) and compare with the stored snapshots.
+RolloutMetrics evaluate_rollout(operators::Model& model, const GridDataset& data, std::int64_t steps,
+                                std::int64_t batch_size = 8);
+
 }  // namespace physml::train
