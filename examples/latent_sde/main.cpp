@@ -7,7 +7,7 @@
 // the path KL from the Girsanov integrand 1/2 |(f_post - f_prior)/g|^2 (sdeint_logqp).
 // After training, samples of the *prior* SDE are compared with the exact OU marginals.
 //
-//   ./build/examples/latent_sde/latent_sde -threads 1 [-latent_iters 600] [-latent_batch 128]
+//   ./build/examples/latent_sde/latent_sde -threads 1 [-latent_iters 500] [-latent_batch 128]
 //       [-latent_dim 4] [-latent_hidden 32] [-latent_lr 1e-2] [-latent_seed 0] [-latent_out dir]
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
@@ -125,7 +125,7 @@ std::pair<double, double> marginal_errors(const torch::Tensor& x, const torch::T
 int run(int argc, char** argv) {
   physml::Environment env(argc, argv);
   physml::Options opt("latent_");
-  const long iters = opt.get_int("iters", 600);
+  const long iters = opt.get_int("iters", 500);
   const long batch = opt.get_int("batch", 128);
   const long latent = opt.get_int("dim", 4), hidden = opt.get_int("hidden", 32), context = opt.get_int("context", 16);
   const double lr = opt.get_real("lr", 1e-2);

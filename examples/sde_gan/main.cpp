@@ -1,7 +1,7 @@
 // SDE-GAN (Kidger et al. 2021, "Neural SDEs as infinite-dimensional GANs"; thesis, neural SDEs)
 // on a time-dependent Ornstein–Uhlenbeck process
 //   dY = (mu t - theta Y) dt + sigma (2 t / T) dW,  Y0 ~ U[-1, 1],  mu 0.02, theta 0.1, sigma 0.4,
-// observed at t = 0, 1, ..., T - 1 (T = 64).
+// observed at t = 0, 1, ..., T - 1 (T = 64 in the reference setting; default 32 for a short run).
 // Generator: initial noise V ~ N(0, I_5) -> z0 = zeta(V); Stratonovich SDE
 //   dz = f(t, z) dt + g(t, z) o dW (hidden 16, Brownian motion of 3 channels, general noise),
 // solved with reversible Heun, dt = 1; output Y = l(z).
@@ -12,7 +12,7 @@
 // Reports the marginal mean / std errors against the exact moments at several times, for the
 // untrained and the trained generator; PNGs: sample paths, marginal histograms, loss curve.
 //
-//   ./build/examples/sde_gan/sde_gan -threads 1 [-gan_steps 800] [-gan_batch 256] [-gan_lr_g 2e-3]
+//   ./build/examples/sde_gan/sde_gan -threads 1 [-gan_steps 500] [-gan_batch 128] [-gan_length 32] [-gan_lr_g 2e-3]
 //       [-gan_lr_d 4e-3] [-gan_hidden 16] [-gan_seed 0] [-gan_out dir]
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
@@ -36,12 +36,15 @@ namespace io = physml::io;
 namespace {
 
 constexpr double kMu = 0.02, kTheta = 0.1, kSigma = 0.4;
-constexpr long kT = 64;  // observation times 0..63; Brownian motion on [0, 64]
+long kT = 32;      // observation times 0..T-1 (-gan_length)
+long kSpan = 32;   // Brownian motion on [0, kSpan], kSpan = 2^kDepth >= T: integer times are dyadic nodes
+int kDepth = 5;
 
-std::shared_ptr<de::BrownianInterval> brownian(long batch, long channels, std::uint64_t seed, int depth,
+/// Brownian motion resolved to 2^-extra_depth in time.
+std::shared_ptr<de::BrownianInterval> brownian(long batch, long channels, std::uint64_t seed, int extra_depth,
                                                torch::Dtype dtype) {
-  return std::make_shared<de::BrownianInterval>(0.0, static_cast<double>(kT), std::vector<std::int64_t>{batch, channels},
-                                                seed, torch::TensorOptions().dtype(dtype), depth);
+  return std::make_shared<de::BrownianInterval>(0.0, static_cast<double>(kSpan), std::vector<std::int64_t>{batch, channels},
+                                                seed, torch::TensorOptions().dtype(dtype), std::max(1, kDepth + extra_depth));
 }
 
 /// Real data: Euler–Maruyama with dt = 1/16 (additive noise: strong order 1) -> [n, T].
@@ -54,7 +57,7 @@ torch::Tensor sample_real(long n, const torch::Tensor& ts, std::uint64_t seed) {
     return (kSigma * 2 * t / kT).view({-1, 1, 1}).expand({y.size(0), 1, 1}).contiguous();
   });
   auto ys = de::sdeint(f, g, y0, ts, de::SdeOptions().noise_type("additive").brownian_size(1).dt(1.0 / 16),
-                       brownian(n, 1, seed + 1, 10, torch::kDouble));
+                       brownian(n, 1, seed + 1, 4, torch::kDouble));
   return ys.squeeze(2).t().contiguous();  // [n, T]
 }
 
@@ -124,7 +127,7 @@ struct GeneratorImpl : torch::nn::Module {
                     .noise_type("general")
                     .brownian_size(M)
                     .dt(1.0);
-    auto zs = de::sdeint(f, g, z0, ts, opts, brownian(n, M, seed, 6, torch::kFloat));  // [T, n, H]
+    auto zs = de::sdeint(f, g, z0, ts, opts, brownian(n, M, seed, 0, torch::kFloat));  // [T, n, H]
     return readout(zs).squeeze(2).t();
   }
   long V, H, M;
@@ -167,7 +170,7 @@ std::vector<double> col(const torch::Tensor& t) {
   return {c.data_ptr<double>(), c.data_ptr<double>() + c.numel()};
 }
 
-const std::vector<long> kReportTimes{0, 8, 16, 32, 48, 63};
+std::vector<long> kReportTimes;  // 0, (T-1)/8, (T-1)/4, (T-1)/2, 3(T-1)/4, T-1
 
 /// Mean over the report times of |mean error| and |std error| against the exact moments.
 std::pair<double, double> moment_errors(const torch::Tensor& y, const std::vector<double>& m,
@@ -189,8 +192,9 @@ std::pair<double, double> moment_errors(const torch::Tensor& y, const std::vecto
 int run(int argc, char** argv) {
   physml::Environment env(argc, argv);
   physml::Options opt("gan_");
-  const long steps = opt.get_int("steps", 800);
-  const long batch = opt.get_int("batch", 256);
+  const long steps = opt.get_int("steps", 500);
+  const long batch = opt.get_int("batch", 128);
+  kT = opt.get_int("length", 32);
   const long hidden = opt.get_int("hidden", 16), width = opt.get_int("width", 16);
   const long noise = opt.get_int("noise", 5), bm_ch = opt.get_int("brownian", 3);
   const double lr_g = opt.get_real("lr_g", 2e-3), lr_d = opt.get_real("lr_d", 4e-3);
@@ -199,6 +203,10 @@ int run(int argc, char** argv) {
   const std::string out = opt.get_string("out", "sde_gan_out");
   physml::check_no_unused_options();
   PHYSML_CHECK(steps >= 1, "-gan_steps must be >= 1, got ", steps);
+  PHYSML_CHECK(kT >= 9 && kT <= 4096, "-gan_length must be in [9, 4096], got ", kT);
+  kSpan = 1, kDepth = 0;
+  while (kSpan < kT) kSpan *= 2, ++kDepth;
+  for (double q : {0.0, 0.125, 0.25, 0.5, 0.75, 1.0}) kReportTimes.push_back(std::lround(q * (kT - 1)));
   PHYSML_CHECK(batch >= 2 && batch <= dataset, "-gan_batch must be in [2, -gan_dataset], got ", batch);
   PHYSML_CHECK(hidden >= 1 && width >= 1 && noise >= 1 && bm_ch >= 1,
                "-gan_hidden, -gan_width, -gan_noise, -gan_brownian must be >= 1");
@@ -278,7 +286,7 @@ int run(int argc, char** argv) {
   lp.ylabel = "y";
   io::write_line_plot_png(out + "/samples.png", ss, lp);
   std::vector<io::Series> hs;
-  for (long ti : {16L, 40L, 63L}) {
+  for (long ti : {(kT - 1) / 4, (5 * (kT - 1)) / 8, kT - 1}) {
     auto r = heldout.select(1, ti), g = trained.select(1, ti);
     const double lo = std::min(r.min().item<double>(), g.min().item<double>());
     const double hi = std::max(r.max().item<double>(), g.max().item<double>());
