@@ -213,8 +213,9 @@ int run(int argc, char** argv) {
   // Plots: sample paths of data and model, mean +- 2 std bands, loss curve.
   auto tv = col(ts);
   std::vector<io::Series> ss;
-  for (long k = 0; k < 5; ++k) ss.push_back({k == 0 ? "OU data" : "", tv, col(test.select(1, k))});
-  for (long k = 0; k < 5; ++k) ss.push_back({k == 0 ? "latent SDE prior samples" : "", tv, col(samples.select(1, k)), true});
+  for (long k = 0; k < 3; ++k) ss.push_back({"OU data " + std::to_string(k + 1), tv, col(test.select(1, k))});
+  for (long k = 0; k < 3; ++k)
+    ss.push_back({"prior sample " + std::to_string(k + 1), tv, col(samples.select(1, k)), true});
   io::LinePlotOptions lp;
   lp.title = "Ornstein-Uhlenbeck data and latent SDE samples";
   lp.xlabel = "t";

@@ -12,8 +12,8 @@
 // Reports the marginal mean / std errors against the exact moments at several times, for the
 // untrained and the trained generator; PNGs: sample paths, marginal histograms, loss curve.
 //
-//   ./build/examples/sde_gan/sde_gan -threads 1 [-gan_steps 500] [-gan_batch 128] [-gan_length 32] [-gan_lr_g 2e-3]
-//       [-gan_lr_d 4e-3] [-gan_hidden 16] [-gan_seed 0] [-gan_out dir]
+//   ./build/examples/sde_gan/sde_gan -threads 1 [-gan_steps 600] [-gan_batch 128] [-gan_length 32] [-gan_lr_g 2e-4]
+//       [-gan_lr_d 1e-3] [-gan_hidden 16] [-gan_seed 0] [-gan_out dir]
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
@@ -192,12 +192,12 @@ std::pair<double, double> moment_errors(const torch::Tensor& y, const std::vecto
 int run(int argc, char** argv) {
   physml::Environment env(argc, argv);
   physml::Options opt("gan_");
-  const long steps = opt.get_int("steps", 500);
+  const long steps = opt.get_int("steps", 600);
   const long batch = opt.get_int("batch", 128);
   kT = opt.get_int("length", 32);
   const long hidden = opt.get_int("hidden", 16), width = opt.get_int("width", 16);
   const long noise = opt.get_int("noise", 5), bm_ch = opt.get_int("brownian", 3);
-  const double lr_g = opt.get_real("lr_g", 2e-3), lr_d = opt.get_real("lr_d", 4e-3);
+  const double lr_g = opt.get_real("lr_g", 2e-4), lr_d = opt.get_real("lr_d", 1e-3);
   const long dataset = opt.get_int("dataset", 8192);
   const auto seed = static_cast<std::uint64_t>(opt.get_int("seed", 0));
   const std::string out = opt.get_string("out", "sde_gan_out");
@@ -278,8 +278,8 @@ int run(int argc, char** argv) {
   // Plots.
   std::vector<double> tv = col(ts);
   std::vector<io::Series> ss;
-  for (long k = 0; k < 6; ++k) ss.push_back({k == 0 ? "real" : "", tv, col(heldout[k])});
-  for (long k = 0; k < 6; ++k) ss.push_back({k == 0 ? "generated" : "", tv, col(trained[k]), true});
+  for (long k = 0; k < 3; ++k) ss.push_back({"real " + std::to_string(k + 1), tv, col(heldout[k])});
+  for (long k = 0; k < 3; ++k) ss.push_back({"generated " + std::to_string(k + 1), tv, col(trained[k]), true});
   io::LinePlotOptions lp;
   lp.title = "Time-dependent OU: real vs SDE-GAN sample paths";
   lp.xlabel = "t";
