@@ -13,7 +13,7 @@
 // untrained and the trained generator; PNGs: sample paths, marginal histograms, loss curve.
 //
 //   ./build/examples/sde_gan/sde_gan -threads 1 [-gan_steps 600] [-gan_batch 128] [-gan_length 32] [-gan_lr_g 2e-4]
-//       [-gan_lr_d 1e-3] [-gan_hidden 16] [-gan_seed 0] [-gan_out dir]
+//       [-gan_lr_d 1e-3] [-gan_hidden 16] [-gan_swa_start steps/2] [-gan_seed 0] [-gan_out dir]
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
@@ -199,6 +199,7 @@ int run(int argc, char** argv) {
   const long noise = opt.get_int("noise", 5), bm_ch = opt.get_int("brownian", 3);
   const double lr_g = opt.get_real("lr_g", 2e-4), lr_d = opt.get_real("lr_d", 1e-3);
   const long dataset = opt.get_int("dataset", 8192);
+  const long swa_start = opt.get_int("swa_start", steps / 2);
   const auto seed = static_cast<std::uint64_t>(opt.get_int("seed", 0));
   const std::string out = opt.get_string("out", "sde_gan_out");
   physml::check_no_unused_options();
@@ -211,6 +212,7 @@ int run(int argc, char** argv) {
   PHYSML_CHECK(hidden >= 1 && width >= 1 && noise >= 1 && bm_ch >= 1,
                "-gan_hidden, -gan_width, -gan_noise, -gan_brownian must be >= 1");
   PHYSML_CHECK(lr_g > 0 && lr_d > 0, "-gan_lr_g and -gan_lr_d must be positive");
+  PHYSML_CHECK(swa_start >= 0 && swa_start < steps, "-gan_swa_start must be in [0, -gan_steps), got ", swa_start);
   std::filesystem::create_directories(out);
   physml::seed_everything(seed);
 
@@ -238,6 +240,8 @@ int run(int argc, char** argv) {
   std::printf("untrained generator: mean |mean error| %.3f, mean |std error| %.3f\n", um, us);
 
   std::vector<double> its, wdist;
+  std::vector<torch::Tensor> swa;
+  long swa_n = 0;
   physml::Timer timer;
   for (long it = 0; it < steps; ++it) {
     auto idx = torch::randint(dataset, {batch}, torch::kLong);
@@ -252,6 +256,15 @@ int run(int argc, char** argv) {
     opt_g.step();
     opt_d.step();
     de::clip_lipschitz_(*disc);
+    if (it >= swa_start) {  // stochastic weight averaging of the generator (running mean)
+      torch::NoGradGuard ng;
+      auto ps = gen->parameters();
+      for (size_t k = 0; k < ps.size(); ++k) {
+        if (swa_n == 0) swa.push_back(ps[k].detach().clone());
+        else swa[k].add_((ps[k].detach() - swa[k]) / static_cast<double>(swa_n + 1));
+      }
+      ++swa_n;
+    }
     its.push_back(it);
     wdist.push_back((rs - gs).item<double>());
     if (it % 50 == 0 || it + 1 == steps) {
@@ -260,20 +273,31 @@ int run(int argc, char** argv) {
     }
   }
   const double train_s = timer.seconds();
-  auto trained = evaluate(physml::derive_seed(seed, 4));
-  std::vector<std::pair<double, double>> pt, pu, pr;
+  auto last = evaluate(physml::derive_seed(seed, 4));
+  {
+    torch::NoGradGuard ng;
+    auto ps = gen->parameters();
+    for (size_t k = 0; k < ps.size(); ++k) ps[k].copy_(swa[k]);
+  }
+  auto trained = evaluate(physml::derive_seed(seed, 4));  // the averaged generator
+  std::vector<std::pair<double, double>> pt, pu, pr, pl;
   auto [tm, tsd] = moment_errors(trained, m_ex, v_ex, &pt);
+  auto [lm, lsd] = moment_errors(last, m_ex, v_ex, &pl);
   moment_errors(untrained, m_ex, v_ex, &pu);
   auto [rm, rsd] = moment_errors(heldout, m_ex, v_ex, &pr);
   std::printf("training: %ld steps in %.0f s\n", steps, train_s);
-  std::printf("\n| t | exact mean | exact std | |mean err| untrained | |mean err| trained | |std err| untrained |"
-              " |std err| trained | |mean err|, |std err| of 4096 real paths |\n|---|---|---|---|---|---|---|---|\n");
+  std::printf("generator weights averaged over steps %ld..%ld (SWA); errors: untrained / last weights / SWA\n",
+              swa_start, steps - 1);
+  std::printf("\n| t | exact mean | exact std | |mean err| untrained / last / SWA | |std err| untrained / last / SWA |"
+              " |mean err|, |std err| of 4096 real paths |\n|---|---|---|---|---|---|\n");
   for (size_t k = 0; k < kReportTimes.size(); ++k) {
     const auto i = static_cast<size_t>(kReportTimes[k]);
-    std::printf("| %ld | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f, %.3f |\n", kReportTimes[k], m_ex[i],
-                std::sqrt(v_ex[i]), pu[k].first, pt[k].first, pu[k].second, pt[k].second, pr[k].first, pr[k].second);
+    std::printf("| %ld | %.3f | %.3f | %.3f / %.3f / %.3f | %.3f / %.3f / %.3f | %.3f, %.3f |\n", kReportTimes[k],
+                m_ex[i], std::sqrt(v_ex[i]), pu[k].first, pl[k].first, pt[k].first, pu[k].second, pl[k].second,
+                pt[k].second, pr[k].first, pr[k].second);
   }
-  std::printf("| average | | | %.3f | %.3f | %.3f | %.3f | %.3f, %.3f |\n", um, tm, us, tsd, rm, rsd);
+  std::printf("| average | | | %.3f / %.3f / %.3f | %.3f / %.3f / %.3f | %.3f, %.3f |\n", um, lm, tm, us, lsd, tsd, rm,
+              rsd);
 
   // Plots.
   std::vector<double> tv = col(ts);
