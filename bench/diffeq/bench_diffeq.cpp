@@ -4,7 +4,7 @@
 //  2. peak memory of forward+backward against the number of steps, per gradient method
 //     (each measurement in a forked child, peak RSS above the child's baseline);
 //  3. Brownian sampling cost against the number of queries.
-// Usage: bench_diffeq [--quick | --brownian]
+// Usage: bench_diffeq [--quick | --brownian | --memory]
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -116,8 +116,9 @@ long memory_child(const std::string& g, int steps) {
     de::OdeOptions o;
     if (g == "reversible") o.method("reversible_heun").dt(dt).gradient("reversible");
     else if (g == "backprop(rev. Heun)") o.method("reversible_heun").dt(dt);
-    else o.method("rk4").dt(dt).adaptive(false).gradient(g == "checkpoint" ? "checkpoint" : g);
-    if (g == "checkpoint") o.checkpoints(8);
+    else o.method("rk4").dt(dt).adaptive(false).gradient(g.rfind("checkpoint", 0) == 0 ? "checkpoint" : g);
+    if (g.rfind("checkpoint", 0) == 0) o.checkpoints(8);
+    if (g == "checkpoint(binomial)") o.checkpoint_schedule("binomial");
     // Warm-up at small size so allocator/threads are in the baseline.
     { auto o2 = o; o2.dt(0.5); de::odeint(f, y0, ts, o2).sum().backward(); }
     long base = current_rss_kb();
@@ -143,7 +144,7 @@ void memory_vs_steps(bool quick) {
   std::printf("\n|---|");
   for (size_t i = 0; i < steps.size(); ++i) std::printf("---|");
   std::printf("\n");
-  for (std::string g : {"backprop", "adjoint", "checkpoint", "backprop(rev. Heun)", "reversible"}) {
+  for (std::string g : {"backprop", "adjoint", "checkpoint", "checkpoint(binomial)", "backprop(rev. Heun)", "reversible"}) {
     std::printf("| %s (%s) |", g.c_str(), g.find("ev") != std::string::npos ? "reversible_heun" : "rk4");
     for (int s : steps) std::printf(" %.1f |", memory_child(g, s) / 1024.0);
     std::printf("\n");
@@ -189,10 +190,15 @@ void brownian_cost(bool quick) {
 int main(int argc, char** argv) {
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   const bool only_brownian = argc > 1 && std::strcmp(argv[1], "--brownian") == 0;
+  const bool only_memory = argc > 1 && std::strcmp(argv[1], "--memory") == 0;
   physml::EnvironmentOptions eo;
   eo.threads = 1;
   physml::Environment env(argc, argv, eo);
   std::printf("# bench_diffeq (1 thread)\n");
+  if (only_memory) {
+    memory_vs_steps(false);
+    return 0;
+  }
   if (!only_brownian) {
     toy_neural_ode(quick ? 1 : 3);
     memory_vs_steps(quick);

@@ -165,3 +165,48 @@ TEST(DiffeqGradients, Float32NeuralFieldBackpropAndAdjointAgree) {
   }
   for (int i = 0; i < 2; ++i) EXPECT_LT(rel(g[1][i], g[0][i]), 1e-3);
 }
+
+TEST(DiffeqGradients, BinomialCheckpointingEqualsBackpropWithBoundedStates) {
+  Problem pb;
+  for (auto base : {de::OdeOptions().method("rk4").dt(0.02), de::OdeOptions().method("dopri5").rtol(1e-6).atol(1e-8)}) {
+    auto bp = pb.grads(base, false);
+    for (std::int64_t k : {2, 3, 5, 12}) {
+      auto o = de::OdeOptions(base).gradient("checkpoint").checkpoints(k).checkpoint_schedule("binomial");
+      auto y0 = pb.y0.clone().requires_grad_(true), W = pb.W.clone().requires_grad_(true),
+           b = pb.b.clone().requires_grad_(true);
+      auto sol = de::odesolve(pb.field(W, b), y0, pb.ts, o);
+      (sol.ys * pb.weights).sum().backward();
+      std::vector<torch::Tensor> g{y0.grad(), W.grad(), b.grad()};
+      for (int i = 0; i < 3; ++i) EXPECT_LT(rel(g[i], bp[i]), 1e-12) << base.method() << " " << names[i] << " k " << k;
+      // Never more than k states stored at once, and the slots are used.
+      const auto stored = *sol.stats.stored_states_max, N = sol.stats.steps;
+      EXPECT_LE(stored, k) << base.method() << " k " << k;
+      EXPECT_GE(stored, std::min<std::int64_t>(k, 2)) << base.method() << " k " << k;
+      // Revolve bound: with s = k - 1 slots and the smallest r with C(s + r, s) >= N, every
+      // step is evaluated at most r + 1 times in the backward pass (r replays + the graph step).
+      std::int64_t r = 0;
+      auto binom = [](std::int64_t s, std::int64_t rr) {
+        double v = 1;
+        for (std::int64_t i = 1; i <= s; ++i) v = v * static_cast<double>(rr + i) / static_cast<double>(i);
+        return v;
+      };
+      while (binom(k - 1, r) < static_cast<double>(N)) ++r;
+      const auto per_step = sol.stats.nfe / std::max<std::int64_t>(1, N);  // evaluations per step attempt
+      EXPECT_LE(*sol.stats.backward_nfe, (r + 1) * per_step * N + per_step + 1) << base.method() << " k " << k
+                                                                                 << " N " << N << " r " << r;
+    }
+  }
+  // The uniform schedule reports its stored states too; an unknown schedule is an error.
+  auto y0 = pb.y0.clone().requires_grad_(true);
+  auto sol = de::odesolve(pb.field(pb.W, pb.b), y0, pb.ts,
+                          de::OdeOptions().method("rk4").dt(0.01).gradient("checkpoint").checkpoints(4));
+  EXPECT_LE(*sol.stats.stored_states_max, 4);
+  EXPECT_GE(*sol.stats.stored_states_max, 2);
+  try {
+    de::odeint(pb.field(pb.W, pb.b), y0, pb.ts,
+               de::OdeOptions().method("rk4").dt(0.01).gradient("checkpoint").checkpoint_schedule("revolve2"));
+    ADD_FAILURE() << "no error for an unknown checkpoint schedule";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("checkpoint_schedule"), std::string::npos) << e.what();
+  }
+}

@@ -116,6 +116,32 @@ TEST(DiffeqSde, StrongOrdersOnGeometricBrownianMotion) {
   EXPECT_LT(rev.strong.back(), 0.05);
 }
 
+TEST(DiffeqSde, ReversibleHeunNeedsOneDriftAndDiffusionEvaluationPerStep) {
+  // f(t_{n+1}, z_{n+1}) of one step is the first evaluation of the next: N steps cost N + 1
+  // evaluations of each, and the result equals the uncached formula step by step.
+  const int paths = 8, N = 40;
+  auto bm = std::make_shared<de::BrownianInterval>(0.0, 1.0, std::vector<std::int64_t>{paths, 1}, 5, f64, 12);
+  de::VectorField f([](const torch::Tensor&, const torch::Tensor& y) { return (mu - 0.5 * sigma * sigma) * y; });
+  de::VectorField g([](const torch::Tensor&, const torch::Tensor& y) { return sigma * y; });
+  auto y0 = torch::ones({paths, 1}, f64);
+  de::SdeStats st;
+  auto ys = de::sdeint(f, g, y0, torch::tensor({0.0, 0.5, 1.0}, f64),
+                       de::SdeOptions().method("reversible_heun").sde_type("stratonovich").dt(1.0 / N), bm, &st);
+  EXPECT_EQ(st.steps, N);
+  EXPECT_EQ(st.drift_evals, N + 1);
+  EXPECT_EQ(st.diffusion_evals, N + 1);
+  torch::Tensor y = y0, z = y0;
+  for (int k = 0; k < N; ++k) {
+    const double t = static_cast<double>(k) / N, h = 1.0 / N;
+    auto dW = bm->increment(t, t + h);
+    auto fz = (mu - 0.5 * sigma * sigma) * z, gz = sigma * z;
+    auto z1 = 2 * y - z + fz * h + gz * dW;
+    y = y + 0.5 * (fz + (mu - 0.5 * sigma * sigma) * z1) * h + 0.5 * (gz + sigma * z1) * dW;
+    z = z1;
+  }
+  EXPECT_LT((ys[2] - y).abs().max().item<double>(), 1e-13);
+}
+
 TEST(DiffeqSde, WeakOrderOfEulerMaruyamaOnGbm) {
   auto em = gbm("euler", "ito", {2, 3, 4, 5});
   EXPECT_NEAR(slope(em.hs, em.weak), 1.0, 0.2);

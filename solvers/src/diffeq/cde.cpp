@@ -158,7 +158,7 @@ at::Tensor CubicPath::locate(const at::Tensor& t, at::Tensor& s) const {
   auto tt = t.to(t_.scalar_type()).reshape({-1});
   if (tt.numel() == 1 && batch() > 1) tt = tt.expand({batch()});
   const auto n = t_.size(0) - 1;
-  auto idx = (torch::searchsorted(t_, tt.detach(), /*out_int32=*/false, /*right=*/true) - 1).clamp(0, n - 1);
+  auto idx = (torch::searchsorted(t_, tt.detach().contiguous(), /*out_int32=*/false, /*right=*/true) - 1).clamp(0, n - 1);
   s = tt - t_.index_select(0, idx);
   return idx;
 }

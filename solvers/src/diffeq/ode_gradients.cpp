@@ -5,6 +5,7 @@
 #include "physml/core/error.hpp"
 
 #include <cmath>
+#include <functional>
 
 namespace physml::solvers::diffeq {
 
@@ -191,9 +192,11 @@ struct CheckpointFn : torch::autograd::Function<CheckpointFn> {
     const auto nfe0 = st->f.nfe();
     LoopState s = init_state(c, y0);
     const std::int64_t K = std::max<std::int64_t>(2, st->opt.checkpoints());
+    const bool binomial = st->opt.checkpoint_schedule() == "binomial";
     std::int64_t every = 1;
     while (!all_done(s)) {
-      if (s.step % every == 0) {
+      // Binomial: only the initial state is kept now; the backward pass places the others.
+      if (binomial ? s.step == 0 : s.step % every == 0) {
         LoopState snap;
         snap.t = s.t;
         snap.y = s.y;
@@ -216,6 +219,7 @@ struct CheckpointFn : torch::autograd::Function<CheckpointFn> {
     st->stats.steps = s.step;
     st->stats.accepted_max = s.accepted.max().item<std::int64_t>();
     st->stats.rejected_total = s.rejected;
+    if (!binomial) *st->stats.stored_states_max = static_cast<std::int64_t>(st->snapshots.size());
     ctx->save_for_backward({y0, ts});
     ctx->saved_data["state"] = c10::IValue::make_capsule(st);
     return {ys};
@@ -234,10 +238,9 @@ struct CheckpointFn : torch::autograd::Function<CheckpointFn> {
     at::Tensor a_y = torch::zeros_like(y0), a_k1 = torch::zeros_like(y0);
     std::vector<at::Tensor> pacc(params.size());
     const auto N = static_cast<std::int64_t>(st->records.size());
-    for (auto j = static_cast<std::int64_t>(st->snapshots.size()) - 1; j >= 0; --j) {
-      const auto s0 = st->snapshots[j].first;
-      const auto s1 = j + 1 < static_cast<std::int64_t>(st->snapshots.size()) ? st->snapshots[j + 1].first : N;
-      const auto& snap = st->snapshots[j].second;
+    // Replay steps [s0, s1) from the state `snap` at step s0 with autograd and pull the adjoint
+    // (a_y, a_k1) at s1 back to s0, accumulating parameter gradients and output cotangents.
+    auto reverse_segment = [&](std::int64_t s0, std::int64_t s1, const LoopState& snap) {
       LoopState r;
       r.t = snap.t;
       r.y = snap.y.detach().requires_grad_(true);
@@ -261,6 +264,68 @@ struct CheckpointFn : torch::autograd::Function<CheckpointFn> {
       a_y = res[0].defined() ? res[0] : torch::zeros_like(y0);
       a_k1 = res[1].defined() ? res[1] : torch::zeros_like(y0);
       accumulate_grads(pacc, res, 2);
+    };
+    if (st->opt.checkpoint_schedule() == "binomial") {
+      // Revolve-style binomial schedule (Griewank 1992; Griewank & Walther 2000): with s free
+      // slots and r recomputations, beta(s, r) = C(s + r, s) steps can be reversed; a segment
+      // of t steps is split at m = max(1, t - beta(s - 1, r)) with the smallest r such that
+      // beta(s, r) >= t: the right part is reversed with s - 1 slots, the left one with s.
+      // At most `checkpoints` states (the initial one included) are stored at any time, and
+      // only one step's graph is alive.
+      std::int64_t live = 1, live_max = 1;
+      auto beta = [](std::int64_t sl, std::int64_t rp) {
+        double b = 1;  // C(sl + rp, sl), saturating
+        for (std::int64_t i = 1; i <= sl; ++i) b = std::min(b * static_cast<double>(rp + i) / static_cast<double>(i), 1e18);
+        return b;
+      };
+      auto advance = [&](const LoopState& from, std::int64_t a, std::int64_t b) {
+        torch::NoGradGuard ng;
+        LoopState r;
+        r.t = from.t;
+        r.y = from.y;
+        r.k1 = from.k1;
+        r.done = from.done;
+        r.accepted = from.accepted;
+        r.out.assign(n, at::Tensor());
+        for (int64_t k = 0; k < n; ++k) r.out[k] = torch::zeros_like(y0);
+        r.step = a;
+        for (auto step = a; step < b; ++step) attempt(c, r, &st->records[step], nullptr);
+        LoopState snap;
+        snap.t = r.t;
+        snap.y = r.y;
+        snap.k1 = r.k1;
+        snap.done = r.done;
+        snap.accepted = r.accepted;
+        return snap;
+      };
+      std::function<void(std::int64_t, std::int64_t, const LoopState&, std::int64_t)> revolve =
+          [&](std::int64_t a, std::int64_t b, const LoopState& snap, std::int64_t slots) {
+            const auto t = b - a;
+            if (t <= 0) return;
+            if (t == 1) return reverse_segment(a, b, snap);
+            if (slots == 0) {  // no free slot: recompute from a for every step, last first
+              for (auto i = b - 1; i >= a; --i) reverse_segment(i, i + 1, i == a ? snap : advance(snap, a, i));
+              return;
+            }
+            std::int64_t r = 1;
+            while (beta(slots, r) < static_cast<double>(t)) ++r;
+            const auto m = std::max<std::int64_t>(1, t - static_cast<std::int64_t>(beta(slots - 1, r)));
+            {
+              LoopState mid = advance(snap, a, a + m);
+              live_max = std::max(live_max, ++live);
+              revolve(a + m, b, mid, slots - 1);
+              --live;
+            }
+            revolve(a, a + m, snap, slots);
+          };
+      revolve(0, N, st->snapshots.front().second, std::max<std::int64_t>(2, st->opt.checkpoints()) - 1);
+      *st->stats.stored_states_max = live_max;
+    } else {
+      for (auto j = static_cast<std::int64_t>(st->snapshots.size()) - 1; j >= 0; --j) {
+        const auto s0 = st->snapshots[j].first;
+        const auto s1 = j + 1 < static_cast<std::int64_t>(st->snapshots.size()) ? st->snapshots[j + 1].first : N;
+        reverse_segment(s0, s1, st->snapshots[j].second);
+      }
     }
     // k1 = f(t0, y0) at the start.
     {
@@ -385,6 +450,8 @@ OdeSolution solve_adjoint(const VectorField& f, const at::Tensor& y0, const at::
 OdeSolution solve_checkpoint(const VectorField& f, const at::Tensor& y0, const at::Tensor& ts, const OdeOptions& o) {
   PHYSML_CHECK(!o.event(), "odeint: events are not supported with gradient 'checkpoint'");
   PHYSML_CHECK(o.checkpoints() >= 2, "odeint: checkpoints must be >= 2, got ", o.checkpoints());
+  PHYSML_CHECK(o.checkpoint_schedule() == "uniform" || o.checkpoint_schedule() == "binomial",
+               "odeint: unknown checkpoint_schedule '", o.checkpoint_schedule(), "'; expected uniform or binomial");
   tableau(o.method());
   auto st = c10::make_intrusive<SolveState>(f, o);
   st->params = f.parameters();

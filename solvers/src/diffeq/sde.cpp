@@ -21,6 +21,11 @@ struct Sde {
   std::string method;
   std::int64_t B, d, m;
   SdeStats* st;
+  // Reversible Heun reuses f(t_{n+1}, z_{n+1}), g(t_{n+1}, z_{n+1}) of step n as the first
+  // evaluation of step n + 1 (one drift and one diffusion evaluation per step, Kidger et al.
+  // 2021). The cache holds the z tensor it belongs to, so it can only hit for that very tensor.
+  mutable at::Tensor cache_z, cache_f, cache_g;
+  mutable double cache_t = 0;
 
   std::string sh(at::IntArrayRef s) const {
     std::ostringstream os;
@@ -84,11 +89,19 @@ struct Sde {
       auto yt = y + fv * h + gdw(gv, dW);
       y = y + 0.5 * (fv + drift(th, yt)) * h + 0.5 * gdw(gv + diffusion(th, yt), dW);
     } else {  // reversible_heun
-      auto fz = drift(t, z);
-      auto gz = diffusion(t, z);
+      const double t0 = t[0].item<double>();
+      at::Tensor fz, gz;
+      if (cache_z.defined() && cache_z.is_same(z) && cache_t == t0) {
+        fz = cache_f;
+        gz = cache_g;
+      } else {
+        fz = drift(t, z);
+        gz = diffusion(t, z);
+      }
       auto z1 = 2 * y - z + fz * h + gdw(gz, dW);
       auto f1 = drift(th, z1);
       auto g1 = diffusion(th, z1);
+      cache_z = z1, cache_f = f1, cache_g = g1, cache_t = t0 + h;
       y = y + 0.5 * (fz + f1) * h + 0.5 * gdw(gz + g1, dW);
       z = z1;
     }
@@ -104,7 +117,8 @@ at::Tensor sdeint(const VectorField& drift, const VectorField& diffusion, const 
   internal::check_inputs(y0, ts, "sdeint");
   PHYSML_CHECK(y0.dim() == 2, "sdeint: y0 must be [batch, d], got dim ", y0.dim());
   SdeStats local;
-  Sde s{&drift, &diffusion, Noise::diagonal, false, o.method(), y0.size(0), y0.size(1), 0, stats ? stats : &local};
+  Sde s{&drift, &diffusion, Noise::diagonal, false, o.method(), y0.size(0), y0.size(1), 0, stats ? stats : &local,
+        {}, {}, {}, 0.0};
   const auto& nt = o.noise_type();
   if (nt == "diagonal") s.noise = Noise::diagonal, s.m = s.d;
   else if (nt == "scalar") s.noise = Noise::scalar, s.m = 1;

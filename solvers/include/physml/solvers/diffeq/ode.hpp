@@ -62,8 +62,16 @@ struct OdeOptions {
   /// Adjoint error norm over the state and its adjoint only, not the parameter adjoint
   /// (Kidger, Chen & Lyons 2021, "Hey, that's not an ODE").
   TORCH_ARG(bool, seminorm) = false;
-  /// Number of stored states for gradient "checkpoint".
+  /// Number of stored states for gradient "checkpoint" (>= 2).
   TORCH_ARG(std::int64_t, checkpoints) = 8;
+  /// Checkpoint placement for gradient "checkpoint":
+  /// "uniform": `checkpoints` evenly spaced states are kept in the forward pass and each
+  ///   segment between them is replayed with its full graph (memory: checkpoints states +
+  ///   N / checkpoints steps of graph; one extra forward pass);
+  /// "binomial": revolve-style schedule (Griewank & Walther 2000): at most `checkpoints` states
+  ///   (the initial one included) and one step's graph are alive at any time; with s = checkpoints
+  ///   - 1 free slots, N <= C(s + r, s) steps cost at most r extra forward passes.
+  TORCH_ARG(std::string, checkpoint_schedule) = "uniform";
   /// Terminal event (element stops at the first sign change of g); located to event_tol in t.
   TORCH_ARG(EventFunction, event) = nullptr;
   TORCH_ARG(double, event_tol) = 1e-12;
@@ -78,6 +86,9 @@ struct OdeStats {
   /// Vector-field evaluations of the backward pass of the adjoint, checkpoint and reversible
   /// methods; filled when backward runs (shared with the solve, so read it after backward()).
   std::shared_ptr<std::int64_t> backward_nfe = std::make_shared<std::int64_t>(0);
+  /// Gradient "checkpoint": the largest number of states stored at the same time (filled by
+  /// the forward pass for "uniform", by backward for "binomial").
+  std::shared_ptr<std::int64_t> stored_states_max = std::make_shared<std::int64_t>(0);
 };
 
 /// Result of odesolve.
