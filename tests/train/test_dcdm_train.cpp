@@ -86,3 +86,30 @@ TEST(DCDMTrain, DatasetRoundTripAndBadInput) {
   EXPECT_THROW_MSG(train::train_dcdm(*net2, bad, data.A, data.grid, o), "NaN or Inf");
   EXPECT_THROW_MSG(train::load_ritz_dataset((dir / "nope.pt").string()), "does not exist");
 }
+
+// Loss-plateau diagnosis (docs/results-dcdm.md): on the actual Ritz training vectors the
+// exact inverse must give loss ≈ 0, and q = b must give the analytic value of this loss
+// (energy line search, not least squares): with b = Σ β_i v_i (A v_i = λ_i v_i, ‖b‖ = 1),
+//   L(q = b) = Σ λ_i² β_i² / (Σ λ_i β_i²)² − 1,
+// computed here in the eigenbasis of a dense eigensolve, independently of dcdm_loss.
+TEST(DCDMTrain, ReferenceDirectionsOnRitzData) {
+  auto data = make_data(20);
+  const at::Tensor A = data.A.to_dense();
+  const at::Tensor b = data.b.to(torch::kDouble);
+  auto apply = [&](const at::Tensor& x) { return operators::sparse_apply(data.A, x); };
+  const at::Tensor exact = torch::linalg_solve(A, b.t()).t();
+  EXPECT_LT(operators::dcdm_loss(exact, b, apply).item<double>(), 1e-8);
+  EXPECT_LT(operators::dcdm_loss(-3.5 * exact, b, apply).item<double>(), 1e-8);  // scale-invariant
+  auto [lambda, V] = torch::linalg_eigh(A);
+  const at::Tensor beta2 = torch::mm(b, V).pow(2);  // [N, n]
+  const at::Tensor analytic =
+      ((beta2 * lambda.pow(2)).sum(1) / (beta2 * lambda).sum(1).pow(2) - 1).mean();
+  const double identity = operators::dcdm_loss(b, b, apply).item<double>();
+  EXPECT_NEAR(identity, analytic.item<double>(), 1e-8 * analytic.item<double>());
+  // The identity is far from the plateau value ≈ 1 seen in training (the low end carries
+  // 81× the energy, so b is smooth and q = b is already a fair direction).
+  EXPECT_LT(identity, 0.9);
+  // The float32 data path used in training (float32 A, b, q) agrees with float64.
+  auto apply32 = [&](const at::Tensor& x) { return operators::sparse_apply(data.A.to(torch::kFloat), x); };
+  EXPECT_NEAR(operators::dcdm_loss(data.b, data.b, apply32).item<double>(), identity, 1e-4);
+}
