@@ -263,6 +263,14 @@ std::vector<std::pair<std::vector<PLFLT>, std::vector<PLFLT>>> segments(const Se
 }
 
 void padded_range(double& lo, double& hi, bool log_axis) {
+  if (log_axis && std::floor(hi) - std::ceil(lo) < 1.0) {
+    // PLplot labels a log axis at whole decades only: a range with fewer than two decades
+    // inside (e.g. losses between 0.08 and 0.3) would get no numbers at all, so widen it to
+    // the enclosing decades.
+    lo = std::floor(lo);
+    hi = std::max(std::ceil(hi), lo + 1.0);
+    return;
+  }
   if (hi - lo <= 1e-12 * std::max(1.0, std::abs(hi))) {
     double d = log_axis ? 0.5 : std::max(1.0, std::abs(hi)) * 0.1;
     lo -= d;
@@ -299,10 +307,11 @@ void write_line_plot_png(const std::string& path, const std::vector<Series>& ser
   plwind(xlo, xhi, ylo, yhi);
   std::string xopt = o.log_x ? "l" : "", yopt = o.log_y ? "l" : "";
   plcol0(kGrid);
-  plbox(("g" + xopt).c_str(), 0.0, 0, ("g" + yopt).c_str(), 0.0, 0);
+  const double xtick = o.log_x ? 1.0 : 0.0, ytick = o.log_y ? 1.0 : 0.0;  // log axes: a major tick per decade
+  plbox(("g" + xopt).c_str(), xtick, 0, ("g" + yopt).c_str(), ytick, 0);
   plcol0(kBlack);
   plschr(0.0, 0.8);
-  plbox(("bcnst" + xopt).c_str(), 0.0, 0, ("bcnstv" + yopt).c_str(), 0.0, 0);
+  plbox(("bcnst" + xopt).c_str(), xtick, 0, ("bcnstv" + yopt).c_str(), ytick, 0);
   plschr(0.0, 0.9);
   plmtex("b", 3.0, 0.5, 0.5, o.xlabel.c_str());
   plmtex("l", 4.5, 0.5, 0.5, o.ylabel.c_str());

@@ -201,6 +201,30 @@ TEST(Png, LinePlotWithLogAxesAndLegend) {
   EXPECT_TRUE(near_blue(459, 154));
 }
 
+TEST(Png, LogAxisWithinOneDecadeStillHasNumbers) {
+  // Losses between 0.08 and 0.3 span no whole decade inside; PLplot labels log axes only at
+  // decades, so the range must be widened to [0.01, 1] or the y axis shows no numbers at all.
+  auto dir = physml::test::scratch_dir();
+  auto path = dir / "narrow.png";
+  Series s{"loss", {1, 2, 3, 4}, {0.3, 0.2, 0.12, 0.08}};
+  LinePlotOptions o;
+  o.ylabel = "";  // nothing else may be drawn left of the plot area
+  o.log_y = true;
+  o.width = 600;
+  o.height = 400;
+  write_line_plot_png(path.string(), {s}, o);
+  Image im(path);
+  auto dark_left_of_axis = [&](int y0, int y1) {
+    std::size_t n = 0;
+    for (int y = y0; y < y1; ++y)
+      for (int x = 0; x < static_cast<int>(600 * 0.12) - 3; ++x) n += distance(im.rgb(x, y), {0, 0, 0}) < 200;
+    return n;
+  };
+  // decade labels at the top (10^0, page y 0.9 -> row 40) and bottom (10^-1 ... window end, row 352)
+  EXPECT_GT(dark_left_of_axis(25, 60), 5u);
+  EXPECT_GT(dark_left_of_axis(335, 370), 5u);
+}
+
 TEST(Png, LinearAxesAndSkippedPoints) {
   auto dir = physml::test::scratch_dir();
   auto path = dir / "res.png";
