@@ -6,6 +6,8 @@
 //   ./build/examples/neural_ode_hybrid/neural_ode_hybrid [-hybrid_iters 200] [-hybrid_out dir]
 #include <torch/torch.h>
 
+#include <cstdio>
+#include <exception>
 #include <filesystem>
 
 #include "physml/core/environment.hpp"
@@ -51,7 +53,7 @@ std::vector<double> col(const torch::Tensor& t) {
 }
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   physml::Environment env(argc, argv);
   physml::Options opt("hybrid_");
   const long iters = opt.get_int("iters", 200);
@@ -128,4 +130,13 @@ int main(int argc, char** argv) {
                           lc);
   std::printf("plots written to %s/{trajectories,loss,correction}.png\n", out.c_str());
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {  // a bad option or a failed solve: a message, not an abort
+    std::fprintf(stderr, "neural_ode_hybrid: %s\n", e.what());
+    return 1;
+  }
 }
