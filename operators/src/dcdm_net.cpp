@@ -53,6 +53,8 @@ DCDMNetImpl::DCDMNetImpl(const DCDMNetOptions& o) : Model("DCDMNet"), options_(o
   } else {
     PHYSML_THROW("DCDMNet: unknown variant '", o.variant(), "'; expected from64 or from128");
   }
+  PHYSML_CHECK(o.init() == "keras" || o.init() == "torch", "DCDMNet: unknown init '", o.init(),
+               "'; expected keras or torch");
   const int c = o.channels();
   convs_ = register_module("convs", torch::nn::ModuleList());
   convs_->push_back(make_conv(o.dim(), in_channels(), c, 3).ptr());
@@ -60,6 +62,17 @@ DCDMNetImpl::DCDMNetImpl(const DCDMNetOptions& o) : Model("DCDMNet"), options_(o
   const int n_hidden = 1 + 2 * pre_pairs_ + 1 + 2 * coarse_pairs_ + 2 * post_pairs_;
   for (int i = 0; i < n_hidden; ++i) convs_->push_back(make_conv(o.dim(), c, c, 3).ptr());
   convs_->push_back(make_conv(o.dim(), c, 1, 1).ptr());
+  if (o.init() == "keras") {
+    // Keras' Conv defaults, as in the paper's model: glorot_uniform kernels, zero biases.
+    torch::NoGradGuard no_grad;
+    for (auto& p : convs_->named_parameters()) {
+      if (p.value().dim() == 1) {
+        p.value().zero_();
+      } else {
+        torch::nn::init::xavier_uniform_(p.value());
+      }
+    }
+  }
 }
 
 at::Tensor DCDMNetImpl::conv(size_t i, const at::Tensor& x) {

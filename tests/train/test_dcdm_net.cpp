@@ -53,6 +53,40 @@ TEST(DCDMNet, ParameterCountsMatchThePaper) {
   EXPECT_EQ(count_parameters(*masked), 97457 + 27 * 16);
 }
 
+TEST(DCDMNet, KerasInitHasZeroBiasesGlorotKernelsAndIsPositivelyHomogeneous) {
+  // The paper's Keras model starts with Glorot-uniform kernels, limit sqrt(6/(fan_in+fan_out))
+  // with fan = channels * k^d, and zero biases. A bias-free ReLU net is positively
+  // homogeneous, f(a x) = a f(x) for a > 0, so the tiny entries of a unit-norm residual are
+  // not drowned by biases (docs/results-dcdm.md).
+  for (int dim : {2, 3}) {
+    torch::manual_seed(4);
+    DCDMNet net{DCDMNetOptions(dim)};
+    for (const auto& p : net->named_parameters()) {
+      const auto& t = p.value();
+      if (t.dim() == 1) {
+        EXPECT_EQ(t.abs().max().item<float>(), 0.0f) << p.key();
+        continue;
+      }
+      const int64_t k = t[0][0].numel();
+      const double limit = std::sqrt(6.0 / double((t.size(0) + t.size(1)) * k));
+      EXPECT_LE(t.abs().max().item<double>(), limit * (1 + 1e-6)) << p.key();
+      if (t.numel() > 1000) {  // uniform(-l, l) has variance l^2/3
+        EXPECT_NEAR(t.var().item<double>(), limit * limit / 3, 0.1 * limit * limit / 3) << p.key();
+      }
+    }
+    const auto x = dim == 3 ? torch::randn({2, 1, 8, 8, 8}) : torch::randn({2, 1, 16, 16});
+    torch::NoGradGuard ng;
+    const auto y = net->forward(x), y_scaled = net->forward(3.7 * x);
+    EXPECT_LT((y_scaled - 3.7 * y).abs().max().item<double>(), 1e-5 * 3.7 * y.abs().max().item<double>()) << dim << "D";
+    // LibTorch's default init (random biases) is not homogeneous: the check above can fail.
+    torch::manual_seed(4);
+    DCDMNet torch_init(DCDMNetOptions(dim).init("torch"));
+    const auto z = torch_init->forward(x), z_scaled = torch_init->forward(3.7 * x);
+    EXPECT_GT((z_scaled - 3.7 * z).abs().max().item<double>(), 1e-2 * 3.7 * z.abs().max().item<double>()) << dim << "D";
+  }
+  EXPECT_THROW(DCDMNet(DCDMNetOptions(3).init("he")), physml::Error);
+}
+
 TEST(DCDMNet, ShapesAndBadInput) {
   torch::manual_seed(0);
   DCDMNet net3(DCDMNetOptions(3));

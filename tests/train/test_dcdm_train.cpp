@@ -49,6 +49,44 @@ TEST(DCDMTrain, LossDecreasesAndIsDeterministic) {
   }
 }
 
+TEST(DCDMTrain, ThreeDimensionalObstacleSceneLeavesTheLossPlateau) {
+  // Regression test for the plateau of session 2: on a 3D scene with a solid sphere,
+  // the LibTorch default initialization kept the loss at ~0.99 for hundreds of batches
+  // (unit-norm inputs have entries ~n^-1/2, drowned by random biases). With the paper's
+  // Keras initialization a few dozen batches get well below q = b (the identity
+  // "network"), which is a floor any useful direction must beat.
+  const PetscInt m = 16;
+  auto sphere = [&](PetscInt i, PetscInt j, PetscInt k) {
+    auto c = [&](PetscInt a) { return (a + 0.5) / m - 0.5; };
+    return c(i) * c(i) + c(j) * c(j) + c(k) * c(k) < 0.2 * 0.2;
+  };
+  Mat A = test::poisson_matrix({m, m, m}, sphere);
+  Vec v0 = solvers::lanczos_start_vector(A, 1);
+  auto ritz = solvers::ritz_pairs(solvers::lanczos(A, v0, 120));
+  train::RitzDataset d;
+  d.mask = solvers::solid_mask_from_matrix(A);
+  ASSERT_LT(d.mask.sum().item<double>(), m * m * m - 100) << "the sphere should have over 100 solid cells";
+  d.b = solvers::ritz_training_vectors(ritz, 120, 2) * d.mask.reshape({1, -1});
+  d.b = d.b / d.b.norm(2, 1, true);
+  d.A = solvers::sparse_from_mat(A, torch::kDouble);
+  d.grid = {m, m, m};
+  VecDestroy(&v0);
+  MatDestroy(&A);
+  const at::Tensor Ad = d.A.to(torch::kDouble), bd = d.b.to(torch::kDouble);
+  const double identity = operators::dcdm_loss(bd, bd, [&](const at::Tensor& x) { return operators::sparse_apply(Ad, x); })
+                              .item<double>();
+  torch::manual_seed(0);
+  operators::DCDMNet net(operators::DCDMNetOptions(3).train_grid({m, m, m}));
+  train::DCDMTrainOptions o;
+  o.epochs = 3;
+  o.lr = 1e-3;
+  o.valid_fraction = 1.0 / 6;
+  o.progress = false;
+  auto h = train::train_dcdm(*net, d.b, d.A, d.grid, o, d.mask);
+  EXPECT_GT(h.valid_loss.front(), 0.0);
+  EXPECT_LT(h.valid_loss.back(), 0.5 * identity) << "q = b gives " << identity;
+}
+
 TEST(DCDMTrain, DatasetRoundTripAndBadInput) {
   auto dir = test::scratch_dir();
   auto data = make_data(12);

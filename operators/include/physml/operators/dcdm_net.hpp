@@ -44,6 +44,18 @@ struct DCDMNetOptions {
   /// reference (netlib) BLAS of the Debian build is ≈ 20× slower (docs/results-dcdm.md).
   /// A runtime choice, not stored in the model config; false only to measure that path.
   DCDMNetOptions& onednn(bool v) { onednn_ = v; return *this; }
+  /// Initialization of a new network: "keras" (default; the paper's Keras defaults,
+  /// Glorot-uniform kernels and zero biases) or "torch" (LibTorch's Conv defaults,
+  /// Kaiming-uniform(a = √5) kernels and biases uniform in ±1/√fan_in). Not stored in
+  /// the model config (a loaded model gets its weights from the file).
+  ///
+  /// Why it matters: the inputs are unit-norm residuals, whose entries are ≈ n^{-1/2}
+  /// (1/64 at 16³, 1/181 at 32³). With LibTorch's random biases the output is then
+  /// almost input-independent, qᵀb ≈ 0, and training sits on the loss ≈ 1 plateau
+  /// (docs/results-dcdm.md, "The 3D loss plateau: initialization"); with zero biases
+  /// the initial network is positively homogeneous, f(αb) = α f(b) for α > 0, and
+  /// the signal is not drowned.
+  DCDMNetOptions& init(const std::string& v) { init_ = v; return *this; }
 
   int dim() const { return dim_; }
   const std::string& variant() const { return variant_; }
@@ -51,6 +63,7 @@ struct DCDMNetOptions {
   bool mask_channel() const { return mask_channel_; }
   const std::vector<int64_t>& train_grid() const { return train_grid_; }
   bool onednn() const { return onednn_; }
+  const std::string& init() const { return init_; }
 
 private:
   int dim_ = 3;
@@ -59,6 +72,7 @@ private:
   bool mask_channel_ = false;
   std::vector<int64_t> train_grid_;
   bool onednn_ = true;
+  std::string init_ = "keras";
 };
 
 /// The DCDM network. forward maps [batch, in, (nz,) ny, nx] -> [batch, 1, (nz,) ny, nx]
