@@ -2,8 +2,11 @@
 # DCDM vs PETSc CG, CG+ICC(0), CG+GAMG, CG+BoomerAMG on pressure-Poisson obstacle scenes.
 # Iterations and seconds (setup / solve) to relative residual 1e-6 (unpreconditioned norm,
 # x0 = 0), one MPI rank. Usage: bench/dcdm/run.sh [build-dir] [out-dir]
-# Environment: SIZES3D="32 64" SIZES2D="64 128 256" (empty = none) FRAMES=5 TRAIN_N3=16 TRAIN_N2=32
-#   EPOCHS3 EPOCHS2 (training), DCDM3D_MAX=32 (largest 3D grid on which the network
+# Environment: SIZES3D="32 64" SIZES2D="64 128 256" (empty = none) FRAMES=5 TRAIN_N3=32 TRAIN_N2=64
+#   EPOCHS3=8 EPOCHS2=30 (training; ~30 and ~7 min on this machine), MAXIT=2000 (iteration cap;
+#   CG needs ~3,100 at 2D 1024²), FCG_MMAX=30 (directions kept by the FCG + PC dcdm row; 2 with
+#   standard truncation is the DCDM recurrence without the safeguard), INPUT_SCALE=none|grid
+#   (-ksp_dcdm_input_scale / -pc_dcdm_input_scale of the network rows), DCDM3D_MAX=32 (largest 3D grid on which the network
 #   solvers run: one 3D network application costs ~0.16 s at 32³, ~2 s at 64³ on this machine),
 #   SCENES3D="sphere spheres" (single-frame 3D scenes; box and none are also available),
 #   SOLVERS=regex (run only the solvers whose name matches), TABLE=results.md (output table
@@ -22,20 +25,24 @@ SIZES2D="${SIZES2D-64 128 256}"
 DCDM3D_MAX="${DCDM3D_MAX:-32}"
 FRAMES="${FRAMES:-5}"
 SCENES3D="${SCENES3D:-sphere spheres}"
-TRAIN_N3="${TRAIN_N3:-16}"
-TRAIN_N2="${TRAIN_N2:-32}"
-EPOCHS3="${EPOCHS3:-3}"
-EPOCHS2="${EPOCHS2:-40}"
-common="-ksp_rtol 1e-6 -ksp_atol 1e-50 -ksp_norm_type unpreconditioned -ksp_max_it 2000"
+TRAIN_N3="${TRAIN_N3:-32}"
+TRAIN_N2="${TRAIN_N2:-64}"
+EPOCHS3="${EPOCHS3:-8}"
+EPOCHS2="${EPOCHS2:-30}"
+MAXIT="${MAXIT:-2000}"
+FCG_MMAX="${FCG_MMAX:-30}"
+INPUT_SCALE="${INPUT_SCALE:-none}"
+tag=$([ "$INPUT_SCALE" = none ] && echo "" || echo " [scale $INPUT_SCALE]")
+common="-ksp_rtol 1e-6 -ksp_atol 1e-50 -ksp_norm_type unpreconditioned -ksp_max_it $MAXIT"
 
 m3="$out/dcdm3d_n${TRAIN_N3}.h5"
 m2="$out/dcdm2d_n${TRAIN_N2}.h5"
-if [ ! -f "$m3" ] && [ "$DCDM3D_MAX" -gt 0 ]; then
-  "$trainer" -n "$TRAIN_N3" -dim 3 -obstacle sphere -lanczos_steps 300 -samples 300 -epochs "$EPOCHS3" \
+if [ ! -f "$m3" ] && [ "$DCDM3D_MAX" -gt 0 ] && [ -n "$SIZES3D" ]; then
+  "$trainer" -n "$TRAIN_N3" -dim 3 -obstacle sphere -lanczos_steps 300 -samples 600 -epochs "$EPOCHS3" \
     -lr 1e-3 -threads 1 -o "$m3" 2>&1 | grep -v "^train dcdm" | tee "$out/train3d.log"
 fi
 if [ ! -f "$m2" ] && [ -n "$SIZES2D" ]; then
-  "$trainer" -n "$TRAIN_N2" -dim 2 -obstacle sphere -lanczos_steps 300 -samples 1000 -epochs "$EPOCHS2" \
+  "$trainer" -n "$TRAIN_N2" -dim 2 -obstacle sphere -lanczos_steps 400 -samples 1000 -epochs "$EPOCHS2" \
     -lr 1e-3 -threads 1 -o "$m2" 2>&1 | grep -v "^train dcdm" | tee "$out/train2d.log"
 fi
 
@@ -44,8 +51,8 @@ solvers=(
   "CG+ICC(0)|-ksp_type cg -pc_type icc"
   "CG+GAMG|-ksp_type cg -pc_type gamg -pc_gamg_reuse_interpolation false"
   "CG+BoomerAMG|-ksp_type cg -pc_type hypre -pc_hypre_type boomeramg"
-  "DCDM|-dll_append $lib -ksp_type dcdm -ksp_dcdm_model MODEL -pc_type jacobi"
-  "FCG(2)+PC dcdm|-dll_append $lib -ksp_type fcg -ksp_fcg_mmax 2 -ksp_fcg_truncation_type standard -pc_type dcdm -pc_dcdm_model MODEL"
+  "DCDM$tag|-dll_append $lib -ksp_type dcdm -ksp_dcdm_model MODEL -ksp_dcdm_input_scale $INPUT_SCALE -pc_type jacobi"
+  "FCG($FCG_MMAX)+PC dcdm$tag|-dll_append $lib -ksp_type fcg -ksp_fcg_mmax $FCG_MMAX -pc_type dcdm -pc_dcdm_model MODEL -pc_dcdm_input_scale $INPUT_SCALE"
 )
 
 table="$out/${TABLE:-results.md}"

@@ -283,6 +283,126 @@ TEST(DCDMSolver, WorksFromOptionsAndLoadsTheModelOnce) {
   KSPDestroy(&fcg);
 }
 
+namespace {
+// A "dcdm" model that records its input and returns it (q = r, i.e. CG directions).
+struct RecordingModel : operators::Model {
+  RecordingModel() : operators::Model("RecordingModel") {}
+  at::Tensor forward(const at::Tensor& x) override {
+    inputs.push_back(x.clone());
+    return x;
+  }
+  std::string type() const override { return "dcdm"; }
+  operators::ModelConfig config() const override {
+    return {{"dim", "2"}, {"variant", "from64"}, {"train_grid", train_grid}};
+  }
+  std::string train_grid = "8,8";
+  std::vector<at::Tensor> inputs;
+};
+}  // namespace
+
+TEST(DCDMSolver, GridInputScaleGivesTheNetworkTheEntrySizeOfTraining) {
+  // A unit vector on 8x8 cells has RMS entry 1/8; on 32x16 cells 1/sqrt(512). With input
+  // scale "grid" the network sees the training size again: ||input|| = sqrt(512/64).
+  System s({32, 16});
+  auto model = std::make_shared<RecordingModel>();
+  NetworkDirection plain(model, {32, 16});
+  NetworkDirection scaled(model, {32, 16});
+  EXPECT_NEAR(scaled.grid_input_scale(), std::sqrt(512.0 / 64.0), 1e-12);
+  scaled.set_input_scale(scaled.grid_input_scale());
+  Vec q;
+  PHYSML_PETSC(VecDuplicate(s.b, &q));
+  plain.apply(s.b, q);
+  scaled.apply(s.b, q);
+  ASSERT_EQ(model->inputs.size(), 2u);
+  EXPECT_NEAR(model->inputs[0].norm().item<double>(), 1.0, 1e-6);
+  const double rms = std::sqrt(model->inputs[1].pow(2).mean().item<double>());
+  EXPECT_NEAR(rms, 1.0 / 8.0, 1e-6);
+  EXPECT_EQ(model->inputs[1].sizes(), (std::vector<int64_t>{1, 1, 16, 32}));
+  // The direction only changes scale for this linear "network": CG is unchanged.
+  EXPECT_TRUE(torch::allclose(model->inputs[1], model->inputs[0] * std::sqrt(8.0), 1e-6, 1e-7));
+  // Bad input: no training grid recorded, non-positive scale.
+  model->train_grid = "";
+  EXPECT_THROW_MSG(scaled.grid_input_scale(), "train_grid");
+  EXPECT_THROW_MSG(scaled.set_input_scale(0.0), "positive");
+  VecDestroy(&q);
+}
+
+TEST(DCDMSolver, InputScaleFromOptions) {
+  // A real network trained-size 8x8, used on 16x16 from the options database: the KSP
+  // built with -ksp_dcdm_input_scale grid must act like a direction scaled by 2 set in
+  // code, and differently from the unscaled one (the net is not scale-equivariant once
+  // its biases are non-zero, as after training).
+  auto dir = test::scratch_dir();
+  torch::manual_seed(6);
+  operators::DCDMNet net(operators::DCDMNetOptions(2).train_grid({8, 8}));
+  {
+    torch::NoGradGuard ng;
+    for (auto& p : net->parameters()) {
+      if (p.dim() == 1) p.uniform_(-0.2, 0.2);
+    }
+  }
+  const std::string path = (dir / "dcdm_scale.h5").string();
+  operators::save_model(path, *net);
+  register_petsc_types();
+  System s({16, 16});
+  auto history = [&](const char* scale, double in_code) {
+    KSP ksp;
+    PHYSML_PETSC(KSPCreate(PETSC_COMM_SELF, &ksp));
+    PHYSML_PETSC(KSPSetOptionsPrefix(ksp, "dcdmscale_"));
+    PHYSML_PETSC(PetscOptionsClearValue(nullptr, "-dcdmscale_ksp_dcdm_model"));
+    PHYSML_PETSC(PetscOptionsClearValue(nullptr, "-dcdmscale_ksp_dcdm_input_scale"));
+    PHYSML_PETSC(PetscOptionsSetValue(nullptr, "-dcdmscale_ksp_type", "dcdm"));
+    PHYSML_PETSC(PetscOptionsSetValue(nullptr, "-dcdmscale_ksp_max_it", "15"));
+    PHYSML_PETSC(PetscOptionsSetValue(nullptr, "-dcdmscale_ksp_rtol", "1e-12"));
+    PHYSML_PETSC(PetscOptionsSetValue(nullptr, "-dcdmscale_ksp_dcdm_stagnation_window", "0"));
+    PHYSML_PETSC(PetscOptionsSetValue(nullptr, "-dcdmscale_ksp_norm_type", "unpreconditioned"));
+    if (scale) {
+      PHYSML_PETSC(PetscOptionsSetValue(nullptr, "-dcdmscale_ksp_dcdm_model", path.c_str()));
+      PHYSML_PETSC(PetscOptionsSetValue(nullptr, "-dcdmscale_ksp_dcdm_input_scale", scale));
+    }
+    PHYSML_PETSC(KSPSetOperators(ksp, s.A, s.A));
+    PHYSML_PETSC(KSPSetResidualHistory(ksp, nullptr, PETSC_DECIDE, PETSC_TRUE));
+    PHYSML_PETSC(KSPSetFromOptions(ksp));
+    if (!scale) {
+      auto d = std::make_shared<NetworkDirection>(cached_dcdm_model(path), std::vector<int64_t>{16, 16});
+      d->set_mask(solid_mask_from_matrix(s.A));
+      d->set_input_scale(in_code);
+      ksp_dcdm_set_direction(ksp, d);
+    }
+    PHYSML_PETSC(KSPSolve(ksp, s.b, s.x));
+    auto h = residual_history(ksp);
+    KSPDestroy(&ksp);
+    return h;
+  };
+  const auto from_options = history("grid", 0), in_code = history(nullptr, 2.0), unscaled = history("none", 0);
+  ASSERT_EQ(from_options.size(), in_code.size());
+  for (size_t i = 0; i < in_code.size(); ++i) EXPECT_NEAR(from_options[i] / in_code[i], 1.0, 1e-10) << i;
+  double diff = 0;
+  for (size_t i = 0; i < std::min(unscaled.size(), in_code.size()); ++i)
+    diff = std::max(diff, std::abs(unscaled[i] / in_code[i] - 1));
+  EXPECT_GT(diff, 1e-3);
+  // The PC type takes the same option: FCG(2, standard) + PC dcdm reproduces the history.
+  for (const char* o : {"-dcdmscpc_ksp_type fcg", "-dcdmscpc_ksp_fcg_mmax 2", "-dcdmscpc_ksp_fcg_truncation_type standard",
+                        "-dcdmscpc_pc_type dcdm", "-dcdmscpc_pc_dcdm_input_scale grid", "-dcdmscpc_ksp_max_it 15",
+                        "-dcdmscpc_ksp_rtol 1e-12", "-dcdmscpc_ksp_norm_type unpreconditioned"}) {
+    PHYSML_PETSC(PetscOptionsInsertString(nullptr, o));
+  }
+  PHYSML_PETSC(PetscOptionsSetValue(nullptr, "-dcdmscpc_pc_dcdm_model", path.c_str()));
+  KSP fcg;
+  PHYSML_PETSC(KSPCreate(PETSC_COMM_SELF, &fcg));
+  PHYSML_PETSC(KSPSetOptionsPrefix(fcg, "dcdmscpc_"));
+  PHYSML_PETSC(KSPSetOperators(fcg, s.A, s.A));
+  PHYSML_PETSC(KSPSetResidualHistory(fcg, nullptr, PETSC_DECIDE, PETSC_TRUE));
+  PHYSML_PETSC(KSPSetFromOptions(fcg));
+  PHYSML_PETSC(KSPSolve(fcg, s.b, s.x));
+  const auto h_fcg = residual_history(fcg);
+  KSPDestroy(&fcg);
+  ASSERT_EQ(h_fcg.size(), from_options.size());
+  for (size_t i = 0; i < h_fcg.size(); ++i) EXPECT_NEAR(h_fcg[i] / from_options[i], 1.0, 1e-5) << i;
+  PHYSML_PETSC(PetscOptionsClearValue(nullptr, "-dcdmscale_ksp_dcdm_model"));
+  PHYSML_PETSC(PetscOptionsClearValue(nullptr, "-dcdmscale_ksp_dcdm_input_scale"));
+}
+
 TEST(DCDMSolver, StagnationFallsBackToTheClassicalPC) {
   System s({8, 8});
   KSP ksp = make_ksp(s.A, "dcdm", 1e-6, 2000);

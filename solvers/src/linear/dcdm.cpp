@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <sstream>
 
 namespace physml::solvers {
 
@@ -42,10 +43,37 @@ void NetworkDirection::set_mask(const at::Tensor& mask) {
   mask_ = mask.reshape(-1).to(torch::kFloat).to(device_);
 }
 
+void NetworkDirection::set_input_scale(double s) {
+  PHYSML_CHECK(std::isfinite(s) && s > 0, "NetworkDirection: the input scale must be positive and finite, got ", s);
+  input_scale_ = s;
+}
+
+double NetworkDirection::grid_input_scale() const {
+  const auto cfg = model_->config();
+  const auto it = cfg.find("train_grid");
+  PHYSML_CHECK(it != cfg.end() && !it->second.empty(), "DCDM input scale 'grid': the model does not record the grid it was "
+               "trained on (config entry train_grid); use input scale 'none' or retrain with DCDMNetOptions::train_grid");
+  double train_cells = 1;
+  std::stringstream ss(it->second);
+  std::string item;
+  int count = 0;
+  while (std::getline(ss, item, ',')) {
+    train_cells *= std::stod(item);
+    ++count;
+  }
+  PHYSML_CHECK(count == dim_ && train_cells > 0, "DCDM input scale 'grid': malformed train_grid '", it->second, "' for a ",
+               dim_, "D model");
+  double cells = 1;
+  for (auto g : grid_) cells *= static_cast<double>(g);
+  return std::sqrt(cells / train_cells);
+}
+
 std::string NetworkDirection::name() const {
   std::string g;
   for (size_t i = 0; i < grid_.size(); ++i) g += (i ? "x" : "") + std::to_string(grid_[i]);
-  return "DCDM network (" + model_->config().at("variant") + ", " + std::to_string(dim_) + "D) on grid " + g;
+  std::string scale;
+  if (input_scale_ != 1.0) scale = ", input scale " + std::to_string(input_scale_);
+  return "DCDM network (" + model_->config().at("variant") + ", " + std::to_string(dim_) + "D) on grid " + g + scale;
 }
 
 void NetworkDirection::apply(Vec r, Vec q) {
@@ -65,7 +93,7 @@ void NetworkDirection::apply(Vec r, Vec q) {
       PHYSML_PETSC(VecSet(q, 0.0));
       return;
     }
-    input = (rt / norm).to(torch::kFloat).reshape(shape).to(device_);
+    input = (rt * (input_scale_ / norm)).to(torch::kFloat).reshape(shape).to(device_);
   }
   if (needs_mask_) {
     PHYSML_CHECK(mask_.defined(), "DCDM network: the model takes a mask channel but no mask was set");
@@ -197,6 +225,7 @@ struct KSPDCDM {
   int window = 10;
   bool fallback = true;
   bool check_symmetric = true;
+  std::string input_scale = "none";
   bool keep = false;
   std::vector<Vec> kept;
   DCDMSolveInfo info;
@@ -243,6 +272,7 @@ void prepare_operator(KSP ksp, KSPDCDM* d) {
     if (ksp->dm) dm = ksp->dm;
     auto net = std::make_shared<NetworkDirection>(model, resolve_dcdm_grid(dim, M, d->grid_option, dm));
     net->set_mask(solid_mask_from_matrix(A));
+    if (d->input_scale == "grid") net->set_input_scale(net->grid_input_scale());
     d->direction = net;
     d->direction_from_options = true;
   }
@@ -446,6 +476,9 @@ PetscErrorCode KSPSetFromOptions_DCDM(KSP ksp, PetscOptionItems*) {
     d->window = static_cast<int>(o.get_int("stagnation_window", d->window));
     d->fallback = o.get_bool("fallback", d->fallback);
     d->check_symmetric = o.get_bool("check_symmetric", d->check_symmetric);
+    const std::string scale = o.get_choice("input_scale", {"none", "grid"}, d->input_scale);
+    if (scale != d->input_scale) d->checked_mat = nullptr;  // rebuild the network direction
+    d->input_scale = scale;
   });
   return 0;
 }
@@ -507,6 +540,7 @@ struct PCDCDM {
   bool from_options = false;
   std::string model_path;
   std::vector<long> grid_option;
+  std::string input_scale = "none";
 };
 
 PetscErrorCode PCSetUp_DCDM(PC pc) {
@@ -521,6 +555,7 @@ PetscErrorCode PCSetUp_DCDM(PC pc) {
       const int dim = std::stoi(model->config().at("dim"));
       auto net = std::make_shared<NetworkDirection>(model, resolve_dcdm_grid(dim, M, d->grid_option, pc->dm));
       net->set_mask(solid_mask_from_matrix(pc->pmat));
+      if (d->input_scale == "grid") net->set_input_scale(net->grid_input_scale());
       d->direction = net;
       d->from_options = true;
     }
@@ -550,6 +585,7 @@ PetscErrorCode PCSetFromOptions_DCDM(PC pc, PetscOptionItems*) {
       d->from_options = true;
     }
     d->grid_option = o.get_int_list("grid", d->grid_option);
+    d->input_scale = o.get_choice("input_scale", {"none", "grid"}, d->input_scale);
   });
   return 0;
 }

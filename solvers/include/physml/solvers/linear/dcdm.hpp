@@ -25,7 +25,11 @@
 ///                                  the direction history is cleared, so with k >= 1 and a
 ///                                  linear SPD PC the rest of the solve is PCG from the current x
 ///   -ksp_dcdm_check_symmetric BOOL check A = Aᵀ at setup (true)
-/// PC options: -pc_dcdm_model FILE, -pc_dcdm_grid nx,ny[,nz].
+///   -ksp_dcdm_input_scale none|grid  scale of the network input (none: r/‖r‖ as in the
+///                                  paper; grid: r/‖r‖·sqrt(n/n_train), n_train the cells of the
+///                                  model's train_grid, so the entries have the size they had in
+///                                  training; see NetworkDirection::set_input_scale)
+/// PC options: -pc_dcdm_model FILE, -pc_dcdm_grid nx,ny[,nz], -pc_dcdm_input_scale none|grid.
 
 #include <ATen/core/Tensor.h>
 #include <c10/core/TensorOptions.h>
@@ -70,6 +74,16 @@ public:
   /// Set the solid/fluid mask [n] (1 fluid, 0 solid): masks the output, and is the second
   /// input channel of mask-channel models (required for those).
   void set_mask(const at::Tensor& mask);
+  /// The network is applied to s·r/‖r‖ (default s = 1, the paper). A trained network is
+  /// not scale-equivariant (its biases are not zero), and a unit vector on a grid with n
+  /// cells has entries of size n^{-1/2}, so a model trained on n_train cells sees inputs
+  /// sqrt(n_train/n) times smaller on a finer grid. s = grid_input_scale() restores the
+  /// training size. The output scale does not matter (the line search absorbs it).
+  void set_input_scale(double s);
+  double input_scale() const { return input_scale_; }
+  /// sqrt(n / n_train) for this grid and the model's "train_grid" config entry; throws
+  /// physml::Error if the model does not record its training grid.
+  double grid_input_scale() const;
   const std::vector<int64_t>& grid() const { return grid_; }
   int model_dim() const { return dim_; }
 
@@ -80,6 +94,7 @@ private:
   int dim_ = 3;
   bool needs_mask_ = false;
   at::Tensor mask_;
+  double input_scale_ = 1.0;
 };
 
 /// Load a "dcdm" model once per (path, modification time) and return the cached copy on
