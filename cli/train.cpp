@@ -1,14 +1,18 @@
-// `physml train CONFIG.yaml [-option value ...]`: train a neural operator on a Dataset file.
+// `physml train CONFIG.yaml [-option value ...]`: train a neural operator on a Dataset file,
+// or (-model dcdm) a DCDM network on a Ritz-vector data file with the unsupervised DCDM loss.
 #include "command.hpp"
 
 #include "physml/core/error.hpp"
 #include "physml/core/log.hpp"
 #include "physml/core/options.hpp"
 #include "physml/core/random.hpp"
+#include "physml/io/png.hpp"
 #include "physml/operators/checkpoint.hpp"
+#include "physml/operators/dcdm_net.hpp"
 #include "physml/operators/fno.hpp"
 #include "physml/operators/mgno.hpp"
 #include "physml/train/dataset.hpp"
+#include "physml/train/dcdm_train.hpp"
 #include "physml/train/figures.hpp"
 #include "physml/train/normalized_model.hpp"
 #include "physml/train/trainer.hpp"
@@ -17,8 +21,10 @@
 #include <torch/torch.h>
 
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <sstream>
 
@@ -82,6 +88,84 @@ std::shared_ptr<physml::operators::Model> build_model(const Options& opt, std::i
   return std::make_shared<physml::operators::FNOImpl>(f);
 }
 
+/// -model dcdm: the DCDM network (operators/dcdm_net.hpp) trained with train::train_dcdm on
+/// a "dcdm-ritz" Dataset (train::save_ritz_dataset; examples/dcdm_poisson/dcdm_train -data).
+int run_train_dcdm(const Options& opt, const std::string& data, std::uint64_t seed) {
+  auto d = physml::train::load_ritz_dataset(data);
+  const auto dim = static_cast<int>(d.grid.size());
+  PHYSML_CHECK(dim == 2 || dim == 3, "physml train -model dcdm: '", data, "' has a ", dim,
+               "D grid; DCDM networks are 2D or 3D");
+  auto o = opt.sub("dcdm_");
+  const auto variant = o.get_choice("variant", {"from64", "from128"}, "from64");
+  const bool mask_channel = o.get_bool("mask_channel", false);
+  physml::train::DCDMTrainOptions t;
+  t.epochs = static_cast<int>(opt.get_int("epochs", 10));
+  t.batch_size = static_cast<int>(opt.get_int("batch_size", 10));
+  t.lr = opt.get_real("lr", 1e-3);
+  t.valid_fraction = opt.get_real("valid_fraction", 0.1);
+  t.seed = seed;
+  const auto device = opt.get_string("device", "cpu");
+  t.device = c10::Device(device);
+  const std::string out = opt.get_string("output", "run");
+  const std::string resume = opt.get_string("resume", "");
+  physml::check_no_unused_options();
+
+  std::filesystem::create_directories(out);
+  t.checkpoint = out + "/last.h5";
+  std::shared_ptr<physml::operators::DCDMNetImpl> net;
+  if (!resume.empty()) {
+    // Weights only: Adam's moment estimates start afresh (train_dcdm keeps no optimizer state).
+    net = std::dynamic_pointer_cast<physml::operators::DCDMNetImpl>(physml::operators::load_model(resume, "dcdm"));
+    PHYSML_CHECK(net && net->options().dim() == dim, "physml train: '", resume, "' is not a ", dim,
+                 "D DCDM model, the data are ", dim, "D");
+    physml::log_info("resumed from ", resume, " (weights; the optimizer restarts)");
+  } else {
+    net = std::make_shared<physml::operators::DCDMNetImpl>(
+        physml::operators::DCDMNetOptions(dim).variant(variant).mask_channel(mask_channel).train_grid(d.grid));
+  }
+  std::int64_t nparams = 0;
+  for (const auto& p : net->parameters()) nparams += p.numel();
+  std::string g;
+  for (std::size_t i = 0; i < d.grid.size(); ++i) g += (i ? "x" : "") + std::to_string(d.grid[i]);
+  physml::log_info("training dcdm (", nparams, " parameters, ", net->options().variant(), ") on ", data, ": ",
+                   d.b.size(0), " Ritz right-hand sides, grid ", g, ", validation fraction ", t.valid_fraction);
+  const double before = physml::train::evaluate_dcdm(*net, d.b, d.A, d.grid, d.mask);
+  auto h = physml::train::train_dcdm(*net, d.b, d.A, d.grid, t, d.mask);
+  {
+    const std::string csv = out + "/log.csv", tmp = csv + ".tmp";
+    std::ofstream f(tmp);
+    f << "epoch,train_loss,valid_loss\n";
+    for (std::size_t e = 0; e < h.train_loss.size(); ++e) f << e + 1 << "," << h.train_loss[e] << "," << h.valid_loss[e] << "\n";
+    f.close();
+    PHYSML_CHECK(f.good(), "physml train: cannot write '", csv, "'");
+    std::filesystem::rename(tmp, csv);
+  }
+  if (!h.train_loss.empty()) {
+    std::vector<double> ep, tr, va;
+    for (std::size_t e = 0; e < h.train_loss.size(); ++e) {
+      ep.push_back(static_cast<double>(e + 1));
+      tr.push_back(h.train_loss[e]);
+      va.push_back(h.valid_loss[e]);
+    }
+    std::vector<physml::io::Series> series = {{"train", ep, tr}};
+    if (std::isfinite(va.back())) series.push_back({"validation", ep, va, true});
+    physml::io::LinePlotOptions po;
+    po.title = "DCDM loss |b - (q'b / q'Aq) A q|^2";
+    po.xlabel = "epoch";
+    po.ylabel = "loss";
+    po.log_y = true;
+    physml::io::write_line_plot_png(out + "/loss.png", series, po);
+    std::printf("epoch %zu  train loss %.4e  valid loss %.4e  (before this run %.4e)\n", h.train_loss.size(),
+                h.train_loss.back(), h.valid_loss.back(), before);
+  } else {
+    physml::operators::save_model(t.checkpoint, *net);
+    std::printf("no epochs; loss %.4e\n", before);
+  }
+  std::printf("model: %s (use with -ksp_type dcdm -ksp_dcdm_model %s); log: %s/log.csv, %s/loss.png\n",
+              t.checkpoint.c_str(), t.checkpoint.c_str(), out.c_str(), out.c_str());
+  return 0;
+}
+
 int run_train(const std::vector<std::string>& args) {
   PHYSML_CHECK(args.size() <= 1, "physml train takes at most one CONFIG file, got ", args.size(), " arguments");
   if (!args.empty()) insert_config(args[0]);
@@ -89,6 +173,7 @@ int run_train(const std::vector<std::string>& args) {
   const auto seed = static_cast<std::uint64_t>(opt.get_int("seed", 0));
   physml::seed_everything(seed);
   const auto data = opt.require_string("data");
+  if (opt.get_choice("model", {"mgno", "fno", "dcdm"}, "mgno") == "dcdm") return run_train_dcdm(opt, data, seed);
   physml::train::GridDatasetOptions dopt;
   dopt.stride = opt.get_int("stride", 1);
   dopt.count = opt.get_int("train_count", -1);
@@ -153,7 +238,7 @@ int run_train(const std::vector<std::string>& args) {
   return 0;
 }
 
-PHYSML_COMMAND({"train", "train a neural operator (MgNO, FNO) on a Dataset file",
+PHYSML_COMMAND({"train", "train a neural operator (MgNO, FNO) or a DCDM network on a Dataset file",
                 "physml train [CONFIG.yaml] -data FILE.h5 [-option value ...]\n\n"
                 "CONFIG is a PETSc YAML options file; options on the command line override it.\n"
                 "  -data FILE            Dataset file (physml generate)\n"
@@ -163,7 +248,7 @@ PHYSML_COMMAND({"train", "train a neural operator (MgNO, FNO) on a Dataset file"
                 "  -stride S             subsample the grid by S\n"
                 "  -snapshot_pairs K     train a one-step model on the pairs (w(t_k), w(t_k+1)), k < K, of\n"
                 "                        trajectory data (physml generate navier-stokes); 0 = input/output pairs\n"
-                "  -model mgno|fno\n"
+                "  -model mgno|fno|dcdm\n"
                 "  -mgno_channels 24 -mgno_levels 6 -mgno_layers 4 -mgno_padding_mode zeros|circular|reflect\n"
                 "  -mgno_smoothing 1,0,...,2,0 -mgno_normalization false -mgno_residual false -mgno_fit_grid true\n"
                 "  -fno_modes 12 -fno_width 32 -fno_layers 4 -fno_projection_channels 128 -fno_domain_padding 0\n"
@@ -172,7 +257,12 @@ PHYSML_COMMAND({"train", "train a neural operator (MgNO, FNO) on a Dataset file"
                 "  -schedule onecycle|step|cosine|constant (-pct_start 0.2 -div_factor 2 -final_div_factor 100,\n"
                 "            -step_size 100 -gamma 0.5, -min_lr 0) -warmup 0\n"
                 "  -loss l2|h1|h1_spectral|mse -periodic false -grad_clip 0 -seed 0\n"
-                "  -output DIR (last.h5, best.h5, log.csv)  -resume DIR/last.h5  -stop_after N",
+                "  -output DIR (last.h5, best.h5, log.csv)  -resume DIR/last.h5  -stop_after N\n\n"
+                "-model dcdm: a DCDM network (Kaneda et al. 2023) on a Ritz-vector data file (generator\n"
+                "dcdm-ritz, written by examples/dcdm_poisson/dcdm_train -data FILE), unsupervised loss\n"
+                "|b - (q'b/q'Aq) A q|^2; writes DIR/last.h5 every epoch, DIR/log.csv, DIR/loss.png:\n"
+                "  -dcdm_variant from64|from128 -dcdm_mask_channel false -epochs 10 -batch_size 10\n"
+                "  -lr 1e-3 -valid_fraction 0.1 -seed 0 -device cpu -output DIR -resume DIR/last.h5 (weights)",
                 run_train});
 
 }  // namespace

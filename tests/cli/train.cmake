@@ -57,3 +57,26 @@ set_tests_properties(cli.train.missing_data PROPERTIES LABELS cli PASS_REGULAR_E
 add_test(NAME cli.eval.not_a_checkpoint COMMAND physml_cli eval ${cli_train_data} ${cli_train_data})
 set_tests_properties(cli.eval.not_a_checkpoint PROPERTIES LABELS cli FIXTURES_REQUIRED cli_train_data
   PASS_REGULAR_EXPRESSION "physml eval: error: .*tiny.h5")
+
+# physml train -model dcdm on Ritz data (16x16 with a solid block, written by
+# CliData.WriteTinyRitzDataset): 2D from64 has 32,657 parameters (tests/train/test_dcdm_net.cpp).
+set(cli_ritz_data ${PROJECT_BINARY_DIR}/tests/data/cli_data/ritz16.h5)
+add_test(NAME cli.train.ritz_data COMMAND test_train --gtest_filter=CliData.WriteTinyRitzDataset)
+set_tests_properties(cli.train.ritz_data PROPERTIES LABELS cli FIXTURES_SETUP cli_ritz_data)
+add_test(NAME cli.train.dcdm COMMAND physml_cli train ${PROJECT_SOURCE_DIR}/examples/dcdm_poisson/dcdm2d.yaml
+         -data ${cli_ritz_data} -output ${cli_train_dir}/dcdm -epochs 2 -threads 1)
+set_tests_properties(cli.train.dcdm PROPERTIES LABELS cli FIXTURES_REQUIRED cli_ritz_data FIXTURES_SETUP cli_train_dcdm
+  PASS_REGULAR_EXPRESSION "training dcdm \\(32657 parameters, from64\\).*grid 16x16.*epoch 2 +train loss .* valid loss .*model: .*dcdm/last.h5")
+# Resume from the saved weights; the result is a loadable dcdm model for `physml info`.
+add_test(NAME cli.train.dcdm_resume COMMAND physml_cli train -model dcdm -data ${cli_ritz_data}
+         -output ${cli_train_dir}/dcdm_resumed -resume ${cli_train_dir}/dcdm/last.h5 -epochs 1 -threads 1)
+set_tests_properties(cli.train.dcdm_resume PROPERTIES LABELS cli FIXTURES_REQUIRED "cli_ritz_data;cli_train_dcdm"
+  PASS_REGULAR_EXPRESSION "resumed from .*dcdm/last.h5.*epoch 1 +train loss")
+# An operator Dataset is not Ritz data; an MgNO checkpoint is not a DCDM model.
+add_test(NAME cli.train.dcdm_wrong_data COMMAND physml_cli train -model dcdm -data ${cli_train_data} -output ${cli_train_dir}/dcdm_bad)
+set_tests_properties(cli.train.dcdm_wrong_data PROPERTIES LABELS cli FIXTURES_REQUIRED cli_train_data
+  PASS_REGULAR_EXPRESSION "generator .*expected 'dcdm-ritz'")
+add_test(NAME cli.train.dcdm_wrong_resume COMMAND physml_cli train -model dcdm -data ${cli_ritz_data}
+         -output ${cli_train_dir}/dcdm_bad2 -resume ${cli_train_dir}/mgno/best.h5)
+set_tests_properties(cli.train.dcdm_wrong_resume PROPERTIES LABELS cli FIXTURES_REQUIRED "cli_ritz_data;cli_train_mgno"
+  PASS_REGULAR_EXPRESSION "holds a model of type '[a-z]+', expected type 'dcdm'")

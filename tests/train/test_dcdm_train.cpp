@@ -151,3 +151,23 @@ TEST(DCDMTrain, ReferenceDirectionsOnRitzData) {
   auto apply32 = [&](const at::Tensor& x) { return operators::sparse_apply(data.A.to(torch::kFloat), x); };
   EXPECT_NEAR(operators::dcdm_loss(data.b, data.b, apply32).item<double>(), identity, 1e-4);
 }
+
+// Fixture of the `physml train -model dcdm` CLI tests (tests/cli/train.cmake): Ritz data of
+// a 16x16 Poisson matrix with a solid block, as a dcdm-ritz Dataset file.
+TEST(CliData, WriteTinyRitzDataset) {
+  const std::filesystem::path dir = std::filesystem::path(PHYSML_TEST_DATA_DIR) / "cli_data";
+  std::filesystem::create_directories(dir);
+  Mat A = test::poisson_matrix({16, 16}, [](PetscInt i, PetscInt j, PetscInt) { return i >= 6 && i < 9 && j >= 7 && j < 10; });
+  Vec v0 = solvers::lanczos_start_vector(A, 1);
+  auto ritz = solvers::ritz_pairs(solvers::lanczos(A, v0, 100));
+  train::RitzDataset d;
+  d.mask = solvers::solid_mask_from_matrix(A);
+  d.b = solvers::ritz_training_vectors(ritz, 60, 2) * d.mask.reshape({1, -1});
+  d.b = d.b / d.b.norm(2, 1, true);
+  d.A = solvers::sparse_from_mat(A, torch::kDouble);
+  d.grid = {16, 16};
+  VecDestroy(&v0);
+  MatDestroy(&A);
+  train::save_ritz_dataset((dir / "ritz16.h5").string(), d);
+  EXPECT_EQ(train::load_ritz_dataset((dir / "ritz16.h5").string()).b.size(0), 60);
+}
