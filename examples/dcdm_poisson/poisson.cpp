@@ -5,8 +5,10 @@
 //   ./dcdm_poisson -n 32 -dim 3 -dll_append <build>/solvers/libphysml_solvers.so
 //       -ksp_type dcdm -ksp_dcdm_model model.h5 -ksp_monitor
 //
-// Options: -n N (cells per side), -dim 2|3, -frames F, -obstacle sphere|box|spheres|none,
-// -radius R, -speed S (obstacle x-velocity per frame, in domain units), -seed s,
+// Options: -n N (cells per side), -dim 2|3, -frames F, -obstacle sphere|box|spheres|random|
+// plume|none (poisson_scene.hpp), -radius R, -nobstacles K and -scene_seed S (random scene),
+// -surface H (free surface at height y = H: air above, p = 0 on it; default none),
+// -speed S (obstacle x-velocity per frame, in domain units), -seed s (right-hand side),
 // -save_system FILE (write frame 0's A and b as PETSc binary, for `physml solve`).
 // Prints per frame: iterations, setup and solve seconds, converged reason, true residual.
 #include "poisson_scene.hpp"
@@ -16,17 +18,29 @@
 
 int main(int argc, char** argv) {
   PetscCall(PetscInitialize(&argc, &argv, nullptr, "DCDM example: pressure Poisson with an obstacle"));
-  PetscInt n = 32, dim = 3, frames = 1, seed = 1;
-  PetscReal radius = 0.2, speed = 0.02;
+  PetscInt n = 32, dim = 3, frames = 1, seed = 1, count = 4, scene_seed = 1;
+  PetscReal radius = 0.2, speed = 0.02, surface = 1.0;
   char shape[32] = "sphere", save[PETSC_MAX_PATH_LEN] = "";
   PetscCall(PetscOptionsGetInt(nullptr, nullptr, "-n", &n, nullptr));
   PetscCall(PetscOptionsGetInt(nullptr, nullptr, "-dim", &dim, nullptr));
   PetscCall(PetscOptionsGetInt(nullptr, nullptr, "-frames", &frames, nullptr));
   PetscCall(PetscOptionsGetInt(nullptr, nullptr, "-seed", &seed, nullptr));
   PetscCall(PetscOptionsGetReal(nullptr, nullptr, "-radius", &radius, nullptr));
+  PetscCall(PetscOptionsGetReal(nullptr, nullptr, "-surface", &surface, nullptr));
+  PetscCall(PetscOptionsGetInt(nullptr, nullptr, "-nobstacles", &count, nullptr));
+  PetscCall(PetscOptionsGetInt(nullptr, nullptr, "-scene_seed", &scene_seed, nullptr));
   PetscCall(PetscOptionsGetReal(nullptr, nullptr, "-speed", &speed, nullptr));
   PetscCall(PetscOptionsGetString(nullptr, nullptr, "-obstacle", shape, sizeof(shape), nullptr));
   PetscCall(PetscOptionsGetString(nullptr, nullptr, "-save_system", save, sizeof(save), nullptr));
+  try {
+    scene::check_shape(shape);
+  } catch (const std::exception& e) {
+    SETERRQ(PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-obstacle: %s", e.what());
+  }
+  PetscCheck(dim == 2 || dim == 3, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-dim must be 2 or 3, got %" PetscInt_FMT, dim);
+  PetscCheck(n >= 2 && n % 2 == 0, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE,
+             "-n must be even and >= 2 (the DCDM network pools by 2), got %" PetscInt_FMT, n);
+  PetscCheck(count >= 0, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-nobstacles must be >= 0");
 
   DM da;
   if (dim == 2) {
@@ -56,9 +70,20 @@ int main(int argc, char** argv) {
     scene::Obstacle o;
     o.shape = shape;
     o.radius = radius;
-    o.cx = 0.3 + speed * f;
-    if (o.shape == "spheres") o.extra = {{0.7, 0.3, 0.6, 0.12}, {0.6, 0.75, 0.3, 0.1}};
-    PetscCall(scene::assemble(da, o, A));
+    o.surface = surface;
+    scene::configure(o, (int)dim, (int)count, (unsigned)scene_seed);
+    if (o.shape == "random") {
+      o.shift = speed * f;  // every shape moves
+    } else if (o.shape == "plume") {
+      o.cx = 0.45 + speed * f;  // the sphere sits in the plume rising at x = 0.5
+      o.cy = 0.6;
+    } else {
+      o.cx = 0.3 + speed * f;  // the main sphere/box moves; the extra spheres stay
+    }
+    PetscInt enclosed = 0;
+    PetscCall(scene::assemble(da, o, A, &enclosed));
+    if (enclosed > 0 && f == 0)
+      PetscCall(PetscPrintf(PETSC_COMM_WORLD, "scene: %" PetscInt_FMT " enclosed fluid cells made solid\n", enclosed));
     PetscCall(scene::divergence_rhs(da, o, (unsigned)(seed * 1000 + f), b));
     PetscCall(KSPSetOperators(ksp, A, A));
     if (save[0] && f == 0) {  // the first frame's A and b, for `physml solve`

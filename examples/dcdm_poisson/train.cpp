@@ -6,7 +6,8 @@
 //
 //   ./dcdm_train -n 16 -dim 3 -lanczos_steps 200 -samples 800 -epochs 20 -o dcdm16.h5
 //
-// Options: -n -dim -obstacle -radius (scene), -variant from64|from128, -mask (mask channel),
+// Options: -n -dim -obstacle sphere|box|spheres|random|plume|none -radius -nobstacles
+// -scene_seed -surface (scene, poisson_scene.hpp), -variant from64|from128, -mask (mask channel),
 // -lanczos_steps, -samples, -epochs, -batch, -lr, -seed, -o FILE, -data FILE (also save the data).
 #include "poisson_scene.hpp"
 
@@ -68,10 +69,12 @@ int main(int argc, char** argv) {
     physml::Options o;
     const long n = o.get_int("n", 16), dim = o.get_int("dim", 3);
     scene::Obstacle obstacle;
-    obstacle.shape = o.get_choice("obstacle", {"sphere", "box", "spheres", "none"}, "sphere");
+    obstacle.shape = o.get_choice("obstacle", scene::shape_names(), "sphere");
     obstacle.radius = o.get_real("radius", 0.2);
     obstacle.cx = o.get_real("obstacle_x", 0.5);
-    if (obstacle.shape == "spheres") obstacle.extra = {{0.7, 0.3, 0.6, 0.12}, {0.6, 0.75, 0.3, 0.1}};
+    obstacle.surface = o.get_real("surface", 1.0);
+    const long count = o.get_int("nobstacles", 4);
+    const long scene_seed = o.get_int("scene_seed", 1);
     const int steps = static_cast<int>(o.get_int("lanczos_steps", 200));
     const long samples = o.get_int("samples", 800);
     const std::uint64_t seed = static_cast<std::uint64_t>(o.get_int("seed", 0));
@@ -85,6 +88,9 @@ int main(int argc, char** argv) {
     const std::string variant = o.get_choice("variant", {"from64", "from128"}, "from64");
     const bool mask_channel = o.get_bool("mask", false);
     physml::check_no_unused_options();
+    PHYSML_CHECK(dim == 2 || dim == 3, "-dim must be 2 or 3, got ", dim);
+    PHYSML_CHECK(count >= 0, "-nobstacles must be >= 0, got ", count);
+    scene::configure(obstacle, static_cast<int>(dim), static_cast<int>(count), static_cast<unsigned>(scene_seed));
 
     physml::seed_everything(seed);
     DM da;
@@ -132,8 +138,8 @@ int main(int argc, char** argv) {
       hist.valid_loss.push_back(before);
     }
     physml::log_info("loss: untrained ", before, ", after ", t.epochs, " epochs: train ", hist.train_loss.back(), " valid ",
-                     hist.valid_loss.back(), " (", physml::format_duration(timer.seconds()), "); model saved to ",
-                     t.checkpoint);
+                     hist.valid_loss.back(), " (", physml::format_duration(timer.seconds()), "); ",
+                     t.epochs > 0 ? "model saved to " + t.checkpoint : std::string("no epochs, no model written"));
     for (size_t e = 0; e < hist.train_loss.size(); ++e)
       physml::log_info("epoch ", e + 1, " train ", hist.train_loss[e], " valid ", hist.valid_loss[e]);
     VecDestroy(&v0);
