@@ -114,10 +114,18 @@ int run_train_dcdm(const Options& opt, const std::string& data, std::uint64_t se
   t.checkpoint = out + "/last.h5";
   std::shared_ptr<physml::operators::DCDMNetImpl> net;
   if (!resume.empty()) {
-    // Weights only: Adam's moment estimates start afresh (train_dcdm keeps no optimizer state).
+    // Weights only: a new run of -epochs epochs starts from them; Adam's moment estimates
+    // start afresh (train_dcdm keeps no optimizer state). Use a new -output directory.
     net = std::dynamic_pointer_cast<physml::operators::DCDMNetImpl>(physml::operators::load_model(resume, "dcdm"));
     PHYSML_CHECK(net && net->options().dim() == dim, "physml train: '", resume, "' is not a ", dim,
                  "D DCDM model, the data are ", dim, "D");
+    PHYSML_CHECK(net->options().train_grid() == d.grid, "physml train: '", resume,
+                 "' was trained on another grid than the data's; resuming keeps the model's recorded training grid "
+                 "(used by -ksp_dcdm_input_scale grid), so it must match");
+    PHYSML_CHECK(!o.has("variant") || variant == net->options().variant(), "physml train: -dcdm_variant ", variant,
+                 " but '", resume, "' is a ", net->options().variant(), " model");
+    PHYSML_CHECK(!o.has("mask_channel") || mask_channel == net->options().mask_channel(), "physml train: -dcdm_mask_channel ",
+                 mask_channel ? "true" : "false", " does not match '", resume, "'");
     physml::log_info("resumed from ", resume, " (weights; the optimizer restarts)");
   } else {
     net = std::make_shared<physml::operators::DCDMNetImpl>(
@@ -262,7 +270,8 @@ PHYSML_COMMAND({"train", "train a neural operator (MgNO, FNO) or a DCDM network 
                 "dcdm-ritz, written by examples/dcdm_poisson/dcdm_train -data FILE), unsupervised loss\n"
                 "|b - (q'b/q'Aq) A q|^2; writes DIR/last.h5 every epoch, DIR/log.csv, DIR/loss.png:\n"
                 "  -dcdm_variant from64|from128 -dcdm_mask_channel false -epochs 10 -batch_size 10\n"
-                "  -lr 1e-3 -valid_fraction 0.1 -seed 0 -device cpu -output DIR -resume DIR/last.h5 (weights)",
+                "  -lr 1e-3 -valid_fraction 0.1 -seed 0 -device cpu -output DIR\n"
+                "  -resume OLD/last.h5   start a new run (-epochs more epochs, fresh optimizer) from those weights",
                 run_train});
 
 }  // namespace

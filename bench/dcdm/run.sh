@@ -3,9 +3,10 @@
 # Iterations and seconds (setup / solve) to relative residual 1e-6 (unpreconditioned norm,
 # x0 = 0), one MPI rank. Usage: bench/dcdm/run.sh [build-dir] [out-dir]
 # Environment: SIZES3D="32 64" SIZES2D="64 128 256" (empty = none) FRAMES=5 TRAIN_N3=32 TRAIN_N2=64
-#   EPOCHS3=8 EPOCHS2=30 (training; ~30 and ~7 min on this machine), MAXIT=2000 (iteration cap;
-#   CG needs ~3,100 at 2D 1024²), FCG_MMAX=30 (directions kept by the FCG + PC dcdm row; 2 with
-#   standard truncation is the DCDM recurrence without the safeguard), INPUT_SCALE=none|grid
+#   EPOCHS3=8 EPOCHS2=30 (training; ~35 and ~8 min on one core of this machine), MAXIT=2000 (iteration cap;
+#   CG needs ~3,100 at 2D 1024²), FCG_MMAX=30 FCG_TRUNC=notay (directions kept and truncation of
+#   the FCG + PC dcdm row; FCG_MMAX=2 FCG_TRUNC=standard is DCDM's recurrence without the
+#   safeguard), INPUT_SCALE=none|grid
 #   (-ksp_dcdm_input_scale / -pc_dcdm_input_scale of the network rows), DCDM3D_MAX=32 (largest 3D grid on which the network
 #   solvers run: one 3D network application costs ~0.16 s at 32³, ~2 s at 64³ on this machine),
 #   SCENES3D="sphere spheres" (single-frame 3D scenes; box and none are also available),
@@ -31,6 +32,7 @@ EPOCHS3="${EPOCHS3:-8}"
 EPOCHS2="${EPOCHS2:-30}"
 MAXIT="${MAXIT:-2000}"
 FCG_MMAX="${FCG_MMAX:-30}"
+FCG_TRUNC="${FCG_TRUNC:-notay}"
 INPUT_SCALE="${INPUT_SCALE:-none}"
 tag=$([ "$INPUT_SCALE" = none ] && echo "" || echo " [scale $INPUT_SCALE]")
 common="-ksp_rtol 1e-6 -ksp_atol 1e-50 -ksp_norm_type unpreconditioned -ksp_max_it $MAXIT"
@@ -52,7 +54,7 @@ solvers=(
   "CG+GAMG|-ksp_type cg -pc_type gamg -pc_gamg_reuse_interpolation false"
   "CG+BoomerAMG|-ksp_type cg -pc_type hypre -pc_hypre_type boomeramg"
   "DCDM$tag|-dll_append $lib -ksp_type dcdm -ksp_dcdm_model MODEL -ksp_dcdm_input_scale $INPUT_SCALE -pc_type jacobi"
-  "FCG($FCG_MMAX)+PC dcdm$tag|-dll_append $lib -ksp_type fcg -ksp_fcg_mmax $FCG_MMAX -pc_type dcdm -pc_dcdm_model MODEL -pc_dcdm_input_scale $INPUT_SCALE"
+  "FCG($FCG_MMAX$([ "$FCG_TRUNC" = notay ] || echo ", $FCG_TRUNC"))+PC dcdm$tag|-dll_append $lib -ksp_type fcg -ksp_fcg_mmax $FCG_MMAX -ksp_fcg_truncation_type $FCG_TRUNC -pc_type dcdm -pc_dcdm_model MODEL -pc_dcdm_input_scale $INPUT_SCALE"
 )
 
 table="$out/${TABLE:-results.md}"

@@ -82,8 +82,9 @@ int main(int argc, char** argv) {
     }
     PetscInt enclosed = 0;
     PetscCall(scene::assemble(da, o, A, &enclosed));
-    if (enclosed > 0 && f == 0)
-      PetscCall(PetscPrintf(PETSC_COMM_WORLD, "scene: %" PetscInt_FMT " enclosed fluid cells made solid\n", enclosed));
+    if (enclosed > 0)
+      PetscCall(PetscPrintf(PETSC_COMM_WORLD, "scene: frame %" PetscInt_FMT ": %" PetscInt_FMT " enclosed fluid cells made solid\n",
+                            f, enclosed));
     PetscCall(scene::divergence_rhs(da, o, (unsigned)(seed * 1000 + f), b));
     PetscCall(KSPSetOperators(ksp, A, A));
     if (save[0] && f == 0) {  // the first frame's A and b, for `physml solve`

@@ -14,8 +14,9 @@
 //   plume    the sphere, with the right-hand side of a plume rising from the bottom wall
 //            (y = 0) at x = 0.5 (and z = 0.5) past it
 //   none     no obstacle
-// Every scene moves with Obstacle::shift (added to every x centre), so a sequence of
-// frames changes the matrix every frame. Fluid cells that are cut off from every
+// Obstacle::shift is added to every x centre (all shapes of "random" move; poisson.cpp
+// moves the other scenes through cx, so in "spheres" only the main sphere moves), so a
+// sequence of frames changes the matrix every frame. Fluid cells that are cut off from every
 // Dirichlet face (a pocket enclosed by solids) would make the fluid block singular (a pure
 // Neumann problem); classify() turns them into solid cells.
 #include <petscdmda.h>

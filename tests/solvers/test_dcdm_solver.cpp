@@ -399,6 +399,11 @@ TEST(DCDMSolver, InputScaleFromOptions) {
   KSPDestroy(&fcg);
   ASSERT_EQ(h_fcg.size(), from_options.size());
   for (size_t i = 0; i < h_fcg.size(); ++i) EXPECT_NEAR(h_fcg[i] / from_options[i], 1.0, 1e-5) << i;
+  for (const char* o : {"-dcdmscpc_ksp_type", "-dcdmscpc_ksp_fcg_mmax", "-dcdmscpc_ksp_fcg_truncation_type", "-dcdmscpc_pc_type",
+                        "-dcdmscpc_pc_dcdm_input_scale", "-dcdmscpc_ksp_max_it", "-dcdmscpc_ksp_rtol",
+                        "-dcdmscpc_ksp_norm_type", "-dcdmscpc_pc_dcdm_model"}) {
+    PHYSML_PETSC(PetscOptionsClearValue(nullptr, o));
+  }
   PHYSML_PETSC(PetscOptionsClearValue(nullptr, "-dcdmscale_ksp_dcdm_model"));
   PHYSML_PETSC(PetscOptionsClearValue(nullptr, "-dcdmscale_ksp_dcdm_input_scale"));
 }

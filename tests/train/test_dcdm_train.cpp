@@ -53,8 +53,8 @@ TEST(DCDMTrain, ThreeDimensionalObstacleSceneLeavesTheLossPlateau) {
   // Regression test for the plateau of session 2: on a 3D scene with a solid sphere,
   // the LibTorch default initialization kept the loss at ~0.99 for hundreds of batches
   // (unit-norm inputs have entries ~n^-1/2, drowned by random biases). With the paper's
-  // Keras initialization a few dozen batches get well below q = b (the identity
-  // "network"), which is a floor any useful direction must beat.
+  // Keras initialization 30 batches get well below q = b (the identity
+  // "network"), which is a floor any useful direction must beat (30 batches of 10).
   const PetscInt m = 16;
   auto sphere = [&](PetscInt i, PetscInt j, PetscInt k) {
     auto c = [&](PetscInt a) { return (a + 0.5) / m - 0.5; };
@@ -83,7 +83,6 @@ TEST(DCDMTrain, ThreeDimensionalObstacleSceneLeavesTheLossPlateau) {
   o.valid_fraction = 1.0 / 6;
   o.progress = false;
   auto h = train::train_dcdm(*net, d.b, d.A, d.grid, o, d.mask);
-  EXPECT_GT(h.valid_loss.front(), 0.0);
   EXPECT_LT(h.valid_loss.back(), 0.5 * identity) << "q = b gives " << identity;
 }
 

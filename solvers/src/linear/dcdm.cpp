@@ -58,7 +58,11 @@ double NetworkDirection::grid_input_scale() const {
   std::string item;
   int count = 0;
   while (std::getline(ss, item, ',')) {
-    train_cells *= std::stod(item);
+    try {
+      train_cells *= std::stod(item);
+    } catch (const std::exception&) {
+      PHYSML_THROW("DCDM input scale 'grid': malformed train_grid '", it->second, "' in the model config");
+    }
     ++count;
   }
   PHYSML_CHECK(count == dim_ && train_cells > 0, "DCDM input scale 'grid': malformed train_grid '", it->second, "' for a ",

@@ -28,7 +28,9 @@
 ///   -ksp_dcdm_input_scale none|grid  scale of the network input (none: r/‖r‖ as in the
 ///                                  paper; grid: r/‖r‖·sqrt(n/n_train), n_train the cells of the
 ///                                  model's train_grid, so the entries have the size they had in
-///                                  training; see NetworkDirection::set_input_scale)
+///                                  training; see NetworkDirection::set_input_scale). Applies to
+///                                  the network loaded from -ksp_dcdm_model; a direction set in
+///                                  code (ksp_dcdm_set_direction) is used as it was configured
 /// PC options: -pc_dcdm_model FILE, -pc_dcdm_grid nx,ny[,nz], -pc_dcdm_input_scale none|grid.
 
 #include <ATen/core/Tensor.h>
