@@ -111,6 +111,21 @@ double true_relative_residual(const System& s) {
   return rn / bn;
 }
 
+// A KSP configured only from the options database under `prefix`, solved on s; returns
+// the residual history.
+std::vector<double> solve_with_prefix(const char* prefix, const System& s) {
+  KSP ksp;
+  PHYSML_PETSC(KSPCreate(PETSC_COMM_SELF, &ksp));
+  PHYSML_PETSC(KSPSetOptionsPrefix(ksp, prefix));
+  PHYSML_PETSC(KSPSetOperators(ksp, s.A, s.A));
+  PHYSML_PETSC(KSPSetResidualHistory(ksp, nullptr, PETSC_DECIDE, PETSC_TRUE));
+  PHYSML_PETSC(KSPSetFromOptions(ksp));
+  PHYSML_PETSC(KSPSolve(ksp, s.b, s.x));
+  auto h = residual_history(ksp);
+  KSPDestroy(&ksp);
+  return h;
+}
+
 std::shared_ptr<NetworkDirection> untrained_net(int dim, std::vector<int64_t> grid, uint64_t seed = 0) {
   torch::manual_seed(seed);
   auto net = std::make_shared<operators::DCDMNetImpl>(operators::DCDMNetOptions(dim));
@@ -269,18 +284,10 @@ TEST(DCDMSolver, WorksFromOptionsAndLoadsTheModelOnce) {
   PHYSML_PETSC(PetscOptionsSetValue(nullptr, "-dcdmpc_ksp_norm_type", "unpreconditioned"));
   PHYSML_PETSC(PetscOptionsSetValue(nullptr, "-dcdmpc_ksp_max_it", "30"));
   PHYSML_PETSC(PetscOptionsSetValue(nullptr, "-dcdmpc_ksp_rtol", "1e-12"));
-  KSP fcg;
-  PHYSML_PETSC(KSPCreate(PETSC_COMM_SELF, &fcg));
-  PHYSML_PETSC(KSPSetOptionsPrefix(fcg, "dcdmpc_"));
-  PHYSML_PETSC(KSPSetOperators(fcg, s.A, s.A));
-  PHYSML_PETSC(KSPSetResidualHistory(fcg, nullptr, PETSC_DECIDE, PETSC_TRUE));
-  PHYSML_PETSC(KSPSetFromOptions(fcg));
-  PHYSML_PETSC(KSPSolve(fcg, s.b, s.x));
-  auto h = residual_history(fcg);
+  const auto h = solve_with_prefix("dcdmpc_", s);
   ASSERT_EQ(h.size(), first.size());
   for (size_t i = 0; i < h.size(); ++i) EXPECT_NEAR(h[i] / first[i], 1.0, 1e-5) << "iteration " << i;
   EXPECT_EQ(dcdm_model_loads() - loads_before, 1);
-  KSPDestroy(&fcg);
 }
 
 namespace {
@@ -388,15 +395,7 @@ TEST(DCDMSolver, InputScaleFromOptions) {
     PHYSML_PETSC(PetscOptionsInsertString(nullptr, o));
   }
   PHYSML_PETSC(PetscOptionsSetValue(nullptr, "-dcdmscpc_pc_dcdm_model", path.c_str()));
-  KSP fcg;
-  PHYSML_PETSC(KSPCreate(PETSC_COMM_SELF, &fcg));
-  PHYSML_PETSC(KSPSetOptionsPrefix(fcg, "dcdmscpc_"));
-  PHYSML_PETSC(KSPSetOperators(fcg, s.A, s.A));
-  PHYSML_PETSC(KSPSetResidualHistory(fcg, nullptr, PETSC_DECIDE, PETSC_TRUE));
-  PHYSML_PETSC(KSPSetFromOptions(fcg));
-  PHYSML_PETSC(KSPSolve(fcg, s.b, s.x));
-  const auto h_fcg = residual_history(fcg);
-  KSPDestroy(&fcg);
+  const auto h_fcg = solve_with_prefix("dcdmscpc_", s);
   ASSERT_EQ(h_fcg.size(), from_options.size());
   for (size_t i = 0; i < h_fcg.size(); ++i) EXPECT_NEAR(h_fcg[i] / from_options[i], 1.0, 1e-5) << i;
   for (const char* o : {"-dcdmscpc_ksp_type", "-dcdmscpc_ksp_fcg_mmax", "-dcdmscpc_ksp_fcg_truncation_type", "-dcdmscpc_pc_type",
