@@ -6,6 +6,8 @@ find_package(Threads REQUIRED)
 find_package(Eigen3 3.3 REQUIRED NO_MODULE)
 find_package(Torch REQUIRED)
 find_package(PkgConfig REQUIRED)
+# JSON metadata (Debian nlohmann-json3-dev, header-only).
+find_package(nlohmann_json 3.10 REQUIRED)
 
 # PETSc (Debian: petsc-dev installs PETSc.pc / petsc.pc)
 if(NOT TARGET PkgConfig::PETSC)

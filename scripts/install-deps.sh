@@ -10,6 +10,7 @@ PACKAGES=(
   openmpi-bin libopenmpi-dev
   libhdf5-openmpi-dev                # the HDF5 flavour PETSc links
   libeigen3-dev libfftw3-dev
+  nlohmann-json3-dev                 # JSON metadata (header-only)
   libvtk9-dev                        # VTK 9 (we use the XML I/O modules only)
   libplplot-dev plplot-driver-cairo  # PNG line plots and colour-mapped fields
   libgtest-dev libgmock-dev libbenchmark-dev

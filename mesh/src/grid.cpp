@@ -1,5 +1,7 @@
 #include "physml/mesh/grid.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include "physml/core/error.hpp"
 
 #include <torch/torch.h>
@@ -29,110 +31,6 @@ const char* axis_name(int axis) {
   return axis >= 0 && axis < 3 ? names[axis] : "?";
 }
 
-/// A parsed JSON value (enough of JSON for Grid descriptions: objects, arrays, strings
-/// without unicode escapes, numbers, true/false/null).
-struct JsonValue {
-  enum Kind { null, boolean, number, string, array, object } kind = null;
-  double num = 0;
-  std::string str;
-  std::vector<JsonValue> items;
-  std::vector<std::pair<std::string, JsonValue>> members;
-  const JsonValue* find(const std::string& key) const {
-    for (const auto& m : members)
-      if (m.first == key) return &m.second;
-    return nullptr;
-  }
-};
-
-class JsonParser {
-public:
-  explicit JsonParser(const std::string& text) : s_(text) {}
-  JsonValue parse() {
-    JsonValue v = value();
-    skip();
-    if (pos_ != s_.size()) fail("unexpected trailing characters");
-    return v;
-  }
-
-private:
-  [[noreturn]] void fail(const std::string& what) const {
-    PHYSML_THROW("Grid::from_json: malformed JSON at character ", pos_, ": ", what);
-  }
-  void skip() {
-    while (pos_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
-  }
-  bool eat(char c) {
-    skip();
-    if (pos_ < s_.size() && s_[pos_] == c) {
-      ++pos_;
-      return true;
-    }
-    return false;
-  }
-  void expect(char c) {
-    if (!eat(c)) fail(std::string("expected '") + c + "'");
-  }
-  std::string string_literal() {
-    expect('"');
-    std::string out;
-    while (pos_ < s_.size() && s_[pos_] != '"') {
-      if (s_[pos_] == '\\' && pos_ + 1 < s_.size()) ++pos_;
-      out += s_[pos_++];
-    }
-    if (pos_ >= s_.size()) fail("unterminated string");
-    ++pos_;
-    return out;
-  }
-  JsonValue value() {
-    skip();
-    if (pos_ >= s_.size()) fail("unexpected end of text");
-    JsonValue v;
-    const char c = s_[pos_];
-    if (c == '{') {
-      ++pos_;
-      v.kind = JsonValue::object;
-      if (eat('}')) return v;
-      do {
-        std::string key = (skip(), string_literal());
-        expect(':');
-        v.members.emplace_back(key, value());
-      } while (eat(','));
-      expect('}');
-    } else if (c == '[') {
-      ++pos_;
-      v.kind = JsonValue::array;
-      if (eat(']')) return v;
-      do v.items.push_back(value());
-      while (eat(','));
-      expect(']');
-    } else if (c == '"') {
-      v.kind = JsonValue::string;
-      v.str = string_literal();
-    } else if (s_.compare(pos_, 4, "true") == 0 || s_.compare(pos_, 5, "false") == 0) {
-      v.kind = JsonValue::boolean;
-      v.num = s_[pos_] == 't';
-      pos_ += s_[pos_] == 't' ? 4 : 5;
-    } else if (s_.compare(pos_, 4, "null") == 0) {
-      pos_ += 4;
-    } else {
-      const char* begin = s_.c_str() + pos_;
-      char* end = nullptr;
-      v.num = std::strtod(begin, &end);
-      if (end == begin) fail("expected a value");
-      v.kind = JsonValue::number;
-      pos_ += static_cast<size_t>(end - begin);
-    }
-    return v;
-  }
-  const std::string& s_;
-  size_t pos_ = 0;
-};
-
-std::string json_number(double v) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
 }  // namespace
 
 GridOptions::GridOptions(std::vector<int64_t> sizes) : sizes_(std::move(sizes)) {}
@@ -300,54 +198,48 @@ DM Grid::to_dmda(MPI_Comm comm, int dof, int stencil_width, DMDAStencilType sten
   return da;
 }
 
+// The description is written and read with nlohmann/json (Debian nlohmann-json3-dev): keys
+// in a fixed order, numbers as the shortest text that reads back exactly.
 std::string Grid::to_json() const {
-  std::ostringstream os;
-  auto list_int = [&](const std::vector<int64_t>& v) {
-    os << "[";
-    for (size_t i = 0; i < v.size(); ++i) os << (i ? ", " : "") << v[i];
-    os << "]";
-  };
-  auto list_real = [&](const std::vector<double>& v) {
-    os << "[";
-    for (size_t i = 0; i < v.size(); ++i) os << (i ? ", " : "") << json_number(v[i]);
-    os << "]";
-  };
-  os << "{\"type\": \"uniform_grid\", \"dim\": " << dim() << ", \"sizes\": ";
-  list_int(sizes_);
-  os << ", \"shape\": ";
-  list_int(shape());
-  os << ", \"lower\": ";
-  list_real(lower_);
-  os << ", \"upper\": ";
-  list_real(upper_);
-  os << ", \"spacing\": ";
-  list_real(spacing_);
-  os << ", \"centering\": \"" << to_string(centering_) << "\", \"boundary\": [";
+  nlohmann::ordered_json j;
+  j["type"] = "uniform_grid";
+  j["dim"] = dim();
+  j["sizes"] = sizes_;
+  j["shape"] = shape();
+  j["lower"] = lower_;
+  j["upper"] = upper_;
+  j["spacing"] = spacing_;
+  j["centering"] = to_string(centering_);
+  auto b = nlohmann::ordered_json::array();
   for (int a = 0; a < dim(); ++a)
-    os << (a ? ", " : "") << "[\"" << to_string(boundaries_[a][0]) << "\", \"" << to_string(boundaries_[a][1])
-       << "\"]";
-  os << "]}";
-  return os.str();
+    b.push_back(nlohmann::ordered_json::array({to_string(boundaries_[a][0]), to_string(boundaries_[a][1])}));
+  j["boundary"] = b;
+  return j.dump();
 }
 
 Grid Grid::from_json(const std::string& json) {
-  const JsonValue root = JsonParser(json).parse();
-  PHYSML_CHECK(root.kind == JsonValue::object, "Grid::from_json: expected a JSON object, got: ", json);
-  if (const JsonValue* type = root.find("type"))
-    PHYSML_CHECK(type->kind == JsonValue::string && type->str == "uniform_grid",
-                 "Grid::from_json: \"type\" must be \"uniform_grid\", got \"", type->str, "\"");
+  nlohmann::json root;
+  try {
+    root = nlohmann::json::parse(json);
+  } catch (const nlohmann::json::parse_error& e) {
+    PHYSML_THROW("Grid::from_json: malformed JSON (", e.what(), ")");
+  }
+  PHYSML_CHECK(root.is_object(), "Grid::from_json: expected a JSON object, got: ", json);
+  if (root.contains("type"))
+    PHYSML_CHECK(root["type"].is_string() && root["type"] == "uniform_grid",
+                 "Grid::from_json: \"type\" must be \"uniform_grid\", got ", root["type"].dump());
   auto numbers = [&](const char* key) {
     std::vector<double> out;
-    const JsonValue* v = root.find(key);
-    if (!v) return out;
-    PHYSML_CHECK(v->kind == JsonValue::array, "Grid::from_json: \"", key, "\" must be an array of numbers");
-    for (const auto& x : v->items) {
-      PHYSML_CHECK(x.kind == JsonValue::number, "Grid::from_json: \"", key, "\" must be an array of numbers");
-      out.push_back(x.num);
+    if (!root.contains(key)) return out;
+    const auto& v = root[key];
+    PHYSML_CHECK(v.is_array(), "Grid::from_json: \"", key, "\" must be an array of numbers");
+    for (const auto& x : v) {
+      PHYSML_CHECK(x.is_number(), "Grid::from_json: \"", key, "\" must be an array of numbers");
+      out.push_back(x.get<double>());
     }
     return out;
   };
-  PHYSML_CHECK(root.find("sizes"), "Grid::from_json: missing \"sizes\" (points per axis, x first)");
+  PHYSML_CHECK(root.contains("sizes"), "Grid::from_json: missing \"sizes\" (points per axis, x first)");
   std::vector<int64_t> sizes;
   for (double v : numbers("sizes")) {
     PHYSML_CHECK(v == std::floor(v), "Grid::from_json: \"sizes\" must hold integers, got ", v);
@@ -355,26 +247,29 @@ Grid Grid::from_json(const std::string& json) {
   }
   GridOptions o(sizes);
   o.lower(numbers("lower")).upper(numbers("upper"));
-  if (const JsonValue* c = root.find("centering")) {
-    PHYSML_CHECK(c->kind == JsonValue::string && (c->str == "vertex" || c->str == "cell"),
-                 "Grid::from_json: \"centering\" must be \"vertex\" or \"cell\", got \"", c->str, "\"");
-    o.centering(c->str == "cell" ? Centering::cell : Centering::vertex);
+  if (root.contains("centering")) {
+    const auto& c = root["centering"];
+    PHYSML_CHECK(c.is_string() && (c == "vertex" || c == "cell"),
+                 "Grid::from_json: \"centering\" must be \"vertex\" or \"cell\", got ", c.dump());
+    o.centering(c == "cell" ? Centering::cell : Centering::vertex);
   }
-  if (const JsonValue* b = root.find("boundary")) {
-    PHYSML_CHECK(b->kind == JsonValue::array && b->items.size() == sizes.size() && sizes.size() <= 3,
+  if (root.contains("boundary")) {
+    const auto& b = root["boundary"];
+    PHYSML_CHECK(b.is_array() && b.size() == sizes.size() && sizes.size() <= 3,
                  "Grid::from_json: \"boundary\" must hold one [lower, upper] pair per axis");
-    auto parse = [](const JsonValue& v) {
-      PHYSML_CHECK(v.kind == JsonValue::string, "Grid::from_json: boundary types must be strings");
-      if (v.str == "dirichlet") return Boundary::dirichlet;
-      if (v.str == "neumann") return Boundary::neumann;
-      if (v.str == "periodic") return Boundary::periodic;
-      PHYSML_THROW("Grid::from_json: unknown boundary type \"", v.str, "\"; expected dirichlet, neumann or periodic");
+    auto parse = [](const nlohmann::json& v) {
+      PHYSML_CHECK(v.is_string(), "Grid::from_json: boundary types must be strings");
+      const auto name = v.get<std::string>();
+      if (name == "dirichlet") return Boundary::dirichlet;
+      if (name == "neumann") return Boundary::neumann;
+      if (name == "periodic") return Boundary::periodic;
+      PHYSML_THROW("Grid::from_json: unknown boundary type \"", name, "\"; expected dirichlet, neumann or periodic");
     };
-    for (size_t a = 0; a < b->items.size(); ++a) {
-      const JsonValue& pair = b->items[a];
-      PHYSML_CHECK(pair.kind == JsonValue::array && pair.items.size() == 2,
+    for (std::size_t a = 0; a < b.size(); ++a) {
+      const auto& pair = b[a];
+      PHYSML_CHECK(pair.is_array() && pair.size() == 2,
                    "Grid::from_json: \"boundary\" must hold one [lower, upper] pair per axis");
-      o.boundary(static_cast<int>(a), parse(pair.items[0]), parse(pair.items[1]));
+      o.boundary(static_cast<int>(a), parse(pair[0]), parse(pair[1]));
     }
   }
   return Grid(o);

@@ -136,9 +136,11 @@ TEST(Grid, ToDmda1DAnd3D) {
 TEST(Grid, JsonDescription) {
   Grid g(GridOptions({8, 4}).upper({2.0, 1.0}).centering(Centering::cell).boundary(Boundary::neumann).periodic(0));
   EXPECT_EQ(g.to_json(),
-            "{\"type\": \"uniform_grid\", \"dim\": 2, \"sizes\": [8, 4], \"shape\": [4, 8], \"lower\": [0, 0], "
-            "\"upper\": [2, 1], \"spacing\": [0.25, 0.25], \"centering\": \"cell\", \"boundary\": "
-            "[[\"periodic\", \"periodic\"], [\"neumann\", \"neumann\"]]}");
+            "{\"type\":\"uniform_grid\",\"dim\":2,\"sizes\":[8,4],\"shape\":[4,8],\"lower\":[0.0,0.0],"
+            "\"upper\":[2.0,1.0],\"spacing\":[0.25,0.25],\"centering\":\"cell\",\"boundary\":"
+            "[[\"periodic\",\"periodic\"],[\"neumann\",\"neumann\"]]}");
+  // Numbers are the shortest text that reads back exactly (0.1, not 0.10000000000000001).
+  EXPECT_NE(Grid(GridOptions({4}).upper({0.1})).to_json().find("\"upper\":[0.1]"), std::string::npos);
 }
 
 TEST(Grid, MixedFaceBoundaries) {
