@@ -192,3 +192,50 @@ TEST(DiffeqOde, StiffPetscMethodsMatchExactSolution) {
   }
   EXPECT_THROW_MSG(de::odeint(lin, y0, ts, de::OdeOptions().method("petsc:cn")), "unknown PETSc method");
 }
+
+TEST(DiffeqOde, PetscMethodsRefuseToReturnADetachedResultWhileGradientsAreRecorded) {
+  // Before the fix odeint returned a detached y(t) here and y0.grad stayed undefined silently.
+  auto A = torch::tensor({{-1.0, 0.0}, {1.0, -2.0}}, f64);
+  auto ts = torch::tensor({0.0, 0.5}, f64);
+  de::VectorField lin([A](const torch::Tensor&, const torch::Tensor& y) { return y.mm(A.t()); });
+  auto y0 = torch::tensor({{1.0, 0.5}}, f64).requires_grad_(true);
+  EXPECT_THROW_MSG(de::odeint(lin, y0, ts, de::OdeOptions().method("petsc:bdf")), "cannot differentiate its result");
+  // A trainable tensor captured by a closure (not listed as a parameter) is caught too.
+  auto w = torch::tensor(-1.0, f64).requires_grad_(true);
+  de::VectorField learned([w](const torch::Tensor&, const torch::Tensor& y) { return w * y; });
+  auto y1 = torch::tensor({{1.0, 0.5}}, f64);
+  EXPECT_THROW_MSG(de::odeint(learned, y1, ts, de::OdeOptions().method("petsc:bdf")), "cannot differentiate its result");
+  // Without gradients it solves, and matches the exact solution exp(w t) y0.
+  torch::NoGradGuard ng;
+  auto ys = de::odeint(learned, y1, ts, de::OdeOptions().method("petsc:bdf").rtol(1e-8).atol(1e-10));
+  EXPECT_NEAR(ys[1][0][0].item<double>(), std::exp(-0.5), 1e-5);
+}
+
+namespace {
+// A TORCH_MODULE holder whose forward takes y only (autonomous field).
+struct DecayImpl : torch::nn::Module {
+  torch::Tensor rate;
+  DecayImpl() { rate = register_parameter("rate", torch::tensor(0.5, torch::kFloat64)); }
+  torch::Tensor forward(const torch::Tensor& y) { return -rate * y; }
+};
+TORCH_MODULE(Decay);
+// And one with forward(t, y).
+struct ForcedImpl : torch::nn::Module {
+  torch::Tensor forward(const torch::Tensor& t, const torch::Tensor& y) { return t.unsqueeze(1).expand_as(y) - 0 * y; }
+};
+TORCH_MODULE(Forced);
+}  // namespace
+
+TEST(DiffeqOde, VectorFieldFromModuleHolders) {
+  // VectorField(holder) for a forward(y) module did not compile before the fix (.ptr() did).
+  Decay decay;
+  de::VectorField f(decay);
+  EXPECT_EQ(f.parameters().size(), 1u);
+  auto y0 = torch::ones({2, 3}, f64);
+  auto ys = de::odeint(f, y0, torch::tensor({0.0, 1.0}, f64), de::OdeOptions().rtol(1e-9).atol(1e-12));
+  EXPECT_NEAR(ys[1][0][0].item<double>(), std::exp(-0.5), 1e-7);
+  Forced forced;
+  de::VectorField g(forced);
+  auto zs = de::odeint(g, torch::zeros({1, 1}, f64), torch::tensor({0.0, 2.0}, f64), de::OdeOptions().rtol(1e-9).atol(1e-12));
+  EXPECT_NEAR(zs[1][0][0].item<double>(), 2.0, 1e-7);  // y = t^2 / 2
+}

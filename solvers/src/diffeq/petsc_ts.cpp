@@ -83,6 +83,19 @@ OdeSolution solve_petsc(const VectorField& f, const at::Tensor& y0, const at::Te
                "'; expected petsc:bdf, petsc:arkimex or petsc:rosw");
   PHYSML_CHECK(o.gradient() == "backprop" && !o.event(),
                "odeint: PETSc TS methods support neither gradients nor events (the result is detached)");
+  // The TS solution is computed outside autograd: with gradients being recorded, a detached
+  // result would silently give zero gradients, so refuse instead.
+  if (at::GradMode::is_enabled()) {
+    bool needs_grad = y0.requires_grad();
+    for (const auto& p : f.parameters()) needs_grad = needs_grad || p.requires_grad();
+    if (!needs_grad) {  // a closure may capture trainable tensors that f.parameters() does not list: one probe
+      auto t0 = torch::full({y0.size(0)}, ts[0].item<double>(), y0.options());
+      needs_grad = f(t0, y0).requires_grad();
+    }
+    PHYSML_CHECK(!needs_grad, "odeint: method ", o.method(), " cannot differentiate its result (PETSc TS runs outside "
+                 "autograd), but gradients are being recorded for y0 or the vector field's parameters; use an explicit "
+                 "method (e.g. dopri5) for gradients, or evaluate under torch::NoGradGuard");
+  }
   TsContext c{&f, y0.sizes().vec(), y0.scalar_type(), y0.device()};
   const PetscInt n = static_cast<PetscInt>(y0.numel());
   auto tc = ts.detach().to(torch::kCPU, torch::kDouble).contiguous();

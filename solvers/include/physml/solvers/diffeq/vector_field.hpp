@@ -24,6 +24,13 @@ template <typename M>
 struct has_ty_forward<M, std::void_t<decltype(std::declval<M&>().forward(std::declval<at::Tensor>(),
                                                                           std::declval<at::Tensor>()))>>
     : std::true_type {};
+
+/// T is a TORCH_MODULE holder (derived from torch::nn::ModuleHolder<T::ContainedType>).
+template <typename T, typename = void>
+struct is_module_holder : std::false_type {};
+template <typename T>
+struct is_module_holder<T, std::void_t<typename T::ContainedType>>
+    : std::is_base_of<torch::nn::ModuleHolder<typename T::ContainedType>, T> {};
 }  // namespace detail
 
 /// A (possibly learned) vector field f(t, y).
@@ -34,9 +41,16 @@ class VectorField {
 public:
   using Fn = std::function<at::Tensor(const at::Tensor& t, const at::Tensor& y)>;
 
-  /// Wrap a callable. `parameters` are the tensors the field depends on that should receive
-  /// gradients from the adjoint methods (backprop finds them through autograd anyway).
-  VectorField(Fn fn, std::vector<at::Tensor> parameters = {})
+  /// Wrap a callable f(t, y). `parameters` are the tensors the field depends on that should
+  /// receive gradients from the adjoint methods (backprop finds them through autograd anyway).
+  /// (A template constrained away from module holders: asking whether a holder converts to a
+  /// std::function instantiates LibTorch's forward-return-type trait, a hard error for a
+  /// forward(y) module.)
+  template <typename F,
+            typename = std::enable_if_t<std::conjunction_v<std::negation<std::is_same<std::decay_t<F>, VectorField>>,
+                                                           std::negation<detail::is_module_holder<std::decay_t<F>>>,
+                                                           std::is_constructible<Fn, F>>>>
+  VectorField(F fn, std::vector<at::Tensor> parameters = {})
       : fn_(std::move(fn)), params_(std::move(parameters)), nfe_(std::make_shared<std::int64_t>(0)) {}
 
   /// Wrap a module with `forward(t, y)` or `forward(y)`; its parameters() are used.
@@ -44,8 +58,8 @@ public:
   VectorField(std::shared_ptr<M> module) : VectorField(from_module(module), module->parameters()) {}
 
   /// Wrap a module holder (the TORCH_MODULE type) with `forward(t, y)` or `forward(y)`.
-  template <typename M>
-  VectorField(torch::nn::ModuleHolder<M> holder) : VectorField(holder.ptr()) {}
+  template <typename H, typename = std::enable_if_t<detail::is_module_holder<H>::value>, typename = void>
+  VectorField(const H& holder) : VectorField(holder.ptr()) {}
 
   /// Evaluate f(t, y); t is [batch] (any dtype, converted to y's), y is [batch, state...].
   at::Tensor operator()(const at::Tensor& t, const at::Tensor& y) const;
