@@ -21,6 +21,9 @@ struct Command {
   std::string usage;    ///< full text for `physml NAME --help`
   /// Runs the command; `args` are the positional (non-option) arguments after the name.
   std::function<int(const std::vector<std::string>& args)> run;
+  /// The first positional argument is an options file (PETSc YAML, or plain for other
+  /// suffixes), inserted before the command line so that the command line overrides it.
+  bool config_file = false;
 };
 
 /// All registered subcommands by name.

@@ -5,7 +5,8 @@
 #include "physml/core/options.hpp"
 #include "physml/train/dataset.hpp"
 #include "physml/train/figures.hpp"
-#include "physml/train/normalized_model.hpp"
+#include "physml/operators/checkpoint.hpp"
+#include "physml/operators/normalized_model.hpp"
 #include "physml/train/trainer.hpp"
 
 #include <torch/torch.h>
@@ -56,7 +57,7 @@ int run_eval(const std::vector<std::string>& args) {
   PHYSML_CHECK(steps == 0 || d.snapshot_pairs == 0, "physml eval: -rollout and -snapshot_pairs exclude each other ",
                "(a rollout starts from w(t_0) of whole trajectories)");
   physml::check_no_unused_options();
-  auto model = physml::train::load_model(args[0]);
+  auto model = physml::operators::load(args[0]);
   physml::train::GridDataset data(args[1], split, d);
   if (steps > 0) return run_rollout(*model, data, args, split, steps, batch, figures, nfig);
   auto m = physml::train::evaluate(*model, data, batch, periodic);

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <fstream>
 #include <iostream>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -77,6 +78,19 @@ int main(int argc, char** argv) {
     } else {
       positional.emplace_back(argv[i]);
     }
+  }
+  // A command's CONFIG file goes first into PETSc's options, so the command line overrides it.
+  std::string config_key;
+  if (cmd.config_file && !positional.empty()) {
+    const auto& path = positional.front();
+    if (!std::ifstream(path).good()) {
+      std::fprintf(stderr, "physml %s: error: options file '%s' cannot be opened\n", cmd.name.c_str(), path.c_str());
+      return 1;
+    }
+    const bool yaml = path.size() > 5 && (path.compare(path.size() - 5, 5, ".yaml") == 0 ||
+                                          path.compare(path.size() - 4, 4, ".yml") == 0);
+    config_key = yaml ? "-options_file_yaml" : "-options_file";
+    rest.insert(rest.begin() + 1, {config_key.data(), const_cast<char*>(path.c_str())});
   }
   int rargc = static_cast<int>(rest.size());
   rest.push_back(nullptr);

@@ -5,15 +5,25 @@
 
 #include <torch/torch.h>
 
+#include <filesystem>
+
 namespace physml::operators {
 
 void save(const std::string& path, const Model& model, const io::Attributes& state, torch::optim::Optimizer* optimizer) {
   io::save_checkpoint(path, model, model.type(), model.config(), state, optimizer);
 }
 
-std::shared_ptr<Model> load(const std::string& path) {
-  auto info = io::read_checkpoint_info(path);
+std::shared_ptr<Model> load(const std::string& path, const std::string& expected_type) {
+  PHYSML_CHECK(std::filesystem::exists(path), "load: model file '", path, "' does not exist");
+  io::CheckpointInfo info;
+  try {
+    info = io::read_checkpoint_info(path);
+  } catch (const Error& e) {
+    PHYSML_THROW("load: '", path, "' is not a PhysML model file (Checkpoint): ", e.what());
+  }
   PHYSML_CHECK(!info.model_type.empty(), "checkpoint ", path, " has no model_type");
+  PHYSML_CHECK(expected_type.empty() || info.model_type == expected_type, "load: '", path,
+               "' holds a model of type '", info.model_type, "', expected type '", expected_type, "'");
   auto model = create(info.model_type, info.config);
   io::load_checkpoint(path, *model);
   return model;

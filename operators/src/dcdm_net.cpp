@@ -1,13 +1,11 @@
 #include "physml/operators/dcdm_net.hpp"
 
 #include "physml/core/error.hpp"
-#include "physml/io/checkpoint.hpp"
+#include "physml/core/options_reader.hpp"
+#include "config_text.hpp"
 
 #include <torch/torch.h>
 
-#include <cstdio>
-#include <filesystem>
-#include <sstream>
 
 namespace physml::operators {
 
@@ -17,29 +15,6 @@ torch::nn::AnyModule make_conv(int dim, int in, int out, int k) {
   if (dim == 2) return torch::nn::AnyModule(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).padding(k / 2)));
   return torch::nn::AnyModule(torch::nn::Conv3d(torch::nn::Conv3dOptions(in, out, k).padding(k / 2)));
 }
-
-std::string join(const std::vector<int64_t>& v) {
-  std::string s;
-  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
-  return s;
-}
-
-std::vector<int64_t> split_ints(const std::string& s) {
-  std::vector<int64_t> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (!item.empty()) out.push_back(std::stoll(item));
-  }
-  return out;
-}
-
-const bool registered = [] {
-  register_model("dcdm", [](const ModelConfig& c) -> std::shared_ptr<Model> {
-    return std::make_shared<DCDMNetImpl>(dcdm_options_from_config(c));
-  });
-  return true;
-}();
 
 }  // namespace
 
@@ -123,47 +98,36 @@ at::Tensor DCDMNetImpl::forward(const at::Tensor& x) {
   return conv(++i, upa);
 }
 
-ModelConfig DCDMNetImpl::config() const {
-  return {{"dim", std::to_string(options_.dim())},
-          {"variant", options_.variant()},
-          {"channels", std::to_string(options_.channels())},
-          {"mask_channel", options_.mask_channel() ? "1" : "0"},
-          {"train_grid", join(options_.train_grid())}};
+ModelConfig DCDMNetOptions::to_config() const {
+  return {{"dim", std::to_string(dim())},
+          {"variant", variant()},
+          {"channels", std::to_string(channels())},
+          {"mask_channel", mask_channel() ? "1" : "0"},
+          {"train_grid", detail::join(train_grid())}};
 }
 
-DCDMNetOptions dcdm_options_from_config(const ModelConfig& c) {
-  auto get = [&](const char* k, const std::string& def) {
-    auto it = c.find(k);
-    return it == c.end() ? def : it->second;
-  };
-  try {
-    return DCDMNetOptions(std::stoi(get("dim", "3")))
-        .variant(get("variant", "from64"))
-        .channels(std::stoi(get("channels", "16")))
-        .mask_channel(get("mask_channel", "0") == "1")
-        .train_grid(split_ints(get("train_grid", "")));
-  } catch (const std::logic_error& e) {
-    PHYSML_THROW("DCDMNet: malformed config value (", e.what(), ")");
-  }
+DCDMNetOptions DCDMNetOptions::from_config(const ModelConfig& c) {
+  using namespace detail;
+  const std::string m = "dcdm";
+  check_keys(m, c, {"dim", "variant", "channels", "mask_channel", "train_grid"});
+  DCDMNetOptions o;
+  if (auto* v = find(c, "dim")) o.dim(parse_int(m, "dim", *v));
+  if (auto* v = find(c, "variant")) o.variant(*v);
+  if (auto* v = find(c, "channels")) o.channels(parse_int(m, "channels", *v));
+  if (auto* v = find(c, "mask_channel")) o.mask_channel(parse_bool(m, "mask_channel", *v));
+  if (auto* v = find(c, "train_grid")) o.train_grid(parse_int_list(m, "train_grid", *v));
+  return o;
 }
 
-void save_model(const std::string& path, Model& model) {
-  io::save_checkpoint(path, model, model.type(), model.config());
-}
-
-std::shared_ptr<Model> load_model(const std::string& path, const std::string& expected_type) {
-  PHYSML_CHECK(std::filesystem::exists(path), "load_model: model file '", path, "' does not exist");
-  io::CheckpointInfo info;
-  try {
-    info = io::read_checkpoint_info(path);
-  } catch (const Error& e) {
-    PHYSML_THROW("load_model: '", path, "' is not a PhysML model file (Checkpoint): ", e.what());
-  }
-  PHYSML_CHECK(expected_type.empty() || info.model_type == expected_type, "load_model: '", path,
-               "' holds a model of type '", info.model_type, "', expected type '", expected_type, "'");
-  auto model = create(info.model_type, info.config);
-  io::load_checkpoint(path, *model);
-  return model;
+DCDMNetOptions& DCDMNetOptions::set_from_options(const Options& options) {
+  OptionsReader r(options, "DCDM network (Kaneda et al., ICML 2023)");
+  variant(r.choice("variant", {"from64", "from128"}, variant(),
+                   "network depth: from64 (1/3/2 residual pairs) or from128 (2/5/3)"));
+  channels(r.integer("channels", channels(), "hidden channels (16 in the paper)", 1));
+  mask_channel(r.boolean("mask_channel", mask_channel(), "fluid/solid mask as a second input channel"));
+  init(r.choice("init", {"keras", "torch"}, init(),
+                "initialization of a new network: keras (Glorot kernels, zero biases) or torch (LibTorch's)"));
+  return *this;
 }
 
 at::Tensor sparse_apply(const at::Tensor& A, const at::Tensor& x) {

@@ -2,6 +2,7 @@
 
 #include "config_text.hpp"
 #include "physml/core/error.hpp"
+#include "physml/core/options_reader.hpp"
 
 #include <torch/torch.h>
 
@@ -187,6 +188,19 @@ at::Tensor FNOImpl::forward(const at::Tensor& x) {
     for (std::int64_t a = 0; a < d_; ++a) u = u.narrow(2 + a, 0, x.size(2 + a));
   u = torch::gelu(apply_pointwise(u, proj1_w_, proj1_b_));
   return apply_pointwise(u, proj2_w_, proj2_b_);
+}
+
+FNOOptions& FNOOptions::set_from_options(const Options& options) {
+  OptionsReader r(options, "FNO: Fourier neural operator (Li et al., ICLR 2021)");
+  auto m = r.int_list("modes", {modes().begin(), modes().end()}, "Fourier modes kept per axis (one entry: every axis)");
+  modes({m.begin(), m.end()});
+  width(r.integer("width", width(), "channels of the Fourier layers", 1));
+  layers(r.integer("layers", layers(), "number of Fourier layers", 1));
+  projection_channels(r.integer("projection_channels", projection_channels(), "hidden channels of the projection", 1));
+  domain_padding(r.real("domain_padding", domain_padding(),
+                        "zero padding at the end of each axis, as a fraction of its size (non-periodic problems)"));
+  append_grid(r.boolean("append_grid", append_grid(), "append the coordinates of every axis to the input"));
+  return *this;
 }
 
 }  // namespace physml::operators

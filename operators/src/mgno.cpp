@@ -2,6 +2,7 @@
 
 #include "config_text.hpp"
 #include "physml/core/error.hpp"
+#include "physml/core/options_reader.hpp"
 
 #include <torch/torch.h>
 
@@ -309,6 +310,26 @@ at::Tensor MgNOImpl::forward(const at::Tensor& x) {
   }
   auto out = at::convolution(u, head_w_, {}, ones, zeros, ones, false, zeros, 1);
   return o.residual() ? out + x : out;
+}
+
+MgNOOptions& MgNOOptions::set_from_options(const Options& options) {
+  OptionsReader r(options, "MgNO: multigrid neural operator (Liu, Xu & Zhang, ICLR 2024)");
+  channels(r.integer("channels", channels(), "hidden channels of every V-cycle", 1));
+  levels(r.integer("levels", levels(), "multigrid levels per V-cycle (level 0 = the input grid)", 1));
+  layers(r.integer("layers", layers(), "layers u <- GELU(VCycle(u) + W u + b)", 1));
+  padding_mode(r.choice("padding_mode", {"zeros", "circular", "reflect"}, padding_mode(),
+                        "padding of the 3x3 convolutions: zeros = Dirichlet, circular = periodic, reflect = Neumann"));
+  normalization(r.boolean("normalization", normalization(), "group normalization after each coarse-to-fine correction"));
+  residual(r.boolean("residual", residual(), "out = head(u) + x (needs in_channels == out_channels)"));
+  std::vector<long> flat;
+  for (const auto& s : smoothing()) flat.insert(flat.end(), {static_cast<long>(s[0]), static_cast<long>(s[1])});
+  auto s = r.int_list("smoothing", flat, "pre,post smoothing steps per level, finest first (empty = 1,0,...,1,0,2,0)");
+  PHYSML_CHECK(s.size() % 2 == 0, "option -", options.prefix(), "smoothing takes pre,post pairs (e.g. 1,0,1,0,2,0), got ",
+               s.size(), " numbers");
+  Smoothing pairs;
+  for (std::size_t i = 0; i < s.size(); i += 2) pairs.push_back({s[i], s[i + 1]});
+  smoothing(pairs);
+  return *this;
 }
 
 }  // namespace physml::operators

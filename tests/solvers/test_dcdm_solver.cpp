@@ -1,5 +1,6 @@
 // The DCDM Krylov method as PETSc KSP type "dcdm" and PC type "dcdm".
 #include "dcdm_test_problems.hpp"
+#include "physml/operators/checkpoint.hpp"
 #include "physml/operators/dcdm_net.hpp"
 #include "physml/solvers/linear/dcdm.hpp"
 #include "test_util.hpp"
@@ -63,6 +64,14 @@ class NaNDirection : public DirectionOperator {
 public:
   void apply(Vec r, Vec q) override { PHYSML_PETSC(VecSet(q, NAN)); }
   std::string name() const override { return "NaN"; }
+};
+
+// A direction that fails for a reason other than a non-finite output, with "NaN or Inf" in
+// its message: the safeguard must not mistake it for one (it matched message text before).
+class BrokenDirection : public DirectionOperator {
+public:
+  void apply(Vec, Vec) override { PHYSML_THROW("mask file contains NaN or Inf"); }
+  std::string name() const override { return "broken"; }
 };
 
 struct System {
@@ -243,7 +252,7 @@ TEST(DCDMSolver, WorksFromOptionsAndLoadsTheModelOnce) {
   torch::manual_seed(5);
   operators::DCDMNet net(operators::DCDMNetOptions(2).train_grid({16, 16}));
   const std::string path = (dir / "dcdm2d.h5").string();
-  operators::save_model(path, *net);
+  operators::save(path, *net);
   register_petsc_types();
   PHYSML_PETSC(PetscOptionsSetValue(nullptr, "-dcdmopt_ksp_type", "dcdm"));
   PHYSML_PETSC(PetscOptionsSetValue(nullptr, "-dcdmopt_ksp_dcdm_model", path.c_str()));
@@ -349,7 +358,7 @@ TEST(DCDMSolver, InputScaleFromOptions) {
     }
   }
   const std::string path = (dir / "dcdm_scale.h5").string();
-  operators::save_model(path, *net);
+  operators::save(path, *net);
   register_petsc_types();
   System s({16, 16});
   auto history = [&](const char* scale, double in_code) {
@@ -474,6 +483,10 @@ TEST(DCDMSolver, NaNNetworkOutputFallsBackOrStops) {
   PHYSML_PETSC(KSPSolve(ksp, s.b, s.x));
   PHYSML_PETSC(KSPGetConvergedReason(ksp, &reason));
   EXPECT_EQ(reason, KSP_DIVERGED_NANORINF);
+  // Any other error is an error, whatever its text, also with the fallback on.
+  ksp_dcdm_set_direction(ksp, std::make_shared<BrokenDirection>());
+  ksp_dcdm_set_safeguard(ksp, 10, true);
+  EXPECT_NE(KSPSolve(ksp, s.b, s.x), 0);
   KSPDestroy(&ksp);
 }
 
@@ -516,7 +529,7 @@ TEST(DCDMSolver, BadInputGivesClearErrors) {
   torch::manual_seed(0);
   operators::DCDMNet net3(operators::DCDMNetOptions(3));
   const std::string p3 = (dir / "net3.h5").string();
-  operators::save_model(p3, *net3);
+  operators::save(p3, *net3);
   System s2({15, 15});
   EXPECT_THROW_MSG(resolve_dcdm_grid(3, s2.size(), {}, nullptr), "cannot infer a 3D grid for a system of size 225");
   EXPECT_THROW_MSG(resolve_dcdm_grid(2, s2.size(), {16, 16}, nullptr), "256 cells but the system has 225");
@@ -533,11 +546,29 @@ TEST(DCDMSolver, BadInputGivesClearErrors) {
   operators::register_model("dcdm_test_other", [](const operators::ModelConfig&) { return std::make_shared<OtherModel>(); });
   OtherModel other;
   const std::string po = (dir / "other.h5").string();
-  operators::save_model(po, other);
+  operators::save(po, other);
   EXPECT_THROW_MSG(cached_dcdm_model(po), "holds a model of type 'dcdm_test_other', expected type 'dcdm'");
   EXPECT_THROW_MSG(cached_dcdm_model((dir / "none.h5").string()), "does not exist");
   // A KSP of another type.
   ksp = make_ksp(s2.A, KSPCG, 1e-6, 10);
   EXPECT_THROW_MSG(ksp_dcdm_set_k(ksp, 2), "not of type dcdm");
   KSPDestroy(&ksp);
+}
+
+TEST(DCDMRegistration, SurvivesPetscFinalizeAndInitialize) {
+  // A host program may finalize and re-initialize PETSc (ctest runs each case in its own
+  // process, so this does not disturb other tests). PetscFinalize empties PETSc's type lists;
+  // before the fix register_petsc_types() believed "dcdm" was still registered.
+  solvers::register_petsc_types();
+  PHYSML_PETSC(PetscFinalize());
+  PHYSML_PETSC(PetscInitializeNoArguments());
+  PetscPushErrorHandler(PetscReturnErrorHandler, nullptr);
+  solvers::register_petsc_types();
+  KSP ksp;
+  PHYSML_PETSC(KSPCreate(PETSC_COMM_SELF, &ksp));
+  EXPECT_EQ(KSPSetType(ksp, "dcdm"), 0);
+  PC pc;
+  PHYSML_PETSC(KSPGetPC(ksp, &pc));
+  EXPECT_EQ(PCSetType(pc, "dcdm"), 0);
+  PHYSML_PETSC(KSPDestroy(&ksp));
 }

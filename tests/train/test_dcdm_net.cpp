@@ -1,6 +1,7 @@
 // DCDM network (parameter counts pinned to the paper's Keras models) and its
 // scale-invariant unsupervised loss.
 #include "physml/core/error.hpp"
+#include "physml/operators/checkpoint.hpp"
 #include "physml/operators/dcdm_net.hpp"
 #include "test_util.hpp"
 
@@ -104,17 +105,17 @@ TEST(DCDMNet, SaveLoadRoundTripAndTypeCheck) {
   torch::manual_seed(1);
   DCDMNet net(DCDMNetOptions(2).variant("from128").train_grid({16, 16}));
   const std::string path = (dir / "net.h5").string();
-  save_model(path, *net);
-  auto loaded = load_model(path, "dcdm");
+  save(path, *net);
+  auto loaded = load(path, "dcdm");
   EXPECT_EQ(loaded->type(), "dcdm");
   EXPECT_EQ(loaded->config(), net->config());
   auto x = torch::randn({1, 1, 16, 16});
   torch::NoGradGuard ng;
   EXPECT_TRUE(torch::equal(loaded->forward(x), net->forward(x)));
-  EXPECT_THROW_MSG(load_model(path, "mgno"), "expected type 'mgno'");
-  EXPECT_THROW_MSG(load_model((dir / "missing.h5").string()), "does not exist");
+  EXPECT_THROW_MSG(load(path, "mgno"), "expected type 'mgno'");
+  EXPECT_THROW_MSG(load((dir / "missing.h5").string()), "does not exist");
   std::ofstream(dir / "junk.h5") << "not a model";
-  EXPECT_THROW_MSG(load_model((dir / "junk.h5").string()), "not a PhysML model file");
+  EXPECT_THROW_MSG(load((dir / "junk.h5").string()), "not a PhysML model file");
 }
 
 TEST(DCDMLoss, InvariantToScalingQ) {

@@ -1,7 +1,7 @@
 // Losses on analytic fields with hand-computed values; normalizers; schedules vs closed forms.
 #include "physml/core/error.hpp"
 #include "physml/train/losses.hpp"
-#include "physml/train/normalizer.hpp"
+#include "physml/operators/normalizer.hpp"
 #include "physml/train/schedule.hpp"
 #include "test_util.hpp"
 
@@ -10,6 +10,7 @@
 #include <cmath>
 
 using namespace physml::train;
+using physml::operators::Normalizer;
 
 namespace {
 /// Field f(x) on an n x n periodic grid (x along the last axis, x_j = j / n), shape [1, 1, n, n].

@@ -6,7 +6,7 @@
 #include "physml/operators/mgno.hpp"
 #include "physml/train/dataset.hpp"
 #include "physml/train/figures.hpp"
-#include "physml/train/normalized_model.hpp"
+#include "physml/operators/normalized_model.hpp"
 #include "physml/train/trainer.hpp"
 #include "test_util.hpp"
 
@@ -17,6 +17,8 @@
 
 using namespace physml;
 using namespace physml::train;
+using physml::operators::NormalizedModel;
+using physml::operators::Normalizer;
 
 namespace {
 

@@ -7,7 +7,7 @@
 #include "physml/operators/fno.hpp"
 #include "physml/operators/mgno.hpp"
 #include "physml/train/dataset.hpp"
-#include "physml/train/normalized_model.hpp"
+#include "physml/operators/normalized_model.hpp"
 #include "physml/train/trainer.hpp"
 #include "test_util.hpp"
 
@@ -18,6 +18,8 @@
 
 using namespace physml;
 using namespace physml::train;
+using physml::operators::NormalizedModel;
+using physml::operators::Normalizer;
 
 namespace {
 
@@ -125,9 +127,8 @@ TEST(Trainer, NormalizedModelSavesItsNormalizers) {
   yn->fit(y);
   torch::manual_seed(2);
   auto model = std::make_shared<NormalizedModel>(tiny_mgno(), xn, yn);
-  register_models();
   operators::save((dir / "n.h5").string(), *model);
-  auto back = load_model((dir / "n.h5").string());
+  auto back = operators::load((dir / "n.h5").string());
   torch::NoGradGuard g;
   EXPECT_EQ(back->type(), "normalized");
   EXPECT_TRUE(torch::equal(back->forward(x), model->forward(x)));

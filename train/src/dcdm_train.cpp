@@ -1,15 +1,19 @@
 #include "physml/train/dcdm_train.hpp"
 
 #include "physml/core/error.hpp"
+#include "physml/core/options_reader.hpp"
 #include "physml/core/log.hpp"
 #include "physml/core/progress.hpp"
+#include "physml/operators/checkpoint.hpp"
 #include "physml/io/dataset.hpp"
 #include "physml/io/hdf5.hpp"
+#include "physml/io/png.hpp"
 
 #include <torch/torch.h>
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <sstream>
 
@@ -109,7 +113,7 @@ DCDMTrainHistory train_dcdm(operators::DCDMNetImpl& net, const at::Tensor& b_in,
     net.eval();
     hist.valid_loss.push_back(n_valid > 0 ? evaluate_dcdm(net, valid, A, grid, mask) : NAN);
     net.train();
-    if (!o.checkpoint.empty()) operators::save_model(o.checkpoint, net);
+    if (!o.checkpoint.empty()) operators::save(o.checkpoint, net);
     log_debug("dcdm epoch ", epoch + 1, ": train ", hist.train_loss.back(), " valid ", hist.valid_loss.back());
   }
   if (progress) progress->finish();
@@ -204,6 +208,46 @@ RitzDataset load_ritz_dataset(const std::string& path) {
       torch::repeat_interleave(torch::arange(cells, torch::kLong), row_ptr.slice(0, 1) - row_ptr.slice(0, 0, cells));
   d.A = torch::sparse_coo_tensor(torch::stack({rows, cols}), vals, {cells, cells}).coalesce();
   return d;
+}
+
+void write_dcdm_history(const std::string& dir, const DCDMTrainHistory& h) {
+  const std::string csv = dir + "/log.csv", tmp = csv + ".tmp";
+  {
+    std::ofstream f(tmp);
+    f << "epoch,train_loss,valid_loss\n";
+    for (std::size_t e = 0; e < h.train_loss.size(); ++e) f << e + 1 << "," << h.train_loss[e] << "," << h.valid_loss[e] << "\n";
+    f.close();
+    PHYSML_CHECK(f.good(), "write_dcdm_history: cannot write '", tmp, "'");
+  }
+  std::filesystem::rename(tmp, csv);
+  if (h.train_loss.empty()) return;
+  std::vector<double> ep, tr, va;
+  for (std::size_t e = 0; e < h.train_loss.size(); ++e) {
+    ep.push_back(static_cast<double>(e + 1));
+    tr.push_back(h.train_loss[e]);
+    va.push_back(h.valid_loss[e]);
+  }
+  std::vector<io::Series> series = {{"train", ep, tr}};
+  if (std::isfinite(va.back())) series.push_back({"validation", ep, va, true});
+  io::LinePlotOptions po;
+  po.title = "DCDM loss |b - (q'b / q'Aq) A q|^2";
+  po.xlabel = "epoch";
+  po.ylabel = "loss";
+  po.log_y = true;
+  io::write_line_plot_png(dir + "/loss.png", series, po);
+}
+
+DCDMTrainOptions& DCDMTrainOptions::set_from_options(const Options& options) {
+  OptionsReader r(options, "DCDM training: unsupervised loss |b - (q'b / q'Aq) A q|^2 over Ritz vectors");
+  epochs = static_cast<int>(r.integer("epochs", epochs, "epochs", 0));
+  batch_size = static_cast<int>(r.integer("batch_size", batch_size, "right-hand sides per batch", 1));
+  lr = r.real("lr", lr, "Adam learning rate (the paper: 1e-4)");
+  valid_fraction = r.real("valid_fraction", valid_fraction, "last fraction of the samples held out for validation");
+  PHYSML_CHECK(valid_fraction >= 0 && valid_fraction < 1, "option -", options.prefix(),
+               "valid_fraction = ", valid_fraction, " must be in [0, 1)");
+  seed = static_cast<std::uint64_t>(r.integer("seed", static_cast<long>(seed), "seed of shuffling and initialization", 0));
+  device = c10::Device(r.string("device", device.str(), "torch device (cpu, cuda, cuda:1, ...)"));
+  return *this;
 }
 
 }  // namespace physml::train

@@ -1,6 +1,7 @@
 #include "physml/train/schedule.hpp"
 
 #include "physml/core/error.hpp"
+#include "physml/core/options_reader.hpp"
 
 #include <torch/torch.h>
 
@@ -69,6 +70,20 @@ double LRSchedule::lr(std::int64_t t) const {
   }
   if (t < s.warmup_steps) value *= (td + 1) / static_cast<double>(s.warmup_steps);
   return value;
+}
+
+ScheduleOptions& ScheduleOptions::set_from_options(const Options& options) {
+  OptionsReader r(options, "Learning-rate schedule (stepped once per epoch)");
+  type = r.choice("schedule", {"constant", "step", "cosine", "onecycle"}, type, "learning-rate schedule");
+  lr = r.real("lr", lr, "base learning rate (the peak for onecycle)");
+  step_size = r.integer("step_size", step_size, "step: lr * gamma^floor(epoch / step_size)", 1);
+  gamma = r.real("gamma", gamma, "step: decay factor");
+  min_lr = r.real("min_lr", min_lr, "cosine: final learning rate");
+  pct_start = r.real("pct_start", pct_start, "onecycle: fraction of the epochs spent warming up");
+  div_factor = r.real("div_factor", div_factor, "onecycle: start at lr / div_factor");
+  final_div_factor = r.real("final_div_factor", final_div_factor, "onecycle: end at lr / div_factor / final_div_factor");
+  warmup_steps = r.integer("warmup", warmup_steps, "linear warm-up epochs on top of the schedule", 0);
+  return *this;
 }
 
 }  // namespace physml::train

@@ -1,13 +1,14 @@
 #include "physml/train/trainer.hpp"
 
 #include "physml/core/error.hpp"
+#include "physml/core/options_reader.hpp"
 #include "physml/core/log.hpp"
 #include "physml/core/progress.hpp"
 #include "physml/io/checkpoint.hpp"
 #include "physml/operators/checkpoint.hpp"
 #include "physml/train/figures.hpp"
 #include "physml/train/losses.hpp"
-#include "physml/train/normalized_model.hpp"
+#include "physml/operators/normalized_model.hpp"
 
 #include <torch/torch.h>
 
@@ -47,7 +48,6 @@ Trainer::Trainer(std::shared_ptr<operators::Model> model, TrainerOptions options
   s.total_steps = options_.epochs();
   options_.schedule(s);
   LRSchedule check(s);  // validates the schedule options
-  register_models();
   optimizer_ = make_optimizer(options_.optimizer(), model_->parameters(), s.lr, options_.weight_decay());
   loss_by_name(options_.loss(), torch::ones({1, 1, 2}), torch::ones({1, 1, 2}));  // validates the loss name
 }
@@ -229,6 +229,26 @@ RolloutMetrics evaluate_rollout(operators::Model& model, const GridDataset& data
   m.full_std = m.samples > 1 ? F.std().item<double>() : 0.0;
   m.full_max = F.max().item<double>();
   return m;
+}
+
+TrainerOptions& TrainerOptions::set_from_options(const Options& options) {
+  {
+    OptionsReader r(options, "Trainer: supervised training of a field-to-field model");
+    epochs(r.integer("epochs", epochs(), "total epochs of the run (the schedule length)", 1));
+    batch_size(r.integer("batch_size", batch_size(), "samples per batch", 1));
+    optimizer(r.choice("optimizer", {"adam", "adamw"}, optimizer(), "adam (L2 weight decay) or adamw (decoupled)"));
+    weight_decay(r.real("weight_decay", weight_decay(), "weight decay"));
+    loss(r.choice("loss", {"l2", "h1", "h1_spectral", "mse"}, loss(), "training loss on decoded outputs"));
+    periodic(r.boolean("periodic", periodic(), "periodic finite differences in the h1 loss and metric"));
+    grad_clip(r.real("grad_clip", grad_clip(), "clip the global gradient 2-norm to this value (0 = off)"));
+    seed(static_cast<std::uint64_t>(r.integer("seed", static_cast<long>(seed()), "seed of the batch order", 0)));
+    shuffle(r.boolean("shuffle", shuffle(), "shuffle the training samples every epoch"));
+    output_dir(r.string("output", output_dir(), "directory for last.h5, best.h5, log.csv, loss.png (empty = none)"));
+    stop_after(r.integer("stop_after", stop_after(), "stop after this many epochs in this call (-1 = run to -epochs)"));
+  }
+  auto s = schedule();
+  schedule(s.set_from_options(options));
+  return *this;
 }
 
 }  // namespace physml::train

@@ -3,7 +3,9 @@
 #include "physml/core/error.hpp"
 #include "physml/core/log.hpp"
 #include "physml/core/options.hpp"
+#include "physml/core/options_reader.hpp"
 #include "physml/core/views.hpp"
+#include "physml/operators/checkpoint.hpp"
 #include "physml/operators/dcdm_net.hpp"
 
 #include <petsc/private/kspimpl.h>
@@ -106,7 +108,7 @@ void NetworkDirection::apply(Vec r, Vec q) {
   at::Tensor out = model_->forward(input);
   if (mask_.defined()) out = out * mask_.reshape(shape);  // solid (decoupled) cells are not unknowns
   out = out.to(torch::kCPU).to(torch::kDouble).reshape(-1);
-  PHYSML_CHECK(torch::isfinite(out).all().item<bool>(), "DCDM network output contains NaN or Inf");
+  if (!torch::isfinite(out).all().item<bool>()) throw NonFiniteError("DCDM network output contains NaN or Inf", __FILE__, __LINE__);
   at::Tensor qt = as_tensor(q);
   qt.copy_(out);
 }
@@ -131,7 +133,7 @@ std::shared_ptr<operators::Model> cached_dcdm_model(const std::string& path) {
   const auto time = std::filesystem::last_write_time(path);
   auto it = model_cache().find(key);
   if (it != model_cache().end() && it->second.time == time) return it->second.model;
-  auto model = operators::load_model(path, "dcdm");
+  auto model = operators::load(path, "dcdm");
   ++loads;
   model_cache()[key] = {time, model};
   return model;
@@ -359,11 +361,9 @@ void solve_dcdm(KSP ksp) {
         ++d->info.network_applications;
         PetscReal qn;
         PHYSML_PETSC(VecNorm(q, NORM_2, &qn));
-        PHYSML_CHECK(!PetscIsInfOrNanReal(qn), "DCDM network output contains NaN or Inf");
+        if (PetscIsInfOrNanReal(qn)) throw NonFiniteError("DCDM direction contains NaN or Inf", __FILE__, __LINE__);
         have = true;
-      } catch (const Error& e) {
-        const std::string what = e.what();
-        if (what.find("NaN or Inf") == std::string::npos) throw;
+      } catch (const NonFiniteError&) {
         if (!d->fallback) {
           ksp->reason = KSP_DIVERGED_NANORINF;
           PHYSML_PETSC(PetscInfo(ksp, "DCDM network output NaN/Inf at iteration %" PetscInt_FMT "\n", i));
@@ -461,26 +461,26 @@ PetscErrorCode KSPDestroy_DCDM(KSP ksp) {
   return 0;
 }
 
-PetscErrorCode KSPSetFromOptions_DCDM(KSP ksp, PetscOptionItems*) {
+PetscErrorCode KSPSetFromOptions_DCDM(KSP ksp, PetscOptionItems* items) {
   PHYSML_PETSC_CALLBACK(PetscObjectComm((PetscObject)ksp), {
     auto* d = static_cast<KSPDCDM*>(ksp->data);
-    const char* prefix = nullptr;
-    PHYSML_PETSC(KSPGetOptionsPrefix(ksp, &prefix));
-    Options o(std::string(prefix ? prefix : "") + "ksp_dcdm_");
-    if (o.has("model")) {
-      d->model_path = o.get_string("model", "");
+    OptionsReader r(items, "ksp_dcdm_", "KSP DCDM options (Deep Conjugate Direction Method, Kaneda et al. 2023)");
+    const auto model = r.string("model", d->model_path, "PhysML Checkpoint of a \"dcdm\" model (operators::save)");
+    if (r.given("model")) {
+      d->model_path = model;
       d->direction_from_options = true;
       d->checked_mat = nullptr;
     }
-    d->grid_option = o.get_int_list("grid", d->grid_option);
-    const long k = o.get_int("k", d->k);
-    PHYSML_CHECK(k >= 0 && k <= 64, "-ksp_dcdm_k must be in [0, 64], got ", k);
-    d->k = static_cast<int>(k);
-    d->true_residual = o.get_bool("true_residual", d->true_residual);
-    d->window = static_cast<int>(o.get_int("stagnation_window", d->window));
-    d->fallback = o.get_bool("fallback", d->fallback);
-    d->check_symmetric = o.get_bool("check_symmetric", d->check_symmetric);
-    const std::string scale = o.get_choice("input_scale", {"none", "grid"}, d->input_scale);
+    d->grid_option = r.int_list("grid", d->grid_option, "grid of the unknowns nx,ny[,nz] (default: the DMDA, else a square/cube)");
+    d->k = static_cast<int>(r.integer("k", d->k, "A-orthogonalize against the last k directions", 0, 64));
+    d->true_residual = r.boolean("true_residual", d->true_residual, "recompute r = b - A x every iteration");
+    d->window = static_cast<int>(r.integer("stagnation_window", d->window,
+                                           "no new minimum of |r| in this many iterations = stagnation (0 = off)", 0));
+    d->fallback = r.boolean("fallback", d->fallback,
+                            "on stagnation or a NaN/Inf network output, continue with the KSP's PC instead of stopping");
+    d->check_symmetric = r.boolean("check_symmetric", d->check_symmetric, "check A = A^T at setup");
+    const std::string scale = r.choice("input_scale", {"none", "grid"}, d->input_scale,
+                                       "network input r/|r| (none) or r/|r| sqrt(n/n_train) (grid)");
     if (scale != d->input_scale) d->checked_mat = nullptr;  // rebuild the network direction
     d->input_scale = scale;
   });
@@ -578,18 +578,18 @@ PetscErrorCode PCDestroy_DCDM(PC pc) {
   return 0;
 }
 
-PetscErrorCode PCSetFromOptions_DCDM(PC pc, PetscOptionItems*) {
+PetscErrorCode PCSetFromOptions_DCDM(PC pc, PetscOptionItems* items) {
   PHYSML_PETSC_CALLBACK(PetscObjectComm((PetscObject)pc), {
     auto* d = static_cast<PCDCDM*>(pc->data);
-    const char* prefix = nullptr;
-    PHYSML_PETSC(PCGetOptionsPrefix(pc, &prefix));
-    Options o(std::string(prefix ? prefix : "") + "pc_dcdm_");
-    if (o.has("model")) {
-      d->model_path = o.get_string("model", "");
+    OptionsReader r(items, "pc_dcdm_", "PC DCDM options (the DCDM network as a preconditioner of a flexible Krylov method)");
+    const auto model = r.string("model", d->model_path, "PhysML Checkpoint of a \"dcdm\" model (operators::save)");
+    if (r.given("model")) {
+      d->model_path = model;
       d->from_options = true;
     }
-    d->grid_option = o.get_int_list("grid", d->grid_option);
-    d->input_scale = o.get_choice("input_scale", {"none", "grid"}, d->input_scale);
+    d->grid_option = r.int_list("grid", d->grid_option, "grid of the unknowns nx,ny[,nz] (default: the DMDA, else a square/cube)");
+    d->input_scale = r.choice("input_scale", {"none", "grid"}, d->input_scale,
+                              "network input r/|r| (none) or r/|r| sqrt(n/n_train) (grid)");
   });
   return 0;
 }
@@ -616,6 +616,13 @@ PetscErrorCode PCCreate_DCDM(PC pc) {
 
 bool types_registered = false;
 
+/// PetscFinalize empties PETSc's KSP and PC type lists: forget the registration then, so a
+/// later PetscInitialize + register_petsc_types() registers the types again.
+PetscErrorCode forget_registration() {
+  types_registered = false;
+  return 0;
+}
+
 }  // namespace
 
 void register_petsc_types() {
@@ -625,6 +632,7 @@ void register_petsc_types() {
   if (global.has("threads")) at::set_num_threads(static_cast<int>(global.get_int("threads", 1)));
   PHYSML_PETSC(KSPRegister("dcdm", KSPCreate_DCDM));
   PHYSML_PETSC(PCRegister("dcdm", PCCreate_DCDM));
+  PHYSML_PETSC(PetscRegisterFinalize(forget_registration));
   types_registered = true;
 }
 

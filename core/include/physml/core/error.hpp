@@ -22,6 +22,14 @@ private:
   std::string where_;
 };
 
+/// A value that must be finite is NaN or Inf (a network output, a loss, a solver residual).
+/// Callers that can recover (the DCDM safeguard falls back to a classical PC) catch this type
+/// rather than matching message text.
+class NonFiniteError : public Error {
+public:
+  using Error::Error;
+};
+
 namespace detail {
 [[noreturn]] void throw_error(const char* file, int line, const std::string& message);
 [[noreturn]] void throw_petsc_error(const char* file, int line, PetscErrorCode code, const char* expr);

@@ -51,6 +51,8 @@ public:
 
   /// Full option name with leading dash: "-" + prefix + name.
   std::string key(const std::string& name) const;
+  /// The options database (nullptr = PETSc's global one).
+  PetscOptions database() const { return db_; }
 
 private:
   std::optional<std::string> raw(const std::string& name) const;

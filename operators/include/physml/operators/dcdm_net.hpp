@@ -13,37 +13,46 @@
 
 #include "physml/operators/registry.hpp"
 
+#include <torch/arg.h>
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/modules/conv.h>
+#include <torch/nn/pimpl.h>
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
+namespace physml {
+class Options;
+}
+
 namespace physml::operators {
 
-/// Options of DCDMNet; chainable like torch::nn options.
+/// Options of DCDMNet (LibTorch style: DCDMNetOptions(3).variant("from128").mask_channel(true)).
 struct DCDMNetOptions {
   /// Spatial dimension: 2 (input [batch, c, ny, nx]) or 3 ([batch, c, nz, ny, nx]).
-  explicit DCDMNetOptions(int dim = 3) : dim_(dim) {}
-  DCDMNetOptions& dim(int v) { dim_ = v; return *this; }
+  explicit DCDMNetOptions(std::int64_t dim = 3) : dim_(dim) {}
+  /// Spatial dimension, 2 or 3.
+  TORCH_ARG(std::int64_t, dim);
   /// "from64" (1/3/2 residual pairs: fine before pooling / coarse / fine after) or
   /// "from128" (2/5/3 pairs).
-  DCDMNetOptions& variant(const std::string& v) { variant_ = v; return *this; }
+  TORCH_ARG(std::string, variant) = "from64";
   /// Hidden channels (16 in the paper).
-  DCDMNetOptions& channels(int v) { channels_ = v; return *this; }
+  TORCH_ARG(std::int64_t, channels) = 16;
   /// Add the fluid/solid mask as a second input channel.
-  DCDMNetOptions& mask_channel(bool v) { mask_channel_ = v; return *this; }
-  /// The grid the model was trained on, [nx, ny(, nz)] (informational; the net is
-  /// fully convolutional and runs on any even-sized grid).
-  DCDMNetOptions& train_grid(std::vector<int64_t> v) { train_grid_ = std::move(v); return *this; }
+  TORCH_ARG(bool, mask_channel) = false;
+  /// The grid the model was trained on, mesh::Grid axis order (x first): [nx, ny(, nz)].
+  /// Informational for the network, which is fully convolutional and runs on any even-sized
+  /// grid; used by the input scaling of the DCDM KSP/PC (-ksp_dcdm_input_scale grid).
+  TORCH_ARG(std::vector<std::int64_t>, train_grid) = {};
   /// Run float32 CPU convolutions through oneDNN (at::mkldnn_convolution) directly
   /// (default true). LibTorch 1.13's dispatcher picks oneDNN only if
   /// batch·channels·dim2·dim3 > 20480, so a batch-1 3D input at 32³ (16·32·32 = 16384)
   /// and the coarse 16³ level go to the native im2col + BLAS path, which with the
   /// reference (netlib) BLAS of the Debian build is ≈ 20× slower (docs/results-dcdm.md).
   /// A runtime choice, not stored in the model config; false only to measure that path.
-  DCDMNetOptions& onednn(bool v) { onednn_ = v; return *this; }
+  TORCH_ARG(bool, onednn) = true;
   /// Initialization of a new network: "keras" (default; the paper's Keras defaults,
   /// Glorot-uniform kernels and zero biases) or "torch" (LibTorch's Conv defaults,
   /// Kaiming-uniform(a = √5) kernels and biases uniform in ±1/√fan_in). Not stored in
@@ -55,24 +64,18 @@ struct DCDMNetOptions {
   /// (docs/results-dcdm.md, "The 3D loss plateau: initialization"); with zero biases
   /// the initial network is positively homogeneous, f(αb) = α f(b) for α > 0, and
   /// the signal is not drowned.
-  DCDMNetOptions& init(const std::string& v) { init_ = v; return *this; }
+  TORCH_ARG(std::string, init) = "keras";
 
-  int dim() const { return dim_; }
-  const std::string& variant() const { return variant_; }
-  int channels() const { return channels_; }
-  bool mask_channel() const { return mask_channel_; }
-  const std::vector<int64_t>& train_grid() const { return train_grid_; }
-  bool onednn() const { return onednn_; }
-  const std::string& init() const { return init_; }
-
-private:
-  int dim_ = 3;
-  std::string variant_ = "from64";
-  int channels_ = 16;
-  bool mask_channel_ = false;
-  std::vector<int64_t> train_grid_;
-  bool onednn_ = true;
-  std::string init_ = "keras";
+public:
+  /// The stored options as text, for a Checkpoint (keys: dim, variant, channels,
+  /// mask_channel, train_grid).
+  ModelConfig to_config() const;
+  /// Parse to_config() output; unknown keys or bad values throw physml::Error.
+  static DCDMNetOptions from_config(const ModelConfig& config);
+  /// Read variant, channels, mask_channel and init from `options` (e.g. prefix "dcdm_":
+  /// -dcdm_variant from128); the current values are the defaults. dim and train_grid come
+  /// from the training data.
+  DCDMNetOptions& set_from_options(const Options& options);
 };
 
 /// The DCDM network. forward maps [batch, in, (nz,) ny, nx] -> [batch, 1, (nz,) ny, nx]
@@ -84,7 +87,7 @@ public:
   at::Tensor forward(const at::Tensor& x) override;
   std::string type() const override { return "dcdm"; }
   /// {"dim","variant","channels","mask_channel","train_grid"}.
-  ModelConfig config() const override;
+  ModelConfig config() const override { return options_.to_config(); }
   const DCDMNetOptions& options() const { return options_; }
   /// Switch the direct oneDNN convolution path on/off (see DCDMNetOptions::onednn).
   void set_onednn(bool v) { options_.onednn(v); }
@@ -98,24 +101,8 @@ private:
   torch::nn::ModuleList convs_;  // first conv, then every 16->16 conv in order, then the head
 };
 
-/// Shared-pointer holder (TORCH_MODULE style): DCDMNet net(DCDMNetOptions(3)).
-class DCDMNet : public torch::nn::ModuleHolder<DCDMNetImpl> {
-public:
-  using torch::nn::ModuleHolder<DCDMNetImpl>::ModuleHolder;
-  explicit DCDMNet(const DCDMNetOptions& o) : ModuleHolder(std::make_shared<DCDMNetImpl>(o)) {}
-};
-
-/// Build DCDMNetOptions from a registry config (inverse of DCDMNetImpl::config).
-DCDMNetOptions dcdm_options_from_config(const ModelConfig& config);
-
-/// Save a model (any registered type) as a PhysML Checkpoint (HDF5: type, config,
-/// parameters; io/checkpoint.hpp), atomically.
-void save_model(const std::string& path, Model& model);
-
-/// Load a model saved by save_model: rebuilds it through the registry from the stored
-/// type and config and loads its parameters. Throws physml::Error if the file is missing
-/// or not a Checkpoint, or, when `expected_type` is non-empty, if the stored type differs.
-std::shared_ptr<Model> load_model(const std::string& path, const std::string& expected_type = "");
+/// Shared-pointer holder: DCDMNet net(DCDMNetOptions(3)).
+TORCH_MODULE(DCDMNet);
 
 /// The scale-invariant DCDM training loss (paper's unsupervised loss, references §2):
 ///   L = mean_b || b − (qᵀb / qᵀAq) · A q ||², q = f(b),

@@ -16,6 +16,10 @@
 #include <cstdint>
 #include <vector>
 
+namespace physml {
+class Options;
+}
+
 namespace physml::operators {
 
 /// Fourier-space convolution (FNO paper eq. (4)): u -> IFFT(W . FFT(u)) where W acts on the
@@ -71,6 +75,9 @@ public:
   ModelConfig to_config() const;
   /// Parse to_config() output; unknown keys or bad values throw physml::Error.
   static FNOOptions from_config(const ModelConfig& config);
+  /// Read modes, width, layers, projection_channels, domain_padding and append_grid from
+  /// `options` (e.g. prefix "fno_": -fno_modes 12,12); the current values are the defaults.
+  FNOOptions& set_from_options(const Options& options);
 };
 
 /// The FNO network: x [batch, in_channels, spatial...] -> [batch, out_channels, spatial...].

@@ -22,6 +22,10 @@
 #include <string>
 #include <vector>
 
+namespace physml {
+class Options;
+}
+
 namespace physml::operators {
 
 /// {pre, post} smoothing steps of each multigrid level, finest first.
@@ -121,6 +125,10 @@ public:
   ModelConfig to_config() const;
   /// Parse to_config() output; unknown keys or bad values throw physml::Error.
   static MgNOOptions from_config(const ModelConfig& config);
+  /// Read channels, levels, layers, padding_mode, normalization, residual and smoothing
+  /// ("pre,post,pre,post,...") from `options` (e.g. prefix "mgno_": -mgno_channels 24); the
+  /// current values are the defaults. in/out channels, dim and grid_size come from the data.
+  MgNOOptions& set_from_options(const Options& options);
 };
 
 /// The MgNO network: x [batch, in_channels, spatial...] -> [batch, out_channels, spatial...],

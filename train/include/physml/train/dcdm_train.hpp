@@ -13,6 +13,10 @@
 #include <string>
 #include <vector>
 
+namespace physml {
+class Options;
+}
+
 namespace physml::train {
 
 /// Settings of train_dcdm (paper: Adam, lr 1e-4, batch 10).
@@ -22,9 +26,13 @@ struct DCDMTrainOptions {
   double lr = 1e-4;
   double valid_fraction = 0.1;  ///< last fraction of the samples held out for validation
   std::uint64_t seed = 0;       ///< shuffling and initialization
-  std::string checkpoint;       ///< if non-empty, save_model here after every epoch
+  std::string checkpoint;       ///< if non-empty, operators::save here after every epoch
   c10::Device device = c10::Device(c10::kCPU);
   bool progress = true;
+
+  /// Read -epochs, -batch_size, -lr, -valid_fraction, -seed and -device under the prefix of
+  /// `options`; the current values are the defaults.
+  DCDMTrainOptions& set_from_options(const Options& options);
 };
 
 /// Per-epoch mean training and validation losses.
@@ -39,6 +47,10 @@ struct DCDMTrainHistory {
 DCDMTrainHistory train_dcdm(operators::DCDMNetImpl& net, const at::Tensor& b, const at::Tensor& A,
                             const std::vector<int64_t>& grid, const DCDMTrainOptions& options,
                             const at::Tensor& mask = {});
+
+/// Write `history` as DIR/log.csv (epoch,train_loss,valid_loss; atomically) and DIR/loss.png
+/// (log-scale curves; none for an empty history).
+void write_dcdm_history(const std::string& dir, const DCDMTrainHistory& history);
 
 /// Mean DCDM loss of `net` over b [N, n] (no gradients).
 double evaluate_dcdm(operators::DCDMNetImpl& net, const at::Tensor& b, const at::Tensor& A,

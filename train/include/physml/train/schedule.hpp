@@ -10,6 +10,10 @@
 #include <string>
 #include <vector>
 
+namespace physml {
+class Options;
+}
+
 namespace physml::train {
 
 /// Adam ("adam", L2 weight decay added to the gradient, as in the FNO/MgNO Adam.py) or AdamW
@@ -43,6 +47,11 @@ struct ScheduleOptions {
   double final_div_factor = 1e4;
   /// Linear warm-up multiplier (t + 1) / warmup_steps for t < warmup_steps, on top of the schedule.
   std::int64_t warmup_steps = 0;
+
+  /// Read -schedule, -lr, -step_size, -gamma, -min_lr, -pct_start, -div_factor,
+  /// -final_div_factor and -warmup under the prefix of `options`; the current values are the
+  /// defaults. total_steps is not read: the trainer sets it to its epochs.
+  ScheduleOptions& set_from_options(const Options& options);
 };
 
 /// A learning-rate schedule: lr(t) in closed form.

@@ -15,6 +15,10 @@
 #include <string>
 #include <vector>
 
+namespace physml {
+class Options;
+}
+
 namespace physml::train {
 
 /// Options of a training run.
@@ -44,6 +48,12 @@ struct TrainerOptions {
   TORCH_ARG(std::int64_t, stop_after) = -1;
   /// Print progress.
   TORCH_ARG(bool, verbose) = true;
+
+public:
+  /// Read -epochs, -batch_size, -optimizer, -weight_decay, -loss, -periodic, -grad_clip, -seed,
+  /// -shuffle, -output, -stop_after and the schedule's keys (ScheduleOptions::set_from_options)
+  /// under the prefix of `options`; the current values are the defaults.
+  TrainerOptions& set_from_options(const Options& options);
 };
 
 /// One line of the training log.

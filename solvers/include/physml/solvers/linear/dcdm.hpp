@@ -14,7 +14,7 @@
 ///   -pc_type dcdm -pc_dcdm_model net.h5.
 ///
 /// KSP options (prefix = the KSP's prefix):
-///   -ksp_dcdm_model FILE          PhysML Checkpoint of a "dcdm" model (operators::save_model)
+///   -ksp_dcdm_model FILE          PhysML Checkpoint of a "dcdm" model (operators::save)
 ///   -ksp_dcdm_grid nx,ny[,nz]      grid of the unknowns (x fastest); default: the KSP's
 ///                                  DMDA, else a square/cube of the system size
 ///   -ksp_dcdm_k K                  A-orthogonalize against the last K directions (2)

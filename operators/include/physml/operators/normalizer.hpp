@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace physml::train {
+namespace physml::operators {
 
 /// Normalizes x -> (x - mean) / (std + eps) and back.
 ///   "pointwise": mean/std per channel and grid point over the samples, shape [1, C, spatial...]
@@ -44,4 +44,4 @@ private:
 };
 TORCH_MODULE(Normalizer);
 
-}  // namespace physml::train
+}  // namespace physml::operators

@@ -1,14 +1,12 @@
-#include "physml/train/normalized_model.hpp"
+#include "physml/operators/normalized_model.hpp"
 
 #include "physml/core/error.hpp"
-#include "physml/operators/checkpoint.hpp"
 
 #include <torch/torch.h>
 
-#include <mutex>
 #include <sstream>
 
-namespace physml::train {
+namespace physml::operators {
 namespace {
 
 std::string shape_text(const at::Tensor& t) {
@@ -32,13 +30,13 @@ std::vector<std::int64_t> parse_shape(const std::string& key, const std::string&
   return v;
 }
 
-const std::string& need(const operators::ModelConfig& c, const std::string& key) {
+const std::string& need(const ModelConfig& c, const std::string& key) {
   auto it = c.find(key);
   PHYSML_CHECK(it != c.end(), "normalized model config lacks '", key, "'");
   return it->second;
 }
 
-Normalizer make_normalizer(const operators::ModelConfig& c, const std::string& which) {
+Normalizer make_normalizer(const ModelConfig& c, const std::string& which) {
   Normalizer n(need(c, which + "_normalizer"));
   auto it = c.find(which + "_stats_shape");
   if (it != c.end() && !it->second.empty()) {
@@ -49,9 +47,9 @@ Normalizer make_normalizer(const operators::ModelConfig& c, const std::string& w
 
 }  // namespace
 
-NormalizedModel::NormalizedModel(std::shared_ptr<operators::Model> inner, Normalizer x_normalizer,
+NormalizedModel::NormalizedModel(std::shared_ptr<Model> inner, Normalizer x_normalizer,
                                  Normalizer y_normalizer)
-    : operators::Model("NormalizedModel"), inner_(std::move(inner)), x_norm_(std::move(x_normalizer)),
+    : Model("NormalizedModel"), inner_(std::move(inner)), x_norm_(std::move(x_normalizer)),
       y_norm_(std::move(y_normalizer)) {
   PHYSML_CHECK(inner_ != nullptr, "NormalizedModel needs a model");
   register_module("model", inner_);
@@ -63,8 +61,8 @@ at::Tensor NormalizedModel::forward(const at::Tensor& x) {
   return y_norm_->decode(inner_->forward(x_norm_->encode(x)));
 }
 
-operators::ModelConfig NormalizedModel::config() const {
-  operators::ModelConfig c;
+ModelConfig NormalizedModel::config() const {
+  ModelConfig c;
   c["model"] = inner_->type();
   for (const auto& [k, v] : inner_->config()) c["model." + k] = v;
   c["x_normalizer"] = x_norm_->kind();
@@ -74,28 +72,19 @@ operators::ModelConfig NormalizedModel::config() const {
   return c;
 }
 
-void register_models() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    operators::register_model("normalized", [](const operators::ModelConfig& c) -> std::shared_ptr<operators::Model> {
-      operators::ModelConfig inner;
-      for (const auto& [k, v] : c) {
-        if (k.rfind("model.", 0) == 0)
-          inner[k.substr(6)] = v;
-        else
-          PHYSML_CHECK(k == "model" || k == "x_normalizer" || k == "y_normalizer" || k == "x_stats_shape" ||
-                           k == "y_stats_shape",
-                       "normalized model: unknown option '", k, "'");
-      }
-      auto model = operators::create(need(c, "model"), inner);
-      return std::make_shared<NormalizedModel>(model, make_normalizer(c, "x"), make_normalizer(c, "y"));
-    });
-  });
+std::shared_ptr<Model> NormalizedModel::from_config(const ModelConfig& c) {
+  ModelConfig inner;
+  for (const auto& [k, v] : c) {
+    if (k.rfind("model.", 0) == 0)
+      inner[k.substr(6)] = v;
+    else
+      PHYSML_CHECK(k == "model" || k == "x_normalizer" || k == "y_normalizer" || k == "x_stats_shape" ||
+                       k == "y_stats_shape",
+                   "normalized model: unknown option '", k,
+                   "'; known options: model, model.*, x_normalizer, y_normalizer, x_stats_shape, y_stats_shape");
+  }
+  auto model = create(need(c, "model"), inner);
+  return std::make_shared<NormalizedModel>(model, make_normalizer(c, "x"), make_normalizer(c, "y"));
 }
 
-std::shared_ptr<operators::Model> load_model(const std::string& path) {
-  register_models();
-  return operators::load(path);
-}
-
-}  // namespace physml::train
+}  // namespace physml::operators

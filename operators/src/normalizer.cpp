@@ -1,10 +1,10 @@
-#include "physml/train/normalizer.hpp"
+#include "physml/operators/normalizer.hpp"
 
 #include "physml/core/error.hpp"
 
 #include <torch/torch.h>
 
-namespace physml::train {
+namespace physml::operators {
 
 NormalizerImpl::NormalizerImpl(std::string kind, double eps) : kind_(std::move(kind)), eps_(eps) {
   PHYSML_CHECK(kind_ == "none" || kind_ == "pointwise" || kind_ == "scalar", "unknown normalizer '", kind_,
@@ -75,4 +75,4 @@ at::Tensor NormalizerImpl::decode(const at::Tensor& x) const {
   return x * (s + eps_) + m;
 }
 
-}  // namespace physml::train
+}  // namespace physml::operators
