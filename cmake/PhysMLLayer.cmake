@@ -28,6 +28,8 @@ function(physml_add_layer NAME)
   target_link_libraries(${target} PUBLIC ${ARG_DEPS})
   target_compile_options(${target} PRIVATE ${PHYSML_WARNINGS})
   physml_use_torch_pch(${target})
+  # Installed next to each other: find the other layers in the same directory.
+  set_target_properties(${target} PROPERTIES INSTALL_RPATH "$ORIGIN")
   install(TARGETS ${target} EXPORT PhysMLTargets
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
