@@ -22,12 +22,13 @@ physml_cli_test(NAME cli.train.data COMMAND test_train --gtest_filter=CliData.Wr
 physml_cli_test(NAME cli.train.mgno COMMAND physml_cli train ${CMAKE_CURRENT_BINARY_DIR}/tiny_mgno.yaml
   -data ${cli_train_data} -output ${cli_train_dir}/mgno -threads 1
   OUTPUT "training mgno \\(.* parameters\\).*epoch 2 +train loss .* valid L2 "
+  CREATES ${cli_train_dir}/mgno/best.h5 ${cli_train_dir}/mgno/last.h5 ${cli_train_dir}/mgno/log.csv ${cli_train_dir}/mgno/loss.png
   PROPERTIES LABELS cli FIXTURES_REQUIRED cli_train_data FIXTURES_SETUP cli_train_mgno)
 
 # Command-line options override the file: the same config trains an FNO.
 physml_cli_test(NAME cli.train.fno_override COMMAND physml_cli train ${CMAKE_CURRENT_BINARY_DIR}/tiny_mgno.yaml
   -data ${cli_train_data} -output ${cli_train_dir}/fno -model fno -fno_modes 4 -fno_width 6 -epochs 1 -threads 1
-  OUTPUT "training fno .*epoch 1 +train loss" PROPERTIES LABELS cli FIXTURES_REQUIRED cli_train_data)
+  OUTPUT "training fno .*epoch 1 +train loss" CREATES ${cli_train_dir}/fno/best.h5 PROPERTIES LABELS cli FIXTURES_REQUIRED cli_train_data)
 
 # 4 channels, 3 levels, 2 layers: 1070 + 8 (first V-cycle, 1x1) + 2096 + 20 + 4 (head) parameters.
 physml_cli_test(NAME cli.train.layers_override COMMAND physml_cli train ${CMAKE_CURRENT_BINARY_DIR}/tiny_mgno.yaml
@@ -41,7 +42,7 @@ physml_cli_test(NAME cli.eval COMMAND physml_cli eval ${cli_train_dir}/mgno/best
 # Evaluation at another resolution (every second grid point).
 physml_cli_test(NAME cli.eval.stride COMMAND physml_cli eval ${cli_train_dir}/mgno/best.h5 ${cli_train_data} -split valid
   -stride 2 -figures ${cli_train_dir}/figures
-  OUTPUT "samples at 8x8" PROPERTIES LABELS cli FIXTURES_REQUIRED "cli_train_data;cli_train_mgno")
+  OUTPUT "samples at 8x8" CREATES ${cli_train_dir}/figures/sample0.png ${cli_train_dir}/figures/sample0.vti PROPERTIES LABELS cli FIXTURES_REQUIRED "cli_train_data;cli_train_mgno")
 
 # Bad input: exit code 1, a message naming what is wrong; the input files stay as they were.
 physml_cli_test(NAME cli.train.typo EXIT 1 COMMAND physml_cli train ${CMAKE_CURRENT_BINARY_DIR}/tiny_mgno.yaml
@@ -64,11 +65,13 @@ physml_cli_test(NAME cli.train.ritz_data COMMAND test_train --gtest_filter=CliDa
 physml_cli_test(NAME cli.train.dcdm COMMAND physml_cli train ${PROJECT_SOURCE_DIR}/examples/dcdm_poisson/dcdm2d.yaml
   -data ${cli_ritz_data} -output ${cli_train_dir}/dcdm -epochs 2 -threads 1
   OUTPUT "training dcdm \\(32657 parameters, from64\\).*grid 16x16.*epoch 2 +train loss .* valid loss .*model: .*dcdm/last.h5"
+  CREATES ${cli_train_dir}/dcdm/last.h5 ${cli_train_dir}/dcdm/log.csv ${cli_train_dir}/dcdm/loss.png
   PROPERTIES LABELS cli FIXTURES_REQUIRED cli_ritz_data FIXTURES_SETUP cli_train_dcdm)
 # Resume from the saved weights; the result is a loadable dcdm model for `physml info`.
 physml_cli_test(NAME cli.train.dcdm_resume COMMAND physml_cli train -model dcdm -data ${cli_ritz_data}
   -output ${cli_train_dir}/dcdm_resumed -resume ${cli_train_dir}/dcdm/last.h5 -epochs 1 -threads 1
   OUTPUT "resumed from .*dcdm/last.h5.*epoch 1 +train loss" UNCHANGED ${cli_train_dir}/dcdm/last.h5
+  CREATES ${cli_train_dir}/dcdm_resumed/last.h5
   PROPERTIES LABELS cli FIXTURES_REQUIRED "cli_ritz_data;cli_train_dcdm")
 # An operator Dataset is not Ritz data; an MgNO checkpoint is not a DCDM model.
 physml_cli_test(NAME cli.train.dcdm_wrong_data EXIT 1 COMMAND physml_cli train -model dcdm -data ${cli_train_data}
