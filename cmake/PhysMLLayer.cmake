@@ -86,7 +86,10 @@ function(physml_use_torch_pch target)
     return()
   endif()
   if(NOT TARGET physml_torch_pch)
-    file(WRITE "${PROJECT_BINARY_DIR}/physml_torch_pch.cpp" "// precompiled-header carrier\n")
+    # Written once: rewriting it at every configure rebuilt the precompiled header each time.
+    if(NOT EXISTS "${PROJECT_BINARY_DIR}/physml_torch_pch.cpp")
+      file(WRITE "${PROJECT_BINARY_DIR}/physml_torch_pch.cpp" "// precompiled-header carrier\n")
+    endif()
     add_library(physml_torch_pch OBJECT "${PROJECT_BINARY_DIR}/physml_torch_pch.cpp")
     # Same flags as every consumer (PETSc adds -D_FORTIFY_SOURCE), or GCC rejects the PCH.
     target_link_libraries(physml_torch_pch PUBLIC physml_torch PkgConfig::PETSC MPI::MPI_CXX)
