@@ -178,7 +178,8 @@ int64_t stride_factor(Parameters& p, int64_t n) {
 }
 
 // ---------------------------------------------------------------------------------------
-// The generators (references/mgno_fno.md section 3). Options are read in the order of the
+// The generators (Kovachki, Li et al., "Neural Operator", JMLR 2023, §6.2-6.4; Helmholtz: de Hoop,
+// Huang, Qian, Stuart 2022; docs/results-pde-data.md). Options are read in the order of the
 // metadata: the parameters JSON of files written by earlier versions stays identical.
 
 Generator make_darcy(Parameters& p) {
@@ -530,8 +531,9 @@ std::string content_checksum(const std::string& path) {
 
 const char* kUsage =
     "physml generate darcy|poisson|helmholtz|burgers|navier-stokes -output FILE.h5 [options]\n\n"
-    "Generates a benchmark data set (references/mgno_fno.md section 3) as a PhysML Dataset file with\n"
-    "splits 'train', 'test' and (with -nvalid) 'valid'. Sample i is drawn from seed derive_seed(seed, i),\n"
+    "Generates a benchmark data set (Kovachki, Li et al., \"Neural Operator\", JMLR 2023, sections\n"
+    "6.2-6.4; Helmholtz: de Hoop, Huang, Qian, Stuart 2022; docs/results-pde-data.md) as a PhysML\n"
+    "Dataset file with splits 'train', 'test' and (with -nvalid) 'valid'. Sample i is drawn from seed derive_seed(seed, i),\n"
     "i counting train, then test, then valid samples, so the file does not depend on the number of MPI\n"
     "ranks (mpirun -n N physml generate ...) and adding a valid split leaves train and test unchanged.\n"
     "Ctrl-C (SIGINT) or SIGTERM finishes the sample in flight, keeps FILE.h5.partial and exits with\n"

@@ -1,4 +1,4 @@
-// Train a DCDM network for a pressure-Poisson scene (references/dcdm.md §2):
+// Train a DCDM network for a pressure-Poisson scene (Kaneda et al. 2023, data and loss of their code):
 //   1. assemble the scene's matrix A (poisson_scene.hpp, the same as dcdm_poisson),
 //   2. Lanczos with full reorthogonalization from A·ξ, Ritz pairs,
 //   3. training right-hand sides b = Σ c_j y_j (9× weight on the low 55%), normalized,

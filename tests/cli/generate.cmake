@@ -2,51 +2,60 @@
 set(gen_dir ${CMAKE_CURRENT_BINARY_DIR}/generate_data)
 file(MAKE_DIRECTORY ${gen_dir})
 
-add_test(NAME cli.generate.darcy_clean COMMAND ${CMAKE_COMMAND} -E rm -f ${gen_dir}/darcy.h5 ${gen_dir}/darcy.h5.partial)
-set_tests_properties(cli.generate.darcy_clean PROPERTIES LABELS cli FIXTURES_SETUP gen_darcy_clean)
-add_test(NAME cli.generate.darcy COMMAND physml_cli generate darcy -output ${gen_dir}/darcy.h5 -ntrain 3 -ntest 2
-         -darcy_resolution 33 -darcy_downsample 2 -seed 5 -snapshots ${gen_dir}/png -snapshot_count 1)
-set_tests_properties(cli.generate.darcy PROPERTIES LABELS cli FIXTURES_REQUIRED gen_darcy_clean
-  FIXTURES_SETUP gen_darcy PASS_REGULAR_EXPRESSION "wrote .*darcy.h5' \\(content checksum [0-9a-f]+\\)")
-add_test(NAME cli.generate.darcy_rerun_is_noop COMMAND physml_cli generate darcy -output ${gen_dir}/darcy.h5 -ntrain 3
-         -ntest 2 -darcy_resolution 33 -darcy_downsample 2 -seed 5)
-set_tests_properties(cli.generate.darcy_rerun_is_noop PROPERTIES LABELS cli FIXTURES_REQUIRED gen_darcy
-  PASS_REGULAR_EXPRESSION "already complete")
-add_test(NAME cli.generate.darcy_settings_differ COMMAND physml_cli generate darcy -output ${gen_dir}/darcy.h5 -ntrain 3
-         -ntest 2 -darcy_resolution 33 -darcy_downsample 2 -seed 6)
-set_tests_properties(cli.generate.darcy_settings_differ PROPERTIES LABELS cli FIXTURES_REQUIRED gen_darcy
-  PASS_REGULAR_EXPRESSION "seed")
+physml_cli_test(NAME cli.generate.darcy_clean COMMAND ${CMAKE_COMMAND} -E rm -f ${gen_dir}/darcy.h5 ${gen_dir}/darcy.h5.partial
+  ABSENT ${gen_dir}/darcy.h5 ${gen_dir}/darcy.h5.partial PROPERTIES LABELS cli FIXTURES_SETUP gen_darcy_clean)
+physml_cli_test(NAME cli.generate.darcy COMMAND physml_cli generate darcy -output ${gen_dir}/darcy.h5 -ntrain 3 -ntest 2
+  -darcy_resolution 33 -darcy_downsample 2 -seed 5 -snapshots ${gen_dir}/png -snapshot_count 1
+  OUTPUT "generating 5 of 5 darcy samples" "wrote .*darcy.h5' \\(content checksum [0-9a-f]+\\)"
+  CREATES ${gen_dir}/darcy.h5 ${gen_dir}/png/darcy_0.png ${gen_dir}/png/darcy_0.vti ABSENT ${gen_dir}/darcy.h5.partial
+  PROPERTIES LABELS cli FIXTURES_REQUIRED gen_darcy_clean FIXTURES_SETUP gen_darcy)
+# Rerunning a complete data set does nothing and leaves the file as it was.
+physml_cli_test(NAME cli.generate.darcy_rerun_is_noop COMMAND physml_cli generate darcy -output ${gen_dir}/darcy.h5
+  -ntrain 3 -ntest 2 -darcy_resolution 33 -darcy_downsample 2 -seed 5
+  OUTPUT "darcy.h5' is already complete \\(5 samples\\); nothing to do" UNCHANGED ${gen_dir}/darcy.h5
+  PROPERTIES LABELS cli FIXTURES_REQUIRED gen_darcy)
+# The same file with other settings is refused (error, exit code 1) and left as it was.
+physml_cli_test(NAME cli.generate.darcy_settings_differ EXIT 1 COMMAND physml_cli generate darcy
+  -output ${gen_dir}/darcy.h5 -ntrain 3 -ntest 2 -darcy_resolution 33 -darcy_downsample 2 -seed 6
+  OUTPUT "physml generate: error: Dataset file .*darcy.h5. already exists with different settings \\(seed: 5 in the file, 6 requested\\)" UNCHANGED ${gen_dir}/darcy.h5
+  PROPERTIES LABELS cli FIXTURES_REQUIRED gen_darcy)
 
-add_test(NAME cli.generate.unknown_pde COMMAND physml_cli generate heat -output ${gen_dir}/x.h5)
-set_tests_properties(cli.generate.unknown_pde PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION "unknown PDE 'heat'")
-add_test(NAME cli.generate.bad_resolution COMMAND physml_cli generate darcy -output ${gen_dir}/x.h5 -darcy_resolution 0)
-set_tests_properties(cli.generate.bad_resolution PROPERTIES LABELS cli
-  PASS_REGULAR_EXPRESSION "-darcy_resolution = 0 must be positive")
-add_test(NAME cli.generate.bad_tau COMMAND physml_cli generate navier-stokes -output ${gen_dir}/x.h5 -navier_stokes_tau -1)
-set_tests_properties(cli.generate.bad_tau PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION "-navier_stokes_tau = -1 must be positive")
-add_test(NAME cli.generate.unwritable COMMAND physml_cli generate darcy -output /nonexistent/dir/x.h5)
-set_tests_properties(cli.generate.unwritable PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION "'/nonexistent/dir' does not exist")
-add_test(NAME cli.generate.not_converged_clean COMMAND ${CMAKE_COMMAND} -E rm -f ${gen_dir}/noconv.h5 ${gen_dir}/noconv.h5.partial)
-set_tests_properties(cli.generate.not_converged_clean PROPERTIES LABELS cli FIXTURES_SETUP gen_noconv_clean)
-add_test(NAME cli.generate.not_converged COMMAND physml_cli generate darcy -output ${gen_dir}/noconv.h5 -ntrain 1 -ntest 0
-         -darcy_resolution 33 -darcy_pc_type none -darcy_ksp_max_it 2)
-set_tests_properties(cli.generate.not_converged PROPERTIES LABELS cli FIXTURES_REQUIRED gen_noconv_clean
-  PASS_REGULAR_EXPRESSION "not written: Poisson solve did not converge: DIVERGED_ITS")
+# Bad input: exit code 1, a message naming the offending value, no output file.
+physml_cli_test(NAME cli.generate.unknown_pde EXIT 1 COMMAND physml_cli generate heat -output ${gen_dir}/x.h5
+  OUTPUT "physml generate: error: .*unknown PDE 'heat'; expected one of: darcy, poisson, helmholtz, burgers, navier-stokes" ABSENT ${gen_dir}/x.h5 ${gen_dir}/x.h5.partial PROPERTIES LABELS cli)
+physml_cli_test(NAME cli.generate.bad_resolution EXIT 1 COMMAND physml_cli generate darcy -output ${gen_dir}/x.h5
+  -darcy_resolution 0
+  OUTPUT "physml generate: error: option -darcy_resolution = 0 must be positive" ABSENT ${gen_dir}/x.h5 ${gen_dir}/x.h5.partial
+  PROPERTIES LABELS cli)
+physml_cli_test(NAME cli.generate.bad_tau EXIT 1 COMMAND physml_cli generate navier-stokes -output ${gen_dir}/x.h5
+  -navier_stokes_tau -1
+  OUTPUT "physml generate: error: option -navier_stokes_tau = -1 must be positive" ABSENT ${gen_dir}/x.h5 ${gen_dir}/x.h5.partial
+  PROPERTIES LABELS cli)
+physml_cli_test(NAME cli.generate.unwritable EXIT 1 COMMAND physml_cli generate darcy -output /nonexistent/dir/x.h5
+  OUTPUT "physml generate: error: output directory '/nonexistent/dir' does not exist" PROPERTIES LABELS cli)
+physml_cli_test(NAME cli.generate.not_converged_clean COMMAND ${CMAKE_COMMAND} -E rm -f ${gen_dir}/noconv.h5
+  ${gen_dir}/noconv.h5.partial ABSENT ${gen_dir}/noconv.h5 ${gen_dir}/noconv.h5.partial
+  PROPERTIES LABELS cli FIXTURES_SETUP gen_noconv_clean)
+# A sample whose solve does not converge is not written, and the command fails.
+physml_cli_test(NAME cli.generate.not_converged EXIT 1 COMMAND physml_cli generate darcy -output ${gen_dir}/noconv.h5
+  -ntrain 1 -ntest 0 -darcy_resolution 33 -darcy_pc_type none -darcy_ksp_max_it 2
+  OUTPUT "sample train\\[0\\] not written: Poisson solve did not converge: DIVERGED_ITS"
+         "physml generate: error: 1 sample\\(s\\) failed and were not written"
+  ABSENT ${gen_dir}/noconv.h5 PROPERTIES LABELS cli FIXTURES_REQUIRED gen_noconv_clean)
 
 foreach(pde poisson burgers navier-stokes)
-  add_test(NAME cli.generate.${pde}_clean COMMAND ${CMAKE_COMMAND} -E rm -f ${gen_dir}/${pde}.h5 ${gen_dir}/${pde}.h5.partial)
-  set_tests_properties(cli.generate.${pde}_clean PROPERTIES LABELS cli FIXTURES_SETUP gen_${pde}_clean)
+  physml_cli_test(NAME cli.generate.${pde}_clean COMMAND ${CMAKE_COMMAND} -E rm -f ${gen_dir}/${pde}.h5 ${gen_dir}/${pde}.h5.partial
+    ABSENT ${gen_dir}/${pde}.h5 ${gen_dir}/${pde}.h5.partial PROPERTIES LABELS cli FIXTURES_SETUP gen_${pde}_clean)
 endforeach()
-add_test(NAME cli.generate.poisson COMMAND physml_cli generate poisson -output ${gen_dir}/poisson.h5 -ntrain 2 -ntest 1
-         -poisson_dim 3 -poisson_resolution 9)
-add_test(NAME cli.generate.burgers COMMAND physml_cli generate burgers -output ${gen_dir}/burgers.h5 -ntrain 2 -ntest 1
-         -burgers_resolution 128 -burgers_downsample 2 -burgers_final_time 0.2)
-add_test(NAME cli.generate.navier-stokes COMMAND physml_cli generate navier-stokes -output ${gen_dir}/navier-stokes.h5
-         -ntrain 3 -ntest 1 -navier_stokes_resolution 16 -navier_stokes_dt 0.01 -navier_stokes_steps 2
-         -navier_stokes_batch 2 -snapshots ${gen_dir}/png)
+set(gen_poisson_args -ntrain 2 -ntest 1 -poisson_dim 3 -poisson_resolution 9)
+set(gen_burgers_args -ntrain 2 -ntest 1 -burgers_resolution 128 -burgers_downsample 2 -burgers_final_time 0.2)
+set(gen_navier-stokes_args -ntrain 3 -ntest 1 -navier_stokes_resolution 16 -navier_stokes_dt 0.01 -navier_stokes_steps 2
+    -navier_stokes_batch 2 -snapshots ${gen_dir}/png)
 foreach(pde poisson burgers navier-stokes)
-  set_tests_properties(cli.generate.${pde} PROPERTIES LABELS cli FIXTURES_REQUIRED gen_${pde}_clean
-    PASS_REGULAR_EXPRESSION "content checksum")
+  physml_cli_test(NAME cli.generate.${pde} COMMAND physml_cli generate ${pde} -output ${gen_dir}/${pde}.h5 ${gen_${pde}_args}
+    OUTPUT "wrote '.*${pde}.h5' \\(content checksum [0-9a-f]+\\)"
+    CREATES ${gen_dir}/${pde}.h5 ABSENT ${gen_dir}/${pde}.h5.partial
+    PROPERTIES LABELS cli FIXTURES_REQUIRED gen_${pde}_clean)
 endforeach()
 
 # One rank and two ranks must write the same data (same content checksum).
@@ -70,23 +79,23 @@ message("same data on 1 and 2 ranks: ${sum1}")
 ]=])
 find_program(PHYSML_MPIEXEC NAMES mpirun mpiexec)
 if(PHYSML_MPIEXEC)
-  add_test(NAME cli.generate.mpi_darcy_same_as_serial COMMAND ${CMAKE_COMMAND} -DMPIEXEC=${PHYSML_MPIEXEC}
-           -DEXE=$<TARGET_FILE:physml_cli> -DPDE=darcy -DDIR=${gen_dir} "-DARGS=-darcy_resolution;17" -P ${cmp_script})
-  add_test(NAME cli.generate.mpi_navier_stokes_same_as_serial COMMAND ${CMAKE_COMMAND} -DMPIEXEC=${PHYSML_MPIEXEC}
-           -DEXE=$<TARGET_FILE:physml_cli> -DPDE=navier-stokes -DDIR=${gen_dir}/ns
-           "-DARGS=-navier_stokes_resolution;16;-navier_stokes_dt;0.01;-navier_stokes_steps;1;-navier_stokes_batch;2"
-           -P ${cmp_script})
+  physml_cli_test(NAME cli.generate.mpi_darcy_same_as_serial COMMAND ${CMAKE_COMMAND} -DMPIEXEC=${PHYSML_MPIEXEC}
+    -DEXE=$<TARGET_FILE:physml_cli> -DPDE=darcy -DDIR=${gen_dir} "-DARGS=-darcy_resolution;17" -P ${cmp_script}
+    OUTPUT "same data on 1 and 2 ranks: [0-9a-f]+" PROPERTIES LABELS "cli;mpi")
+  physml_cli_test(NAME cli.generate.mpi_navier_stokes_same_as_serial COMMAND ${CMAKE_COMMAND} -DMPIEXEC=${PHYSML_MPIEXEC}
+    -DEXE=$<TARGET_FILE:physml_cli> -DPDE=navier-stokes -DDIR=${gen_dir}/ns
+    "-DARGS=-navier_stokes_resolution;16;-navier_stokes_dt;0.01;-navier_stokes_steps;1;-navier_stokes_batch;2"
+    -P ${cmp_script} OUTPUT "same data on 1 and 2 ranks: [0-9a-f]+" PROPERTIES LABELS "cli;mpi")
   file(MAKE_DIRECTORY ${gen_dir}/ns)
-  set_tests_properties(cli.generate.mpi_darcy_same_as_serial cli.generate.mpi_navier_stokes_same_as_serial
-    PROPERTIES LABELS "cli;mpi" PASS_REGULAR_EXPRESSION "same data on 1 and 2 ranks")
 endif()
 
-add_test(NAME cli.generate.helmholtz_clean COMMAND ${CMAKE_COMMAND} -E rm -f ${gen_dir}/helmholtz.h5 ${gen_dir}/helmholtz.h5.partial)
-set_tests_properties(cli.generate.helmholtz_clean PROPERTIES LABELS cli FIXTURES_SETUP gen_helmholtz_clean)
-add_test(NAME cli.generate.helmholtz COMMAND physml_cli generate helmholtz -output ${gen_dir}/helmholtz.h5 -ntrain 2
-         -ntest 1 -helmholtz_resolution 41 -helmholtz_omega 300)
-set_tests_properties(cli.generate.helmholtz PROPERTIES LABELS cli FIXTURES_REQUIRED gen_helmholtz_clean
-  PASS_REGULAR_EXPRESSION "content checksum")
+physml_cli_test(NAME cli.generate.helmholtz_clean COMMAND ${CMAKE_COMMAND} -E rm -f ${gen_dir}/helmholtz.h5
+  ${gen_dir}/helmholtz.h5.partial ABSENT ${gen_dir}/helmholtz.h5 ${gen_dir}/helmholtz.h5.partial
+  PROPERTIES LABELS cli FIXTURES_SETUP gen_helmholtz_clean)
+physml_cli_test(NAME cli.generate.helmholtz COMMAND physml_cli generate helmholtz -output ${gen_dir}/helmholtz.h5 -ntrain 2
+  -ntest 1 -helmholtz_resolution 41 -helmholtz_omega 300
+  OUTPUT "wrote '.*helmholtz.h5' \\(content checksum [0-9a-f]+\\)"
+  CREATES ${gen_dir}/helmholtz.h5 ABSENT ${gen_dir}/helmholtz.h5.partial PROPERTIES LABELS cli FIXTURES_REQUIRED gen_helmholtz_clean)
 
 # ---------------------------------------------------------------------------------------
 # Read-back checks with an independent reader (tests/cli/generate_check.cpp: Dataset reader
@@ -143,10 +152,10 @@ foreach(case
   list(GET f 3 in)
   list(GET f 4 out)
   list(SUBLIST f 5 -1 args)
-  add_test(NAME cli.generate.snapshots_${pde} COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:physml_cli>
-           -DCHECK=$<TARGET_FILE:physml_generate_check> -DDIR=${gen_dir} -DPDE=${pde} -DSTEM=${stem} -DMODE=${mode}
-           -DIN=${in} -DOUT=${out} "-DARGS=${args}" -P ${snap_script})
-  set_tests_properties(cli.generate.snapshots_${pde} PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION "snapshots verified")
+  physml_cli_test(NAME cli.generate.snapshots_${pde} COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:physml_cli>
+    -DCHECK=$<TARGET_FILE:physml_generate_check> -DDIR=${gen_dir} -DPDE=${pde} -DSTEM=${stem} -DMODE=${mode}
+    -DIN=${in} -DOUT=${out} "-DARGS=${args}" -P ${snap_script}
+    OUTPUT "snapshots verified" PROPERTIES LABELS cli)
 endforeach()
 
 # Interrupt and resume: a run that receives SIGINT after K written samples (the test hook
@@ -211,30 +220,32 @@ if(FULL)
 endif()
 message("resumed data identical: ${c1}")
 ]=])
-add_test(NAME cli.generate.resume_darcy COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:physml_cli>
-         -DCHECK=$<TARGET_FILE:physml_generate_check> -DDIR=${gen_dir} -DNAME=darcy -DPDE=darcy -DFULL=1
-         "-DARGS=-darcy_resolution;17" -P ${resume_script})
-add_test(NAME cli.generate.resume_navier_stokes COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:physml_cli>
-         -DCHECK=$<TARGET_FILE:physml_generate_check> -DDIR=${gen_dir} -DNAME=ns -DPDE=navier-stokes
-         "-DARGS=-navier_stokes_resolution;16;-navier_stokes_dt;0.01;-navier_stokes_steps;1;-navier_stokes_batch;2"
-         -P ${resume_script})
-set_tests_properties(cli.generate.resume_darcy cli.generate.resume_navier_stokes PROPERTIES LABELS cli
-  PASS_REGULAR_EXPRESSION "resumed data identical: ok")
+physml_cli_test(NAME cli.generate.resume_darcy COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:physml_cli>
+  -DCHECK=$<TARGET_FILE:physml_generate_check> -DDIR=${gen_dir} -DNAME=darcy -DPDE=darcy -DFULL=1
+  "-DARGS=-darcy_resolution;17" -P ${resume_script}
+  OUTPUT "resumed data identical: ok" PROPERTIES LABELS cli)
+physml_cli_test(NAME cli.generate.resume_navier_stokes COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:physml_cli>
+  -DCHECK=$<TARGET_FILE:physml_generate_check> -DDIR=${gen_dir} -DNAME=ns -DPDE=navier-stokes
+  "-DARGS=-navier_stokes_resolution;16;-navier_stokes_dt;0.01;-navier_stokes_steps;1;-navier_stokes_batch;2"
+  -P ${resume_script} OUTPUT "resumed data identical: ok" PROPERTIES LABELS cli)
 
-add_test(NAME cli.generate.bad_nvalid COMMAND physml_cli generate darcy -output ${gen_dir}/x.h5 -nvalid -1)
-set_tests_properties(cli.generate.bad_nvalid PROPERTIES LABELS cli
-  PASS_REGULAR_EXPRESSION "-nvalid -1: expected a non-negative split size")
-add_test(NAME cli.generate.no_samples COMMAND physml_cli generate darcy -output ${gen_dir}/x.h5 -ntrain 0 -ntest 0)
-set_tests_properties(cli.generate.no_samples PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION "are all 0: expected at least one sample")
-add_test(NAME cli.generate.bad_downsample COMMAND physml_cli generate burgers -output ${gen_dir}/x.h5 -burgers_resolution 100
-         -burgers_downsample 3)
-set_tests_properties(cli.generate.bad_downsample PROPERTIES LABELS cli
-  PASS_REGULAR_EXPRESSION "-burgers_downsample = 3 does not divide the resolution 100")
-add_test(NAME cli.generate.bad_choice COMMAND physml_cli generate darcy -output ${gen_dir}/x.h5 -darcy_preset medium)
-set_tests_properties(cli.generate.bad_choice PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION "medium")
-add_test(NAME cli.generate.misspelled_option COMMAND physml_cli generate darcy -output ${gen_dir}/x.h5 -ntrain 1 -ntest 0
-         -darcy_resolution 9 -darcy_tua 2)
-set_tests_properties(cli.generate.misspelled_option PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION "unknown option -darcy_tua")
+physml_cli_test(NAME cli.generate.bad_nvalid EXIT 1 COMMAND physml_cli generate darcy -output ${gen_dir}/x.h5 -nvalid -1
+  OUTPUT "physml generate: error: -nvalid -1: expected a non-negative split size" ABSENT ${gen_dir}/x.h5 ${gen_dir}/x.h5.partial
+  PROPERTIES LABELS cli)
+physml_cli_test(NAME cli.generate.no_samples EXIT 1 COMMAND physml_cli generate darcy -output ${gen_dir}/x.h5 -ntrain 0 -ntest 0
+  OUTPUT "physml generate: error: -ntrain / -ntest / -nvalid are all 0: expected at least one sample"
+  ABSENT ${gen_dir}/x.h5 ${gen_dir}/x.h5.partial PROPERTIES LABELS cli)
+physml_cli_test(NAME cli.generate.bad_downsample EXIT 1 COMMAND physml_cli generate burgers -output ${gen_dir}/x.h5
+  -burgers_resolution 100 -burgers_downsample 3
+  OUTPUT "physml generate: error: option -burgers_downsample = 3 does not divide the resolution 100"
+  ABSENT ${gen_dir}/x.h5 ${gen_dir}/x.h5.partial PROPERTIES LABELS cli)
+physml_cli_test(NAME cli.generate.bad_choice EXIT 1 COMMAND physml_cli generate darcy -output ${gen_dir}/x.h5 -darcy_preset medium
+  OUTPUT "physml generate: error: option -darcy_preset: unknown value 'medium'; expected one of: smooth, rough" ABSENT ${gen_dir}/x.h5 ${gen_dir}/x.h5.partial
+  PROPERTIES LABELS cli)
+physml_cli_test(NAME cli.generate.misspelled_option EXIT 1 COMMAND physml_cli generate darcy -output ${gen_dir}/x.h5 -ntrain 1
+  -ntest 0 -darcy_resolution 9 -darcy_tua 2
+  OUTPUT "physml generate: error: unknown option -darcy_tua" ABSENT ${gen_dir}/x.h5 ${gen_dir}/x.h5.partial
+  PROPERTIES LABELS cli)
 
 # A sample whose solve fails is not written: the command fails naming PETSc's reason, no
 # final file appears and the partial file keeps the sample missing (a rerun retries it).
@@ -253,9 +264,8 @@ foreach(attempt 1 2)
 endforeach()
 message("failed sample not written")
 ]=])
-add_test(NAME cli.generate.not_converged_not_written COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:physml_cli> -DDIR=${gen_dir}
-         -P ${noconv_script})
-set_tests_properties(cli.generate.not_converged_not_written PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION "failed sample not written")
+physml_cli_test(NAME cli.generate.not_converged_not_written COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:physml_cli>
+  -DDIR=${gen_dir} -P ${noconv_script} OUTPUT "failed sample not written" PROPERTIES LABELS cli)
 
 # An existing output that is not a Dataset file is refused and left as it was.
 set(foreign_script ${CMAKE_CURRENT_BINARY_DIR}/generate_foreign.cmake)
@@ -270,6 +280,5 @@ if(rc EQUAL 0 OR NOT "${out}${err}" MATCHES "foreign.h5' is not an HDF5 file" OR
 endif()
 message("foreign file refused and intact")
 ]=])
-add_test(NAME cli.generate.foreign_output_intact COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:physml_cli> -DDIR=${gen_dir}
-         -P ${foreign_script})
-set_tests_properties(cli.generate.foreign_output_intact PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION "foreign file refused and intact")
+physml_cli_test(NAME cli.generate.foreign_output_intact COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:physml_cli>
+  -DDIR=${gen_dir} -P ${foreign_script} OUTPUT "foreign file refused and intact" PROPERTIES LABELS cli)

@@ -41,7 +41,8 @@ at::Tensor laplacian_2d(int64_t m) {
 }  // namespace
 
 TEST(DCDMNet, ParameterCountsMatchThePaper) {
-  // references/dcdm.md §3: from64 = 448 + 14*6928 + 17, from128 = 448 + 22*6928 + 17.
+  // Kaneda et al. 2023, the Keras network of src/train.py in their code: from64 = 448 + 14*6928 + 17,
+  // from128 = 448 + 22*6928 + 17.
   DCDMNet from64(DCDMNetOptions(3).variant("from64"));
   DCDMNet from128(DCDMNetOptions(3).variant("from128"));
   EXPECT_EQ(count_parameters(*from64), 97457);

@@ -3,7 +3,7 @@
 /// The DCDM network (Kaneda et al., "A Deep Conjugate Direction Method for Iteratively
 /// Solving Linear Systems", ICML 2023): a small fully convolutional net f with
 /// f(b) ≈ c·A⁻¹b for an unknown scalar c. Layer by layer it follows the paper's Keras
-/// model (see references/dcdm.md §3): a linear 1→16 conv, 16-channel 3×3×3 convs with
+/// model (src/train.py of the authors' code): a linear 1→16 conv, 16-channel 3×3×3 convs with
 /// ReLU in residual pairs, one AvgPool(2) level, nearest-neighbour upsampling with an
 /// additive skip from the fine level, and a 1×1×1 head (Keras Dense(1)).
 ///

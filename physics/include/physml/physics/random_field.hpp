@@ -4,7 +4,7 @@
 /// grids, sampled exactly (Karhunen–Loève expansion truncated to the grid's modes) with
 /// FFTW; and the thresholding that turns them into piecewise-constant coefficients.
 /// This is the input distribution of the FNO/MgNO Darcy, Burgers and Navier–Stokes
-/// benchmarks (references/mgno_fno.md §3.1–3.4).
+/// benchmarks (Kovachki, Li et al., "Neural Operator", JMLR 2023, §6.2–6.4).
 
 #include <ATen/core/Tensor.h>
 

@@ -4,7 +4,7 @@
 /// pseudo-spectrally on FFTW (r2c/c2r, 2/3 dealiasing) with the viscous term integrated
 /// exactly (integrating factor e^{−νk²t}, Lawson/IF-RK4 for the nonlinear term). The FNO
 /// benchmark maps u₀ ~ N(0, 625(−Δ + 25I)^(−2)) to u(·, 1) with ν = 0.1 on 8192 points
-/// (references/mgno_fno.md §3.3).
+/// (Kovachki, Li et al., "Neural Operator", JMLR 2023, §6.3).
 
 #include <ATen/core/Tensor.h>
 

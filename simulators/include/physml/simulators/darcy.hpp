@@ -1,7 +1,7 @@
 #pragma once
 /// \file darcy.hpp
 /// The FNO/MgNO Darcy flow benchmark: −∇·(a∇u) = f on (0,1)², u = 0 on ∂D, f ≡ 1, with
-/// a = T(g) a thresholded Gaussian random field (references/mgno_fno.md §3.1–3.2),
+/// a = T(g) a thresholded Gaussian random field (Kovachki, Li et al., JMLR 2023, §6.2; rough: MgNO's data),
 /// discretised by the 5-point scheme with arithmetic-mean face coefficients on an s×s
 /// vertex grid (physml/simulators/poisson.hpp) and solved by CG + algebraic multigrid.
 

@@ -1,7 +1,7 @@
 #pragma once
 /// \file helmholtz.hpp
 /// The Helmholtz benchmark of de Hoop, Huang, Qian and Stuart used by MgNO
-/// (references/mgno_fno.md §3.5): −Δu − (ω/c(x))² u = 0 on [0,1]², ω = 1000,
+/// ("The cost-accuracy trade-off in operator learning with neural networks", 2022): −Δu − (ω/c(x))² u = 0 on [0,1]², ω = 1000,
 /// c = 20 + tanh(a), a = Σ_{l=1}^{100} θ_l √λ_l φ_l (cosine basis ordered by |l|²,
 /// λ_l = (π²|l|² + τ²)^(−2), τ = 3), ∂u/∂n = 1 on the top edge for |x − 0.5| ≤ 0.15 and 0
 /// elsewhere, on 101×101 nodes. Discretised by the second-order vertex-centred 5-point

@@ -6,7 +6,7 @@
 /// term, Crank–Nicolson for the viscous term and an explicit (Heun by default, forward
 /// Euler as in the FNO script) treatment of advection and forcing. The FNO benchmark uses
 /// f = 0.1(sin 2π(x+y) + cos 2π(x+y)), w₀ ~ N(0, 7^{3/2}(−Δ + 49I)^(−2.5)), dt = 1e-4 on
-/// 256², snapshots at unit times, stored at 64² (references/mgno_fno.md §3.4).
+/// 256², snapshots at unit times, stored at 64² (Kovachki, Li et al., "Neural Operator", JMLR 2023, §6.4).
 
 #include <ATen/core/Tensor.h>
 

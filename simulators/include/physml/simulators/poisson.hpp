@@ -16,7 +16,7 @@
 ///
 /// The discretisation is the finite-volume form of the 5-point scheme: for neighbours
 /// p, q along axis d, the flux is a_f (u_p − u_q)/h_d² with a_f = (a_p + a_q)/2
-/// (MATLAB solve_gwf.m in the FNO data generator, references/mgno_fno.md §3.1).
+/// (MATLAB solve_gwf.m in the FNO data generator, data_generation/darcy of the FNO code).
 /// Rows are scaled by (control volume)/(h_x h_y [h_z]) so that the matrix is symmetric
 /// positive (semi-)definite also with Neumann boundaries.
 ///

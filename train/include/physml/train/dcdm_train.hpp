@@ -1,6 +1,6 @@
 #pragma once
 /// \file dcdm_train.hpp
-/// Unsupervised training of the DCDM network (Kaneda et al. 2023, references/dcdm.md §2):
+/// Unsupervised training of the DCDM network (Kaneda et al. 2023, the loss of src/train.py in their code):
 /// minimize mean_b ‖b − (qᵀb / qᵀAq) A q‖², q = f(b), over Ritz-vector right-hand sides b
 /// of one fixed matrix A, with Adam.
 

@@ -2,7 +2,7 @@
 /// \file dcdm.hpp
 /// The Deep Conjugate Direction Method (Kaneda et al., ICML 2023) inside PETSc.
 ///
-/// DCDM iteration (references/dcdm.md §1), for SPD A:
+/// DCDM iteration (Kaneda et al. 2023, the algorithm as in their code, lib/conjugate_gradient.py), for SPD A:
 ///   r0 = b − A x0;  repeat:  q = f(r/‖r‖);  q ← q − Σ_{j ∈ last k} (qᵀAp_j / p_jᵀAp_j) p_j;
 ///   x ← x + (qᵀr / qᵀAq) q;  r ← r − (qᵀr / qᵀAq) A q  (or r = b − A x with true residuals)
 /// stopping on ‖r‖ < max(rtol·‖b‖, atol) (PETSc's default test on the unpreconditioned norm).

@@ -1,7 +1,7 @@
 #pragma once
 /// \file lanczos.hpp
 /// Lanczos with full reorthogonalization on a PETSc Mat, Ritz pairs, and the DCDM
-/// training right-hand sides built from them (Kaneda et al. 2023, references/dcdm.md §2):
+/// training right-hand sides built from them (Kaneda et al. 2023, training data; src/datasetcreate.py of their code):
 ///   b = Σ_j c_j y_j / ‖·‖, c_j = w·N(0,1) for the lowest `low_fraction` of the Ritz
 ///   vectors y_j (w = 9 in the paper), c_j = N(0,1) for the rest.
 
