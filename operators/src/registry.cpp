@@ -3,6 +3,7 @@
 #include "physml/core/error.hpp"
 #include "physml/operators/fno.hpp"
 #include "physml/operators/mgno.hpp"
+#include "physml/operators/nclaw.hpp"
 
 namespace physml::operators {
 namespace {
@@ -16,6 +17,15 @@ std::map<std::string, ModelFactory>& table() {
     };
     builtin["fno"] = [](const ModelConfig& c) -> std::shared_ptr<Model> {
       return std::make_shared<FNOImpl>(FNOOptions::from_config(c));
+    };
+    builtin["nclaw_elastic"] = [](const ModelConfig& c) -> std::shared_ptr<Model> {
+      return std::make_shared<NCLawElasticImpl>(NCLawElasticOptions::from_config(c));
+    };
+    builtin["nclaw_plastic"] = [](const ModelConfig& c) -> std::shared_ptr<Model> {
+      return std::make_shared<NCLawPlasticImpl>(NCLawPlasticOptions::from_config(c));
+    };
+    builtin["nclaw_unconstrained"] = [](const ModelConfig& c) -> std::shared_ptr<Model> {
+      return std::make_shared<NCLawUnconstrainedImpl>(NCLawUnconstrainedOptions::from_config(c));
     };
     return builtin;
   }();
