@@ -1,10 +1,13 @@
 // Signed SVD and its backward (reconstruction, proper rotations, finite differences at
 // distinct, nearly repeated and exactly repeated singular values) and the analytic NCLaw
 // laws (objectivity, zero stress at rest, P = dpsi/dF, tau = P F^T, hand-computed values,
-// return mappings on the yield surface, water's volume reset, presets).
+// return mappings on the yield surface, water's volume reset, presets, batched wrappers).
 #include "physml/physics/constitutive.hpp"
+#include "physml/physics/constitutive_batch.hpp"
 
 #include "test_util.hpp"
+
+#include <torch/torch.h>
 
 #include <Eigen/Geometry>
 #include <Eigen/LU>
@@ -503,4 +506,36 @@ TEST(ConstitutiveMaterial, NCLawPresets) {
   EXPECT_EQ(water.kirchhoff(F), WeaklyCompressibleFluid(1e5, 0.3).kirchhoff(F));
   EXPECT_EQ(water.project(F), FluidVolumeReturnMapping().project(F));
   EXPECT_THROW_MSG(nclaw_material("honey"), "unknown NCLaw material 'honey'; expected one of: jelly, plasticine, sand, water");
+}
+
+// ==========================================================================================
+// Batched wrappers
+// ==========================================================================================
+
+TEST(ConstitutiveBatch, MatchesPerParticleLaws) {
+  torch::manual_seed(30);
+  const std::int64_t N = 50;
+  auto F = torch::eye(3, torch::kDouble) + 0.1 * torch::randn({N, 3, 3}, torch::kDouble);
+  for (const auto& name : nclaw_material_names()) {
+    const auto mat = nclaw_material(name);
+    const auto tau = batch_kirchhoff(mat, F), Fp = batch_project(mat, F);
+    const auto tau_f = batch_kirchhoff(mat, F.to(torch::kFloat));
+    ASSERT_EQ(tau.sizes(), F.sizes());
+    for (std::int64_t n = 0; n < N; ++n) {
+      M3 Fn;
+      for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 3; ++j) Fn(i, j) = F[n][i][j].item<double>();
+      const M3 t = mat.kirchhoff(Fn), p = mat.project(Fn);
+      for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 3; ++j) {
+          EXPECT_EQ(tau[n][i][j].item<double>(), t(i, j)) << name;  // F[n](i, j) is row i, column j
+          EXPECT_EQ(Fp[n][i][j].item<double>(), p(i, j)) << name;
+          EXPECT_NEAR(tau_f[n][i][j].item<double>(), t(i, j), 1e-4 * (t.norm() + 1e3)) << name;
+        }
+    }
+  }
+  EXPECT_THROW_MSG(batch_kirchhoff(nclaw_material("jelly"), torch::zeros({2, 9})), "expects F of shape [N, 3, 3], got [2, 9]");
+  auto inverted = torch::eye(3, torch::kDouble).repeat({4, 1, 1});
+  inverted[2][2][2] = -1.0;
+  EXPECT_THROW_MSG(batch_kirchhoff(nclaw_material("sand"), inverted), "Hencky elasticity needs det F > 0");
 }
