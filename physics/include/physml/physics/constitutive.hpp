@@ -78,20 +78,24 @@ SignedSvd<T, D> signed_svd(const Mat<T, D>& F);
 ///   a = A - A^T, b = B - B^T,
 /// and replace each 1/x by the safe reciprocal: 1/x where |x| >= delta, x / delta^2 where
 /// |x| < delta (continuous, bounded by 1/delta, 0 at x = 0), delta = rel * max_i |s_i|.
-/// Why this is right: a loss that depends on U and V only through R = U V^T has b = -a
-/// exactly, so the singular first term vanishes identically and the result is exact for
-/// every F with s_i + s_j != 0; the same holds for losses that depend on sigma alone (a
-/// symmetric function of the singular values: a = b = 0), which together cover the
-/// NCLaw networks (sigma and R) and the energies psi(sigma). Singular values closer than
-/// delta count as repeated; beyond that the formula is the exact one. At an exactly repeated pair the (i,j) entry of the first term is 0/0,
-/// and it is set to 0: its limit depends on how the loss couples sigma_i - sigma_j with the
-/// then-arbitrary singular vectors, which the inputs (dL/dU, dL/dsigma, dL/dV) do not carry.
-/// A loss that uses the individual singular vectors at exactly repeated values (e.g. the
-/// reconstruction U diag(sigma) V^T at F = I) loses the symmetric off-diagonal part of
-/// its gradient in that block; it is exact again as soon as the gap exceeds delta.
-/// `rel` defaults to sqrt(machine epsilon of T) (1.5e-8 double, 3.5e-4 float): rounding in
-/// a + b (about eps |dL/dU| for the losses above, where a + b = 0 exactly) then contributes
-/// at most eps / delta, i.e. ~sqrt(eps) relative.
+/// Why this is right:
+/// - A loss that depends on U and V only through R = U V^T has dL/dU = G V, dL/dV = G^T U,
+///   so b = -a exactly: the first (singular) term vanishes identically and the result is
+///   exact for every F with s_i + s_j != 0, also at repeated singular values.
+/// - A loss that depends on sigma alone has a = b = 0: Pbar = diag(dL/dsigma), exact (and,
+///   for a symmetric function of sigma, the gradient of a function smooth in F).
+///   These two cover the NCLaw networks (sigma and R) and the energies psi(sigma).
+/// - Singular values closer than delta count as repeated; beyond that the formula is exact.
+/// - At an exactly repeated pair the (i, j) entry of the first term is 0/0 and is set to 0:
+///   its limit depends on how the loss couples sigma_i - sigma_j with the then-arbitrary
+///   singular vectors, which the inputs (dL/dU, dL/dsigma, dL/dV) do not carry. A loss that
+///   uses the individual singular vectors there (e.g. the reconstruction U diag(sigma) V^T, or
+///   U f(sigma) U^T like the Hencky stress, at F = I) loses the symmetric off-diagonal part of
+///   its gradient in that block (no backward given only these inputs can recover it); it is
+///   exact again as soon as the gap exceeds delta.
+/// - `rel` defaults to sqrt(machine epsilon of T) (1.5e-8 double, 3.5e-4 float): rounding in
+///   a + b (about eps |dL/dU| where a + b = 0 exactly) then contributes at most eps / delta,
+///   i.e. ~sqrt(eps) relative.
 template <typename T, int D>
 Mat<T, D> signed_svd_backward(const SignedSvd<T, D>& svd, const Mat<T, D>& dU, const Vec<T, D>& dsigma,
                               const Mat<T, D>& dV, T rel = std::sqrt(std::numeric_limits<T>::epsilon()));
@@ -219,7 +223,8 @@ constexpr double kReturnMappingMinSigma = 0.05;
 /// Yield criterion in stress: the deviatoric Hencky Kirchhoff stress dev tau = 2 mu eps_hat
 /// (principal) satisfies ||dev tau||_F <= sigma_y after the projection, with equality when
 /// the trial state was outside (NCLaw's convention: the Frobenius norm, not the classical
-/// J2 equivalent stress sqrt(3/2) ||dev tau||). Volume (tr eps) is preserved.
+/// J2 equivalent stress sqrt(3/2) ||dev tau||). Volume (tr eps) is preserved unless the 0.05 clamp
+/// was active.
 struct VonMisesReturnMapping {
   VonMisesReturnMapping(double youngs_modulus = 3e5, double poisson_ratio = 0.25, double yield_stress = 5e3);
   ElasticModuli moduli;
