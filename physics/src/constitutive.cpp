@@ -204,7 +204,8 @@ Mat3<T> WeaklyCompressibleFluid::kirchhoff(const Mat3<T>& F) const {
 }
 
 // Return mappings ---------------------------------------------------------------------------
-VonMisesReturnMapping::VonMisesReturnMapping(double E, double nu, double sigma_y) : moduli(E, nu), yield_stress(sigma_y) {
+VonMisesReturnMapping::VonMisesReturnMapping(double E, double nu, double sigma_y)
+    : moduli(E, nu), yield_stress(sigma_y) {
   PHYSML_CHECK(std::isfinite(sigma_y) && sigma_y > 0, "von Mises yield stress must be > 0 Pa, got ", sigma_y);
 }
 
@@ -314,8 +315,8 @@ Material nclaw_material(const std::string& name) {
 }
 
 // Explicit instantiations: float and double, 2x2 and 3x3 SVD ---------------------------------
-#define PHYSML_INSTANTIATE_SVD(T, D)                                                                          \
-  template SignedSvd<T, D> signed_svd<T, D>(const Mat<T, D>&);                                                \
+#define PHYSML_INSTANTIATE_SVD(T, D)                                                                       \
+  template SignedSvd<T, D> signed_svd<T, D>(const Mat<T, D>&);                                             \
   template Mat<T, D> signed_svd_backward<T, D>(const SignedSvd<T, D>&, const Mat<T, D>&, const Vec<T, D>&, \
                                                const Mat<T, D>&, T);
 PHYSML_INSTANTIATE_SVD(float, 2)
@@ -323,17 +324,17 @@ PHYSML_INSTANTIATE_SVD(float, 3)
 PHYSML_INSTANTIATE_SVD(double, 2)
 PHYSML_INSTANTIATE_SVD(double, 3)
 
-#define PHYSML_INSTANTIATE_ELASTIC(Law, T)                   \
-  template T Law::energy<T>(const Mat3<T>&) const;           \
+#define PHYSML_INSTANTIATE_ELASTIC(Law, T)                    \
+  template T Law::energy<T>(const Mat3<T>&) const;            \
   template Mat3<T> Law::first_piola<T>(const Mat3<T>&) const; \
   template Mat3<T> Law::kirchhoff<T>(const Mat3<T>&) const;
-#define PHYSML_INSTANTIATE_LAWS(T)                                      \
-  template Mat3<T> cofactor<T>(const Mat3<T>&);                         \
-  PHYSML_INSTANTIATE_ELASTIC(FixedCorotated, T)                         \
-  PHYSML_INSTANTIATE_ELASTIC(NeoHookean, T)                             \
-  PHYSML_INSTANTIATE_ELASTIC(StVenantKirchhoff, T)                      \
-  PHYSML_INSTANTIATE_ELASTIC(Hencky, T)                                 \
-  PHYSML_INSTANTIATE_ELASTIC(WeaklyCompressibleFluid, T)                \
+#define PHYSML_INSTANTIATE_LAWS(T)                                               \
+  template Mat3<T> cofactor<T>(const Mat3<T>&);                                  \
+  PHYSML_INSTANTIATE_ELASTIC(FixedCorotated, T)                                  \
+  PHYSML_INSTANTIATE_ELASTIC(NeoHookean, T)                                      \
+  PHYSML_INSTANTIATE_ELASTIC(StVenantKirchhoff, T)                               \
+  PHYSML_INSTANTIATE_ELASTIC(Hencky, T)                                          \
+  PHYSML_INSTANTIATE_ELASTIC(WeaklyCompressibleFluid, T)                         \
   template Mat3<T> VonMisesReturnMapping::project<T>(const Mat3<T>&) const;      \
   template Mat3<T> DruckerPragerReturnMapping::project<T>(const Mat3<T>&) const; \
   template Mat3<T> FluidVolumeReturnMapping::project<T>(const Mat3<T>&) const;   \

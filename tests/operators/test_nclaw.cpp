@@ -241,8 +241,10 @@ TEST(NCLaw, RegistryConfigAndCheckpointRoundTrip) {
 
 TEST(NCLaw, BadInputsAreErrors) {
   NCLawElastic net;
-  EXPECT_THROW_MSG(net->forward(torch::zeros({4, 9})), "expects deformation gradients F of shape [N, 3, 3], got [4, 9]");
-  EXPECT_THROW_MSG(net->forward(torch::eye(3, kDouble).expand({2, 3, 3})), "F has dtype Double but the network's weights are Float");
+  EXPECT_THROW_MSG(net->forward(torch::zeros({4, 9})),
+                   "expects deformation gradients F of shape [N, 3, 3], got [4, 9]");
+  EXPECT_THROW_MSG(net->forward(torch::eye(3, kDouble).expand({2, 3, 3})),
+                   "F has dtype Double but the network's weights are Float");
   auto F = torch::eye(3).expand({3, 3, 3}).clone();
   F[1][0][0] = std::numeric_limits<float>::quiet_NaN();
   EXPECT_THROW_MSG(net->forward(F), "batch_signed_svd: F[1] has non-finite entries");

@@ -134,8 +134,8 @@ TEST(SvdBackward, MatchesFiniteDifferencesAtDistinctSingularValues) {
   std::mt19937_64 rng(2);
   for (int k = 0; k < 20; ++k) {
     const double sign = (k % 2) ? -1.0 : 1.0;  // odd k: inverted F, negative last singular value
-    const M3 F = random_rotation(rng) * V3(2.0, 1.3, sign * 0.6).asDiagonal() * random_rotation(rng) +
-                 random_matrix(rng, 0.05);
+    const M3 F =
+        random_rotation(rng) * V3(2.0, 1.3, sign * 0.6).asDiagonal() * random_rotation(rng) + random_matrix(rng, 0.05);
     const auto s0 = signed_svd<double, 3>(F);
     const M3 GU = random_matrix(rng, 1.0), GV = random_matrix(rng, 1.0);
     const V3 gs = V3::Random();
@@ -150,8 +150,8 @@ TEST(SvdBackward, MatchesFiniteDifferencesAtDistinctSingularValues) {
   // 2x2
   for (int k = 0; k < 10; ++k) {
     const Eigen::Matrix2d F = Eigen::Vector2d(1.7, (k % 2 ? -0.8 : 0.8)).asDiagonal();
-    const Eigen::Matrix2d F2 = Eigen::Rotation2Dd(0.3 + k).toRotationMatrix() * F *
-                               Eigen::Rotation2Dd(-1.1 * k).toRotationMatrix();
+    const Eigen::Matrix2d F2 =
+        Eigen::Rotation2Dd(0.3 + k).toRotationMatrix() * F * Eigen::Rotation2Dd(-1.1 * k).toRotationMatrix();
     const auto s0 = signed_svd<double, 2>(F2);
     const Eigen::Matrix2d GU = Eigen::Matrix2d::Random(), GV = Eigen::Matrix2d::Random();
     const Eigen::Vector2d gs = Eigen::Vector2d::Random();
@@ -172,8 +172,9 @@ TEST(SvdBackward, ReconstructionGradientIsExactNearRepeatedSingularValues) {
     const M3 F = random_rotation(rng) * V3(1.5 + gap, 1.5, 0.7).asDiagonal() * random_rotation(rng);
     const auto s = signed_svd<double, 3>(F);
     const M3 G = random_matrix(rng, 1.0);
-    const M3 grad = signed_svd_backward<double, 3>(s, G * s.V * s.sigma.asDiagonal(), (s.U.transpose() * G * s.V).diagonal(),
-                                                   G.transpose() * s.U * s.sigma.asDiagonal());
+    const M3 grad =
+        signed_svd_backward<double, 3>(s, G * s.V * s.sigma.asDiagonal(), (s.U.transpose() * G * s.V).diagonal(),
+                                       G.transpose() * s.U * s.sigma.asDiagonal());
     // Gaps above delta = 1.5e-8 * 1.5 use the exact formula; rounding grows like eps / gap.
     EXPECT_LT(rel_err(grad, G), 1e-10 + 1e-14 / gap) << "gap " << gap;
   }
@@ -208,8 +209,8 @@ TEST(SvdBackward, FiniteAndExactAtRepeatedSingularValuesForRotationAndSymmetricL
     // Float: finite and close.
     const auto sf = signed_svd<float, 3>(F.cast<float>());
     const Eigen::Matrix3f Gf = G.cast<float>();
-    const Eigen::Matrix3f gradf = signed_svd_backward<float, 3>(sf, Gf * sf.V, f_sym_grad(sf.sigma.cast<double>()).cast<float>(),
-                                                               Gf.transpose() * sf.U);
+    const Eigen::Matrix3f gradf = signed_svd_backward<float, 3>(
+        sf, Gf * sf.V, f_sym_grad(sf.sigma.cast<double>()).cast<float>(), Gf.transpose() * sf.U);
     ASSERT_TRUE(gradf.allFinite());
     EXPECT_LT(rel_err(gradf.cast<double>(), fd), 1e-3);
   }
@@ -224,8 +225,9 @@ TEST(SvdBackward, ExactlyRepeatedValuesDropOnlyTheUndeterminedBlockOfVectorLosse
   const M3 F = V3(2, 2, 1).asDiagonal();
   const auto s = signed_svd<double, 3>(F);
   const M3 G = random_matrix(rng, 1.0);
-  const M3 grad = signed_svd_backward<double, 3>(s, G * s.V * s.sigma.asDiagonal(), (s.U.transpose() * G * s.V).diagonal(),
-                                                 G.transpose() * s.U * s.sigma.asDiagonal());
+  const M3 grad =
+      signed_svd_backward<double, 3>(s, G * s.V * s.sigma.asDiagonal(), (s.U.transpose() * G * s.V).diagonal(),
+                                     G.transpose() * s.U * s.sigma.asDiagonal());
   ASSERT_TRUE(grad.allFinite());
   const M3 M = s.U.transpose() * G * s.V, Pbar = s.U.transpose() * grad * s.V;
   for (int i = 0; i < 3; ++i)
@@ -307,7 +309,8 @@ TEST(ConstitutiveElastic, FirstPiolaIsEnergyGradientAndKirchhoffIsPFt) {
   const auto fl = law_case("WeaklyCompressibleFluid", WeaklyCompressibleFluid(1e5, 0.3));
   for (int k = 0; k < 5; ++k) {
     const M3 F = random_rotation(rng) * V3(1.2, 0.9, -0.3).asDiagonal() * random_rotation(rng);
-    for (const auto* law : {&fc, &fl}) EXPECT_LT(rel_err(law->P(F), fd_gradient<3>(law->psi, F, 1e-6)), 1e-7) << law->name;
+    for (const auto* law : {&fc, &fl})
+      EXPECT_LT(rel_err(law->P(F), fd_gradient<3>(law->psi, F, 1e-6)), 1e-7) << law->name;
   }
 }
 
@@ -323,7 +326,8 @@ TEST(ConstitutiveElastic, HandComputedValuesAtDiagonalF) {
     const V3 t(2 * mu * (a - 1) * a + la * J * (J - 1), 2 * mu * (b - 1) * b + la * J * (J - 1),
                2 * mu * (c - 1) * c + la * J * (J - 1));
     EXPECT_LT((law.kirchhoff(F) - M3(t.asDiagonal())).norm(), 1e-9);
-    EXPECT_NEAR(law.energy(F), mu * ((a - 1) * (a - 1) + (b - 1) * (b - 1) + (c - 1) * (c - 1)) + 0.5 * la * (J - 1) * (J - 1), 1e-9);
+    EXPECT_NEAR(law.energy(F),
+                mu * ((a - 1) * (a - 1) + (b - 1) * (b - 1) + (c - 1) * (c - 1)) + 0.5 * la * (J - 1) * (J - 1), 1e-9);
   }
   {
     const Hencky law(3e5, 0.25);
@@ -505,7 +509,8 @@ TEST(ConstitutiveMaterial, NCLawPresets) {
   EXPECT_EQ(sand.project(F), DruckerPragerReturnMapping(1e6, 0.2, 25).project(F));
   EXPECT_EQ(water.kirchhoff(F), WeaklyCompressibleFluid(1e5, 0.3).kirchhoff(F));
   EXPECT_EQ(water.project(F), FluidVolumeReturnMapping().project(F));
-  EXPECT_THROW_MSG(nclaw_material("honey"), "unknown NCLaw material 'honey'; expected one of: jelly, plasticine, sand, water");
+  EXPECT_THROW_MSG(nclaw_material("honey"),
+                   "unknown NCLaw material 'honey'; expected one of: jelly, plasticine, sand, water");
 }
 
 // ==========================================================================================
@@ -534,7 +539,8 @@ TEST(ConstitutiveBatch, MatchesPerParticleLaws) {
         }
     }
   }
-  EXPECT_THROW_MSG(batch_kirchhoff(nclaw_material("jelly"), torch::zeros({2, 9})), "expects F of shape [N, 3, 3], got [2, 9]");
+  EXPECT_THROW_MSG(batch_kirchhoff(nclaw_material("jelly"), torch::zeros({2, 9})),
+                   "expects F of shape [N, 3, 3], got [2, 9]");
   auto inverted = torch::eye(3, torch::kDouble).repeat({4, 1, 1});
   inverted[2][2][2] = -1.0;
   EXPECT_THROW_MSG(batch_kirchhoff(nclaw_material("sand"), inverted), "Hencky elasticity needs det F > 0");
