@@ -163,6 +163,25 @@ TEST(NCLaw, SignedSvdGradientMatchesFiniteDifferences) {
     fd.view({-1})[k] = (loss(Fp) - loss(Fm)).item<double>() / (2 * h);
   }
   EXPECT_LT(max_abs(grad - fd), 1e-7 * max_abs(fd));
+  // At exactly repeated singular values (F = I, diag(2, 2, 1), a rotation) a loss through R and
+  // a symmetric function of sigma is smooth in F: the autograd node matches finite differences.
+  const auto Fr = torch::stack({torch::eye(3, kDouble), torch::diag(torch::tensor({2.0, 2.0, 1.0}, kDouble)),
+                                random_rotations(1)[0]});
+  auto loss_r = [&](const at::Tensor& F) {
+    auto [U, S, V] = batch_signed_svd(F);
+    return (G.narrow(0, 0, 3) * U.matmul(V.transpose(1, 2))).sum() + S.pow(3).sum();
+  };
+  auto Fg = Fr.clone().requires_grad_(true);
+  loss_r(Fg).backward();
+  auto fd_r = torch::zeros_like(Fr);
+  for (std::int64_t k = 0; k < 27; ++k) {
+    auto Fp = Fr.clone(), Fm = Fr.clone();
+    Fp.view({-1})[k] += h;
+    Fm.view({-1})[k] -= h;
+    fd_r.view({-1})[k] = (loss_r(Fp) - loss_r(Fm)).item<double>() / (2 * h);
+  }
+  ASSERT_TRUE(torch::isfinite(Fg.grad()).all().item<bool>());
+  EXPECT_LT(max_abs(Fg.grad() - fd_r), 1e-8 * max_abs(fd_r)) << Fg.grad() << fd_r;
   // Reconstruction and the sign fix.
   auto [U, S, V] = batch_signed_svd(F0);
   EXPECT_LT(max_abs(U.matmul(torch::diag_embed(S)).matmul(V.transpose(1, 2)) - F0), 1e-14);
