@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 using namespace physml::simulators;
@@ -388,4 +389,17 @@ TEST(MPM, WritesVtpFramesAndPvdSeries) {
   ss << in.rdbuf();
   EXPECT_NE(ss.str().find("drop_00001.vtp"), std::string::npos);
   EXPECT_NE(ss.str().find("timestep=\"0.0025"), std::string::npos) << ss.str();
+}
+
+// A non-finite stress stops the run with an error naming the particle and the substep.
+TEST(MPM, NonFiniteStressIsANamedError) {
+  MPMSimulator sim(free_space(3, 16), mpm_materials({"jelly", "water"}));
+  sim.add_body(MPMBody().shapes({MPMShape::box(fill(3, 0.4), fill(3, 0.6))}).material(1));
+  auto P = sim.particles();
+  auto F = P.get("F").clone();
+  F[7][0][0] = std::numeric_limits<double>::quiet_NaN();
+  P.set("F", F);
+  sim.set_particles(P);
+  EXPECT_THROW_MSG(sim.substep(), "particle 7 (material 'water') at substep 1");
+  EXPECT_THROW_MSG(sim.substep(), "Kirchhoff stress is not finite");
 }
