@@ -109,9 +109,9 @@ struct MPMSimulator::Impl {
   MPMOptions o;
   std::vector<physics::Material> materials;
   int dim = 3;
-  std::array<std::int64_t, 3> cells{1, 1, 1};   // cells per axis
-  std::array<std::int64_t, 3> nodes{1, 1, 1};   // nodes per axis = cells + 2 (0..cells and one guard)
-  std::array<double, 3> length{0, 0, 0};        // domain extent per axis [m]
+  std::array<std::int64_t, 3> cells{1, 1, 1};  // cells per axis
+  std::array<std::int64_t, 3> nodes{1, 1, 1};  // nodes per axis = cells + 2 (0..cells and one guard)
+  std::array<double, 3> length{0, 0, 0};       // domain extent per axis [m]
   std::array<double, 3> gravity{0, 0, 0};
   double dx = 0;
   bool no_slip = false;
@@ -206,8 +206,8 @@ MPMSimulator::MPMSimulator(MPMOptions options, std::vector<physics::Material> ma
   PHYSML_CHECK(std::isfinite(o.cfl()) && o.cfl() > 0, "MPMOptions: cfl must be > 0, got ", o.cfl());
   for (int a = 0; a < I.dim; ++a) {
     const std::int64_t c = o.cells().size() == 1 ? o.cells()[0] : o.cells()[a];
-    PHYSML_CHECK(c >= 2 && 2 * o.clamp_cells() < static_cast<double>(c),
-                 "MPMOptions: cells[", a, "] = ", c, " is too small (need >= 2 and > 2 clamp_cells)");
+    PHYSML_CHECK(c >= 2 && 2 * o.clamp_cells() < static_cast<double>(c), "MPMOptions: cells[", a, "] = ", c,
+                 " is too small (need >= 2 and > 2 clamp_cells)");
     I.cells[a] = c;
     I.nodes[a] = c + 2;
   }
@@ -220,8 +220,9 @@ MPMSimulator::MPMSimulator(MPMOptions options, std::vector<physics::Material> ma
   if (o.gravity().empty()) {
     I.gravity[1] = -9.8;
   } else {
-    PHYSML_CHECK(static_cast<std::int64_t>(o.gravity().size()) == o.dim(), "MPMOptions: gravity must have dim = ",
-                 o.dim(), " values (or none for -9.8 m/s^2 along axis 1), got ", o.gravity().size());
+    PHYSML_CHECK(static_cast<std::int64_t>(o.gravity().size()) == o.dim(),
+                 "MPMOptions: gravity must have dim = ", o.dim(), " values (or none for -9.8 m/s^2 along axis 1), got ",
+                 o.gravity().size());
     for (int a = 0; a < I.dim; ++a) I.gravity[a] = o.gravity()[a];
   }
   I.threads = o.threads() > 0 ? static_cast<int>(o.threads()) : detail::mpm_max_threads();
@@ -253,14 +254,14 @@ std::int64_t MPMSimulator::add_body(const MPMBody& body) {
   PHYSML_CHECK(body.particles_per_cell_axis() >= 1, "MPMBody: particles_per_cell_axis must be >= 1, got ",
                body.particles_per_cell_axis());
   PHYSML_CHECK(body.jitter() >= 0 && body.jitter() < 1, "MPMBody: jitter must be in [0, 1), got ", body.jitter());
-  PHYSML_CHECK(body.velocity().empty() || static_cast<int>(body.velocity().size()) == D,
-               "MPMBody: velocity must have ", D, " values, got ", body.velocity().size());
+  PHYSML_CHECK(body.velocity().empty() || static_cast<int>(body.velocity().size()) == D, "MPMBody: velocity must have ",
+               D, " values, got ", body.velocity().size());
   const int nw = D == 2 ? 1 : 3;
   PHYSML_CHECK(body.angular_velocity().empty() || static_cast<int>(body.angular_velocity().size()) == nw,
                "MPMBody: angular_velocity must have ", nw, " value(s) in ", D, "-D, got ",
                body.angular_velocity().size());
-  PHYSML_CHECK(body.center().empty() || static_cast<int>(body.center().size()) == D, "MPMBody: center must have ",
-               D, " values, got ", body.center().size());
+  PHYSML_CHECK(body.center().empty() || static_cast<int>(body.center().size()) == D, "MPMBody: center must have ", D,
+               " values, got ", body.center().size());
 
   const double h = I.dx / static_cast<double>(body.particles_per_cell_axis());
   std::array<std::int64_t, 3> k0{0, 0, 0}, k1{0, 0, 0};
@@ -351,8 +352,7 @@ void MPMSimulator::set_particles(mesh::ParticleSet p) {
   auto& I = *impl_;
   const int D = I.dim;
   PHYSML_CHECK(p.size() > 0, "MPMSimulator::set_particles: the particle set is empty");
-  PHYSML_CHECK(p.dim() == D, "MPMSimulator::set_particles: positions are ", p.dim(), "-D, the simulator is ", D,
-               "-D");
+  PHYSML_CHECK(p.dim() == D, "MPMSimulator::set_particles: positions are ", p.dim(), "-D, the simulator is ", D, "-D");
   const auto dtype = p.positions().scalar_type();
   PHYSML_CHECK(dtype == at::kDouble || dtype == at::kFloat,
                "MPMSimulator::set_particles: positions must be float32 or float64, got ", dtype);
@@ -368,8 +368,8 @@ void MPMSimulator::set_particles(mesh::ParticleSet p) {
   };
   for (const char* name : {"mass", "volume"}) {
     auto t = prep(need(name, {N}));
-    PHYSML_CHECK(t.gt(0).all().item<bool>() && t.isfinite().all().item<bool>(), "MPMSimulator::set_particles: ",
-                 name, " must be finite and > 0 for every particle");
+    PHYSML_CHECK(t.gt(0).all().item<bool>() && t.isfinite().all().item<bool>(), "MPMSimulator::set_particles: ", name,
+                 " must be finite and > 0 for every particle");
     q.set(name, t);
   }
   auto mat = need("material", {N});
@@ -382,9 +382,11 @@ void MPMSimulator::set_particles(mesh::ParticleSet p) {
                ", ", hi, "]");
   q.set("material", mat);
   q.set("C", p.has("C") ? prep(need("C", {N, D, D})) : torch::zeros({N, D, D}, dtype));
-  q.set("F", p.has("F") ? prep(need("F", {N, D, D}))
-                        : torch::eye(D, dtype).unsqueeze(0).expand({N, D, D}).contiguous());
+  q.set("F",
+        p.has("F") ? prep(need("F", {N, D, D})) : torch::eye(D, dtype).unsqueeze(0).expand({N, D, D}).contiguous());
   if (D == 2) q.set("F_zz", p.has("F_zz") ? prep(need("F_zz", {N})) : torch::ones({N}, dtype));
+  for (const auto& name : p.names())  // other attributes (colours, ids, ...) travel along untouched
+    if (!q.has(name)) q.set(name, p.get(name));
   PHYSML_CHECK(q.positions().isfinite().all().item<bool>() && q.velocities().isfinite().all().item<bool>(),
                "MPMSimulator::set_particles: positions and velocities must be finite");
   const double lo_x = I.o.clamp_cells() * I.dx;

@@ -37,8 +37,6 @@ struct Failure {
   }
 };
 
-
-
 }  // namespace
 
 template <typename T, int D>
@@ -100,15 +98,17 @@ MPMKernelResult mpm_substep(const MPMKernelParams& prm, const MPMParticleBuffers
         try {
           tau3 = mat.kirchhoff<T>(F3);
         } catch (const std::exception& e) {
-          fails[tid].record(p, physml::detail::concat("MPM: particle ", p, " (material '", mat.name, "') at substep ", step_no,
-                                              " (t = ", t_now, " s): stress evaluation failed: ", e.what()));
+          fails[tid].record(
+              p, physml::detail::concat("MPM: particle ", p, " (material '", mat.name, "') at substep ", step_no,
+                                        " (t = ", t_now, " s): stress evaluation failed: ", e.what()));
           continue;
         }
         if (!tau3.allFinite()) {
-          fails[tid].record(p, physml::detail::concat("MPM: particle ", p, " (material '", mat.name, "') at substep ",
-                                              step_no, " (t = ", t_now, " s): Kirchhoff stress is not finite (F = [",
-                                              F3.format(Eigen::IOFormat(8, Eigen::DontAlignCols, ", ", "; ")),
-                                              "]); expected a finite stress"));
+          fails[tid].record(
+              p, physml::detail::concat("MPM: particle ", p, " (material '", mat.name, "') at substep ", step_no,
+                                        " (t = ", t_now, " s): Kirchhoff stress is not finite (F = [",
+                                        F3.format(Eigen::IOFormat(8, Eigen::DontAlignCols, ", ", "; ")),
+                                        "]); expected a finite stress"));
           continue;
         }
         tau = tau3.template topLeftCorner<D, D>();
@@ -233,8 +233,8 @@ MPMKernelResult mpm_substep(const MPMKernelParams& prm, const MPMParticleBuffers
         T xa = x[p * D + a] + dt * vp(a);
         if (!std::isfinite(xa)) {
           fails2[tid].record(p, physml::detail::concat("MPM: particle ", p, " at substep ", step_no, " (t = ", t_now,
-                                               " s): position is not finite after advection (velocity ", vp(a),
-                                               " m/s on axis ", a, "); expected finite values"));
+                                                       " s): position is not finite after advection (velocity ", vp(a),
+                                                       " m/s on axis ", a, "); expected finite values"));
           xa = clamp_lo;
         }
         if (xa < clamp_lo) {
@@ -261,17 +261,18 @@ MPMKernelResult mpm_substep(const MPMKernelParams& prm, const MPMParticleBuffers
         // The return mappings need J > 0 (log of the singular values): check the trial state first.
         const T Jt = F3.determinant();
         if (!(Jt > T(0))) {
-          fails2[tid].record(p, physml::detail::concat("MPM: particle ", p, " (material '", mat.name, "') at substep ",
-                                               step_no, " (t = ", t_now, " s): J = det F = ", Jt,
-                                               " after the F update; expected J > 0 (the time step is too large "
-                                               "for the velocity field or the material's stiffness)"));
+          fails2[tid].record(
+              p, physml::detail::concat("MPM: particle ", p, " (material '", mat.name, "') at substep ", step_no,
+                                        " (t = ", t_now, " s): J = det F = ", Jt,
+                                        " after the F update; expected J > 0 (the time step is too large "
+                                        "for the velocity field or the material's stiffness)"));
           continue;
         }
         try {
           F3 = mat.project<T>(F3);
         } catch (const std::exception& e) {
           fails2[tid].record(p, physml::detail::concat("MPM: particle ", p, " (material '", mat.name, "') at substep ",
-                                               step_no, ": return mapping failed: ", e.what()));
+                                                       step_no, ": return mapping failed: ", e.what()));
           continue;
         }
         Fp = F3.template topLeftCorner<D, D>();
@@ -279,10 +280,11 @@ MPMKernelResult mpm_substep(const MPMKernelParams& prm, const MPMParticleBuffers
       }
       const T J = Fp.determinant() * fzz;
       if (!(J > T(0))) {
-        fails2[tid].record(p, physml::detail::concat("MPM: particle ", p, " (material '", mat.name, "') at substep ", step_no,
-                                             " (t = ", t_now, " s): J = det F = ", J,
-                                             " after the F update; expected J > 0 (the time step is too large for "
-                                             "the velocity field or the material's stiffness)"));
+        fails2[tid].record(
+            p, physml::detail::concat("MPM: particle ", p, " (material '", mat.name, "') at substep ", step_no,
+                                      " (t = ", t_now, " s): J = det F = ", J,
+                                      " after the F update; expected J > 0 (the time step is too large for "
+                                      "the velocity field or the material's stiffness)"));
         continue;
       }
       for (int a = 0; a < D; ++a)

@@ -37,9 +37,9 @@ struct MPMParticleBuffers {
 
 /// What a substep reports back.
 struct MPMKernelResult {
-  std::int64_t clamped = 0;  // particles clamped in this substep
-  double max_speed = 0;      // max_p |v_p| after G2P [m/s]
-  double grid_mass = 0;      // sum_i m_i after P2G
+  std::int64_t clamped = 0;                      // particles clamped in this substep
+  double max_speed = 0;                          // max_p |v_p| after G2P [m/s]
+  double grid_mass = 0;                          // sum_i m_i after P2G
   std::array<double, 3> grid_momentum{0, 0, 0};  // sum_i (m v)_i after P2G, before forces on the grid
 };
 

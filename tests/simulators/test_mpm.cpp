@@ -255,7 +255,9 @@ TEST(MPM, ParticlesLeavingTheDomainAreClampedAndCounted) {
   P.set("mass", torch::ones({2}, torch::kDouble));
   P.set("volume", torch::ones({2}, torch::kDouble));
   P.set("material", torch::zeros({2}, torch::kLong));
+  P.set("tag", torch::tensor({7, 9}, torch::kInt));
   sim.set_particles(P);
+  EXPECT_TRUE(torch::equal(sim.particles().get("tag"), torch::tensor({7, 9}, torch::kInt)));  // kept
   // x_n = 0.503 + 0.01 n exceeds 0.95 first at n = 45; 60 substeps clamp it 16 times.
   for (int s = 0; s < 44; ++s) sim.substep();
   EXPECT_EQ(sim.clamped_count(), 0);

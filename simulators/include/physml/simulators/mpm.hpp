@@ -155,7 +155,7 @@ public:
   /// Replace all particles. Required: positions [N, d], "mass" [N] > 0, "volume" [N] > 0,
   /// "material" [N] (integer, in range); optional "C" (default 0), "F" (default I), "F_zz"
   /// (2-D, default 1). Tensors are made contiguous CPU tensors of the positions' dtype
-  /// (float32 or float64).
+  /// (float32 or float64). Other attributes are kept, carried along unchanged.
   void set_particles(mesh::ParticleSet particles);
   /// The particles (updated in place by every substep).
   const mesh::ParticleSet& particles() const;
