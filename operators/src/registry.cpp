@@ -5,6 +5,7 @@
 #include "physml/operators/dcdm_net.hpp"
 #include "physml/operators/fno.hpp"
 #include "physml/operators/mgno.hpp"
+#include "physml/operators/nclaw.hpp"
 #include "physml/operators/normalized_model.hpp"
 
 namespace physml::operators {
@@ -62,6 +63,19 @@ std::map<std::string, Entry>& table() {
                        },
                        dcdm_from_options};
     builtin["normalized"] = {NormalizedModel::from_config, nullptr};
+    builtin["nclaw_elastic"] = {[](const ModelConfig& c) -> std::shared_ptr<Model> {
+                                  return std::make_shared<NCLawElasticImpl>(NCLawElasticOptions::from_config(c));
+                                },
+                                nullptr};
+    builtin["nclaw_plastic"] = {[](const ModelConfig& c) -> std::shared_ptr<Model> {
+                                  return std::make_shared<NCLawPlasticImpl>(NCLawPlasticOptions::from_config(c));
+                                },
+                                nullptr};
+    builtin["nclaw_unconstrained"] = {[](const ModelConfig& c) -> std::shared_ptr<Model> {
+                                        return std::make_shared<NCLawUnconstrainedImpl>(
+                                            NCLawUnconstrainedOptions::from_config(c));
+                                      },
+                                      nullptr};
     return builtin;
   }();
   return t;

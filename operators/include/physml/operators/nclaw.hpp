@@ -1,0 +1,158 @@
+#pragma once
+/// \file nclaw.hpp
+/// Neural constitutive laws of NCLaw (Ma et al., "Learning Neural Constitutive Laws From
+/// Motion Observations for Generalizable PDE Dynamics", ICML 2023; references/nclaw_giorom.md
+/// A3, A4): an elastic network F -> Kirchhoff stress tau and a plastic network
+/// F_trial -> F_new, both rotation-equivariant by construction and exact at rest, batched
+/// over particles and differentiable by autograd (they are trained through the MPM simulator).
+///
+/// Both read the same 13 rotation-invariant features of F [N, 3, 3] (per particle)
+///   x = [ sigma - 1 (3),  vec(F^T F - I) (9, row-major),  det F - 1 (1) ]   [N, 13]
+/// (sigma from the signed SVD F = U diag(sigma) V^T, physics/constitutive.hpp), feed them to an
+/// MLP 13 -> 64 -> 64 -> 9 with GELU and no biases (5,504 weights), and build
+///   elastic:  P = R sym(X),  tau = P F^T                     (X = MLP(x) as 3x3, R = U V^T)
+///   plastic:  F_new = F + alpha R sym(X),  alpha = 1e-3.
+/// F -> QF (Q a rotation) leaves x unchanged and maps R -> QR, so P(QF) = Q P(F),
+/// tau(QF) = Q tau(F) Q^T, F_new(QF) = Q F_new(F). At F = I every feature is 0 and a bias-free
+/// MLP with GELU(0) = 0 returns 0: P(I) = 0 and F_new(I) = I exactly, for any weights.
+///
+/// The SVD's backward is PhysML's own (batch_signed_svd below): finite at repeated singular
+/// values (F = I, the rest state of every particle at t = 0), where LibTorch's linalg_svd
+/// backward divides by zero. CPU tensors, float32 (default) or float64.
+
+#include "physml/operators/registry.hpp"
+
+#include <ATen/core/Tensor.h>
+#include <torch/arg.h>
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
+
+#include <cstdint>
+#include <tuple>
+#include <vector>
+
+namespace physml::operators {
+
+/// Batched signed SVD (physics::signed_svd per particle): F [N, 3, 3] -> (U [N, 3, 3],
+/// sigma [N, 3], V [N, 3, 3]) with F = U diag(sigma) V^T, det U = det V = +1, sign(det F) on
+/// sigma[:, 2]. Differentiable by autograd (first derivatives; physics::signed_svd_backward,
+/// exact for losses through R = U V^T and symmetric functions of sigma, also at repeated
+/// singular values); asking for second derivatives (create_graph) throws physml::Error.
+/// CPU, float32 or float64; throws physml::Error on other shapes, dtypes, devices or
+/// non-finite entries (naming the first bad particle).
+std::tuple<at::Tensor, at::Tensor, at::Tensor> batch_signed_svd(const at::Tensor& F);
+
+/// The NCLaw inputs of F [N, 3, 3]: features [N, 13] (see file comment) and the rotation
+/// R = U V^T [N, 3, 3] of the signed SVD, both differentiable.
+struct NCLawFeatures {
+  /// [sigma - 1, vec(F^T F - I), det F - 1], [N, 13].
+  at::Tensor features;
+  /// R = U V^T, [N, 3, 3].
+  at::Tensor rotation;
+};
+/// Compute the NCLaw features of F [N, 3, 3].
+NCLawFeatures nclaw_features(const at::Tensor& F);
+
+/// Options of NCLawElastic (NCLaw's InvariantFullMetaElasticity).
+struct NCLawElasticOptions {
+  /// Widths of the hidden layers (NCLaw: 64, 64). Input 13, output 9, GELU, no biases.
+  TORCH_ARG(std::vector<std::int64_t>, hidden) = {64, 64};
+
+public:
+  /// {"hidden": "64,64"}.
+  ModelConfig to_config() const;
+  /// Parse to_config() output; unknown keys or bad values throw physml::Error.
+  static NCLawElasticOptions from_config(const ModelConfig& config);
+};
+
+/// NCLaw's elastic law: F [N, 3, 3] -> Kirchhoff stress tau = P F^T [N, 3, 3] (forward),
+/// with P = R sym(MLP(features)) the first Piola-Kirchhoff stress (first_piola). The stress
+/// scale is whatever the network learns (NCLaw trains it in the simulator's units, Pa).
+/// Registered as model type "nclaw_elastic".
+class NCLawElasticImpl : public Model {
+public:
+  explicit NCLawElasticImpl(NCLawElasticOptions options = {});
+  /// F [N, 3, 3] -> tau [N, 3, 3].
+  at::Tensor forward(const at::Tensor& F) override;
+  /// F [N, 3, 3] -> P [N, 3, 3].
+  at::Tensor first_piola(const at::Tensor& F);
+  std::string type() const override { return "nclaw_elastic"; }
+  ModelConfig config() const override { return options_.to_config(); }
+  const NCLawElasticOptions& options() const { return options_; }
+
+private:
+  NCLawElasticOptions options_;
+  std::vector<at::Tensor> weights_;
+};
+TORCH_MODULE(NCLawElastic);
+
+/// Options of NCLawPlastic (NCLaw's InvariantFullMetaPlasticity).
+struct NCLawPlasticOptions {
+  /// Widths of the hidden layers (NCLaw: 64, 64). Input 13, output 9, GELU, no biases.
+  TORCH_ARG(std::vector<std::int64_t>, hidden) = {64, 64};
+  /// Scale alpha of the correction F_new = F + alpha R sym(X) (NCLaw: 1e-3), dimensionless.
+  TORCH_ARG(double, alpha) = 1e-3;
+
+public:
+  /// {"hidden": "64,64", "alpha": "0.001"}.
+  ModelConfig to_config() const;
+  /// Parse to_config() output; unknown keys or bad values throw physml::Error.
+  static NCLawPlasticOptions from_config(const ModelConfig& config);
+};
+
+/// NCLaw's plastic law (a learned return mapping): F_trial [N, 3, 3] (after G2P) ->
+/// F_new = F_trial + alpha R sym(MLP(features(F_trial))) [N, 3, 3]. Registered as
+/// "nclaw_plastic".
+class NCLawPlasticImpl : public Model {
+public:
+  explicit NCLawPlasticImpl(NCLawPlasticOptions options = {});
+  /// F_trial [N, 3, 3] -> F_new [N, 3, 3].
+  at::Tensor forward(const at::Tensor& F_trial) override;
+  std::string type() const override { return "nclaw_plastic"; }
+  ModelConfig config() const override { return options_.to_config(); }
+  const NCLawPlasticOptions& options() const { return options_; }
+
+private:
+  NCLawPlasticOptions options_;
+  std::vector<at::Tensor> weights_;
+};
+TORCH_MODULE(NCLawPlastic);
+
+/// Options of NCLawUnconstrained, the "plain" baseline of NCLaw's ablations: an MLP on
+/// vec(F - I) with biases and no rotation structure.
+struct NCLawUnconstrainedOptions {
+  /// Widths of the hidden layers. Input 9, output 9, GELU.
+  TORCH_ARG(std::vector<std::int64_t>, hidden) = {64, 64};
+  /// Biases in every linear layer (initialized to 0, as NCLaw initializes biases).
+  TORCH_ARG(bool, bias) = true;
+  /// false: elastic law, output P, forward returns tau = P F^T;
+  /// true: plastic law, forward returns F + alpha X.
+  TORCH_ARG(bool, plastic) = false;
+  /// Scale of the plastic correction (plastic only), dimensionless.
+  TORCH_ARG(double, alpha) = 1e-3;
+
+public:
+  /// {"hidden", "bias", "plastic", "alpha"}.
+  ModelConfig to_config() const;
+  /// Parse to_config() output; unknown keys or bad values throw physml::Error.
+  static NCLawUnconstrainedOptions from_config(const ModelConfig& config);
+};
+
+/// Unconstrained baseline: F [N, 3, 3] -> tau = X F^T (elastic) or F + alpha X (plastic),
+/// X = MLP(vec(F - I)) as 3x3. Neither equivariant nor stress-free at rest once trained.
+/// Registered as "nclaw_unconstrained".
+class NCLawUnconstrainedImpl : public Model {
+public:
+  explicit NCLawUnconstrainedImpl(NCLawUnconstrainedOptions options = {});
+  at::Tensor forward(const at::Tensor& F) override;
+  std::string type() const override { return "nclaw_unconstrained"; }
+  ModelConfig config() const override { return options_.to_config(); }
+  const NCLawUnconstrainedOptions& options() const { return options_; }
+
+private:
+  NCLawUnconstrainedOptions options_;
+  std::vector<at::Tensor> weights_, biases_;
+};
+TORCH_MODULE(NCLawUnconstrained);
+
+}  // namespace physml::operators

@@ -1,0 +1,274 @@
+#include "physml/operators/nclaw.hpp"
+
+#include "config_text.hpp"
+#include "physml/core/error.hpp"
+#include "physml/physics/constitutive.hpp"
+
+#include <torch/torch.h>
+
+#include <Eigen/Core>
+
+#include <atomic>
+#include <cstdio>
+#include <limits>
+
+namespace physml::operators {
+namespace {
+
+using detail::shape_text;
+template <typename T>
+using RowMat3 = Eigen::Matrix<T, 3, 3, Eigen::RowMajor>;
+
+void check_F(const at::Tensor& F, const char* who) {
+  PHYSML_CHECK(F.defined() && F.dim() == 3 && F.size(1) == 3 && F.size(2) == 3, who,
+               " expects deformation gradients F of shape [N, 3, 3], got ",
+               F.defined() ? shape_text(F.sizes()) : std::string("an undefined tensor"));
+}
+
+/// Per-particle signed SVD over a contiguous [N, 3, 3] tensor of T.
+template <typename T>
+void svd_forward(const at::Tensor& F, at::Tensor& U, at::Tensor& S, at::Tensor& V) {
+  const auto N = F.size(0);
+  const T* f = F.data_ptr<T>();
+  T* u = U.data_ptr<T>();
+  T* s = S.data_ptr<T>();
+  T* v = V.data_ptr<T>();
+  std::atomic<std::int64_t> bad{std::numeric_limits<std::int64_t>::max()};
+  at::parallel_for(0, N, 64, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t i = b; i < e; ++i) {
+      const physics::Mat3<T> Fi = Eigen::Map<const RowMat3<T>>(f + 9 * i);
+      if (!Fi.allFinite()) {
+        std::int64_t cur = bad.load();
+        while (i < cur && !bad.compare_exchange_weak(cur, i)) {
+        }
+        continue;
+      }
+      const auto r = physics::signed_svd<T, 3>(Fi);
+      Eigen::Map<RowMat3<T>>(u + 9 * i) = r.U;
+      Eigen::Map<physics::Vec3<T>>(s + 3 * i) = r.sigma;
+      Eigen::Map<RowMat3<T>>(v + 9 * i) = r.V;
+    }
+  });
+  if (bad.load() != std::numeric_limits<std::int64_t>::max()) {
+    const auto i = bad.load();
+    std::string entries;
+    for (int k = 0; k < 9; ++k) entries += (k ? ", " : "") + std::to_string(static_cast<double>(f[9 * i + k]));
+    PHYSML_THROW("batch_signed_svd: F[", i, "] has non-finite entries (NaN or inf): [", entries,
+                 "]; expected a finite deformation gradient");
+  }
+}
+
+template <typename T>
+at::Tensor svd_backward(const at::Tensor& U, const at::Tensor& S, const at::Tensor& V, const at::Tensor& gU,
+                        const at::Tensor& gS, const at::Tensor& gV) {
+  const auto N = U.size(0);
+  auto dF = torch::empty_like(U);
+  const T *u = U.data_ptr<T>(), *s = S.data_ptr<T>(), *v = V.data_ptr<T>();
+  const T *gu = gU.data_ptr<T>(), *gs = gS.data_ptr<T>(), *gv = gV.data_ptr<T>();
+  T* df = dF.data_ptr<T>();
+  at::parallel_for(0, N, 64, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t i = b; i < e; ++i) {
+      physics::SignedSvd<T, 3> r{Eigen::Map<const RowMat3<T>>(u + 9 * i), Eigen::Map<const physics::Vec3<T>>(s + 3 * i),
+                                 Eigen::Map<const RowMat3<T>>(v + 9 * i)};
+      Eigen::Map<RowMat3<T>>(df + 9 * i) = physics::signed_svd_backward<T, 3>(
+          r, Eigen::Map<const RowMat3<T>>(gu + 9 * i), Eigen::Map<const physics::Vec3<T>>(gs + 3 * i),
+          Eigen::Map<const RowMat3<T>>(gv + 9 * i));
+    }
+  });
+  return dF;
+}
+
+/// The autograd node of batch_signed_svd.
+class SignedSvdFunction : public torch::autograd::Function<SignedSvdFunction> {
+public:
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const at::Tensor& F) {
+    auto Fc = F.contiguous();
+    auto U = torch::empty_like(Fc), V = torch::empty_like(Fc);
+    auto S = torch::empty({Fc.size(0), 3}, Fc.options());
+    if (Fc.scalar_type() == torch::kDouble)
+      svd_forward<double>(Fc, U, S, V);
+    else
+      svd_forward<float>(Fc, U, S, V);
+    ctx->save_for_backward({U, S, V});
+    return {U, S, V};
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    PHYSML_CHECK(!torch::GradMode::is_enabled(),
+                 "batch_signed_svd: second derivatives (backward with create_graph = true) are not implemented");
+    const auto saved = ctx->get_saved_variables();
+    const auto &U = saved[0], &S = saved[1], &V = saved[2];
+    auto grad = [](const at::Tensor& g, const at::Tensor& like) {
+      return g.defined() ? g.contiguous() : torch::zeros_like(like);
+    };
+    const auto gU = grad(grads[0], U), gS = grad(grads[1], S), gV = grad(grads[2], V);
+    if (U.scalar_type() == torch::kDouble) return {svd_backward<double>(U, S, V, gU, gS, gV)};
+    return {svd_backward<float>(U, S, V, gU, gS, gV)};
+  }
+};
+
+/// det of [N, 3, 3] by the cofactor expansion (differentiable everywhere, also at det = 0).
+at::Tensor det3(const at::Tensor& F) {
+  auto f = [&](int i, int j) { return F.select(1, i).select(1, j); };
+  return f(0, 0) * (f(1, 1) * f(2, 2) - f(1, 2) * f(2, 1)) - f(0, 1) * (f(1, 0) * f(2, 2) - f(1, 2) * f(2, 0)) +
+         f(0, 2) * (f(1, 0) * f(2, 1) - f(1, 1) * f(2, 0));
+}
+
+at::Tensor sym(const at::Tensor& X) { return 0.5 * (X + X.transpose(1, 2)); }
+
+void check_hidden(const std::vector<std::int64_t>& hidden, const char* who) {
+  PHYSML_CHECK(!hidden.empty(), who, ": hidden must list at least one layer width");
+  for (auto h : hidden) PHYSML_CHECK(h >= 1, who, ": hidden layer widths must be >= 1, got ", detail::join(hidden));
+}
+
+/// Linear-layer weights [out, in] for in -> hidden... -> out, Xavier-uniform (NCLaw's init).
+std::vector<at::Tensor> make_mlp(torch::nn::Module& m, std::int64_t in, const std::vector<std::int64_t>& hidden,
+                                 std::int64_t out, std::vector<at::Tensor>* biases) {
+  std::vector<std::int64_t> widths{in};
+  widths.insert(widths.end(), hidden.begin(), hidden.end());
+  widths.push_back(out);
+  std::vector<at::Tensor> w;
+  torch::NoGradGuard guard;
+  for (std::size_t l = 0; l + 1 < widths.size(); ++l) {
+    auto t = torch::empty({widths[l + 1], widths[l]});
+    torch::nn::init::xavier_uniform_(t);
+    w.push_back(m.register_parameter("weight" + std::to_string(l), t));
+    if (biases) biases->push_back(m.register_parameter("bias" + std::to_string(l), torch::zeros({widths[l + 1]})));
+  }
+  return w;
+}
+
+/// MLP with GELU between layers (none after the last).
+at::Tensor mlp(const at::Tensor& x, const std::vector<at::Tensor>& w, const std::vector<at::Tensor>* b) {
+  at::Tensor h = x;
+  for (std::size_t l = 0; l < w.size(); ++l) {
+    h = b ? at::linear(h, w[l], (*b)[l]) : at::linear(h, w[l]);
+    if (l + 1 < w.size()) h = torch::gelu(h);
+  }
+  return h;
+}
+
+void check_dtype(const at::Tensor& F, const at::Tensor& weight, const char* who) {
+  PHYSML_CHECK(F.scalar_type() == weight.scalar_type(), who, ": F has dtype ", F.scalar_type(),
+               " but the network's weights are ", weight.scalar_type(), "; convert one (model->to(dtype))");
+}
+
+std::string real_text(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------------
+std::tuple<at::Tensor, at::Tensor, at::Tensor> batch_signed_svd(const at::Tensor& F) {
+  check_F(F, "batch_signed_svd");
+  PHYSML_CHECK(F.device().is_cpu(), "batch_signed_svd runs on CPU tensors, got F on ", F.device());
+  PHYSML_CHECK(F.scalar_type() == torch::kFloat || F.scalar_type() == torch::kDouble,
+               "batch_signed_svd expects float32 or float64 F, got ", F.scalar_type());
+  auto out = SignedSvdFunction::apply(F);
+  return {out[0], out[1], out[2]};
+}
+
+NCLawFeatures nclaw_features(const at::Tensor& F) {
+  check_F(F, "nclaw_features");
+  const auto N = F.size(0);
+  auto [U, S, V] = batch_signed_svd(F);
+  auto I = torch::eye(3, F.options());
+  auto C = F.transpose(1, 2).matmul(F) - I;
+  auto features = torch::cat({S - 1, C.reshape({N, 9}), (det3(F) - 1).unsqueeze(1)}, 1);
+  return {features, U.matmul(V.transpose(1, 2))};
+}
+
+// ------------------------------------------------------------------------------------------
+ModelConfig NCLawElasticOptions::to_config() const { return {{"hidden", detail::join(hidden())}}; }
+
+NCLawElasticOptions NCLawElasticOptions::from_config(const ModelConfig& c) {
+  const std::string m = "nclaw_elastic";
+  detail::check_keys(m, c, {"hidden"});
+  NCLawElasticOptions o;
+  if (auto* v = detail::find(c, "hidden")) o.hidden(detail::parse_int_list(m, "hidden", *v));
+  return o;
+}
+
+NCLawElasticImpl::NCLawElasticImpl(NCLawElasticOptions options) : Model("NCLawElastic"), options_(std::move(options)) {
+  check_hidden(options_.hidden(), "NCLawElastic");
+  weights_ = make_mlp(*this, 13, options_.hidden(), 9, nullptr);
+}
+
+at::Tensor NCLawElasticImpl::first_piola(const at::Tensor& F) {
+  check_F(F, "NCLawElastic");
+  check_dtype(F, weights_[0], "NCLawElastic");
+  const auto in = nclaw_features(F);
+  const auto X = mlp(in.features, weights_, nullptr).reshape({F.size(0), 3, 3});
+  return in.rotation.matmul(sym(X));
+}
+
+at::Tensor NCLawElasticImpl::forward(const at::Tensor& F) { return first_piola(F).matmul(F.transpose(1, 2)); }
+
+// ------------------------------------------------------------------------------------------
+ModelConfig NCLawPlasticOptions::to_config() const {
+  return {{"hidden", detail::join(hidden())}, {"alpha", real_text(alpha())}};
+}
+
+NCLawPlasticOptions NCLawPlasticOptions::from_config(const ModelConfig& c) {
+  const std::string m = "nclaw_plastic";
+  detail::check_keys(m, c, {"hidden", "alpha"});
+  NCLawPlasticOptions o;
+  if (auto* v = detail::find(c, "hidden")) o.hidden(detail::parse_int_list(m, "hidden", *v));
+  if (auto* v = detail::find(c, "alpha")) o.alpha(detail::parse_real(m, "alpha", *v));
+  return o;
+}
+
+NCLawPlasticImpl::NCLawPlasticImpl(NCLawPlasticOptions options) : Model("NCLawPlastic"), options_(std::move(options)) {
+  check_hidden(options_.hidden(), "NCLawPlastic");
+  PHYSML_CHECK(std::isfinite(options_.alpha()), "NCLawPlastic: alpha must be finite, got ", options_.alpha());
+  weights_ = make_mlp(*this, 13, options_.hidden(), 9, nullptr);
+}
+
+at::Tensor NCLawPlasticImpl::forward(const at::Tensor& F) {
+  check_F(F, "NCLawPlastic");
+  check_dtype(F, weights_[0], "NCLawPlastic");
+  const auto in = nclaw_features(F);
+  const auto X = mlp(in.features, weights_, nullptr).reshape({F.size(0), 3, 3});
+  return F + options_.alpha() * in.rotation.matmul(sym(X));
+}
+
+// ------------------------------------------------------------------------------------------
+ModelConfig NCLawUnconstrainedOptions::to_config() const {
+  return {{"hidden", detail::join(hidden())},
+          {"bias", bias() ? "true" : "false"},
+          {"plastic", plastic() ? "true" : "false"},
+          {"alpha", real_text(alpha())}};
+}
+
+NCLawUnconstrainedOptions NCLawUnconstrainedOptions::from_config(const ModelConfig& c) {
+  const std::string m = "nclaw_unconstrained";
+  detail::check_keys(m, c, {"hidden", "bias", "plastic", "alpha"});
+  NCLawUnconstrainedOptions o;
+  if (auto* v = detail::find(c, "hidden")) o.hidden(detail::parse_int_list(m, "hidden", *v));
+  if (auto* v = detail::find(c, "bias")) o.bias(detail::parse_bool(m, "bias", *v));
+  if (auto* v = detail::find(c, "plastic")) o.plastic(detail::parse_bool(m, "plastic", *v));
+  if (auto* v = detail::find(c, "alpha")) o.alpha(detail::parse_real(m, "alpha", *v));
+  return o;
+}
+
+NCLawUnconstrainedImpl::NCLawUnconstrainedImpl(NCLawUnconstrainedOptions options)
+    : Model("NCLawUnconstrained"), options_(std::move(options)) {
+  check_hidden(options_.hidden(), "NCLawUnconstrained");
+  PHYSML_CHECK(std::isfinite(options_.alpha()), "NCLawUnconstrained: alpha must be finite, got ", options_.alpha());
+  weights_ = make_mlp(*this, 9, options_.hidden(), 9, options_.bias() ? &biases_ : nullptr);
+}
+
+at::Tensor NCLawUnconstrainedImpl::forward(const at::Tensor& F) {
+  check_F(F, "NCLawUnconstrained");
+  check_dtype(F, weights_[0], "NCLawUnconstrained");
+  const auto N = F.size(0);
+  const auto x = (F - torch::eye(3, F.options())).reshape({N, 9});
+  const auto X = mlp(x, weights_, options_.bias() ? &biases_ : nullptr).reshape({N, 3, 3});
+  return options_.plastic() ? F + options_.alpha() * X : X.matmul(F.transpose(1, 2));
+}
+
+}  // namespace physml::operators

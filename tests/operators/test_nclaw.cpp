@@ -1,0 +1,271 @@
+// NCLaw networks (references/nclaw_giorom.md A3, A4): weight counts of the official models,
+// the 13 features in their order, rotation equivariance, exact rest state, gradients against
+// finite differences (also finite at repeated singular values, where LibTorch's SVD backward
+// is not), registry and checkpoint round trips.
+#include "physml/operators/nclaw.hpp"
+
+#include "physml/operators/checkpoint.hpp"
+#include "physml/operators/registry.hpp"
+#include "test_util.hpp"
+
+#include <torch/torch.h>
+
+using namespace physml::operators;
+
+namespace {
+
+std::int64_t count_parameters(const torch::nn::Module& m) {
+  std::int64_t n = 0;
+  for (const auto& p : m.parameters()) n += p.numel();
+  return n;
+}
+
+const auto kDouble = torch::TensorOptions().dtype(torch::kDouble);
+
+/// Random rotations [N, 3, 3] (QR of Gaussian matrices, sign-fixed to det +1).
+at::Tensor random_rotations(std::int64_t N) {
+  auto [Q, R] = torch::linalg_qr(torch::randn({N, 3, 3}, kDouble));
+  Q = Q * torch::sign(torch::diagonal(R, 0, 1, 2)).unsqueeze(1);
+  auto det = torch::linalg_det(Q);
+  auto flip = torch::ones({N, 3}, kDouble);
+  flip.select(1, 2).copy_(det);
+  return Q * flip.unsqueeze(1);
+}
+
+/// Deformation gradients near I [N, 3, 3], det > 0 (the first row flipped where it was < 0).
+at::Tensor random_F(std::int64_t N, double scale = 0.2) {
+  auto F = torch::eye(3, kDouble) + scale * torch::randn({N, 3, 3}, kDouble);
+  F.select(1, 0).mul_(torch::sign(torch::linalg_det(F)).unsqueeze(1));
+  return F;
+}
+
+double max_abs(const at::Tensor& t) { return t.abs().max().item<double>(); }
+
+}  // namespace
+
+TEST(NCLaw, WeightCountsOfTheOfficialModels) {
+  // 13*64 + 64*64 + 64*9 = 5,504, no biases (NCLaw's InvariantFullMeta*, no_bias: True).
+  NCLawElastic elastic;
+  NCLawPlastic plastic;
+  EXPECT_EQ(count_parameters(*elastic), 5504);
+  EXPECT_EQ(count_parameters(*plastic), 5504);
+  const auto params = elastic->named_parameters();
+  ASSERT_EQ(params.size(), 3u);
+  EXPECT_EQ(params["weight0"].sizes(), (std::vector<std::int64_t>{64, 13}));
+  EXPECT_EQ(params["weight1"].sizes(), (std::vector<std::int64_t>{64, 64}));
+  EXPECT_EQ(params["weight2"].sizes(), (std::vector<std::int64_t>{9, 64}));
+  // Baseline on vec(F - I) with biases: 9*64+64 + 64*64+64 + 64*9+9 = 5,385.
+  EXPECT_EQ(count_parameters(*NCLawUnconstrained()), 5385);
+  EXPECT_EQ(count_parameters(*NCLawUnconstrained(NCLawUnconstrainedOptions().bias(false))), 5248);
+  EXPECT_EQ(count_parameters(*NCLawElastic(NCLawElasticOptions().hidden({32}))), 13 * 32 + 32 * 9);
+}
+
+TEST(NCLaw, FeaturesInNCLawOrder) {
+  torch::manual_seed(1);
+  const auto F = random_F(4, 0.3);
+  const auto in = nclaw_features(F);
+  ASSERT_EQ(in.features.sizes(), (std::vector<std::int64_t>{4, 13}));
+  for (std::int64_t n = 0; n < 4; ++n) {
+    const auto Fn = F[n];
+    // sigma - 1 (descending), vec(F^T F - I) row-major, det F - 1.
+    const auto sigma = std::get<1>(torch::linalg_svd(Fn, false));
+    const auto C = Fn.t().matmul(Fn) - torch::eye(3, kDouble);
+    const auto expect = torch::cat({sigma - 1, C.reshape({9}), (torch::linalg_det(Fn) - 1).reshape({1})});
+    EXPECT_TRUE(torch::allclose(in.features[n], expect, 1e-12, 1e-12)) << in.features[n] << expect;
+    // R = U V^T is the polar rotation: R^T F symmetric positive definite, det R = 1.
+    const auto S = in.rotation[n].t().matmul(Fn);
+    EXPECT_LT(max_abs(S - S.t()), 1e-12);
+    EXPECT_NEAR(torch::linalg_det(in.rotation[n]).item<double>(), 1.0, 1e-12);
+  }
+}
+
+TEST(NCLaw, ElasticIsRotationEquivariantInFloat64) {
+  torch::manual_seed(2);
+  NCLawElastic net;
+  net->to(torch::kDouble);
+  const std::int64_t N = 64;
+  const auto F = random_F(N, 0.3), Q = random_rotations(N);
+  const auto P = net->first_piola(F), tau = net->forward(F);
+  ASSERT_GT(max_abs(P), 1e-3);  // a nontrivial output
+  EXPECT_LT(max_abs(net->first_piola(Q.matmul(F)) - Q.matmul(P)), 1e-12 * max_abs(P));
+  EXPECT_LT(max_abs(net->forward(Q.matmul(F)) - Q.matmul(tau).matmul(Q.transpose(1, 2))), 1e-12 * max_abs(tau));
+  EXPECT_LT(max_abs(tau - P.matmul(F.transpose(1, 2))), 1e-14);
+  // The baseline has no such structure: the same check fails by far.
+  NCLawUnconstrained plain;
+  plain->to(torch::kDouble);
+  const auto Pu = plain->forward(F);
+  EXPECT_GT(max_abs(plain->forward(Q.matmul(F)) - Q.matmul(Pu).matmul(Q.transpose(1, 2))), 1e-3 * max_abs(Pu));
+}
+
+TEST(NCLaw, PlasticIsRotationEquivariantInFloat64) {
+  torch::manual_seed(3);
+  NCLawPlastic net;
+  net->to(torch::kDouble);
+  const std::int64_t N = 64;
+  const auto F = random_F(N, 0.3), Q = random_rotations(N);
+  const auto Fn = net->forward(F);
+  const auto dF = Fn - F;
+  ASSERT_GT(max_abs(dF), 1e-6);
+  EXPECT_LT(max_abs(dF), 1e-2);  // alpha = 1e-3 times an O(1) network output
+  EXPECT_LT(max_abs(net->forward(Q.matmul(F)) - Q.matmul(Fn)), 1e-14);
+  // Scale alpha: twice alpha, twice the correction (same weights).
+  NCLawPlastic net2(NCLawPlasticOptions().alpha(2e-3));
+  net2->to(torch::kDouble);
+  {
+    torch::NoGradGuard g;
+    for (const auto& p : net->named_parameters()) net2->named_parameters()[p.key()].copy_(p.value());
+  }
+  EXPECT_LT(max_abs(net2->forward(F) - F - 2 * dF), 1e-15);
+}
+
+TEST(NCLaw, RestStateIsExact) {
+  torch::manual_seed(4);
+  for (auto dtype : {torch::kFloat, torch::kDouble}) {
+    NCLawElastic elastic;
+    NCLawPlastic plastic;
+    elastic->to(dtype);
+    plastic->to(dtype);
+    const auto I = torch::eye(3, torch::dtype(dtype)).expand({5, 3, 3});
+    EXPECT_EQ(max_abs(elastic->first_piola(I)), 0.0);
+    EXPECT_EQ(max_abs(elastic->forward(I)), 0.0);
+    EXPECT_TRUE(torch::equal(plastic->forward(I), I));
+  }
+  // At a pure rotation the features vanish to rounding: stress ~ 0, F_new ~ F.
+  NCLawElastic elastic;
+  NCLawPlastic plastic;
+  elastic->to(torch::kDouble);
+  plastic->to(torch::kDouble);
+  const auto Q = random_rotations(16);
+  EXPECT_LT(max_abs(elastic->forward(Q)), 1e-14);
+  EXPECT_LT(max_abs(plastic->forward(Q) - Q), 1e-16);
+  // ... and not away from rest (so the checks above can fail).
+  EXPECT_GT(max_abs(elastic->forward(random_F(16))), 1e-3);
+}
+
+TEST(NCLaw, SignedSvdGradientMatchesFiniteDifferences) {
+  torch::manual_seed(5);
+  const std::int64_t N = 6;
+  const auto F0 = random_F(N, 0.3);
+  const auto G = torch::randn({N, 3, 3}, kDouble), g = torch::randn({N, 3}, kDouble);
+  auto loss = [&](const at::Tensor& F) {
+    auto [U, S, V] = batch_signed_svd(F);
+    return (G * U.matmul(V.transpose(1, 2))).sum() + (g * S).sum();
+  };
+  auto F = F0.clone().requires_grad_(true);
+  loss(F).backward();
+  const auto grad = F.grad();
+  auto fd = torch::zeros_like(F0);
+  const double h = 1e-6;
+  for (std::int64_t k = 0; k < N * 9; ++k) {
+    auto Fp = F0.clone(), Fm = F0.clone();
+    Fp.view({-1})[k] += h;
+    Fm.view({-1})[k] -= h;
+    fd.view({-1})[k] = (loss(Fp) - loss(Fm)).item<double>() / (2 * h);
+  }
+  EXPECT_LT(max_abs(grad - fd), 1e-7 * max_abs(fd));
+  // At exactly repeated singular values (F = I, diag(2, 2, 1), a rotation) a loss through R and
+  // a symmetric function of sigma is smooth in F: the autograd node matches finite differences.
+  const auto Fr = torch::stack({torch::eye(3, kDouble), torch::diag(torch::tensor({2.0, 2.0, 1.0}, kDouble)),
+                                random_rotations(1)[0]});
+  auto loss_r = [&](const at::Tensor& F) {
+    auto [U, S, V] = batch_signed_svd(F);
+    return (G.narrow(0, 0, 3) * U.matmul(V.transpose(1, 2))).sum() + S.pow(3).sum();
+  };
+  auto Fg = Fr.clone().requires_grad_(true);
+  loss_r(Fg).backward();
+  auto fd_r = torch::zeros_like(Fr);
+  for (std::int64_t k = 0; k < 27; ++k) {
+    auto Fp = Fr.clone(), Fm = Fr.clone();
+    Fp.view({-1})[k] += h;
+    Fm.view({-1})[k] -= h;
+    fd_r.view({-1})[k] = (loss_r(Fp) - loss_r(Fm)).item<double>() / (2 * h);
+  }
+  ASSERT_TRUE(torch::isfinite(Fg.grad()).all().item<bool>());
+  EXPECT_LT(max_abs(Fg.grad() - fd_r), 1e-8 * max_abs(fd_r)) << Fg.grad() << fd_r;
+  // Reconstruction and the sign fix.
+  auto [U, S, V] = batch_signed_svd(F0);
+  EXPECT_LT(max_abs(U.matmul(torch::diag_embed(S)).matmul(V.transpose(1, 2)) - F0), 1e-14);
+  EXPECT_LT(max_abs(torch::linalg_det(U) - 1), 1e-14);
+  EXPECT_LT(max_abs(torch::linalg_det(V) - 1), 1e-14);
+  const auto Finv = F0.clone();
+  Finv.select(1, 0).mul_(-1);  // det < 0
+  EXPECT_TRUE((std::get<1>(batch_signed_svd(Finv)).select(1, 2) < 0).all().item<bool>());
+}
+
+TEST(NCLaw, ElasticGradientsMatchFiniteDifferencesAndStayFiniteAtRest) {
+  torch::manual_seed(6);
+  NCLawElastic net;
+  net->to(torch::kDouble);
+  const std::int64_t N = 4;
+  const auto F0 = random_F(N, 0.3);
+  const auto W = torch::randn({N, 3, 3}, kDouble);
+  auto loss = [&](const at::Tensor& F) { return (W * net->forward(F)).sum(); };
+  auto F = F0.clone().requires_grad_(true);
+  loss(F).backward();
+  auto fd = torch::zeros_like(F0);
+  const double h = 1e-6;
+  {
+    torch::NoGradGuard guard;
+    for (std::int64_t k = 0; k < N * 9; ++k) {
+      auto Fp = F0.clone(), Fm = F0.clone();
+      Fp.view({-1})[k] += h;
+      Fm.view({-1})[k] -= h;
+      fd.view({-1})[k] = (loss(Fp) - loss(Fm)).item<double>() / (2 * h);
+    }
+  }
+  EXPECT_LT(max_abs(F.grad() - fd), 1e-6 * max_abs(fd));
+  // Exactly repeated singular values (F = I, diag(2, 2, 1)): the gradients of a training loss
+  // with respect to F and to the weights are finite (LibTorch's SVD backward gives inf/NaN).
+  net->zero_grad();
+  auto Fr = torch::stack({torch::eye(3, kDouble), torch::diag(torch::tensor({2.0, 2.0, 1.0}, kDouble)),
+                          torch::diag(torch::tensor({1.0, 1.1, 1.1}, kDouble))})
+                .requires_grad_(true);
+  NCLawPlastic net_p;
+  net_p->to(torch::kDouble);
+  auto l = (net->forward(Fr) * torch::randn({3, 3, 3}, kDouble)).sum() + net_p->forward(Fr).square().sum();
+  l.backward();
+  EXPECT_TRUE(torch::isfinite(Fr.grad()).all().item<bool>());
+  for (const auto& p : net->parameters()) {
+    EXPECT_TRUE(torch::isfinite(p.grad()).all().item<bool>());
+  }
+  for (const auto& p : net_p->parameters()) EXPECT_TRUE(torch::isfinite(p.grad()).all().item<bool>());
+  EXPECT_GT(max_abs(net->parameters()[0].grad()), 0.0);
+}
+
+TEST(NCLaw, RegistryConfigAndCheckpointRoundTrip) {
+  const auto dir = physml::test::scratch_dir();
+  torch::manual_seed(7);
+  const auto F = random_F(32, 0.3).to(torch::kFloat);
+  std::vector<std::shared_ptr<Model>> models = {
+      std::make_shared<NCLawElasticImpl>(), std::make_shared<NCLawPlasticImpl>(NCLawPlasticOptions().alpha(2.5e-3)),
+      std::make_shared<NCLawUnconstrainedImpl>(NCLawUnconstrainedOptions().plastic(true).hidden({16, 8}))};
+  for (const auto& m : models) {
+    const auto path = (dir / (m->type() + ".h5")).string();
+    save(path, *m);
+    auto back = load(path);
+    EXPECT_EQ(back->type(), m->type());
+    EXPECT_EQ(back->config(), m->config());
+    EXPECT_TRUE(torch::equal(back->forward(F), m->forward(F))) << m->type();
+    // Through the registry too.
+    auto fresh = create(m->type(), m->config());
+    EXPECT_EQ(count_parameters(*fresh), count_parameters(*m));
+  }
+  EXPECT_EQ(NCLawPlasticOptions::from_config(models[1]->config()).alpha(), 2.5e-3);
+  auto names = registered_models();
+  for (const char* n : {"nclaw_elastic", "nclaw_plastic", "nclaw_unconstrained"})
+    EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
+  EXPECT_THROW_MSG(create("nclaw_elastic", {{"alpha", "1e-3"}}), "nclaw_elastic: unknown option 'alpha'");
+  EXPECT_THROW_MSG(create("nclaw_plastic", {{"alpha", "big"}}), "expected a real number, got 'big'");
+}
+
+TEST(NCLaw, BadInputsAreErrors) {
+  NCLawElastic net;
+  EXPECT_THROW_MSG(net->forward(torch::zeros({4, 9})),
+                   "expects deformation gradients F of shape [N, 3, 3], got [4, 9]");
+  EXPECT_THROW_MSG(net->forward(torch::eye(3, kDouble).expand({2, 3, 3})),
+                   "F has dtype Double but the network's weights are Float");
+  auto F = torch::eye(3).expand({3, 3, 3}).clone();
+  F[1][0][0] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_THROW_MSG(net->forward(F), "batch_signed_svd: F[1] has non-finite entries");
+  EXPECT_THROW_MSG(NCLawElastic(NCLawElasticOptions().hidden({})), "hidden must list at least one layer width");
+}
