@@ -1,4 +1,4 @@
-// NCLaw networks (references/nclaw_giorom.md A3, A4): weight counts of the official models,
+// NCLaw networks (Ma et al., ICML 2023, the official networks): weight counts of the official models,
 // the 13 features in their order, rotation equivariance, exact rest state, gradients against
 // finite differences (also finite at repeated singular values, where LibTorch's SVD backward
 // is not), registry and checkpoint round trips.

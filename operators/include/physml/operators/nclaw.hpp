@@ -1,8 +1,8 @@
 #pragma once
 /// \file nclaw.hpp
 /// Neural constitutive laws of NCLaw (Ma et al., "Learning Neural Constitutive Laws From
-/// Motion Observations for Generalizable PDE Dynamics", ICML 2023; references/nclaw_giorom.md
-/// A3, A4): an elastic network F -> Kirchhoff stress tau and a plastic network
+/// Motion Observations for Generalizable PDE Dynamics", ICML 2023,
+/// the elastic and plastic networks of the official code): an elastic network F -> Kirchhoff stress tau and a plastic network
 /// F_trial -> F_new, both rotation-equivariant by construction and exact at rest, batched
 /// over particles and differentiable by autograd (they are trained through the MPM simulator).
 ///

@@ -4,7 +4,7 @@
 /// ("rotation-variant") SVD with its backward, hyperelastic energies psi(F), first
 /// Piola-Kirchhoff stresses P(F) and Kirchhoff stresses tau(F) = P F^T, and the plastic
 /// return mappings F_trial -> F_projected. These are the ground-truth materials of NCLaw
-/// (Ma et al., ICML 2023; references/nclaw_giorom.md A5): jelly, plasticine, sand, water.
+/// (Ma et al., ICML 2023, the material presets of the official code): jelly, plasticine, sand, water.
 ///
 /// Form: every function takes one particle's deformation gradient F as an Eigen 3x3 matrix
 /// (float or double; 2x2 as well for the SVD), because the hand-written MPM kernels call

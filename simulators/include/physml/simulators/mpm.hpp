@@ -3,7 +3,7 @@
 /// Forward MLS-MPM with APIC transfers in 2-D and 3-D (Hu et al., "A moving least squares
 /// material point method with displacement discontinuity and two-way rigid body coupling",
 /// SIGGRAPH 2018; Jiang et al. 2015 for APIC), the explicit step of NCLaw's simulator
-/// (references/nclaw_giorom.md A1) with the analytic laws of physml/physics/constitutive.hpp.
+/// (the simulator step of NCLaw, Ma et al., ICML 2023) with the analytic laws of physml/physics/constitutive.hpp.
 ///
 /// One substep of size dt, quadratic B-spline weights w_ip on the grid nodes x_i = i dx:
 ///   P2G   A_p   = -dt V_p (4/dx^2) tau_p + m_p C_p            (tau_p = Kirchhoff stress of F_p)
