@@ -128,9 +128,9 @@ int run_train(const std::vector<std::string>& args) {
   }
   read_every_section(opt);
   if (help) return 0;
-  PHYSML_CHECK(!data.empty(), "physml train: missing required option -data (a Dataset file)");
-  PHYSML_CHECK(std::filesystem::exists(data), "physml train: data file '", data, "' does not exist");
-  PHYSML_CHECK(!out.empty(), "physml train: missing required option -output (a directory)");
+  PHYSML_CHECK(!data.empty(), "missing required option -data (a Dataset file)");
+  PHYSML_CHECK(std::filesystem::exists(data), "data file '", data, "' does not exist");
+  PHYSML_CHECK(!out.empty(), "missing required option -output (a directory)");
   if (type == "dcdm") return run_train_dcdm(opt, data, out, resume);
 
   physml::train::TrainerOptions t;

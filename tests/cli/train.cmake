@@ -52,10 +52,10 @@ physml_cli_test(NAME cli.train.typo EXIT 1 COMMAND physml_cli train ${CMAKE_CURR
 
 physml_cli_test(NAME cli.train.missing_data EXIT 1 COMMAND physml_cli train ${CMAKE_CURRENT_BINARY_DIR}/tiny_mgno.yaml
   -data ${cli_train_dir}/no_such_file.h5
-  OUTPUT "physml train: error: HDF5 file '.*no_such_file.h5' does not exist" ABSENT ${cli_train_dir}/no_such_file.h5 PROPERTIES LABELS cli)
+  OUTPUT "physml train: error: data file '.*no_such_file.h5' does not exist" ABSENT ${cli_train_dir}/no_such_file.h5 PROPERTIES LABELS cli)
 
 physml_cli_test(NAME cli.eval.not_a_checkpoint EXIT 1 COMMAND physml_cli eval ${cli_train_data} ${cli_train_data}
-  OUTPUT "physml eval: error: HDF5 file '.*tiny.h5' holds format 'physml.dataset', expected 'physml.checkpoint'" UNCHANGED ${cli_train_data} PROPERTIES LABELS cli FIXTURES_REQUIRED cli_train_data)
+  OUTPUT "physml eval: error: load: '.*tiny.h5' is not a PhysML model file \\(Checkpoint\\): HDF5 file '.*tiny.h5' holds format 'physml.dataset', expected 'physml.checkpoint'" UNCHANGED ${cli_train_data} PROPERTIES LABELS cli FIXTURES_REQUIRED cli_train_data)
 
 # physml train -model dcdm on Ritz data (16x16 with a solid block, written by
 # CliData.WriteTinyRitzDataset): 2D from64 has 32,657 parameters (tests/train/test_dcdm_net.cpp).
@@ -80,6 +80,19 @@ physml_cli_test(NAME cli.train.dcdm_wrong_data EXIT 1 COMMAND physml_cli train -
   ABSENT ${cli_train_dir}/dcdm_bad/last.h5 PROPERTIES LABELS cli FIXTURES_REQUIRED cli_train_data)
 physml_cli_test(NAME cli.train.dcdm_wrong_resume EXIT 1 COMMAND physml_cli train -model dcdm -data ${cli_ritz_data}
   -output ${cli_train_dir}/dcdm_bad2 -resume ${cli_train_dir}/mgno/best.h5
-  OUTPUT "physml train: error: load_model: '.*mgno/best.h5' holds a model of type '[a-z]+', expected type 'dcdm'"
+  OUTPUT "physml train: error: load: '.*mgno/best.h5' holds a model of type '[a-z]+', expected type 'dcdm'"
   UNCHANGED ${cli_train_dir}/mgno/best.h5 ABSENT ${cli_train_dir}/dcdm_bad2/last.h5
   PROPERTIES LABELS cli FIXTURES_REQUIRED "cli_ritz_data;cli_train_mgno")
+
+# -help lists every object's keys with default and meaning (PETSc's format), the CONFIG's
+# values as current ones, and trains nothing (no data, no output directory needed).
+physml_cli_test(NAME cli.train.help COMMAND physml_cli train ${CMAKE_CURRENT_BINARY_DIR}/tiny_mgno.yaml -help
+  OUTPUT "-mgno_channels <now 4 : formerly 24>: hidden channels of every V-cycle.*-fno_width <now 32 : formerly 32>.*-dcdm_variant <now from64.*-epochs <now 2 : formerly 10>.*-schedule <now constant"
+  NOT_OUTPUT "training mgno" PROPERTIES LABELS cli)
+# A config's values are overridden by the command line (PETSc's own precedence).
+physml_cli_test(NAME cli.train.command_line_overrides_config COMMAND physml_cli train ${CMAKE_CURRENT_BINARY_DIR}/tiny_mgno.yaml
+  -mgno_channels 5 -help OUTPUT "-mgno_channels <now 5 : formerly 24>" PROPERTIES LABELS cli)
+physml_cli_test(NAME cli.train.missing_output EXIT 1 COMMAND physml_cli train ${CMAKE_CURRENT_BINARY_DIR}/tiny_mgno.yaml
+  -data ${cli_train_data} OUTPUT "physml train: error: missing required option -output" PROPERTIES LABELS cli FIXTURES_REQUIRED cli_train_data)
+physml_cli_test(NAME cli.train.missing_config EXIT 1 COMMAND physml_cli train ${CMAKE_CURRENT_BINARY_DIR}/no_such.yaml
+  -data ${cli_train_data} OUTPUT "physml train: error: options file '.*no_such.yaml' cannot be opened" PROPERTIES LABELS cli)
