@@ -1,6 +1,6 @@
 add_test(NAME cli.info COMMAND physml_cli info)
 set_tests_properties(cli.info PROPERTIES LABELS cli
-  PASS_REGULAR_EXPRESSION "LibTorch +1\\.13.*PETSc +Petsc Release Version 3\\.18.*VTK +9\\..*HDF5 +1\\.10.*FFTW +fftw-3.*Eigen +3\\.")
+  PASS_REGULAR_EXPRESSION "LibTorch +1\\.13.*PETSc +Petsc Release Version 3\\.18.*VTK +9\\..*HDF5 +1\\.10.*FFTW +fftw-3.*Eigen +3\\..*BLAS +(OpenBLAS|BLIS|reference BLAS|unknown).*LAPACK +.*oneDNN +")
 add_test(NAME cli.unknown_option COMMAND physml_cli info -thraeds 2)
 set_tests_properties(cli.unknown_option PROPERTIES LABELS cli WILL_FAIL TRUE)
 add_test(NAME cli.unknown_option_message COMMAND physml_cli info -thraeds 2)
