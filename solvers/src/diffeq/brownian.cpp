@@ -16,7 +16,7 @@ namespace physml::solvers::diffeq {
 
 namespace {
 
-constexpr std::size_t kCacheBytes = std::size_t(64) << 20;
+constexpr std::size_t kCacheBytes = std::size_t(16) << 20;
 
 }  // namespace
 

@@ -35,7 +35,7 @@ namespace physml::solvers::diffeq {
 class BrownianInterval {
 public:
   /// `shape`: shape of W at one time, e.g. {batch, brownian_channels}. `depth` in [1, 60].
-  /// `cache_nodes`: at most this many nodes kept, and at most 64 MiB of them (16 bytes per
+  /// `cache_nodes`: at most this many nodes kept, and at most 16 MiB of them (16 bytes per
   /// element per node); 0 = no cache between queries (a virtual Brownian tree).
   /// `options`: dtype and device of the returned tensors (the path is computed in float64).
   BrownianInterval(double t0, double t1, std::vector<std::int64_t> shape, std::uint64_t seed,
