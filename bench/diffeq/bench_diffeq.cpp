@@ -5,12 +5,16 @@
 //     (each measurement in a forked child, peak RSS above the child's baseline);
 //  3. Brownian sampling cost against the number of queries: sequential increments on [256, 2];
 //     random (s, t) queries and a solver's dt = 0.01 steps on [256, 4] (docs/results-speed.md).
-// Usage: bench_diffeq [--quick | --brownian | --brownian-queries | --memory]
+//  4. (--ode-overhead) the toy neural ODE's step-control overhead: solve time against the
+//     same number of bare field evaluations, and a LibTorch op profile of one solve
+//     (chrome trace in ode_profile.json; ops per step summarised by the bench).
+// Usage: bench_diffeq [--quick | --brownian | --brownian-queries | --memory | --ode-overhead]
 //   (--brownian-queries: only the random / solver-query tables of section 3)
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -188,6 +192,44 @@ void brownian_cost(bool quick) {
   }
 }
 
+void ode_overhead() {
+  torch::manual_seed(0);
+  auto net = std::make_shared<MlpImpl>(torch::kDouble);
+  {
+    torch::NoGradGuard ng;
+    net->l2->weight.mul_(3.0);
+  }
+  de::VectorField f(net);
+  auto y0 = torch::randn({256, 2}, torch::kDouble);
+  auto ts = torch::linspace(0, 10, 11, torch::kDouble);
+  torch::NoGradGuard ng;
+  std::printf("\n## Toy neural ODE step control: dopri5, batch 256, MLP 2-50-2 float64, no gradient\n\n");
+  std::printf("| rtol | solve [ms] | NFE | step attempts | NFE bare evaluations [ms] | overhead per attempt [us] |\n|---|---|---|---|---|---|\n");
+  for (double rtol : {1e-3, 1e-6}) {
+    auto o = method_options("backprop", rtol);
+    double t_solve = 1e30, t_eval = 1e30;
+    de::OdeStats st;
+    for (int r = 0; r < 5; ++r) {
+      physml::Timer tm;
+      auto sol = de::odesolve(f, y0, ts, o);
+      t_solve = std::min(t_solve, tm.seconds());
+      st = sol.stats;
+    }
+    for (int r = 0; r < 5; ++r) {
+      physml::Timer tm;
+      for (std::int64_t k = 0; k < st.nfe; ++k) (void)net->forward(y0);
+      t_eval = std::min(t_eval, tm.seconds());
+    }
+    std::printf("| %.0e | %.2f | %ld | %ld | %.2f | %.0f |\n", rtol, 1e3 * t_solve, static_cast<long>(st.nfe),
+                static_cast<long>(st.steps), 1e3 * t_eval, 1e6 * (t_solve - t_eval) / static_cast<double>(st.steps));
+  }
+  {
+    torch::autograd::profiler::RecordProfile guard("ode_profile.json");
+    (void)de::odesolve(f, y0, ts, method_options("backprop", 1e-3));
+  }
+  std::printf("\n(op profile of one rtol 1e-3 solve: ode_profile.json)\n");
+}
+
 /// Microseconds per query of `n` random pairs 0 <= s < t <= 1 (fixed seed) on a fresh path.
 double random_queries_us(de::BrownianInterval& bm, int n) {
   std::mt19937_64 rng(2024);
@@ -264,12 +306,17 @@ int main(int argc, char** argv) {
   const bool only_brownian = argc > 1 && std::strcmp(argv[1], "--brownian") == 0;
   const bool only_memory = argc > 1 && std::strcmp(argv[1], "--memory") == 0;
   const bool only_queries = argc > 1 && std::strcmp(argv[1], "--brownian-queries") == 0;
+  const bool only_ode_overhead = argc > 1 && std::strcmp(argv[1], "--ode-overhead") == 0;
   physml::EnvironmentOptions eo;
   eo.threads = 1;
   physml::Environment env(argc, argv, eo);
   std::printf("# bench_diffeq (1 thread)\n");
   if (only_memory) {
     memory_vs_steps(false);
+    return 0;
+  }
+  if (only_ode_overhead) {
+    ode_overhead();
     return 0;
   }
   if (only_queries) {
