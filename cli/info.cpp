@@ -1,6 +1,7 @@
 // `physml info`: versions of PhysML and every dependency, threads, ranks, model types.
 #include "command.hpp"
 
+#include "physml/core/blas.hpp"
 #include "physml/core/environment.hpp"
 #include "physml/core/version.hpp"
 #include "physml/io/versions.hpp"
@@ -38,7 +39,18 @@ int run_info(const std::vector<std::string>& args) {
   std::printf("PLplot      %s\n", deps.plplot.c_str());
   std::printf("Eigen       %d.%d.%d\n", EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION, EIGEN_MINOR_VERSION);
   std::printf("MPI         %s\n", mpi_line.c_str());
-  std::printf("threads     %d (torch intra-op; -threads N to change)\n", torch::get_num_threads());
+  const auto blas = physml::blas_info();
+  std::printf("BLAS        %s", blas.name.c_str());
+  if (!blas.core.empty()) std::printf(", %s kernels%s", blas.core.c_str(), blas.retargeted ? " (chosen by PhysML)" : "");
+  if (blas.threads > 0) std::printf(", %d threads", blas.threads);
+  std::printf(" (%s)\n", blas.library.c_str());
+  if (!blas.config.empty()) std::printf("            %s\n", blas.config.c_str());
+  std::printf("LAPACK      %s\n", blas.lapack.empty() ? "(none)" : blas.lapack.c_str());
+  const auto dnnl = physml::onednn_info();
+  if (dnnl.version.empty()) std::printf("oneDNN      (not loaded)\n");
+  else std::printf("oneDNN      %s, ISA %s, %s\n", dnnl.version.c_str(), dnnl.isa.c_str(), dnnl.runtime.c_str());
+  std::printf("ATen ISA    %s\n", physml::aten_cpu_capability().c_str());
+  std::printf("threads     %d (torch intra-op and BLAS; -threads N to change)\n", torch::get_num_threads());
   std::printf("MPI ranks   %d\n", size);
   std::printf("devices     cpu%s\n", torch::cuda::is_available() ? ", cuda" : "");
   std::string models;
@@ -49,7 +61,7 @@ int run_info(const std::vector<std::string>& args) {
 
 PHYSML_COMMAND({"info", "print versions of PhysML and its dependencies, threads, ranks and model types",
                 "physml info [-threads N]\n\nPrints the versions of PhysML, LibTorch, PETSc, VTK, HDF5, FFTW, "
-                "PLplot,\nEigen and MPI, the torch thread count, the number of MPI ranks and the\nregistered "
+                "PLplot,\nEigen and MPI, the BLAS/LAPACK and oneDNN ISA in use, the torch thread count, the number of MPI ranks and the\nregistered "
                 "model types.",
                 run_info});
 

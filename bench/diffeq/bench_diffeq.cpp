@@ -3,16 +3,23 @@
 //     time per solve and per forward+backward, forward/backward NFE for each gradient method;
 //  2. peak memory of forward+backward against the number of steps, per gradient method
 //     (each measurement in a forked child, peak RSS above the child's baseline);
-//  3. Brownian sampling cost against the number of queries.
-// Usage: bench_diffeq [--quick | --brownian | --memory]
+//  3. Brownian sampling cost against the number of queries: sequential increments on [256, 2];
+//     random (s, t) queries and a solver's dt = 0.01 steps on [256, 4] (docs/results-speed.md).
+//  4. (--ode-overhead) the toy neural ODE's step-control overhead: solve time against the
+//     same number of bare field evaluations, and a LibTorch op profile of one solve
+//     (chrome trace in ode_profile.json; ops per step summarised by the bench).
+// Usage: bench_diffeq [--quick | --brownian | --brownian-queries | --memory | --ode-overhead]
+//   (--brownian-queries: only the random / solver-query tables of section 3)
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
 #include <cstdio>
 #include <cstring>
+#include <random>
 #include <string>
 
 #include "physml/core/environment.hpp"
@@ -185,12 +192,121 @@ void brownian_cost(bool quick) {
   }
 }
 
+void ode_overhead() {
+  torch::manual_seed(0);
+  auto net = std::make_shared<MlpImpl>(torch::kDouble);
+  {
+    torch::NoGradGuard ng;
+    net->l2->weight.mul_(3.0);
+  }
+  de::VectorField f(net);
+  auto y0 = torch::randn({256, 2}, torch::kDouble);
+  auto ts = torch::linspace(0, 10, 11, torch::kDouble);
+  torch::NoGradGuard ng;
+  std::printf("\n## Toy neural ODE step control: dopri5, batch 256, MLP 2-50-2 float64, no gradient\n\n");
+  std::printf("| rtol | solve [ms] | NFE | step attempts | NFE bare evaluations [ms] | overhead per attempt [us] |\n|---|---|---|---|---|---|\n");
+  for (double rtol : {1e-3, 1e-6}) {
+    auto o = method_options("backprop", rtol);
+    double t_solve = 1e30, t_eval = 1e30;
+    de::OdeStats st;
+    for (int r = 0; r < 5; ++r) {
+      physml::Timer tm;
+      auto sol = de::odesolve(f, y0, ts, o);
+      t_solve = std::min(t_solve, tm.seconds());
+      st = sol.stats;
+    }
+    for (int r = 0; r < 5; ++r) {
+      physml::Timer tm;
+      for (std::int64_t k = 0; k < st.nfe; ++k) (void)net->forward(y0);
+      t_eval = std::min(t_eval, tm.seconds());
+    }
+    std::printf("| %.0e | %.2f | %ld | %ld | %.2f | %.0f |\n", rtol, 1e3 * t_solve, static_cast<long>(st.nfe),
+                static_cast<long>(st.steps), 1e3 * t_eval, 1e6 * (t_solve - t_eval) / static_cast<double>(st.steps));
+  }
+  {
+    torch::autograd::profiler::RecordProfile guard("ode_profile.json");
+    (void)de::odesolve(f, y0, ts, method_options("backprop", 1e-3));
+  }
+  std::printf("\n(op profile of one rtol 1e-3 solve: ode_profile.json)\n");
+}
+
+/// Microseconds per query of `n` random pairs 0 <= s < t <= 1 (fixed seed) on a fresh path.
+double random_queries_us(de::BrownianInterval& bm, int n) {
+  std::mt19937_64 rng(2024);
+  std::uniform_real_distribution<double> U(0, 1);
+  std::vector<std::pair<double, double>> q(n);
+  for (auto& p : q) {
+    double a = U(rng), b = U(rng);
+    while (a == b) b = U(rng);
+    p = {std::min(a, b), std::max(a, b)};
+  }
+  const auto splits0 = bm.splits();
+  physml::Timer tm;
+  for (const auto& p : q) (void)bm.increment(p.first, p.second);
+  const double us = 1e6 * tm.seconds() / n;
+  std::fprintf(stderr, "  [depth %d, %d queries: %.1f splits/query]\n", bm.depth(), n,
+               static_cast<double>(bm.splits() - splits0) / n);
+  return us;
+}
+
+void brownian_queries() {
+  // Depth 17 = ceil(log2(1 / 0.01)) + 10: the grid a solver with dt = 0.01 asks for
+  // (BrownianInterval::depth_for_step(0, 1, 0.01)).
+  const std::vector<std::int64_t> shape{256, 4};
+  std::printf("\n## Brownian Interval: random queries, n pairs 0 <= s < t <= 1, shape [256, 4], float64 [us/query]\n\n");
+  std::printf("| n queries | depth 40 (default) | depth 20 | depth 17 | VirtualBrownianTree depth 20 |\n|---|---|---|---|---|\n");
+  for (int n : {100, 1000}) {
+    double us[4];
+    int k = 0;
+    for (int depth : {40, 20, 17}) {
+      de::BrownianInterval bm(0, 1, shape, 1, torch::kDouble, depth);
+      us[k++] = random_queries_us(bm, n);
+    }
+    de::VirtualBrownianTree v(0, 1, shape, 1, std::ldexp(1.0, -20));
+    us[k] = random_queries_us(v, n);
+    std::printf("| %d | %.1f | %.1f | %.1f | %.1f |\n", n, us[0], us[1], us[2], us[3]);
+  }
+  std::printf("\n## Brownian Interval: a solver's sequential queries W(k dt, (k+1) dt), dt = 0.01 on [0, 1], shape [256, 4] [us/query]\n\n");
+  std::printf("| dtype | depth 40 (default) | depth 17 | for_step(dt) (what sdeint builds) | VirtualBrownianTree depth 17 | plain randn |\n|---|---|---|---|---|---|\n");
+  for (auto dtype : {torch::kDouble, torch::kFloat}) {
+    double us[5];
+    int k = 0;
+    for (int depth : {40, 17}) {
+      de::BrownianInterval bm(0, 1, shape, 1, dtype, depth);
+      physml::Timer tm;
+      for (int j = 0; j < 100; ++j) (void)bm.increment(0.01 * j, 0.01 * (j + 1));
+      us[k++] = 1e6 * tm.seconds() / 100;
+    }
+    {
+      auto bm = de::BrownianInterval::for_step(0, 1, 0.01, shape, 1, dtype);
+      physml::Timer tm;
+      for (int j = 0; j < 100; ++j) (void)bm->increment(0.01 * j, 0.01 * (j + 1));
+      us[k++] = 1e6 * tm.seconds() / 100;
+    }
+    {
+      de::VirtualBrownianTree v(0, 1, shape, 1, std::ldexp(1.0, -17), dtype);
+      physml::Timer tm;
+      for (int j = 0; j < 100; ++j) (void)v.increment(0.01 * j, 0.01 * (j + 1));
+      us[k++] = 1e6 * tm.seconds() / 100;
+    }
+    {
+      physml::Timer tm;
+      for (int j = 0; j < 100; ++j) (void)(torch::randn(shape, dtype) * 0.1);
+      us[k++] = 1e6 * tm.seconds() / 100;
+    }
+    std::printf("| %s | %.1f | %.1f | %.1f | %.1f | %.1f |\n", dtype == torch::kDouble ? "float64" : "float32", us[0],
+                us[1], us[2], us[3], us[4]);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   const bool only_brownian = argc > 1 && std::strcmp(argv[1], "--brownian") == 0;
   const bool only_memory = argc > 1 && std::strcmp(argv[1], "--memory") == 0;
+  const bool only_queries = argc > 1 && std::strcmp(argv[1], "--brownian-queries") == 0;
+  const bool only_ode_overhead = argc > 1 && std::strcmp(argv[1], "--ode-overhead") == 0;
   physml::EnvironmentOptions eo;
   eo.threads = 1;
   physml::Environment env(argc, argv, eo);
@@ -199,10 +315,19 @@ int main(int argc, char** argv) {
     memory_vs_steps(false);
     return 0;
   }
+  if (only_ode_overhead) {
+    ode_overhead();
+    return 0;
+  }
+  if (only_queries) {
+    brownian_queries();
+    return 0;
+  }
   if (!only_brownian) {
     toy_neural_ode(quick ? 1 : 3);
     memory_vs_steps(quick);
   }
   brownian_cost(quick);
+  brownian_queries();
   return 0;
 }

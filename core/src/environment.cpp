@@ -1,5 +1,6 @@
 #include "physml/core/environment.hpp"
 
+#include "physml/core/blas.hpp"
 #include "physml/core/error.hpp"
 #include "physml/core/random.hpp"
 
@@ -56,7 +57,9 @@ void Environment::configure(const EnvironmentOptions& options) {
   PetscBool set = PETSC_FALSE;
   PHYSML_PETSC(PetscOptionsGetInt(nullptr, nullptr, "-threads", &threads, &set));
   PHYSML_CHECK(threads >= 0, "Environment: -threads must be >= 0 (0 = all cores), got ", threads);
-  torch::set_num_threads(threads == 0 ? hardware_threads() : static_cast<int>(threads));
+  // Before any GEMM: OpenBLAS's start-up dispatch may have fallen back to SSE3 kernels.
+  use_best_openblas_kernels();
+  physml::set_num_threads(threads == 0 ? hardware_threads() : static_cast<int>(threads));
 
   PetscInt seed = static_cast<PetscInt>(options.seed);
   PHYSML_PETSC(PetscOptionsGetInt(nullptr, nullptr, "-seed", &seed, &set));

@@ -1,5 +1,5 @@
 physml_cli_test(NAME cli.info COMMAND physml_cli info
-  OUTPUT "LibTorch +1\\.13.*PETSc +Petsc Release Version 3\\.18.*VTK +9\\..*HDF5 +1\\.10.*FFTW +fftw-3.*Eigen +3\\."
+  OUTPUT "LibTorch +1\\.13.*PETSc +Petsc Release Version 3\\.18.*VTK +9\\..*HDF5 +1\\.10.*FFTW +fftw-3.*Eigen +3\\..*BLAS +OpenBLAS.*LAPACK +.*oneDNN +"
   PROPERTIES LABELS cli)
 # A misspelled option is an error (exit code 1), with a message naming it.
 physml_cli_test(NAME cli.unknown_option EXIT 1 COMMAND physml_cli info -thraeds 2 PROPERTIES LABELS cli)

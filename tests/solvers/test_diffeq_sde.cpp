@@ -104,6 +104,43 @@ TEST(DiffeqBrownian, IncrementsAdditiveWithRightVarianceAndLevyArea) {
   EXPECT_THROW_MSG(bm.increment(0.5, 1.5), "outside [0, 1]");
 }
 
+TEST(DiffeqBrownian, ForStepMakesEachFixedStepOneNodeWithTheRightLaw) {
+  EXPECT_EQ(de::BrownianInterval::depth_for_step(0, 1, 0.01, 10), 17);  // ceil(log2 100) + 10
+  EXPECT_EQ(de::BrownianInterval::depth_for_step(0, 1, 1.0 / 64, 0), 6);
+  EXPECT_THROW_MSG(de::BrownianInterval::depth_for_step(0, 1, 0.0), "dt must be positive");
+  const int n = 4000, steps = 100;
+  auto bm = de::BrownianInterval::for_step(0.0, 1.0, 0.01, {n, 1}, 21);
+  EXPECT_EQ(bm->depth(), 7);  // root spans [0, 1.28]: 128 cells of exactly 0.01
+  std::vector<torch::Tensor> dw;
+  for (int k = 0; k < steps; ++k) dw.push_back(bm->increment(0.01 * k, 0.01 * (k + 1)));
+  // Each step is one node: the splits are the internal nodes above leaves 0..99 of a depth-7
+  // tree (50 + 25 + 13 + 7 + 4 + 2 + 1), i.e. ~1 per step, not ~depth per step.
+  EXPECT_EQ(bm->splits(), 102);
+  auto all = torch::stack(dw);  // [steps, n, 1]
+  EXPECT_LT((all.sum(0) - bm->increment(0, 1)).abs().max().item<double>(), 1e-12);  // additive
+  const double m = static_cast<double>(n) * steps;
+  EXPECT_NEAR(all.pow(2).mean().item<double>(), 0.01, 4 * 0.01 * std::sqrt(2 / m));  // Var = dt
+  EXPECT_NEAR(bm->increment(0, 1).var().item<double>(), 1.0, 4 * std::sqrt(2.0 / n));
+  auto c = ((all[10] * all[11]).mean() / (all[10].std() * all[11].std())).item<double>();
+  EXPECT_LT(std::abs(c), 4 / std::sqrt(static_cast<double>(n)));  // neighbouring steps independent
+  // Order independence holds for this tree too: the same steps queried backwards.
+  auto back = de::BrownianInterval::for_step(0.0, 1.0, 0.01, {n, 1}, 21, f64, 0, /*cache_nodes=*/16);
+  for (int k = steps - 1; k >= 0; --k) EXPECT_TRUE(torch::equal(back->increment(0.01 * k, 0.01 * (k + 1)), dw[k])) << k;
+  EXPECT_THROW_MSG(bm->increment(0.5, 1.2), "outside [0, 1]");  // the root is longer, the path is not
+}
+
+TEST(DiffeqBrownian, Float32PathIsTheFloat64PathRounded) {
+  de::BrownianInterval a(0, 1, {64, 3}, 7), b(0, 1, {64, 3}, 7, torch::TensorOptions().dtype(torch::kFloat));
+  for (auto [s, t] : {std::pair<double, double>{0.1, 0.35}, {0.0, 1.0}, {0.333, 0.334}}) {
+    auto [wa, ha] = a.increment_levy(s, t);
+    auto [wb, hb] = b.increment_levy(s, t);
+    EXPECT_EQ(wb.scalar_type(), torch::kFloat);
+    EXPECT_TRUE(torch::equal(wb, wa.to(torch::kFloat)));
+    EXPECT_TRUE(torch::equal(hb, ha.to(torch::kFloat)));
+    EXPECT_TRUE(torch::equal(b.increment(s, t), wb));
+  }
+}
+
 TEST(DiffeqSde, StrongOrdersOnGeometricBrownianMotion) {
   auto em = gbm("euler", "ito", {4, 5, 6, 7});
   auto mil = gbm("milstein", "ito", {4, 5, 6, 7});

@@ -5,6 +5,7 @@
 
 #include "physml/core/error.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -149,8 +150,33 @@ at::Tensor sdeint(const VectorField& drift, const VectorField& diffusion, const 
   std::vector<double> tv(tc.data_ptr<double>(), tc.data_ptr<double>() + tc.numel());
   const std::vector<std::int64_t> wshape{s.B, s.m};
   if (!bm) {
-    bm = std::make_shared<BrownianInterval>(tv.front(), tv.back(), wshape, o.seed(),
-                                            torch::TensorOptions().dtype(y0.scalar_type()).device(y0.device()));
+    // Resolve the grid to the steps this solve takes. Fixed steps that are all equal (every
+    // output time a multiple of one step h from ts[0]): grid cells of exactly h, one node per
+    // step. Other fixed steps: 2^-10 of the smallest. Adaptive: dtmin, the smallest step the
+    // controller accepts.
+    const auto opts = torch::TensorOptions().dtype(y0.scalar_type()).device(y0.device());
+    if (!o.adaptive()) {
+      std::vector<double> steps;
+      for (size_t i = 1; i < tv.size(); ++i) {
+        const double span = tv[i] - tv[i - 1];
+        const auto n = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(span / o.dt() - 1e-9)));
+        steps.push_back(span / static_cast<double>(n));
+      }
+      const double h = steps.empty() ? o.dt() : *std::min_element(steps.begin(), steps.end());
+      bool aligned = true;
+      for (size_t i = 1; i < tv.size(); ++i) {
+        const double k = (tv[i] - tv.front()) / h;
+        aligned = aligned && std::abs(steps[i - 1] - h) <= 1e-12 * h && std::abs(k - std::round(k)) <= 1e-6;
+      }
+      if (aligned)
+        bm = BrownianInterval::for_step(tv.front(), tv.back(), h, wshape, o.seed(), opts);
+      else
+        bm = std::make_shared<BrownianInterval>(tv.front(), tv.back(), wshape, o.seed(), opts,
+                                                BrownianInterval::depth_for_step(tv.front(), tv.back(), h, 10));
+    } else {
+      bm = std::make_shared<BrownianInterval>(tv.front(), tv.back(), wshape, o.seed(), opts,
+                                              BrownianInterval::depth_for_step(tv.front(), tv.back(), o.dtmin(), 0));
+    }
   } else {
     PHYSML_CHECK(bm->shape() == wshape, "sdeint: Brownian motion has shape ", s.sh(bm->shape()), " but noise type ",
                  nt, " needs ", s.sh(wshape));

@@ -1,5 +1,6 @@
 #include "physml/solvers/linear/dcdm.hpp"
 
+#include "physml/core/blas.hpp"
 #include "physml/core/error.hpp"
 #include "physml/core/log.hpp"
 #include "physml/core/options.hpp"
@@ -629,7 +630,7 @@ void register_petsc_types() {
   if (types_registered) return;
   // A host program without a physml::Environment still gets -threads N for LibTorch.
   Options global;
-  if (global.has("threads")) at::set_num_threads(static_cast<int>(global.get_int("threads", 1)));
+  if (global.has("threads")) physml::set_num_threads(static_cast<int>(global.get_int("threads", 1)));
   PHYSML_PETSC(KSPRegister("dcdm", KSPCreate_DCDM));
   PHYSML_PETSC(PCRegister("dcdm", PCCreate_DCDM));
   PHYSML_PETSC(PetscRegisterFinalize(forget_registration));

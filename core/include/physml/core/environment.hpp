@@ -11,7 +11,7 @@ namespace physml {
 
 /// Settings for Environment that are not taken from the command line.
 struct EnvironmentOptions {
-  /// Number of intra-op threads for LibTorch; 0 = all cores of the machine.
+  /// Threads for LibTorch and the BLAS (physml::set_num_threads); 0 = all cores.
   int threads = 0;
   /// Global seed (torch, std RNGs through physml::seed_everything); < 0 leaves them untouched.
   std::int64_t seed = -1;
@@ -25,7 +25,7 @@ struct EnvironmentOptions {
 /// started on destruction. If the host program already initialized MPI or PETSc
 /// they are reused and left running. Options come from the command line, from
 /// `-options_file f` and from `-options_file_yaml f.yaml` (command line wins).
-/// Recognised options: `-threads N`, `-seed S`.
+/// Options: `-threads N`, `-seed S`; also runs physml::use_best_openblas_kernels().
 class Environment {
 public:
   Environment(int& argc, char**& argv, const EnvironmentOptions& options = {});

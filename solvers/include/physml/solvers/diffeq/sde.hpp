@@ -51,7 +51,9 @@ struct SdeStats {
 /// Solve the SDE from y0 [batch, d] over the strictly increasing times ts; returns
 /// [len(ts), batch, d]. `bm` supplies dW (shape [batch, d], [batch, 1] or [batch, m] by noise
 /// type) and must cover [ts[0], ts[-1]]; if null, a BrownianInterval seeded with options.seed()
-/// is created. Gradients: backpropagation through the solver.
+/// is created with the grid of the steps: equal fixed steps h -> cells of h
+/// (BrownianInterval::for_step, one node per step); other fixed steps -> 2^-10 of the smallest;
+/// adaptive -> dtmin. Gradients: backpropagation through the solver.
 at::Tensor sdeint(const VectorField& drift, const VectorField& diffusion, const at::Tensor& y0, const at::Tensor& ts,
                   const SdeOptions& options = {}, std::shared_ptr<BrownianInterval> bm = nullptr,
                   SdeStats* stats = nullptr);
