@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -338,5 +339,19 @@ at::Tensor DatasetReader::read(const std::string& split, const std::string& fiel
 }
 
 Attribute DatasetReader::attribute(const std::string& key) const { return impl_->file.attribute("/", key); }
+
+std::string content_checksum(const DatasetReader& reader) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (const auto& split : reader.splits())
+    for (const char* field : {"inputs", "outputs"}) {
+      auto t = reader.read(split, field, 0, reader.size(split)).contiguous();
+      const auto* p = static_cast<const unsigned char*>(t.data_ptr());
+      const auto nbytes = static_cast<size_t>(t.numel()) * t.element_size();
+      for (size_t i = 0; i < nbytes; ++i) h = (h ^ p[i]) * 1099511628211ULL;
+    }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
 
 }  // namespace physml::io

@@ -22,10 +22,10 @@ physml_cli_test(NAME cli.generate.darcy_settings_differ EXIT 1 COMMAND physml_cl
 
 # Bad input: exit code 1, a message naming the offending value, no output file.
 physml_cli_test(NAME cli.generate.unknown_pde EXIT 1 COMMAND physml_cli generate heat -output ${gen_dir}/x.h5
-  OUTPUT "physml generate: error: .*unknown PDE 'heat'; expected one of: darcy, poisson, helmholtz, burgers, navier-stokes" ABSENT ${gen_dir}/x.h5 ${gen_dir}/x.h5.partial PROPERTIES LABELS cli)
+  OUTPUT "physml generate: error: unknown data generator 'heat'; expected one of: darcy, poisson, helmholtz, burgers, navier-stokes" ABSENT ${gen_dir}/x.h5 ${gen_dir}/x.h5.partial PROPERTIES LABELS cli)
 physml_cli_test(NAME cli.generate.bad_resolution EXIT 1 COMMAND physml_cli generate darcy -output ${gen_dir}/x.h5
   -darcy_resolution 0
-  OUTPUT "physml generate: error: option -darcy_resolution = 0 must be positive" ABSENT ${gen_dir}/x.h5 ${gen_dir}/x.h5.partial
+  OUTPUT "physml generate: error: option -darcy_resolution = 0 is out of range: expected 1 or more" ABSENT ${gen_dir}/x.h5 ${gen_dir}/x.h5.partial
   PROPERTIES LABELS cli)
 physml_cli_test(NAME cli.generate.bad_tau EXIT 1 COMMAND physml_cli generate navier-stokes -output ${gen_dir}/x.h5
   -navier_stokes_tau -1
@@ -282,3 +282,10 @@ message("foreign file refused and intact")
 ]=])
 physml_cli_test(NAME cli.generate.foreign_output_intact COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:physml_cli>
   -DDIR=${gen_dir} -P ${foreign_script} OUTPUT "foreign file refused and intact" PROPERTIES LABELS cli)
+
+# -help lists the data-set keys and the named generator's keys with defaults and meanings
+# (PETSc's format), and generates nothing.
+physml_cli_test(NAME cli.generate.dash_help COMMAND physml_cli generate darcy -help -output ${gen_dir}/help.h5
+  OUTPUT "-ntrain <now 32 : formerly 32>: samples of the train split" "-darcy_resolution <now 85 : formerly 85>: vertices per side"
+         "-darcy_preset <now smooth : formerly smooth>: .*\\(smooth\\|rough\\)"
+  ABSENT ${gen_dir}/help.h5 ${gen_dir}/help.h5.partial PROPERTIES LABELS cli)

@@ -59,6 +59,8 @@ public:
   /// Every key read so far, as full option name ("-mgno_channels") -> value text, the defaults
   /// included: how the object was configured, for file metadata.
   const std::map<std::string, std::string>& record() const { return record_; }
+  /// The full prefix of this section's keys, without the dash ("darcy_" for -darcy_alpha).
+  const std::string& prefix() const { return shown_; }
   /// PetscOptionsEnd now (errors are thrown here; the destructor swallows them).
   void end();
 

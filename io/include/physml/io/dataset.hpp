@@ -120,4 +120,9 @@ private:
   std::unique_ptr<Impl> impl_;
 };
 
+/// FNV-1a hash (16 hex digits) of every stored sample byte: inputs then outputs, splits in
+/// name order. Equal for files holding equal data, whatever their creation time, the number
+/// of ranks that generated them or the order samples were written in.
+std::string content_checksum(const DatasetReader& reader);
+
 }  // namespace physml::io
