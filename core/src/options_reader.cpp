@@ -2,6 +2,10 @@
 
 #include "physml/core/error.hpp"
 
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <sstream>
 
@@ -69,8 +73,59 @@ void OptionsReader::end() {
 
 std::string OptionsReader::key(const std::string& name) const { return "-" + prefix_ + name; }
 
+namespace {
+thread_local std::vector<OptionsRecorder*> t_recorders;
+}
+
+OptionsRecorder::OptionsRecorder() { t_recorders.push_back(this); }
+OptionsRecorder::~OptionsRecorder() {
+  auto it = std::find(t_recorders.begin(), t_recorders.end(), this);
+  if (it != t_recorders.end()) t_recorders.erase(it);
+}
+
+void OptionsRecorder::add(const std::string& name, const std::string& value) {
+  for (auto& [k, v] : values_)
+    if (k == name) {
+      v = value;
+      return;
+    }
+  values_.emplace_back(name, value);
+}
+
+std::string OptionsRecorder::json() const {
+  std::vector<std::pair<std::string, std::string>> named;
+  for (const auto& [k, v] : values_) named.emplace_back(!k.empty() && k[0] == '-' ? k.substr(1) : k, v);
+  return options_json(named);
+}
+
+std::string options_json(const std::vector<std::pair<std::string, std::string>>& values) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  for (const auto& [name, text] : values) {
+    char* end = nullptr;
+    if (text == "true" || text == "false") {
+      j[name] = text == "true";
+      continue;
+    }
+    if (!text.empty()) {
+      const long long i = std::strtoll(text.c_str(), &end, 10);
+      if (end && *end == '\0') {
+        j[name] = i;
+        continue;
+      }
+      const double d = std::strtod(text.c_str(), &end);
+      if (end && *end == '\0' && std::isfinite(d)) {
+        j[name] = d;
+        continue;
+      }
+    }
+    j[name] = text;
+  }
+  return j.dump();
+}
+
 void OptionsReader::note(const std::string& name, const std::string& value, bool set) {
   record_["-" + shown_ + name] = value;
+  for (auto* r : t_recorders) r->add("-" + shown_ + name, value);
   given_[name] = set;
 }
 
@@ -113,6 +168,7 @@ bool OptionsReader::boolean(const std::string& name, bool value, const std::stri
   string(name, value ? "true" : "false", help);
   const bool v = given(name) ? Options(shown_, items_->options).get_bool(name, value) : value;
   record_["-" + shown_ + name] = v ? "true" : "false";
+  for (auto* rec : t_recorders) rec->add("-" + shown_ + name, v ? "true" : "false");
   return v;
 }
 

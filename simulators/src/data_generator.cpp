@@ -5,8 +5,6 @@
 #include "physml/core/options_reader.hpp"
 #include "pde_generators.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <cmath>
 #include <cstdlib>
 #include <mutex>
@@ -31,29 +29,7 @@ void DataGenerator::set_from_options(const Options& options) {
 
 void DataGenerator::record(const std::string& name, const std::string& value) { recorded_.emplace_back(name, value); }
 
-namespace {
-
-/// The JSON value of an option's text: a number, a boolean or a string.
-nlohmann::ordered_json typed(const std::string& text) {
-  if (text == "true") return true;
-  if (text == "false") return false;
-  if (!text.empty()) {
-    char* end = nullptr;
-    const long long i = std::strtoll(text.c_str(), &end, 10);
-    if (end && *end == '\0') return i;
-    const double d = std::strtod(text.c_str(), &end);
-    if (end && *end == '\0' && std::isfinite(d)) return d;
-  }
-  return text;
-}
-
-}  // namespace
-
-std::string DataGenerator::parameters_json() const {
-  nlohmann::ordered_json j = nlohmann::ordered_json::object();
-  for (const auto& [name, value] : recorded_) j[name] = typed(value);
-  return j.dump();
-}
+std::string DataGenerator::parameters_json() const { return options_json(recorded_); }
 
 double DataGenerator::positive(OptionsReader& reader, const std::string& name, double value, const std::string& help) {
   const double v = reader.real(name, value, help);

@@ -2,6 +2,7 @@
 
 #include "physml/core/error.hpp"
 #include "physml/core/log.hpp"
+#include "physml/core/options_reader.hpp"
 #include "physml/io/vtk.hpp"
 
 #include "mpm_kernels.hpp"
@@ -183,6 +184,44 @@ void MPMSimulator::Impl::run_substep() {
 }
 
 // ------------------------------------------------------------------------------------------
+MPMOptions& MPMOptions::set_from_options(const Options& options) {
+  OptionsReader r(options, "MLS-MPM simulator (grid, time step, walls)");
+  dim(r.integer("dim", dim(), "spatial dimension", 2, 3));
+  std::vector<long> c(cells().begin(), cells().end());
+  c = r.int_list("cells", c, "grid cells per axis (one value for all axes, or one per axis)");
+  cells(std::vector<std::int64_t>(c.begin(), c.end()));
+  domain_size(r.real("domain_size", domain_size(), "length of the domain along axis 0 [m]; dx = domain_size / cells[0]"));
+  dt(r.real("dt", dt(), "substep size [s]"));
+  substeps(r.integer("substeps", substeps(), "substeps per frame", 1));
+  gravity(r.real_list("gravity", gravity(), "gravitational acceleration [m/s^2], d values (default -9.8 along axis 1)"));
+  boundary(r.choice("boundary", {"free_slip", "no_slip"}, boundary(), "wall condition on the boundary band"));
+  boundary_cells(r.integer("boundary_cells", boundary_cells(), "width of the wall band in cells (0 = no walls)", 0));
+  clamp_cells(r.real("clamp_cells", clamp_cells(), "particles are clamped this many cells inside the domain (>= 0.5)"));
+  apic(r.boolean("apic", apic(), "APIC transfers (false: PIC)"));
+  threads(r.integer("threads", threads(), "OpenMP threads of the kernels (0 = all)", 0));
+  cfl(r.real("cfl", cfl(), "Courant factor of the time-step warning"));
+  r.end();
+  return *this;
+}
+
+mesh::Grid MPMOptions::grid() const {
+  PHYSML_CHECK(dim() == 2 || dim() == 3, "MPMOptions: dim must be 2 or 3, got ", dim());
+  PHYSML_CHECK(cells().size() == 1 || static_cast<std::int64_t>(cells().size()) == dim(), "MPMOptions: cells needs 1 or ",
+               dim(), " values, got ", cells().size());
+  PHYSML_CHECK(std::isfinite(domain_size()) && domain_size() > 0, "MPMOptions: domain_size must be > 0 m, got ", domain_size());
+  const double dx = domain_size() / static_cast<double>(cells()[0]);
+  std::vector<std::int64_t> sizes;
+  std::vector<double> upper;
+  for (std::int64_t a = 0; a < dim(); ++a) {
+    const auto n = cells().size() == 1 ? cells()[0] : cells()[static_cast<size_t>(a)];
+    PHYSML_CHECK(n >= 2, "MPMOptions: cells[", a, "] = ", n, " must be >= 2");
+    sizes.push_back(n + 1);
+    upper.push_back(dx * static_cast<double>(n));
+  }
+  return mesh::Grid(mesh::GridOptions(sizes).upper(upper).boundary(boundary() == "no_slip" ? mesh::Boundary::dirichlet
+                                                                                           : mesh::Boundary::neumann));
+}
+
 MPMSimulator::MPMSimulator(MPMOptions options, std::vector<physics::Material> materials)
     : impl_(std::make_unique<Impl>()) {
   auto& I = *impl_;

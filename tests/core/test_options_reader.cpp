@@ -95,3 +95,28 @@ TEST(OptionsReader, HelpListsEveryKeyWithItsDefaultAndMeaning) {
   EXPECT_NE(captured.find("-h_padding <now 0.1 : formerly 0.1>: domain padding fraction"), std::string::npos) << captured;
   EXPECT_NE(captured.find("the mode (a|b)"), std::string::npos) << captured;
 }
+
+TEST(OptionsRecorder, CollectsEveryKeyOfNestedSectionsAsTypedJson) {
+  Database d;
+  PHYSML_PETSC(PetscOptionsSetValue(d.db, "-a_n", "7"));
+  PHYSML_PETSC(PetscOptionsSetValue(d.db, "-b_flag", "yes"));
+  physml::OptionsRecorder outer;
+  {
+    physml::OptionsRecorder inner;
+    OptionsReader ra(Options("a_", d.db), "section a");
+    ra.integer("n", 1, "a count");
+    ra.string("name", "x \"quoted\"", "a name");
+    ra.end();
+    EXPECT_EQ(inner.values().size(), 2u);
+  }
+  OptionsReader rb(Options("b_", d.db), "section b");
+  rb.boolean("flag", false, "a flag");
+  rb.real("r", 0.25, "a real");
+  rb.end();
+  outer.add("derived", "3.5");
+  ASSERT_EQ(outer.values().size(), 5u);
+  EXPECT_EQ(outer.values()[0], (std::pair<std::string, std::string>{"-a_n", "7"}));
+  EXPECT_EQ(outer.values()[2], (std::pair<std::string, std::string>{"-b_flag", "true"}));
+  // Typed JSON: integers, reals and booleans as JSON values, strings escaped.
+  EXPECT_EQ(outer.json(), R"({"a_n":7,"a_name":"x \"quoted\"","b_flag":true,"b_r":0.25,"derived":3.5})");
+}

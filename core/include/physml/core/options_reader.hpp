@@ -76,4 +76,31 @@ private:
   std::map<std::string, bool> given_;
 };
 
+/// Collects every key that any OptionsReader of this thread reads while the recorder is alive
+/// (nested recorders all receive them): the record of how a composite object (a scene, a
+/// trainer with its schedule) was configured, for the metadata of the files it writes.
+class OptionsRecorder {
+public:
+  OptionsRecorder();
+  ~OptionsRecorder();
+  OptionsRecorder(const OptionsRecorder&) = delete;
+  OptionsRecorder& operator=(const OptionsRecorder&) = delete;
+  /// Full option name ("-mpm_dt") -> value text, in reading order (a key read twice keeps its
+  /// first place and its last value).
+  const std::vector<std::pair<std::string, std::string>>& values() const { return values_; }
+  /// Add a value that is not an option (e.g. a derived quantity).
+  void add(const std::string& name, const std::string& value);
+  /// values() as one JSON object (see options_json), names without the leading dash.
+  std::string json() const;
+
+private:
+  friend class OptionsReader;
+  std::vector<std::pair<std::string, std::string>> values_;
+};
+
+/// A JSON object text of (name, value text) pairs in the given order: values that parse as
+/// integers, reals or true/false become JSON numbers and booleans, others strings. Written
+/// with nlohmann/json (escaping included).
+std::string options_json(const std::vector<std::pair<std::string, std::string>>& values);
+
 }  // namespace physml

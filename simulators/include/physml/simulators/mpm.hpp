@@ -31,6 +31,7 @@
 /// scatters into one grid per thread, summed afterwards in thread order, so a run is bit-for-
 /// bit reproducible for a fixed thread count).
 
+#include "physml/mesh/grid.hpp"
 #include "physml/mesh/particles.hpp"
 #include "physml/physics/constitutive.hpp"
 
@@ -41,6 +42,9 @@
 #include <string>
 #include <vector>
 
+namespace physml {
+class Options;
+}
 namespace physml::io {
 class PvdWriter;
 }
@@ -84,6 +88,16 @@ struct MPMOptions {
   /// Courant factor of the time-step check: warn once if max_p |v_p| dt > cfl dx, and once if
   /// c dt > cfl dx for a material's elastic P-wave speed c = sqrt((lambda + 2 mu) / rho).
   TORCH_ARG(double, cfl) = 1.0;
+
+public:
+  /// Read -dim, -cells, -domain_size, -dt, -substeps, -gravity, -boundary, -boundary_cells,
+  /// -clamp_cells, -apic, -threads, -cfl under the prefix of `options` (PetscOptionsBegin/End:
+  /// `-help` lists them); the current values are the defaults.
+  MPMOptions& set_from_options(const Options& options);
+  /// The background grid as a mesh::Grid: nodes x_i = i dx, i = 0..cells_a on axis a (vertex
+  /// centred, sizes cells_a + 1, x first), Dirichlet faces for no_slip walls, Neumann for
+  /// free_slip (the tangential components are free). Throws for invalid cells / domain_size.
+  mesh::Grid grid() const;
 };
 
 /// One procedural shape: an axis-aligned box [lower, upper] or a ball (centre, radius) [m].

@@ -1,0 +1,46 @@
+// `physml simulate`: builds an MPMScene and SimulateOptions from the options database and runs
+// simulators::simulate (mpm_scene.hpp), which writes the Trajectory file, the VTK series and
+// the PNG renders, resumable and interruptible.
+#include "command.hpp"
+
+#include "physml/core/error.hpp"
+#include "physml/core/options.hpp"
+#include "physml/simulators/mpm_scene.hpp"
+
+namespace {
+
+namespace sim = physml::simulators;
+
+const char* kUsage =
+    "physml simulate -output TRAJ.h5 [-vtk DIR] [-png DIR] [options]\n\n"
+    "Simulates an MLS-MPM scene (simulators/mpm.hpp) and writes its particle trajectory as a PhysML\n"
+    "Trajectory file (positions, velocities, C and F of every frame; docs/file-formats.md), with an\n"
+    "optional .vtp/.pvd series for ParaView and PNG renders. The default scene is NCLaw's training\n"
+    "scene (Ma et al., ICML 2023): a 1000-particle jelly cube of side 0.5 centred at (0.5, 0.5, 0.5),\n"
+    "initial velocity (1, -1.5, -2) m/s plus the rotation (4, 4, 4) rad/s, on a 20^3 grid with\n"
+    "dt = 5e-4 s, 1000 frames. Ctrl-C (SIGINT) or SIGTERM finishes the frame in flight, keeps\n"
+    "TRAJ.h5.partial and exits with 128 + signal; the same command continues it bit for bit.\n\n"
+    "'physml simulate -help' lists every option with its default. The main ones:\n"
+    "  -frames N                 frames after the initial state (1000)\n"
+    "  -bodies N                 bodies of the scene, each read from -body<k>_*:\n"
+    "  -body0_material M         jelly|plasticine|sand|water\n"
+    "  -body0_shape box|sphere   with -body0_lower/-body0_upper or -body0_center/-body0_radius\n"
+    "  -body0_velocity, -body0_angular_velocity   initial motion\n"
+    "  -mpm_dim 2|3, -mpm_cells N, -mpm_dt S, -mpm_substeps K, -mpm_boundary free_slip|no_slip\n"
+    "  -store state|kinematics   per-frame fields (x, v, C, F) or (x, v)\n"
+    "  -vtk DIR -vtk_every K, -png DIR -png_every K -png_color speed|material";
+
+int run_simulate(const std::vector<std::string>& args) {
+  PHYSML_CHECK(args.empty(), "physml simulate takes no positional arguments, got '", args.front(), "'");
+  const physml::Options opt;
+  auto scene = sim::MPMScene().set_from_options(opt);
+  const auto options = sim::SimulateOptions().set_from_options(opt);
+  if (opt.has("help")) return 0;
+  const auto result = sim::simulate(scene, options);
+  return result.status == sim::SimulateResult::Status::interrupted ? 128 + result.signal : 0;
+}
+
+PHYSML_COMMAND({"simulate", "simulate an MPM scene (jelly, plasticine, sand, water) into a trajectory file (+ VTK, PNG)",
+                kUsage, run_simulate});
+
+}  // namespace

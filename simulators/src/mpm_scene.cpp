@@ -1,0 +1,308 @@
+// MPM scenes from options, simulated into Trajectory files (simulate), with VTK series and
+// PNG renders; resumable from the partial file's last frame.
+#include "physml/simulators/mpm_scene.hpp"
+
+#include "physml/core/error.hpp"
+#include "physml/core/interrupt.hpp"
+#include "physml/core/log.hpp"
+#include "physml/core/options_reader.hpp"
+#include "physml/core/progress.hpp"
+#include "physml/io/png.hpp"
+#include "physml/io/trajectory.hpp"
+#include "physml/io/vtk.hpp"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+
+namespace physml::simulators {
+
+namespace {
+
+std::vector<double> cut(const std::vector<double>& v, std::int64_t d) {
+  return std::vector<double>(v.begin(), v.begin() + std::min<std::int64_t>(d, static_cast<std::int64_t>(v.size())));
+}
+
+}  // namespace
+
+MPMBodyOptions MPMBodyOptions::defaults(std::int64_t dim) {
+  MPMBodyOptions b;
+  if (dim == 3) return b;
+  b.lower(cut(b.lower(), dim)).upper(cut(b.upper(), dim)).center(cut(b.center(), dim)).velocity(cut(b.velocity(), dim));
+  b.angular_velocity({4.0});
+  return b;
+}
+
+MPMBodyOptions& MPMBodyOptions::set_from_options(const Options& options) {
+  OptionsReader r(options, "MPM body (shape, material, initial motion)");
+  shape(r.choice("shape", {"box", "sphere"}, shape(), "shape of the body"));
+  lower(r.real_list("lower", lower(), "box: lower corner [m]"));
+  upper(r.real_list("upper", upper(), "box: upper corner [m]"));
+  center(r.real_list("center", center(), "sphere: centre [m]"));
+  radius(r.real("radius", radius(), "sphere: radius [m]"));
+  const auto names = physics::nclaw_material_names();
+  material(r.choice("material", names, material(), "material"));
+  particles_per_cell_axis(r.integer("particles_per_cell_axis", particles_per_cell_axis(),
+                                    "lattice points per cell and axis (lattice spacing dx / this)", 1));
+  jitter(r.real("jitter", jitter(), "random lattice displacement, fraction of the spacing in [0, 1)"));
+  seed(r.integer("seed", seed(), "seed of the jitter", 0));
+  velocity(r.real_list("velocity", velocity(), "initial linear velocity [m/s]"));
+  angular_velocity(r.real_list("angular_velocity", angular_velocity(), "initial angular velocity [rad/s] (1 value in 2-D)"));
+  rotation_center(r.real_list("rotation_center", rotation_center(), "centre of the rotation [m] (default: centroid)"));
+  r.end();
+  return *this;
+}
+
+MPMScene& MPMScene::set_from_options(const Options& options) {
+  OptionsRecorder recorder;
+  simulator.set_from_options(options.sub("mpm_"));
+  long n = static_cast<long>(bodies.size());
+  {
+    OptionsReader r(options, "MPM scene");
+    n = r.integer("bodies", n, "number of bodies (each reads -body<k>_*)", 1, 64);
+    r.end();
+  }
+  std::vector<MPMBodyOptions> read;
+  for (long k = 0; k < n; ++k) {
+    MPMBodyOptions b = static_cast<size_t>(k) < bodies.size() && simulator.dim() == 3
+                           ? bodies[static_cast<size_t>(k)]
+                           : MPMBodyOptions::defaults(simulator.dim());
+    read.push_back(b.set_from_options(options.sub("body" + std::to_string(k) + "_")));
+  }
+  bodies = std::move(read);
+  recorded_ = recorder.values();
+  return *this;
+}
+
+std::vector<std::string> MPMScene::materials() const {
+  std::vector<std::string> names;
+  for (const auto& b : bodies)
+    if (std::find(names.begin(), names.end(), b.material()) == names.end()) names.push_back(b.material());
+  return names;
+}
+
+std::unique_ptr<MPMSimulator> MPMScene::build() const {
+  const auto names = materials();
+  auto sim = std::make_unique<MPMSimulator>(simulator, mpm_materials(names));
+  const auto d = simulator.dim();
+  for (size_t k = 0; k < bodies.size(); ++k) {
+    const auto& b = bodies[k];
+    auto where = [&] { return "body " + std::to_string(k) + " (-body" + std::to_string(k) + "_*)"; };
+    try {
+      MPMShape s = b.shape() == "box" ? MPMShape::box(b.lower(), b.upper()) : MPMShape::sphere(b.center(), b.radius());
+      PHYSML_CHECK(static_cast<std::int64_t>(s.a.size()) == d, "the shape has ", s.a.size(), " coordinates, the scene is ",
+                   d, "-D");
+      MPMBody body;
+      body.shapes({s})
+          .material(std::find(names.begin(), names.end(), b.material()) - names.begin())
+          .particles_per_cell_axis(b.particles_per_cell_axis())
+          .jitter(b.jitter())
+          .seed(static_cast<std::uint64_t>(b.seed()))
+          .velocity(b.velocity())
+          .angular_velocity(b.angular_velocity())
+          .center(b.rotation_center());
+      sim->add_body(body);
+    } catch (const physml::Error& e) {
+      PHYSML_THROW(where(), ": ", e.what());
+    }
+  }
+  return sim;
+}
+
+std::string MPMScene::parameters_json() const {
+  auto values = recorded_;
+  if (values.empty()) values.emplace_back("bodies", std::to_string(bodies.size()));
+  std::vector<std::pair<std::string, std::string>> named;
+  for (const auto& [k, v] : values) named.emplace_back(!k.empty() && k[0] == '-' ? k.substr(1) : k, v);
+  return options_json(named);
+}
+
+SimulateOptions& SimulateOptions::set_from_options(const Options& options) {
+  OptionsReader r(options, "MPM simulation output (trajectory, VTK, PNG)");
+  output(r.string("output", output(), "Trajectory file to write (required; FILE.partial while incomplete)"));
+  frames(r.integer("frames", frames(), "frames after the initial state", 1));
+  store(r.choice("store", {"state", "kinematics"}, store(), "per-frame fields: state (x, v, C, F) or kinematics (x, v)"));
+  dtype(r.choice("dtype", {"float32", "float64"}, dtype(), "storage type of the per-frame fields"));
+  vtk(r.string("vtk", vtk(), "directory for a .vtp series (+ .pvd)"));
+  vtk_every(r.integer("vtk_every", vtk_every(), "write a .vtp every this many frames", 1));
+  png(r.string("png", png(), "directory for PNG renders"));
+  png_every(r.integer("png_every", png_every(), "write a PNG every this many frames", 1));
+  png_color(r.choice("png_color", {"speed", "material"}, png_color(), "colour of the renders"));
+  progress(r.boolean("progress", progress(), "print a progress line (rate, ETA)"));
+  test_interrupt_after(r.integer("test_interrupt_after", test_interrupt_after(),
+                                 "(testing) raise SIGINT after this many frames are written", 0));
+  r.end();
+  return *this;
+}
+
+void render_particles_png(const std::string& path, const MPMSimulator& sim, const std::string& color, int pixels,
+                          const std::string& title) {
+  PHYSML_CHECK(color == "speed" || color == "material", "render_particles_png: color '", color,
+               "', expected speed or material");
+  PHYSML_CHECK(pixels >= 8, "render_particles_png: pixels must be >= 8, got ", pixels);
+  const auto& P = sim.particles();
+  PHYSML_CHECK(P.size() > 0, "render_particles_png: no particles");
+  const auto grid = sim.options().grid();
+  const double lx = grid.upper(0), ly = grid.upper(1);
+  auto x = P.positions().to(torch::kDouble).contiguous();
+  auto v = color == "speed" ? P.velocities().to(torch::kDouble).norm(2, 1) : P.get("material").to(torch::kDouble) + 1.0;
+  // Each particle paints the pixels within half its lattice spacing h = volume^(1/d).
+  const double h = std::pow(P.get("volume").to(torch::kDouble).mean().item<double>(), 1.0 / static_cast<double>(P.dim()));
+  const int r = static_cast<int>(std::floor(0.5 * h / (lx / pixels)));
+  auto ix0 = (x.select(1, 0) / lx * pixels).floor().to(torch::kLong);
+  auto iy0 = (x.select(1, 1) / ly * pixels).floor().to(torch::kLong);
+  auto sum = torch::zeros({pixels * pixels}, torch::kDouble), cnt = torch::zeros({pixels * pixels}, torch::kDouble);
+  for (int oy = -r; oy <= r; ++oy)
+    for (int ox = -r; ox <= r; ++ox) {
+      auto flat = (iy0 + oy).clamp(0, pixels - 1) * pixels + (ix0 + ox).clamp(0, pixels - 1);
+      sum.index_add_(0, flat, v.contiguous());
+      cnt.index_add_(0, flat, torch::ones_like(v));
+    }
+  auto img = torch::where(cnt > 0, sum / cnt.clamp_min(1), torch::zeros_like(sum)).reshape({pixels, pixels});
+  io::FieldPanel panel(color == "speed" ? "speed [m/s] (0: no particle)" : "material + 1 (0: no particle)", img,
+                       color == "speed" ? "viridis" : "viridis");
+  panel.vmin = 0.0;
+  io::FieldPlotOptions po(560, 520);
+  po.extent = {0, lx, 0, ly};
+  po.title = title;
+  io::write_field_png(path, panel, po);
+}
+
+namespace {
+
+/// The frame's per-frame fields and its full-precision resume state.
+std::map<std::string, at::Tensor> frame_fields(const mesh::ParticleSet& P, bool state) {
+  std::map<std::string, at::Tensor> f{{"positions", P.positions()}, {"velocities", P.velocities()}};
+  if (state) {
+    f["C"] = P.get("C");
+    f["F"] = P.get("F");
+    if (P.has("F_zz")) f["F_zz"] = P.get("F_zz");
+  }
+  return f;
+}
+
+std::string frame_file(const std::string& dir, std::int64_t k, const char* ext) {
+  char name[64];
+  std::snprintf(name, sizeof name, "mpm_%05lld.%s", static_cast<long long>(k), ext);
+  return (std::filesystem::path(dir) / name).string();
+}
+
+}  // namespace
+
+SimulateResult simulate(const MPMScene& scene, const SimulateOptions& o) {
+  PHYSML_CHECK(!o.output().empty(), "no output file: set -output FILE.h5");
+  PHYSML_CHECK(o.frames() >= 1, "-frames ", o.frames(), ": expected at least 1");
+  const auto parent = std::filesystem::absolute(o.output()).parent_path();
+  PHYSML_CHECK(std::filesystem::is_directory(parent), "output directory '", parent.string(), "' does not exist");
+  auto sim = scene.build();
+  const auto& P0 = sim->particles();
+  const bool state = o.store() == "state";
+  const std::int64_t d = scene.simulator.dim();
+
+  io::TrajectoryInfo info;
+  info.simulator = "mpm";
+  info.parameters_json = scene.parameters_json();
+  info.grid_json = scene.simulator.grid().to_json();
+  info.particles = P0.size();
+  info.frames = o.frames() + 1;
+  info.frame_dt = scene.simulator.dt() * static_cast<double>(scene.simulator.substeps());
+  for (const auto& [name, t] : frame_fields(P0, state))
+    info.fields[name] = std::vector<std::int64_t>(t.sizes().begin() + 1, t.sizes().end());
+  info.dtype = o.dtype() == "float64" ? torch::kDouble : torch::kFloat;
+  auto writer = io::TrajectoryWriter::open(o.output(), info);
+
+  SimulateResult result;
+  result.particles = P0.size();
+  if (writer.already_complete()) {
+    log_info("'", o.output(), "' is already complete (", info.frames, " frames of ", info.particles,
+             " particles); nothing to do");
+    result.status = SimulateResult::Status::already_complete;
+    return result;
+  }
+  std::int64_t start = writer.frames_written();
+  std::int64_t clamped_before = 0;
+  if (start > 0) {  // resume: the full-precision state of the last written frame
+    auto s = writer.resume_state();
+    PHYSML_CHECK(s.count("positions") && s.count("velocities") && s.count("C") && s.count("F") && s.count("clamped"),
+                 "partial Trajectory file '", o.output(), ".partial' has no resume state; delete it to start over");
+    mesh::ParticleSet p(s.at("positions"), s.at("velocities"));
+    for (const char* k : {"C", "F", "F_zz"})
+      if (s.count(k)) p.set(k, s.at(k));
+    for (const auto& [k, t] : writer.particles()) p.set(k, t);
+    sim->set_particles(std::move(p));
+    clamped_before = s.at("clamped").item<std::int64_t>();
+    log_info("resuming '", o.output(), "' after frame ", start - 1, " of ", info.frames - 1);
+  } else {
+    writer.write_particles({{"mass", P0.get("mass")}, {"volume", P0.get("volume")}, {"material", P0.get("material")}});
+  }
+  log_info("simulating ", info.frames - start, " of ", info.frames, " frames of ", info.particles, " particles (",
+           d, "-D, ", scene.materials().size(), " material(s)) into '", o.output(), "'");
+
+  std::unique_ptr<io::PvdWriter> pvd;
+  if (!o.vtk().empty()) {
+    std::filesystem::create_directories(o.vtk());
+    pvd = std::make_unique<io::PvdWriter>((std::filesystem::path(o.vtk()) / "mpm.pvd").string());
+    for (std::int64_t k = 0; k < start; k += o.vtk_every())  // the frames of earlier runs
+      if (std::filesystem::exists(frame_file(o.vtk(), k, "vtp")))
+        pvd->add(static_cast<double>(k) * info.frame_dt, frame_file(o.vtk(), k, "vtp"));
+  }
+  if (!o.png().empty()) std::filesystem::create_directories(o.png());
+
+  std::unique_ptr<InterruptGuard> guard;
+  if (o.handle_signals()) guard = std::make_unique<InterruptGuard>();
+  std::unique_ptr<Progress> progress;
+  if (o.progress()) progress = std::make_unique<Progress>("simulate", info.frames, start);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (std::int64_t k = start; k < info.frames; ++k) {
+    if (k > 0) sim->step();
+    const auto& P = sim->particles();
+    const double time = static_cast<double>(k) * info.frame_dt;
+    std::map<std::string, at::Tensor> resume{{"positions", P.positions()},
+                                             {"velocities", P.velocities()},
+                                             {"C", P.get("C")},
+                                             {"F", P.get("F")},
+                                             {"clamped", torch::full({1}, clamped_before + sim->clamped_count(), torch::kLong)}};
+    if (P.has("F_zz")) resume["F_zz"] = P.get("F_zz");
+    writer.write_frame(k, time, frame_fields(P, state), resume);
+    if (pvd && k % o.vtk_every() == 0) {
+      const auto path = frame_file(o.vtk(), k, "vtp");
+      auto J = P.get("F").to(torch::kDouble).det();
+      if (P.has("F_zz")) J = J * P.get("F_zz").to(torch::kDouble);
+      io::write_vtp(path, P.positions(),
+                    {{"velocity", P.velocities()}, {"material", P.get("material")}, {"mass", P.get("mass")}, {"J", J}});
+      pvd->add(time, path);
+    }
+    if (!o.png().empty() && k % o.png_every() == 0)
+      render_particles_png(frame_file(o.png(), k, "png"), *sim, o.png_color(), 160,
+                           "frame " + std::to_string(k) + ", t = " + std::to_string(time) + " s");
+    ++result.frames_written;
+    if (progress) progress->advance(1);
+    if (result.frames_written == o.test_interrupt_after()) std::raise(SIGINT);
+    if (InterruptGuard::interrupted() && k + 1 < info.frames) {
+      result.status = SimulateResult::Status::interrupted;
+      result.signal = InterruptGuard::signal();
+      log_warning("interrupted by signal ", result.signal, " after frame ", k, "; '", o.output(), ".partial' holds ",
+                  k + 1, " of ", info.frames, " frames; rerun the same command to continue");
+      break;
+    }
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  result.clamped = clamped_before + sim->clamped_count();
+  if (result.status == SimulateResult::Status::interrupted) return result;
+  writer.finish();
+  if (progress) progress->finish();
+  if (result.clamped > 0)
+    log_warning(result.clamped, " particle-substeps left the domain and were clamped back (-mpm_clamp_cells)");
+  log_info("wrote '", o.output(), "' (", info.frames, " frames of ", info.particles, " particles, ",
+           result.seconds > 0 ? static_cast<double>(result.frames_written * scene.simulator.substeps() * info.particles) /
+                                    result.seconds
+                              : 0.0,
+           " particle-substeps/s)");
+  return result;
+}
+
+}  // namespace physml::simulators

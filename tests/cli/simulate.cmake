@@ -1,0 +1,68 @@
+# `physml simulate`: a short run of the default scene (exit code, output, files), -help,
+# bad input, and interrupt + resume equal to an uninterrupted run.
+set(sim_dir ${CMAKE_CURRENT_BINARY_DIR}/simulate_data)
+file(MAKE_DIRECTORY ${sim_dir})
+physml_cli_test(NAME cli.simulate.clean COMMAND ${CMAKE_COMMAND} -E rm -rf ${sim_dir}/cube.h5 ${sim_dir}/cube.h5.partial
+  ${sim_dir}/vtk ${sim_dir}/png ABSENT ${sim_dir}/cube.h5 PROPERTIES LABELS cli FIXTURES_SETUP sim_clean)
+physml_cli_test(NAME cli.simulate.cube COMMAND physml_cli simulate -output ${sim_dir}/cube.h5 -frames 20 -threads 1
+  -vtk ${sim_dir}/vtk -vtk_every 10 -png ${sim_dir}/png -png_every 20
+  OUTPUT "simulating 21 of 21 frames of 1000 particles \\(3-D, 1 material\\(s\\)\\)"
+         "wrote '.*cube.h5' \\(21 frames of 1000 particles, [0-9.e+]+ particle-substeps/s\\)"
+  CREATES ${sim_dir}/cube.h5 ${sim_dir}/vtk/mpm.pvd ${sim_dir}/vtk/mpm_00000.vtp ${sim_dir}/vtk/mpm_00020.vtp
+          ${sim_dir}/png/mpm_00000.png ${sim_dir}/png/mpm_00020.png
+  ABSENT ${sim_dir}/cube.h5.partial ${sim_dir}/vtk/mpm_00005.vtp
+  PROPERTIES LABELS cli FIXTURES_REQUIRED sim_clean FIXTURES_SETUP sim_cube)
+physml_cli_test(NAME cli.simulate.rerun_is_noop COMMAND physml_cli simulate -output ${sim_dir}/cube.h5 -frames 20 -threads 1
+  OUTPUT "cube.h5' is already complete \\(21 frames of 1000 particles\\); nothing to do" UNCHANGED ${sim_dir}/cube.h5
+  PROPERTIES LABELS cli FIXTURES_REQUIRED sim_cube)
+physml_cli_test(NAME cli.simulate.other_settings_refused EXIT 1 COMMAND physml_cli simulate -output ${sim_dir}/cube.h5
+  -frames 20 -mpm_dt 1e-4 -threads 1
+  OUTPUT "physml simulate: error: Trajectory file '.*cube.h5' already exists with different settings \\(parameters: "
+  UNCHANGED ${sim_dir}/cube.h5 PROPERTIES LABELS cli FIXTURES_REQUIRED sim_cube)
+physml_cli_test(NAME cli.simulate.help COMMAND physml_cli simulate -help -output ${sim_dir}/help.h5
+  OUTPUT "-mpm_cells <now 20 : formerly 20>: grid cells per axis" "-body0_material <now jelly : formerly jelly>: material \\(jelly\\|plasticine\\|sand\\|water\\)"
+         "-frames <now 1000 : formerly 1000>: frames after the initial state"
+  ABSENT ${sim_dir}/help.h5 ${sim_dir}/help.h5.partial PROPERTIES LABELS cli)
+physml_cli_test(NAME cli.simulate.unknown_material EXIT 1 COMMAND physml_cli simulate -output ${sim_dir}/x.h5
+  -body0_material honey
+  OUTPUT "physml simulate: error: option -body0_material: unknown value 'honey'; expected one of: jelly, plasticine, sand, water"
+  ABSENT ${sim_dir}/x.h5 ${sim_dir}/x.h5.partial PROPERTIES LABELS cli)
+physml_cli_test(NAME cli.simulate.body_outside_domain EXIT 1 COMMAND physml_cli simulate -output ${sim_dir}/x.h5
+  -body0_lower 2,2,2 -body0_upper 3,3,3
+  OUTPUT "physml simulate: error: body 0 \\(-body0_\\*\\): .*outside the domain"
+  ABSENT ${sim_dir}/x.h5 ${sim_dir}/x.h5.partial PROPERTIES LABELS cli)
+physml_cli_test(NAME cli.simulate.missing_output EXIT 1 COMMAND physml_cli simulate -frames 2
+  OUTPUT "physml simulate: error: no output file: set -output FILE.h5" PROPERTIES LABELS cli)
+
+# Interrupt (the real SIGINT, raised after 4 frames) exits 130 with only the partial file; the
+# same command completes it, and every stored byte equals an uninterrupted run's.
+set(sim_resume ${CMAKE_CURRENT_BINARY_DIR}/simulate_resume.cmake)
+file(WRITE ${sim_resume} [=[
+file(REMOVE ${DIR}/r.h5 ${DIR}/r.h5.partial ${DIR}/ref.h5 ${DIR}/ref.h5.partial)
+set(args -frames 8 -mpm_dim 2 -mpm_cells 16 -body0_velocity 1,-1 -dtype float64 -threads 1)
+execute_process(COMMAND ${EXE} simulate -output ${DIR}/r.h5 ${args} -test_interrupt_after 4
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 130 OR EXISTS ${DIR}/r.h5 OR NOT EXISTS ${DIR}/r.h5.partial)
+  message(FATAL_ERROR "interrupted run: exit ${rc} (expected 130)\n${out}${err}")
+endif()
+if(NOT "${out}${err}" MATCHES "interrupted by signal 2 after frame 3; '.*r.h5.partial' holds 4 of 9 frames")
+  message(FATAL_ERROR "no interrupt report:\n${err}")
+endif()
+execute_process(COMMAND ${EXE} simulate -output ${DIR}/r.h5 ${args} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0 OR NOT "${out}${err}" MATCHES "resuming '.*r.h5' after frame 3 of 8")
+  message(FATAL_ERROR "resumed run: exit ${rc}\n${out}${err}")
+endif()
+execute_process(COMMAND ${EXE} simulate -output ${DIR}/ref.h5 ${args} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+execute_process(COMMAND ${CHECK} ${DIR}/r.h5 ${DIR}/ref.h5 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "resumed trajectory differs:\n${out}${err}")
+endif()
+message("resumed trajectory identical: ${out}")
+]=])
+add_executable(physml_trajectory_compare ${CMAKE_CURRENT_SOURCE_DIR}/trajectory_compare.cpp)
+target_link_libraries(physml_trajectory_compare PRIVATE PhysML::physml)
+target_compile_options(physml_trajectory_compare PRIVATE ${PHYSML_WARNINGS})
+physml_use_torch_pch(physml_trajectory_compare)
+physml_cli_test(NAME cli.simulate.resume_bit_for_bit COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:physml_cli>
+  -DCHECK=$<TARGET_FILE:physml_trajectory_compare> -DDIR=${sim_dir} -P ${sim_resume}
+  OUTPUT "resumed trajectory identical: ok" PROPERTIES LABELS cli)
