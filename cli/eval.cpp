@@ -4,6 +4,7 @@
 #include "physml/core/error.hpp"
 #include "physml/core/options.hpp"
 #include "physml/train/dataset.hpp"
+#include "physml/train/eval_options.hpp"
 #include "physml/train/figures.hpp"
 #include "physml/operators/checkpoint.hpp"
 #include "physml/operators/normalized_model.hpp"
@@ -42,20 +43,18 @@ int run_rollout(physml::operators::Model& model, const physml::train::GridDatase
 }
 
 int run_eval(const std::vector<std::string>& args) {
-  PHYSML_CHECK(args.size() == 2, "physml eval takes CHECKPOINT and DATASET, got ", args.size(), " arguments");
-  physml::Options opt;
-  physml::train::GridDatasetOptions d;
-  d.stride = opt.get_int("stride", 1);
-  d.count = opt.get_int("count", -1);
-  d.snapshot_pairs = opt.get_int("snapshot_pairs", 0);
-  const auto split = opt.get_string("split", "test");
-  const auto batch = opt.get_int("batch_size", 8);
-  const bool periodic = opt.get_bool("periodic", false);
-  const auto figures = opt.get_string("figures", "");
-  const auto nfig = opt.get_int("figures_count", 3);
-  const auto steps = opt.get_int("rollout", 0);
-  PHYSML_CHECK(steps == 0 || d.snapshot_pairs == 0, "physml eval: -rollout and -snapshot_pairs exclude each other ",
-               "(a rollout starts from w(t_0) of whole trajectories)");
+  PHYSML_CHECK(args.size() == 2 || physml::Options().has("help"), "physml eval takes CHECKPOINT and DATASET, got ",
+               args.size(), " arguments");
+  const physml::Options opt;
+  const auto e = physml::train::EvalOptions().set_from_options(opt);
+  if (opt.has("help")) return 0;
+  const auto& d = e.data;
+  const auto& split = e.split;
+  const auto batch = e.batch_size;
+  const bool periodic = e.periodic;
+  const auto& figures = e.figures;
+  const auto nfig = e.figures_count;
+  const auto steps = e.rollout;
   physml::check_no_unused_options();
   auto model = physml::operators::load(args[0]);
   physml::train::GridDataset data(args[1], split, d);

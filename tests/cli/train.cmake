@@ -96,3 +96,8 @@ physml_cli_test(NAME cli.train.missing_output EXIT 1 COMMAND physml_cli train ${
   -data ${cli_train_data} OUTPUT "physml train: error: missing required option -output" PROPERTIES LABELS cli FIXTURES_REQUIRED cli_train_data)
 physml_cli_test(NAME cli.train.missing_config EXIT 1 COMMAND physml_cli train ${CMAKE_CURRENT_BINARY_DIR}/no_such.yaml
   -data ${cli_train_data} OUTPUT "physml train: error: options file '.*no_such.yaml' cannot be opened" PROPERTIES LABELS cli)
+# physml eval -help lists the evaluation and sample-selection keys with defaults, reads no file.
+physml_cli_test(NAME cli.eval.help COMMAND physml_cli eval -help
+  OUTPUT "-split <now test : formerly test>: split of the Dataset file to evaluate" "-stride <now 1 : formerly 1>: take every stride-th"
+         "-rollout <now 0 : formerly 0>: autoregressive rollout"
+  PROPERTIES LABELS cli)

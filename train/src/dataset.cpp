@@ -1,5 +1,7 @@
 #include "physml/train/dataset.hpp"
 
+#include "physml/core/options_reader.hpp"
+
 #include "physml/core/error.hpp"
 #include "physml/core/random.hpp"
 #include "physml/io/dataset.hpp"
@@ -12,6 +14,18 @@
 #include <sstream>
 
 namespace physml::train {
+
+GridDatasetOptions& GridDatasetOptions::set_from_options(const Options& options) {
+  OptionsReader r(options, "Samples of a Dataset split");
+  stride = r.integer("stride", stride, "take every stride-th grid point along each spatial axis", 1);
+  begin = r.integer("begin", begin, "first sample of the split used", 0);
+  count = r.integer("count", count, "samples used (-1 = to the end of the split)", -1);
+  cache = r.boolean("cache", cache, "keep the samples in memory after the first read");
+  snapshot_pairs = r.integer("snapshot_pairs", snapshot_pairs,
+                             "one-step pairs of the first K+1 frames of trajectory data (0 = input/output pairs)", 0);
+  r.end();
+  return *this;
+}
 namespace {
 
 std::string shape_text(const std::vector<std::int64_t>& s) {

@@ -12,6 +12,9 @@
 #include <utility>
 #include <vector>
 
+namespace physml {
+class Options;
+}
 namespace physml::io {
 class DatasetReader;
 }
@@ -36,6 +39,10 @@ struct GridDatasetOptions {
   /// sample*K + k (MgNO's Navier-Stokes protocol: K = 10, teacher-forced pairs of the first
   /// 11 frames).
   std::int64_t snapshot_pairs = 0;
+
+  /// Read -stride, -begin, -count, -cache and -snapshot_pairs under the prefix of `options`
+  /// (PetscOptionsBegin/End: -help lists them); the current values are the defaults.
+  GridDatasetOptions& set_from_options(const Options& options);
 };
 
 /// Input/output field pairs of one split: inputs [n, C_in, spatial...], outputs [n, C_out, spatial...]
