@@ -22,6 +22,39 @@ double PoissonProblem::coordinate(int axis, int64_t i) const {
   return centering == GridCentering::vertex ? static_cast<double>(i) * h : (static_cast<double>(i) + 0.5) * h;
 }
 
+mesh::Grid PoissonProblem::grid() const {
+  validate();
+  const int d = dim();
+  std::vector<int64_t> sizes(shape.rbegin(), shape.rend());
+  std::vector<double> upper;
+  for (int a = 0; a < d; ++a) upper.push_back(lengths.empty() ? 1.0 : lengths[static_cast<size_t>(d - 1 - a)]);
+  mesh::GridOptions o(sizes);
+  o.upper(upper).centering(centering);
+  for (int a = 0; a < d; ++a)  // grid axis a (x = 0) is face pair 2a, 2a + 1
+    o.boundary(a, boundary[static_cast<size_t>(2 * a)].type, boundary[static_cast<size_t>(2 * a + 1)].type);
+  return mesh::Grid(o);
+}
+
+PoissonProblem PoissonProblem::on(const mesh::Grid& g) {
+  PHYSML_CHECK(g.dim() == 2 || g.dim() == 3, "PoissonProblem::on: a ", g.dim(), "-D grid; expected 2-D or 3-D");
+  PoissonProblem p;
+  p.shape = g.shape();
+  for (int a = g.dim() - 1; a >= 0; --a) {  // lengths in tensor order
+    PHYSML_CHECK(g.lower(a) == 0.0, "PoissonProblem::on: the box must start at the origin, axis ", a, " starts at ",
+                 g.lower(a));
+    p.lengths.push_back(g.upper(a));
+  }
+  p.centering = g.centering();
+  for (int a = 0; a < g.dim(); ++a)
+    for (int side = 0; side < 2; ++side) {
+      PHYSML_CHECK(g.boundary(a, side) != mesh::Boundary::periodic, "PoissonProblem::on: axis ", a,
+                   " is periodic; the Poisson assembly supports dirichlet and neumann faces");
+      p.boundary[static_cast<size_t>(2 * a + side)].type = g.boundary(a, side);
+    }
+  p.validate();
+  return p;
+}
+
 namespace {
 
 void check_field(const at::Tensor& t, const std::vector<int64_t>& shape, const char* name) {
@@ -43,6 +76,9 @@ void PoissonProblem::validate() const {
                " box lengths given for a ", shape.size(), "D grid");
   for (double L : lengths)
     PHYSML_CHECK(L > 0 && std::isfinite(L), "Poisson problem: box length ", L, " must be positive and finite");
+  for (int f = 0; f < 2 * dim(); ++f)
+    PHYSML_CHECK(boundary[static_cast<size_t>(f)].type != mesh::Boundary::periodic, "Poisson problem: face ", f,
+                 " is periodic; expected dirichlet or neumann (x_lo = 0, x_hi, y_lo, y_hi, z_lo, z_hi)");
   check_field(coefficient, shape, "coefficient a");
   check_field(source, shape, "source f");
   check_field(solid, shape, "solid mask");

@@ -232,3 +232,25 @@ TEST(Poisson, NonConvergenceIsReportedWithPetscReason) {
   EXPECT_FALSE(rep.converged());
   EXPECT_EQ(rep.reason_name(), "DIVERGED_ITS");
 }
+
+TEST(Poisson, ProblemAndTheOneGridDescriptionAgree) {
+  using physml::mesh::Boundary;
+  const physml::mesh::Grid g(physml::mesh::GridOptions({9, 5})
+                                 .upper({2.0, 1.0})
+                                 .centering(physml::mesh::Centering::cell)
+                                 .boundary(0, Boundary::neumann, Boundary::dirichlet));
+  auto p = physml::simulators::PoissonProblem::on(g);
+  EXPECT_EQ(p.shape, (std::vector<int64_t>{5, 9}));        // tensor order [ny, nx]
+  EXPECT_EQ(p.lengths, (std::vector<double>{1.0, 2.0}));   // [Ly, Lx]
+  EXPECT_EQ(p.boundary[physml::simulators::x_lo].type, Boundary::neumann);
+  EXPECT_EQ(p.boundary[physml::simulators::x_hi].type, Boundary::dirichlet);
+  EXPECT_EQ(p.boundary[physml::simulators::y_lo].type, Boundary::dirichlet);
+  EXPECT_DOUBLE_EQ(p.spacing(1), g.spacing(0));            // x spacing 2 / 9 (cells)
+  EXPECT_DOUBLE_EQ(p.spacing(0), g.spacing(1));
+  EXPECT_DOUBLE_EQ(p.coordinate(1, 3), g.axis_coordinates(0)[3].item<double>());
+  EXPECT_EQ(p.grid(), g);
+  EXPECT_THROW_MSG(physml::simulators::PoissonProblem::on(physml::mesh::Grid(physml::mesh::GridOptions({8, 8}).periodic(1))),
+                   "axis 1 is periodic");
+  p.boundary[physml::simulators::y_hi].type = Boundary::periodic;
+  EXPECT_THROW_MSG(p.validate(), "face 3 is periodic");
+}

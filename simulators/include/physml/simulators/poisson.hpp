@@ -27,6 +27,8 @@
 #include "physml/core/error.hpp"
 
 #include <ATen/core/Tensor.h>
+#include "physml/mesh/grid.hpp"
+
 #include <petscksp.h>
 
 #include <array>
@@ -36,11 +38,13 @@
 
 namespace physml::simulators {
 
-/// Where the unknowns of a uniform grid sit (see the file comment).
-enum class GridCentering { vertex, cell };
+/// Where the unknowns of a uniform grid sit (see the file comment): the one grid description's
+/// centering, mesh::Centering.
+using GridCentering = mesh::Centering;
 
-/// Kind of boundary condition on one face of the box.
-enum class BoundaryType { dirichlet, neumann };
+/// Kind of boundary condition on one face of the box: mesh::Boundary (dirichlet or neumann;
+/// periodic faces are refused by PoissonProblem::validate).
+using BoundaryType = mesh::Boundary;
 
 /// Boundary data at a point: coordinates {x, y, z} (z = 0 in 2D) -> value.
 using BoundaryFunction = std::function<double(const std::array<double, 3>& x)>;
@@ -95,8 +99,15 @@ struct PoissonProblem {
   double coordinate(int axis, int64_t i) const;
   /// Set every face to the same condition.
   void set_all_boundaries(const BoundaryCondition& bc) { boundary.fill(bc); }
-  /// Throws physml::Error naming the first thing that is wrong (shape, lengths, a ≤ 0, NaN).
+  /// Throws physml::Error naming the first thing that is wrong (shape, lengths, a ≤ 0, NaN,
+  /// a periodic face).
   void validate() const;
+  /// The problem's grid as the one grid description: sizes x first (the reverse of shape),
+  /// the box [0, L], the centering and each face's boundary type.
+  mesh::Grid grid() const;
+  /// A problem (coefficient 1, source 0, homogeneous boundary values) on `grid`, whose lower
+  /// corner must be the origin and whose faces must not be periodic.
+  static PoissonProblem on(const mesh::Grid& grid);
 };
 
 /// The assembled linear system A x = b of a PoissonProblem on a communicator. Rows are
