@@ -222,13 +222,9 @@ mesh::Grid MPMOptions::grid() const {
                                                                                            : mesh::Boundary::neumann));
 }
 
-MPMSimulator::MPMSimulator(MPMOptions options, std::vector<physics::Material> materials)
-    : impl_(std::make_unique<Impl>()) {
-  auto& I = *impl_;
-  I.o = std::move(options);
-  const auto& o = I.o;
+detail::MPMKernelParams detail::mpm_kernel_params(const MPMOptions& o) {
   PHYSML_CHECK(o.dim() == 2 || o.dim() == 3, "MPMOptions: dim must be 2 or 3, got ", o.dim());
-  I.dim = static_cast<int>(o.dim());
+  const int dim = static_cast<int>(o.dim());
   PHYSML_CHECK(o.cells().size() == 1 || static_cast<std::int64_t>(o.cells().size()) == o.dim(),
                "MPMOptions: cells must have 1 or dim = ", o.dim(), " values, got ", o.cells().size());
   PHYSML_CHECK(std::isfinite(o.domain_size()) && o.domain_size() > 0, "MPMOptions: domain_size must be > 0 m, got ",
@@ -237,33 +233,53 @@ MPMSimulator::MPMSimulator(MPMOptions options, std::vector<physics::Material> ma
   PHYSML_CHECK(o.substeps() >= 1, "MPMOptions: substeps must be >= 1, got ", o.substeps());
   PHYSML_CHECK(o.boundary() == "free_slip" || o.boundary() == "no_slip",
                "MPMOptions: boundary must be 'free_slip' or 'no_slip', got '", o.boundary(), "'");
-  I.no_slip = o.boundary() == "no_slip";
   PHYSML_CHECK(o.boundary_cells() >= 0, "MPMOptions: boundary_cells must be >= 0, got ", o.boundary_cells());
   PHYSML_CHECK(std::isfinite(o.clamp_cells()) && o.clamp_cells() >= 0.5,
                "MPMOptions: clamp_cells must be >= 0.5 (the stencil must stay on the grid), got ", o.clamp_cells());
   PHYSML_CHECK(o.threads() >= 0, "MPMOptions: threads must be >= 0, got ", o.threads());
   PHYSML_CHECK(std::isfinite(o.cfl()) && o.cfl() > 0, "MPMOptions: cfl must be > 0, got ", o.cfl());
-  for (int a = 0; a < I.dim; ++a) {
+  detail::MPMKernelParams prm;
+  prm.no_slip = o.boundary() == "no_slip";
+  for (int a = 0; a < dim; ++a) {
     const std::int64_t c = o.cells().size() == 1 ? o.cells()[0] : o.cells()[a];
     PHYSML_CHECK(c >= 2 && 2 * o.clamp_cells() < static_cast<double>(c), "MPMOptions: cells[", a, "] = ", c,
                  " is too small (need >= 2 and > 2 clamp_cells)");
-    I.cells[a] = c;
-    I.nodes[a] = c + 2;
+    prm.cells[a] = c;
+    prm.nodes[a] = c + 2;
   }
-  I.dx = o.domain_size() / static_cast<double>(I.cells[0]);
-  I.num_nodes = 1;
-  for (int a = 0; a < I.dim; ++a) {
-    I.length[a] = static_cast<double>(I.cells[a]) * I.dx;
-    I.num_nodes *= I.nodes[a];
-  }
+  prm.dx = o.domain_size() / static_cast<double>(prm.cells[0]);
+  for (int a = 0; a < dim; ++a) prm.length[a] = static_cast<double>(prm.cells[a]) * prm.dx;
   if (o.gravity().empty()) {
-    I.gravity[1] = -9.8;
+    prm.gravity[1] = -9.8;
   } else {
     PHYSML_CHECK(static_cast<std::int64_t>(o.gravity().size()) == o.dim(),
                  "MPMOptions: gravity must have dim = ", o.dim(), " values (or none for -9.8 m/s^2 along axis 1), got ",
                  o.gravity().size());
-    for (int a = 0; a < I.dim; ++a) I.gravity[a] = o.gravity()[a];
+    for (int a = 0; a < dim; ++a) prm.gravity[a] = o.gravity()[a];
   }
+  prm.dt = o.dt();
+  prm.clamp_cells = o.clamp_cells();
+  prm.boundary_cells = o.boundary_cells();
+  prm.apic = o.apic();
+  prm.threads = o.threads() > 0 ? static_cast<int>(o.threads()) : detail::mpm_max_threads();
+  return prm;
+}
+
+MPMSimulator::MPMSimulator(MPMOptions options, std::vector<physics::Material> materials)
+    : impl_(std::make_unique<Impl>()) {
+  auto& I = *impl_;
+  I.o = std::move(options);
+  const auto& o = I.o;
+  const auto prm = detail::mpm_kernel_params(o);
+  I.dim = static_cast<int>(o.dim());
+  I.no_slip = prm.no_slip;
+  I.cells = prm.cells;
+  I.nodes = prm.nodes;
+  I.dx = prm.dx;
+  I.length = prm.length;
+  I.gravity = prm.gravity;
+  I.num_nodes = 1;
+  for (int a = 0; a < I.dim; ++a) I.num_nodes *= I.nodes[a];
   I.threads = o.threads() > 0 ? static_cast<int>(o.threads()) : detail::mpm_max_threads();
   PHYSML_CHECK(!materials.empty(), "MPMSimulator: at least one material is needed");
   for (std::size_t m = 0; m < materials.size(); ++m) check_material(materials[m], m);

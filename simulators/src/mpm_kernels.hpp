@@ -9,6 +9,10 @@
 #include <cstdint>
 #include <vector>
 
+namespace physml::simulators {
+struct MPMOptions;
+}
+
 namespace physml::simulators::detail {
 
 /// Grid and step parameters of one substep (see mpm.hpp for their meaning).
@@ -48,6 +52,10 @@ struct MPMKernelResult {
 template <typename T, int D>
 MPMKernelResult mpm_substep(const MPMKernelParams& prm, const MPMParticleBuffers<T>& p,
                             std::vector<std::vector<T>>& grids);
+
+/// Validated kernel parameters of `options` (cells, nodes, lengths, gravity, dt, walls,
+/// threads); throws physml::Error naming the bad option. Defined in mpm.cpp.
+MPMKernelParams mpm_kernel_params(const MPMOptions& options);
 
 /// omp_get_max_threads().
 int mpm_max_threads();

@@ -1,0 +1,82 @@
+#pragma once
+/// \file mpm_diff.hpp
+/// Differentiable MLS-MPM: the substep of mpm.hpp as a LibTorch autograd graph, so that
+/// gradients of a loss on particle trajectories flow to the initial state, to material
+/// parameters and to the weights of a learned constitutive law (NCLaw).
+///
+/// A substep is three pieces:
+///   tau      = law.elastic(F)                      (LibTorch, batched over all particles)
+///   x', v', C', F_trial = transfer(x, v, C, F, tau) (hand-written P2G / grid / G2P kernels and
+///                                                    their hand-written adjoint, OpenMP)
+///   F'       = law.plastic(F_trial)                (LibTorch; identity if none)
+/// The transfer stores only its inputs for the backward pass and recomputes the grid there,
+/// so a rollout of T substeps keeps T particle states (and the law's activations) in memory.
+/// In 2-D (plane strain) the law sees [[F, 0], [0, F_zz]]; F_zz changes only through the
+/// plastic law.
+///
+///   DifferentiableMPM mpm(options, sim.particles());      // volume, mass from a scene
+///   auto s = DifferentiableMPM::state_of(sim.particles());
+///   s.v.requires_grad_(true);
+///   for (int k = 0; k < 100; ++k) s = mpm.substep(s, law);
+///   (s.x - target).pow(2).mean().backward();              // s0.v.grad(), parameters' grads
+
+#include "physml/mesh/particles.hpp"
+#include "physml/simulators/mpm.hpp"
+
+#include <ATen/core/Tensor.h>
+
+#include <functional>
+#include <memory>
+
+namespace physml::operators {
+class Model;
+}
+
+namespace physml::simulators {
+
+/// Particle state of a differentiable rollout: x, v [N, d], C, F [N, d, d], F_zz [N] (2-D only;
+/// undefined in 3-D). Any floating dtype the kernels support (float32, float64), one device.
+struct MPMState {
+  at::Tensor x, v, C, F, F_zz;
+};
+
+/// A constitutive law as differentiable functions of the 3 x 3 deformation gradient, batched:
+/// elastic F [N, 3, 3] -> Kirchhoff stress tau [N, 3, 3]; plastic (may be empty) F_trial
+/// [N, 3, 3] -> F [N, 3, 3].
+struct TorchLaw {
+  std::function<at::Tensor(const at::Tensor&)> elastic;
+  std::function<at::Tensor(const at::Tensor&)> plastic;
+};
+
+/// Compressible Neo-Hookean law tau = mu (F F^T - I) + lambda log(J) I with the moduli as
+/// tensors (scalars; requires_grad for material-parameter gradients). No plasticity.
+TorchLaw neo_hookean_law(at::Tensor mu, at::Tensor lambda);
+
+/// The NCLaw networks (operators/nclaw.hpp: nclaw_elastic, nclaw_plastic or
+/// nclaw_unconstrained models) as a law; `plastic` may be null (elastic only).
+TorchLaw nclaw_law(std::shared_ptr<operators::Model> elastic, std::shared_ptr<operators::Model> plastic = nullptr);
+
+/// The differentiable simulator for one scene's grid and particles (a single shared grid for
+/// any number of materials: give a law that maps each particle's F by its material).
+class DifferentiableMPM {
+public:
+  /// `particles` supplies the constant "volume" and "mass" [N] (e.g. an MPMSimulator's after
+  /// add_body). Throws for invalid options (as MPMSimulator does).
+  DifferentiableMPM(const MPMOptions& options, const mesh::ParticleSet& particles);
+  ~DifferentiableMPM();
+  DifferentiableMPM(const DifferentiableMPM&) = delete;
+  DifferentiableMPM& operator=(const DifferentiableMPM&) = delete;
+
+  /// One substep of size dt (see the file comment). Throws physml::Error for wrong shapes
+  /// and for a non-finite stress or state (naming the particle).
+  MPMState substep(const MPMState& state, const TorchLaw& law) const;
+  /// The state of a particle set (copies, no gradient).
+  static MPMState state_of(const mesh::ParticleSet& particles);
+  const MPMOptions& options() const;
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace physml::simulators

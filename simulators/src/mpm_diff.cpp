@@ -1,0 +1,252 @@
+// Differentiable MLS-MPM (mpm_diff.hpp): the stress-given transfer as a torch autograd Function
+// whose backward is the hand-written adjoint of mpm_transfer.cpp; the law runs in LibTorch.
+#include "physml/simulators/mpm_diff.hpp"
+
+#include "physml/core/error.hpp"
+#include "physml/operators/registry.hpp"
+#include "mpm_transfer.hpp"
+
+#include <torch/torch.h>
+
+namespace physml::simulators {
+
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+/// The kernel parameters travel through the autograd context as plain values.
+void save_params(AutogradContext* ctx, const detail::MPMKernelParams& p, int dim) {
+  ctx->saved_data["dim"] = dim;
+  ctx->saved_data["cells"] = std::vector<std::int64_t>(p.cells.begin(), p.cells.end());
+  ctx->saved_data["nodes"] = std::vector<std::int64_t>(p.nodes.begin(), p.nodes.end());
+  ctx->saved_data["length"] = std::vector<double>(p.length.begin(), p.length.end());
+  ctx->saved_data["gravity"] = std::vector<double>(p.gravity.begin(), p.gravity.end());
+  ctx->saved_data["dx"] = p.dx;
+  ctx->saved_data["dt"] = p.dt;
+  ctx->saved_data["clamp"] = p.clamp_cells;
+  ctx->saved_data["band"] = p.boundary_cells;
+  ctx->saved_data["no_slip"] = p.no_slip;
+  ctx->saved_data["apic"] = p.apic;
+  ctx->saved_data["threads"] = static_cast<std::int64_t>(p.threads);
+}
+
+detail::MPMKernelParams load_params(AutogradContext* ctx) {
+  detail::MPMKernelParams p;
+  auto ints = [&](const char* k, std::array<std::int64_t, 3>& a) {
+    const auto v = ctx->saved_data[k].toIntVector();
+    std::copy(v.begin(), v.end(), a.begin());
+  };
+  auto reals = [&](const char* k, std::array<double, 3>& a) {
+    const auto v = ctx->saved_data[k].toDoubleVector();
+    std::copy(v.begin(), v.end(), a.begin());
+  };
+  ints("cells", p.cells);
+  ints("nodes", p.nodes);
+  reals("length", p.length);
+  reals("gravity", p.gravity);
+  p.dx = ctx->saved_data["dx"].toDouble();
+  p.dt = ctx->saved_data["dt"].toDouble();
+  p.clamp_cells = ctx->saved_data["clamp"].toDouble();
+  p.boundary_cells = ctx->saved_data["band"].toInt();
+  p.no_slip = ctx->saved_data["no_slip"].toBool();
+  p.apic = ctx->saved_data["apic"].toBool();
+  p.threads = static_cast<int>(ctx->saved_data["threads"].toInt());
+  return p;
+}
+
+template <typename T>
+detail::TransferInput<T> input_of(const std::vector<at::Tensor>& t) {  // x, v, C, F, tau, volume, mass
+  detail::TransferInput<T> in;
+  in.n = t[0].size(0);
+  in.x = t[0].data_ptr<T>();
+  in.v = t[1].data_ptr<T>();
+  in.C = t[2].data_ptr<T>();
+  in.F = t[3].data_ptr<T>();
+  in.tau = t[4].data_ptr<T>();
+  in.volume = t[5].data_ptr<T>();
+  in.mass = t[6].data_ptr<T>();
+  return in;
+}
+
+template <typename T>
+detail::TransferBuffers<T> buffers_of(const at::Tensor& x, const at::Tensor& v, const at::Tensor& C, const at::Tensor& F) {
+  return {x.data_ptr<T>(), v.data_ptr<T>(), C.data_ptr<T>(), F.data_ptr<T>()};
+}
+
+/// Scratch grids per dtype (the kernels resize them).
+template <typename T>
+std::vector<std::vector<T>>& scratch() {
+  static thread_local std::vector<std::vector<T>> g;
+  return g;
+}
+
+template <typename T>
+void run_forward(const detail::MPMKernelParams& p, int dim, const std::vector<at::Tensor>& in, const at::Tensor& x,
+                 const at::Tensor& v, const at::Tensor& C, const at::Tensor& F) {
+  const auto i = input_of<T>(in);
+  const auto o = buffers_of<T>(x, v, C, F);
+  if (dim == 2)
+    detail::mpm_transfer<T, 2>(p, i, o, scratch<T>());
+  else
+    detail::mpm_transfer<T, 3>(p, i, o, scratch<T>());
+}
+
+template <typename T>
+void run_adjoint(const detail::MPMKernelParams& p, int dim, const std::vector<at::Tensor>& in,
+                 const std::vector<at::Tensor>& go, const std::vector<at::Tensor>& gi, const at::Tensor& gtau) {
+  const auto i = input_of<T>(in);
+  const auto o = buffers_of<T>(go[0], go[1], go[2], go[3]);
+  const auto r = buffers_of<T>(gi[0], gi[1], gi[2], gi[3]);
+  if (dim == 2)
+    detail::mpm_transfer_adjoint<T, 2>(p, i, o, r, gtau.data_ptr<T>(), scratch<T>());
+  else
+    detail::mpm_transfer_adjoint<T, 3>(p, i, o, r, gtau.data_ptr<T>(), scratch<T>());
+}
+
+/// CPU contiguous copies (the kernels run on the host; results go back to the input device).
+at::Tensor host(const at::Tensor& t) { return t.detach().to(torch::kCPU).contiguous(); }
+
+struct TransferFunction : public torch::autograd::Function<TransferFunction> {
+  static variable_list forward(AutogradContext* ctx, at::Tensor x, at::Tensor v, at::Tensor C, at::Tensor F,
+                               at::Tensor tau, at::Tensor volume, at::Tensor mass, const detail::MPMKernelParams* p,
+                               int64_t dim) {
+    const auto device = x.device();
+    std::vector<at::Tensor> in{host(x), host(v), host(C), host(F), host(tau), host(volume), host(mass)};
+    auto xo = torch::empty_like(in[0]), vo = torch::empty_like(in[1]), Co = torch::empty_like(in[2]),
+         Fo = torch::empty_like(in[3]);
+    if (x.scalar_type() == torch::kDouble)
+      run_forward<double>(*p, static_cast<int>(dim), in, xo, vo, Co, Fo);
+    else
+      run_forward<float>(*p, static_cast<int>(dim), in, xo, vo, Co, Fo);
+    ctx->save_for_backward({in[0], in[1], in[2], in[3], in[4], in[5], in[6]});
+    ctx->saved_data["device"] = std::string(device.str());
+    save_params(ctx, *p, static_cast<int>(dim));
+    return {xo.to(device), vo.to(device), Co.to(device), Fo.to(device)};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad) {
+    const auto saved = ctx->get_saved_variables();
+    const auto p = load_params(ctx);
+    const int dim = static_cast<int>(ctx->saved_data["dim"].toInt());
+    const c10::Device device(ctx->saved_data["device"].toStringRef());
+    std::vector<at::Tensor> in(saved.begin(), saved.end());
+    std::vector<at::Tensor> go;
+    for (size_t k = 0; k < 4; ++k)
+      go.push_back(grad[k].defined() ? host(grad[k]).to(in[k].scalar_type()) : torch::zeros_like(in[k]));
+    std::vector<at::Tensor> gi{torch::empty_like(in[0]), torch::empty_like(in[1]), torch::empty_like(in[2]),
+                               torch::empty_like(in[3])};
+    auto gtau = torch::empty_like(in[4]);
+    if (in[0].scalar_type() == torch::kDouble)
+      run_adjoint<double>(p, dim, in, go, gi, gtau);
+    else
+      run_adjoint<float>(p, dim, in, go, gi, gtau);
+    return {gi[0].to(device), gi[1].to(device), gi[2].to(device), gi[3].to(device), gtau.to(device),
+            at::Tensor(),     at::Tensor(),     at::Tensor(),     at::Tensor()};
+  }
+};
+
+}  // namespace
+
+TorchLaw neo_hookean_law(at::Tensor mu, at::Tensor lambda) {
+  TorchLaw law;
+  law.elastic = [mu, lambda](const at::Tensor& F) {
+    const auto I = torch::eye(3, F.options()).expand_as(F);
+    const auto J = torch::linalg::det(F);
+    return mu * (torch::matmul(F, F.transpose(1, 2)) - I) + (lambda * torch::log(J)).view({-1, 1, 1}) * I;
+  };
+  return law;
+}
+
+TorchLaw nclaw_law(std::shared_ptr<operators::Model> elastic, std::shared_ptr<operators::Model> plastic) {
+  PHYSML_CHECK(elastic != nullptr, "nclaw_law: an elastic model is required");
+  TorchLaw law;
+  law.elastic = [elastic](const at::Tensor& F) { return elastic->forward(F); };
+  if (plastic) law.plastic = [plastic](const at::Tensor& F) { return plastic->forward(F); };
+  return law;
+}
+
+struct DifferentiableMPM::Impl {
+  MPMOptions options;
+  detail::MPMKernelParams params;
+  at::Tensor volume, mass;
+  int dim = 3;
+};
+
+DifferentiableMPM::DifferentiableMPM(const MPMOptions& options, const mesh::ParticleSet& particles)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->options = options;
+  impl_->params = detail::mpm_kernel_params(options);
+  impl_->dim = static_cast<int>(options.dim());
+  PHYSML_CHECK(particles.size() > 0 && particles.dim() == options.dim(), "DifferentiableMPM: expected ", options.dim(),
+               "-D particles, got ", particles.size(), " particles of dimension ", particles.dim());
+  impl_->volume = particles.get("volume").detach().clone();
+  impl_->mass = particles.get("mass").detach().clone();
+}
+
+DifferentiableMPM::~DifferentiableMPM() = default;
+const MPMOptions& DifferentiableMPM::options() const { return impl_->options; }
+
+MPMState DifferentiableMPM::state_of(const mesh::ParticleSet& p) {
+  MPMState s;
+  s.x = p.positions().detach().clone();
+  s.v = p.velocities().detach().clone();
+  s.C = p.get("C").detach().clone();
+  s.F = p.get("F").detach().clone();
+  if (p.has("F_zz")) s.F_zz = p.get("F_zz").detach().clone();
+  return s;
+}
+
+MPMState DifferentiableMPM::substep(const MPMState& s, const TorchLaw& law) const {
+  const auto& I = *impl_;
+  const int64_t D = I.dim, N = I.volume.size(0);
+  PHYSML_CHECK(law.elastic, "DifferentiableMPM::substep: the law has no elastic part");
+  auto check = [&](const at::Tensor& t, std::vector<int64_t> shape, const char* name) {
+    PHYSML_CHECK(t.defined() && t.sizes().vec() == shape, "DifferentiableMPM::substep: ", name, " has shape ",
+                 t.defined() ? c10::str(t.sizes()) : std::string("undefined"), ", expected ", c10::IntArrayRef(shape));
+  };
+  check(s.x, {N, D}, "x");
+  check(s.v, {N, D}, "v");
+  check(s.C, {N, D, D}, "C");
+  check(s.F, {N, D, D}, "F");
+  if (D == 2) check(s.F_zz, {N}, "F_zz");
+  PHYSML_CHECK(s.x.scalar_type() == torch::kDouble || s.x.scalar_type() == torch::kFloat,
+               "DifferentiableMPM::substep: float32 or float64 state expected");
+  auto embed = [&](const at::Tensor& F, const at::Tensor& Fzz) {
+    if (D == 3) return F;
+    const auto top = torch::cat({F, torch::zeros({N, 2, 1}, F.options())}, 2);
+    const auto bottom = torch::cat({torch::zeros({N, 1, 2}, F.options()), Fzz.view({N, 1, 1}).to(F.scalar_type())}, 2);
+    return torch::cat({top, bottom}, 1);
+  };
+  const auto tau3 = law.elastic(embed(s.F, s.F_zz));
+  PHYSML_CHECK(tau3.sizes() == c10::IntArrayRef({N, 3, 3}), "DifferentiableMPM: the elastic law returned shape ",
+               tau3.sizes(), ", expected [", N, ", 3, 3]");
+  const auto tau = tau3.slice(1, 0, D).slice(2, 0, D).to(s.x.scalar_type()).contiguous();
+  if (!torch::isfinite(tau.detach()).all().item<bool>()) {
+    const auto bad = torch::nonzero(~torch::isfinite(tau.detach()).flatten(1).all(1))[0].item<int64_t>();
+    PHYSML_THROW("DifferentiableMPM: the Kirchhoff stress of particle ", bad, " is not finite; expected a finite stress");
+  }
+  auto out = TransferFunction::apply(s.x, s.v, s.C, s.F, tau, I.volume.to(s.x.options()), I.mass.to(s.x.options()),
+                                     &I.params, D);
+  MPMState r;
+  r.x = out[0];
+  r.v = out[1];
+  r.C = out[2];
+  r.F = out[3];
+  r.F_zz = s.F_zz;
+  if (law.plastic) {
+    const auto F3 = law.plastic(embed(out[3], s.F_zz));
+    r.F = F3.slice(1, 0, D).slice(2, 0, D);
+    if (D == 2) r.F_zz = F3.select(1, 2).select(1, 2);
+  }
+  auto J = torch::linalg::det(r.F.detach());
+  if (D == 2) J = J * r.F_zz.detach();
+  if (!(J > 0).all().item<bool>()) {
+    const auto bad = torch::nonzero(~(J > 0))[0].item<int64_t>();
+    PHYSML_THROW("DifferentiableMPM: J = det F = ", J[bad].item<double>(), " <= 0 at particle ", bad,
+                 " after the substep; expected J > 0 (time step too large for the velocity field or the stiffness)");
+  }
+  return r;
+}
+
+}  // namespace physml::simulators
