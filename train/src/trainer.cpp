@@ -361,7 +361,7 @@ RolloutMetrics evaluate_rollout(operators::Model& model, const GridDataset& data
 
 TrainerOptions& TrainerOptions::set_from_options(const Options& options, const std::string& title) {
   {
-    OptionsReader r(options, title);
+    OptionsReader r(options, title.empty() ? std::string("Trainer: training of a model on a task") : title);
     epochs(r.integer("epochs", epochs(), "total epochs of the run (the schedule length)", 1));
     batch_size(r.integer("batch_size", batch_size(), "samples per batch", 1));
     optimizer(r.choice("optimizer", {"adam", "adamw"}, optimizer(), "adam (L2 weight decay) or adamw (decoupled)"));
@@ -375,7 +375,12 @@ TrainerOptions& TrainerOptions::set_from_options(const Options& options, const s
     stop_after(r.integer("stop_after", stop_after(), "stop after this many epochs in this call (-1 = run to -epochs)"));
   }
   auto s = schedule();
-  schedule(s.set_from_options(options));
+  // The trainer's default title keeps the schedule's; another title (other defaults) names it.
+  if (title.empty())
+    s.set_from_options(options);
+  else
+    s.set_from_options(options, "Learning-rate schedule of the " + title);
+  schedule(s);
   return *this;
 }
 

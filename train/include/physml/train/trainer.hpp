@@ -55,10 +55,10 @@ struct TrainerOptions {
 public:
   /// Read -epochs, -batch_size, -optimizer, -weight_decay, -loss, -periodic, -grad_clip, -seed,
   /// -shuffle, -output, -stop_after and the schedule's keys (ScheduleOptions::set_from_options)
-  /// under the prefix of `options`; the current values are the defaults. `title` heads the
-  /// section in -help (one per set of defaults, e.g. the DCDM trainer's).
-  TrainerOptions& set_from_options(const Options& options,
-                                   const std::string& title = "Trainer: training of a model on a task");
+  /// under the prefix of `options`; the current values are the defaults. A non-empty `title`
+  /// heads a section of its own in -help (one per set of defaults, e.g. the DCDM trainer's;
+  /// PETSc prints a section title once).
+  TrainerOptions& set_from_options(const Options& options, const std::string& title = "");
 };
 
 /// One line of the training log.
