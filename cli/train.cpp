@@ -28,63 +28,49 @@ namespace {
 using physml::Options;
 using physml::OptionsReader;
 
-/// -model dcdm: the DCDM network (operators/dcdm_net.hpp) trained with train::train_dcdm on
-/// a "dcdm-ritz" Dataset (train::save_ritz_dataset; examples/dcdm_poisson/dcdm_train -data).
-int run_train_dcdm(const Options& opt, const std::string& data, const std::string& out, const std::string& resume) {
+/// Title of the trainer's -help section with the DCDM defaults (train::dcdm_trainer_options).
+const char* const kDCDMTrainerTitle = "Trainer with -model dcdm (defaults of DCDM training, Kaneda et al. 2023)";
+
+/// -model dcdm: the DCDM network (operators/dcdm_net.hpp) trained by train::Trainer on the
+/// train::DCDMTask of a "dcdm-ritz" Dataset (train::save_ritz_dataset;
+/// examples/dcdm_poisson/dcdm_train -data).
+int run_train_dcdm(const Options& opt, const std::string& data, const std::string& resume, const std::string& device) {
   auto d = physml::train::load_ritz_dataset(data);
   const auto dim = static_cast<std::int64_t>(d.grid.size());
   PHYSML_CHECK(dim == 2 || dim == 3, "physml train -model dcdm: '", data, "' has a ", dim,
                "D grid; DCDM networks are 2D or 3D");
-  physml::train::DCDMTrainOptions t;
-  t.set_from_options(opt);
-  physml::seed_everything(t.seed);  // before a new network is initialized
-  t.checkpoint = out + "/last.h5";
+  auto t = physml::train::dcdm_trainer_options().set_from_options(opt, kDCDMTrainerTitle);
+  const auto task_options = physml::train::DCDMTaskOptions().set_from_options(opt);
+  physml::seed_everything(t.seed());  // before a new network is initialized
   const std::vector<std::int64_t> tensor_grid(d.grid.rbegin(), d.grid.rend());
-  std::shared_ptr<physml::operators::DCDMNetImpl> net;
-  if (!resume.empty()) {
-    // Weights only: a new run of -epochs epochs starts from them; Adam's moment estimates
-    // start afresh (train_dcdm keeps no optimizer state). Use a new -output directory.
-    net = std::dynamic_pointer_cast<physml::operators::DCDMNetImpl>(physml::operators::load(resume, "dcdm"));
-    PHYSML_CHECK(net && net->options().dim() == dim, "physml train: '", resume, "' is not a ", dim,
-                 "D DCDM model, the data are ", dim, "D");
-    PHYSML_CHECK(net->options().train_grid() == d.grid, "physml train: '", resume,
-                 "' was trained on another grid than the data's; resuming keeps the model's recorded training grid "
-                 "(used by -ksp_dcdm_input_scale grid), so it must match");
-    // The options read for a new network must agree with the resumed one where they were given.
-    auto fresh = physml::operators::DCDMNetOptions(dim).variant(net->options().variant())
-                     .mask_channel(net->options().mask_channel());
-    OptionsReader r(opt.sub("dcdm_"), "DCDM network (Kaneda et al., ICML 2023)");
-    const auto variant = r.choice("variant", {"from64", "from128"}, fresh.variant(), "network depth");
-    const bool mask_channel = r.boolean("mask_channel", fresh.mask_channel(), "fluid/solid mask as a second input channel");
-    PHYSML_CHECK(variant == net->options().variant(), "physml train: -dcdm_variant ", variant, " but '", resume,
-                 "' is a ", net->options().variant(), " model");
-    PHYSML_CHECK(mask_channel == net->options().mask_channel(), "physml train: -dcdm_mask_channel ",
-                 mask_channel ? "true" : "false", " does not match '", resume, "'");
-    physml::log_info("resumed from ", resume, " (weights; the optimizer restarts)");
-  } else {
-    net = std::dynamic_pointer_cast<physml::operators::DCDMNetImpl>(
-        physml::operators::create_from_options("dcdm", opt, {1, 1, tensor_grid}));
-  }
+  auto net = std::dynamic_pointer_cast<physml::operators::DCDMNetImpl>(
+      physml::operators::create_from_options("dcdm", opt, {1, 1, tensor_grid}));
+  net->to(c10::Device(device));
   physml::check_no_unused_options();
-  std::filesystem::create_directories(out);
+  physml::train::DCDMTask task(d.b, d.A, d.grid, d.mask, task_options);
+  physml::train::Trainer trainer(net, t);
+  // Exact resume (weights, Adam state, epoch, best validation); the network options given
+  // must be those of the checkpoint (load_into names the first that differs).
+  if (!resume.empty()) {
+    trainer.resume(resume);
+    physml::log_info("resumed from ", resume, " at epoch ", trainer.epoch());
+  }
   std::int64_t nparams = 0;
   for (const auto& p : net->parameters()) nparams += p.numel();
   std::string g;
   for (std::size_t i = 0; i < d.grid.size(); ++i) g += (i ? "x" : "") + std::to_string(d.grid[i]);
   physml::log_info("training dcdm (", nparams, " parameters, ", net->options().variant(), ") on ", data, ": ",
-                   d.b.size(0), " Ritz right-hand sides, grid ", g, ", validation fraction ", t.valid_fraction);
+                   task.size(), " + ", task.validation_size(), " Ritz right-hand sides (train + validation), grid ", g);
   const double before = physml::train::evaluate_dcdm(*net, d.b, d.A, d.grid, d.mask);
-  auto h = physml::train::train_dcdm(*net, d.b, d.A, d.grid, t, d.mask);
-  physml::train::write_dcdm_history(out, h);
-  if (!h.train_loss.empty()) {
-    std::printf("epoch %zu  train loss %.4e  valid loss %.4e  (before this run %.4e)\n", h.train_loss.size(),
-                h.train_loss.back(), h.valid_loss.back(), before);
-  } else {
-    physml::operators::save(t.checkpoint, *net);
-    std::printf("no epochs; loss %.4e\n", before);
+  auto records = trainer.fit(task);
+  if (!records.empty()) {
+    const auto& r = records.back();
+    std::printf("epoch %lld  train loss %.4e  valid loss %.4e  (before this run %.4e)\n",
+                static_cast<long long>(r.epoch), r.train_loss, r.metric("valid_loss"), before);
   }
-  std::printf("model: %s (use with -ksp_type dcdm -ksp_dcdm_model %s); log: %s/log.csv, %s/loss.png\n",
-              t.checkpoint.c_str(), t.checkpoint.c_str(), out.c_str(), out.c_str());
+  const std::string last = t.output_dir() + "/last.h5";
+  std::printf("model: %s (use with -ksp_type dcdm -ksp_dcdm_model %s), %s/best.h5; log: %s/log.csv, %s/loss.png\n",
+              last.c_str(), last.c_str(), t.output_dir().c_str(), t.output_dir().c_str(), t.output_dir().c_str());
   return 0;
 }
 
@@ -96,7 +82,8 @@ void read_every_section(const Options& opt) {
   physml::operators::FNOOptions(1, 1).set_from_options(opt.sub("fno_"));
   physml::operators::DCDMNetOptions().set_from_options(opt.sub("dcdm_"));
   physml::train::TrainerOptions().set_from_options(opt);
-  physml::train::DCDMTrainOptions().set_from_options(opt);
+  physml::train::dcdm_trainer_options().set_from_options(opt, kDCDMTrainerTitle);
+  physml::train::DCDMTaskOptions().set_from_options(opt);
 }
 
 int run_train(const std::vector<std::string>& args) {
@@ -105,7 +92,7 @@ int run_train(const std::vector<std::string>& args) {
   PHYSML_CHECK(args.size() <= 1, "physml train takes at most one CONFIG file, got ", args.size(), " arguments");
   Options opt;
   const bool help = opt.has("help");
-  std::string type, data, out, resume, train_split, valid_split, xn_kind, yn_kind;
+  std::string type, data, out, resume, train_split, valid_split, xn_kind, yn_kind, device;
   physml::train::GridDatasetOptions dopt;
   std::int64_t train_count = -1, valid_count = -1, valid_begin = 0;
   {
@@ -114,7 +101,8 @@ int run_train(const std::vector<std::string>& args) {
     type = r.choice("model", types, "mgno", "model type (each reads its own -<type>_* keys)");
     data = r.string("data", "", "Dataset file (physml generate; a dcdm-ritz file for -model dcdm)");
     out = r.string("output", "", "output directory (last.h5, best.h5, log.csv, loss.png, figures/)");
-    resume = r.string("resume", "", "checkpoint to resume from (DIR/last.h5)");
+    resume = r.string("resume", "", "checkpoint to resume from exactly (DIR/last.h5)");
+    device = r.string("device", "cpu", "torch device of the model (cpu, cuda, cuda:1, ...)");
     train_split = r.string("train_split", "train", "split to train on");
     valid_split = r.string("valid_split", "valid", "split to validate on (none = no validation)");
     train_count = r.integer("train_count", train_count, "training samples used (-1 = all)", -1);
@@ -131,7 +119,7 @@ int run_train(const std::vector<std::string>& args) {
   PHYSML_CHECK(!data.empty(), "missing required option -data (a Dataset file)");
   PHYSML_CHECK(std::filesystem::exists(data), "data file '", data, "' does not exist");
   PHYSML_CHECK(!out.empty(), "missing required option -output (a directory)");
-  if (type == "dcdm") return run_train_dcdm(opt, data, out, resume);
+  if (type == "dcdm") return run_train_dcdm(opt, data, resume, device);
 
   physml::train::TrainerOptions t;
   t.set_from_options(opt);
@@ -153,6 +141,7 @@ int run_train(const std::vector<std::string>& args) {
     yn->fit(y.to(torch::kFloat));
   }
   auto model = std::make_shared<physml::operators::NormalizedModel>(inner, xn, yn);
+  model->to(c10::Device(device));
   physml::train::Trainer trainer(model, t);
   if (!resume.empty()) trainer.resume(resume);
   std::int64_t nparams = 0;
@@ -165,7 +154,7 @@ int run_train(const std::vector<std::string>& args) {
   if (!records.empty()) {
     const auto& r = records.back();
     std::printf("epoch %lld  train loss %.4e  valid L2 %.4e  valid H1 %.4e  (best valid L2 %.4e)\n",
-                static_cast<long long>(r.epoch), r.train_loss, r.valid_l2, r.valid_h1, trainer.best_validation());
+                static_cast<long long>(r.epoch), r.train_loss, r.metric("valid_l2"), r.metric("valid_h1"), trainer.best_validation());
   }
   if (valid && (valid->input_shape().size() == 2 || valid->input_shape().size() == 3)) {
     auto best = physml::operators::load(t.output_dir() + "/best.h5");
@@ -183,13 +172,13 @@ PHYSML_COMMAND({"train", "train a neural operator (MgNO, FNO) or a DCDM network 
                 "`physml train -help` lists every option of every object with its default and meaning\n"
                 "(data selection, -model mgno|fno|dcdm, -mgno_*, -fno_*, -dcdm_*, the trainer and the\n"
                 "learning-rate schedule, DCDM training) without training anything.\n\n"
-                "-model mgno|fno: supervised training through train::Trainer; writes DIR/last.h5 and\n"
+                "-model mgno|fno: supervised training (train::Trainer, SupervisedTask); writes DIR/last.h5 and\n"
                 "DIR/best.h5 (checkpoints), DIR/log.csv, DIR/loss.png, DIR/figures/; -resume DIR/last.h5\n"
                 "continues a run exactly (weights, optimizer, epoch).\n"
                 "-model dcdm: a DCDM network (Kaneda et al. 2023) on a Ritz-vector data file (generator\n"
                 "dcdm-ritz, written by examples/dcdm_poisson/dcdm_train -data FILE), unsupervised loss\n"
-                "|b - (q'b/q'Aq) A q|^2; writes DIR/last.h5 every epoch, DIR/log.csv, DIR/loss.png;\n"
-                "-resume OLD/last.h5 starts a new run (-epochs more epochs, fresh optimizer) from those weights.",
+                "|b - (q'b/q'Aq) A q|^2 (train::Trainer, DCDMTask); writes the same files; -resume\n"
+                "DIR/last.h5 continues exactly as for the operators.",
                 run_train, /*config_file=*/true});
 
 }  // namespace

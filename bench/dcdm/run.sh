@@ -11,8 +11,9 @@
 #   solvers run: one 3D network application costs ~0.16 s at 32³, ~2 s at 64³ on this machine),
 #   SCENES3D="sphere spheres" (single-frame 3D scenes; box and none are also available),
 #   SOLVERS=regex (run only the solvers whose name matches), TABLE=results.md (output table
-#   name in out-dir). An existing model file in out-dir (dcdm3d_n$TRAIN_N3.h5,
-#   dcdm2d_n$TRAIN_N2.h5) is used as is; a missing one is trained first.
+#   name in out-dir). An existing model in out-dir (dcdm3d_n$TRAIN_N3/last.h5,
+#   dcdm2d_n$TRAIN_N2/last.h5, the training directories of dcdm_train -output) is used as is; a
+#   missing one is trained first.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="${1:-$root/build}"
@@ -37,15 +38,15 @@ INPUT_SCALE="${INPUT_SCALE:-none}"
 tag=$([ "$INPUT_SCALE" = none ] && echo "" || echo " [scale $INPUT_SCALE]")
 common="-ksp_rtol 1e-6 -ksp_atol 1e-50 -ksp_norm_type unpreconditioned -ksp_max_it $MAXIT"
 
-m3="$out/dcdm3d_n${TRAIN_N3}.h5"
-m2="$out/dcdm2d_n${TRAIN_N2}.h5"
+m3="$out/dcdm3d_n${TRAIN_N3}/last.h5"
+m2="$out/dcdm2d_n${TRAIN_N2}/last.h5"
 if [ ! -f "$m3" ] && [ "$DCDM3D_MAX" -gt 0 ] && [ -n "$SIZES3D" ]; then
   "$trainer" -n "$TRAIN_N3" -dim 3 -obstacle sphere -lanczos_steps 300 -samples 600 -epochs "$EPOCHS3" \
-    -lr 1e-3 -threads 1 -o "$m3" 2>&1 | grep -v "^train dcdm" | tee "$out/train3d.log"
+    -lr 1e-3 -threads 1 -output "$(dirname "$m3")" 2>&1 | grep -v "^train " | tee "$out/train3d.log"
 fi
 if [ ! -f "$m2" ] && [ -n "$SIZES2D" ]; then
   "$trainer" -n "$TRAIN_N2" -dim 2 -obstacle sphere -lanczos_steps 400 -samples 1000 -epochs "$EPOCHS2" \
-    -lr 1e-3 -threads 1 -o "$m2" 2>&1 | grep -v "^train dcdm" | tee "$out/train2d.log"
+    -lr 1e-3 -threads 1 -output "$(dirname "$m2")" 2>&1 | grep -v "^train " | tee "$out/train2d.log"
 fi
 
 solvers=(

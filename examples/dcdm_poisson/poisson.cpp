@@ -11,12 +11,17 @@
 // -speed S (obstacle x-velocity per frame, in domain units), -seed s (right-hand side),
 // -save_system FILE (write frame 0's A and b as PETSc binary, for `physml solve`).
 // Prints per frame: iterations, setup and solve seconds, converged reason, true residual.
+// Exit status: 0 if every frame converged; PETSC_ERR_NOT_CONVERGED (91) if a solve diverged
+// (KSPGetConvergedReason < 0; all frames are still run and summarized); any other PETSc
+// error's code (e.g. 63 for a bad option), never 0.
 #include "poisson_scene.hpp"
 
 #include <petscksp.h>
 #include <petsctime.h>
 
-int main(int argc, char** argv) {
+namespace {
+
+PetscErrorCode run(int argc, char** argv) {
   PetscCall(PetscInitialize(&argc, &argv, nullptr, "DCDM example: pressure Poisson with an obstacle"));
   PetscInt n = 32, dim = 3, frames = 1, seed = 1, count = 4, scene_seed = 1;
   PetscReal radius = 0.2, speed = 0.02, surface = 1.0;
@@ -64,7 +69,8 @@ int main(int argc, char** argv) {
   PetscCall(KSPSetDMActive(ksp, PETSC_FALSE));
   PetscCall(KSPSetFromOptions(ksp));
 
-  PetscInt total_its = 0;
+  PetscInt total_its = 0, diverged_frame = -1;
+  KSPConvergedReason diverged_reason = KSP_CONVERGED_ITERATING;
   PetscLogDouble total_setup = 0, total_solve = 0;
   for (PetscInt f = 0; f < frames; ++f) {
     scene::Obstacle o;
@@ -111,12 +117,18 @@ int main(int argc, char** argv) {
     PetscCall(VecNorm(b, NORM_2, &bn));
     PetscCall(PetscPrintf(PETSC_COMM_WORLD, "frame %" PetscInt_FMT " its %" PetscInt_FMT " setup %.4f solve %.4f reason %s relres %.3e\n",
                           f, its, t1 - t0, t2 - t1, KSPConvergedReasons[reason], (double)(rn / bn)));
+    if (reason < 0 && diverged_frame < 0) {
+      diverged_frame = f;
+      diverged_reason = reason;
+    }
     total_its += its;
     total_setup += t1 - t0;
     total_solve += t2 - t1;
   }
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "summary frames %" PetscInt_FMT " mean_its %.1f mean_setup %.4f mean_solve %.4f\n",
                         frames, (double)total_its / frames, total_setup / frames, total_solve / frames));
+  PetscCheck(diverged_frame < 0, PETSC_COMM_WORLD, PETSC_ERR_NOT_CONVERGED,
+             "the solve of frame %" PetscInt_FMT " diverged (%s)", diverged_frame, KSPConvergedReasons[diverged_reason]);
   PetscCall(KSPDestroy(&ksp));
   PetscCall(VecDestroy(&r));
   PetscCall(VecDestroy(&x));
@@ -125,4 +137,12 @@ int main(int argc, char** argv) {
   PetscCall(DMDestroy(&da));
   PetscCall(PetscFinalize());
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // A PETSc error code as the exit status; codes that would wrap to 0 modulo 256 give 1.
+  const PetscErrorCode ierr = run(argc, argv);
+  return ierr == 0 ? 0 : (ierr % 256 != 0 ? static_cast<int>(ierr % 256) : 1);
 }

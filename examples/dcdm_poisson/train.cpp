@@ -2,18 +2,25 @@
 //   1. assemble the scene's matrix A (poisson_scene.hpp, the same as dcdm_poisson),
 //   2. Lanczos with full reorthogonalization from A·ξ, Ritz pairs,
 //   3. training right-hand sides b = Σ c_j y_j (9× weight on the low 55%), normalized,
-//   4. Adam on the scale-invariant DCDM loss; the model is saved after every epoch.
+//   4. the scale-invariant DCDM loss trained by the library's Trainer (train::DCDMTask):
+//      OUT/last.h5 after every epoch (the model), OUT/best.h5, OUT/log.csv, OUT/loss.png.
 //
-//   ./dcdm_train -n 16 -dim 3 -lanczos_steps 200 -samples 800 -epochs 20 -o dcdm16.h5
+//   ./dcdm_train -n 16 -dim 3 -lanczos_steps 200 -samples 800 -epochs 20 -lr 1e-3 -output run16
+//   ./dcdm_train -n 32 -dim 3 -lanczos_steps 300 -samples 600 -data ritz32.h5   # data only
 //
-// Options: -n -dim -obstacle sphere|box|spheres|random|plume|none -radius -nobstacles
-// -scene_seed -surface (scene, poisson_scene.hpp), -variant from64|from128, -mask (mask channel),
-// -lanczos_steps, -samples, -epochs, -batch, -lr, -seed, -o FILE, -data FILE (also save the data).
+// Options (-help lists them with defaults): the scene's -n -dim -obstacle
+// sphere|box|spheres|random|plume|none -radius -obstacle_x -nobstacles -scene_seed -surface
+// (poisson_scene.hpp), -lanczos_steps, -samples, -data FILE (save the Ritz data); the network's
+// -dcdm_variant, -dcdm_mask_channel, ... (DCDMNetOptions); the trainer's -epochs, -batch_size,
+// -lr, -seed (also of the Lanczos start and the combinations), -output DIR, -stop_after, ...
+// (TrainerOptions, DCDM defaults: train::dcdm_trainer_options) and -valid_fraction
+// (DCDMTaskOptions). Without -output nothing is trained (write the data with -data).
 #include "poisson_scene.hpp"
 
 #include "physml/core/environment.hpp"
 #include "physml/core/log.hpp"
 #include "physml/core/options.hpp"
+#include "physml/core/options_reader.hpp"
 #include "physml/core/random.hpp"
 #include "physml/solvers/linear/dcdm.hpp"
 #include "physml/solvers/linear/lanczos.hpp"
@@ -67,30 +74,32 @@ int main(int argc, char** argv) {
   try {
     physml::Environment env(argc, argv);
     physml::Options o;
-    const long n = o.get_int("n", 16), dim = o.get_int("dim", 3);
+    long n = 16, dim = 3, count = 4, scene_seed = 1, steps = 200, samples = 800;
+    std::string data_path;
     scene::Obstacle obstacle;
-    obstacle.shape = o.get_choice("obstacle", scene::shape_names(), "sphere");
-    obstacle.radius = o.get_real("radius", 0.2);
-    obstacle.cx = o.get_real("obstacle_x", 0.5);
-    obstacle.surface = o.get_real("surface", 1.0);
-    const long count = o.get_int("nobstacles", 4);
-    const long scene_seed = o.get_int("scene_seed", 1);
-    const int steps = static_cast<int>(o.get_int("lanczos_steps", 200));
-    const long samples = o.get_int("samples", 800);
-    const std::uint64_t seed = static_cast<std::uint64_t>(o.get_int("seed", 0));
-    physml::train::DCDMTrainOptions t;
-    t.epochs = static_cast<int>(o.get_int("epochs", 10));
-    t.batch_size = static_cast<int>(o.get_int("batch", 10));
-    t.lr = o.get_real("lr", 1e-3);
-    t.seed = seed;
-    t.checkpoint = o.get_string("o", "dcdm.h5");
-    const std::string data_path = o.get_string("data", "");
-    const std::string variant = o.get_choice("variant", {"from64", "from128"}, "from64");
-    const bool mask_channel = o.get_bool("mask", false);
+    {
+      physml::OptionsReader r(o, "dcdm_train: pressure-Poisson scene and its Ritz-vector training data");
+      n = r.integer("n", n, "cells per side", 2);
+      dim = r.integer("dim", dim, "2 or 3", 2, 3);
+      obstacle.shape = r.choice("obstacle", scene::shape_names(), "sphere", "obstacle shape (poisson_scene.hpp)");
+      obstacle.radius = r.real("radius", 0.2, "obstacle radius (domain units)");
+      obstacle.cx = r.real("obstacle_x", 0.5, "obstacle centre x (domain units)");
+      obstacle.surface = r.real("surface", 1.0, "free surface height y (1 = none)");
+      count = r.integer("nobstacles", count, "obstacles of the random scene", 0);
+      scene_seed = r.integer("scene_seed", scene_seed, "seed of the random scene", 0);
+      steps = r.integer("lanczos_steps", steps, "Lanczos steps (Ritz pairs)", 1);
+      samples = r.integer("samples", samples, "training right-hand sides (Ritz combinations)", 1);
+      data_path = r.string("data", "", "also save the Ritz data to this dcdm-ritz Dataset file");
+    }
+    auto net_options = physml::operators::DCDMNetOptions(static_cast<int>(dim)).set_from_options(o.sub("dcdm_"));
+    auto t = physml::train::dcdm_trainer_options().set_from_options(o, "Trainer (defaults of DCDM training)");
+    const auto task_options = physml::train::DCDMTaskOptions().set_from_options(o);
+    if (o.has("help")) return 0;
     physml::check_no_unused_options();
-    PHYSML_CHECK(dim == 2 || dim == 3, "-dim must be 2 or 3, got ", dim);
-    PHYSML_CHECK(count >= 0, "-nobstacles must be >= 0, got ", count);
+    PHYSML_CHECK(!t.output_dir().empty() || !data_path.empty(),
+                 "nothing to do: give -output DIR (train a network) and/or -data FILE (write the Ritz data)");
     scene::configure(obstacle, static_cast<int>(dim), static_cast<int>(count), static_cast<unsigned>(scene_seed));
+    const std::uint64_t seed = t.seed();
 
     physml::seed_everything(seed);
     DM da;
@@ -124,24 +133,20 @@ int main(int argc, char** argv) {
     data.b = data.b / data.b.norm(2, 1, true).clamp_min(1e-30);
     if (!data_path.empty()) physml::train::save_ritz_dataset(data_path, data);
 
-    physml::operators::DCDMNet net(physml::operators::DCDMNetOptions(static_cast<int>(dim))
-                                       .variant(variant)
-                                       .mask_channel(mask_channel)
-                                       .train_grid(grid));
-    timer.reset();
     report_reference_losses(data.A, data.b);
-    const double before = physml::train::evaluate_dcdm(*net, data.b, data.A, grid, data.mask);
-    auto hist = physml::train::train_dcdm(*net, data.b, data.A, grid, t, data.mask);
-    if (hist.train_loss.empty()) {
-      physml::log_info("loss: untrained ", before, " (no epochs)");
-      hist.train_loss.push_back(before);
-      hist.valid_loss.push_back(before);
+    if (!t.output_dir().empty()) {
+      auto net = std::make_shared<physml::operators::DCDMNetImpl>(net_options.train_grid(grid));
+      timer.reset();
+      physml::train::DCDMTask task(data.b, data.A, grid, data.mask, task_options);
+      const double before = physml::train::evaluate_dcdm(*net, data.b, data.A, grid, data.mask);
+      physml::train::Trainer trainer(net, t);
+      const auto records = trainer.fit(task);
+      const auto& r = records.back();
+      physml::log_info("loss: untrained ", before, ", after ", r.epoch, " epochs: train ", r.train_loss, " valid ",
+                       r.metric("valid_loss"), " (", physml::format_duration(timer.seconds()), "); model saved to ",
+                       t.output_dir(), "/last.h5");
+      for (const auto& e : records) physml::log_info("epoch ", e.epoch, " train ", e.train_loss, " valid ", e.metric("valid_loss"));
     }
-    physml::log_info("loss: untrained ", before, ", after ", t.epochs, " epochs: train ", hist.train_loss.back(), " valid ",
-                     hist.valid_loss.back(), " (", physml::format_duration(timer.seconds()), "); ",
-                     t.epochs > 0 ? "model saved to " + t.checkpoint : std::string("no epochs, no model written"));
-    for (size_t e = 0; e < hist.train_loss.size(); ++e)
-      physml::log_info("epoch ", e + 1, " train ", hist.train_loss[e], " valid ", hist.valid_loss[e]);
     VecDestroy(&v0);
     MatDestroy(&A);
     DMDestroy(&da);

@@ -67,10 +67,10 @@ physml_cli_test(NAME cli.train.dcdm COMMAND physml_cli train ${PROJECT_SOURCE_DI
   OUTPUT "training dcdm \\(32657 parameters, from64\\).*grid 16x16.*epoch 2 +train loss .* valid loss .*model: .*dcdm/last.h5"
   CREATES ${cli_train_dir}/dcdm/last.h5 ${cli_train_dir}/dcdm/log.csv ${cli_train_dir}/dcdm/loss.png
   PROPERTIES LABELS cli FIXTURES_REQUIRED cli_ritz_data FIXTURES_SETUP cli_train_dcdm)
-# Resume from the saved weights; the result is a loadable dcdm model for `physml info`.
-physml_cli_test(NAME cli.train.dcdm_resume COMMAND physml_cli train -model dcdm -data ${cli_ritz_data}
-  -output ${cli_train_dir}/dcdm_resumed -resume ${cli_train_dir}/dcdm/last.h5 -epochs 1 -threads 1
-  OUTPUT "resumed from .*dcdm/last.h5.*epoch 1 +train loss" UNCHANGED ${cli_train_dir}/dcdm/last.h5
+# Exact resume (weights, optimizer, epoch) of the 2-epoch run to 3 epochs, into another directory.
+physml_cli_test(NAME cli.train.dcdm_resume COMMAND physml_cli train ${PROJECT_SOURCE_DIR}/examples/dcdm_poisson/dcdm2d.yaml
+  -data ${cli_ritz_data} -output ${cli_train_dir}/dcdm_resumed -resume ${cli_train_dir}/dcdm/last.h5 -epochs 3 -threads 1
+  OUTPUT "resumed from .*dcdm/last.h5 at epoch 2.*epoch 3 +train loss" UNCHANGED ${cli_train_dir}/dcdm/last.h5
   CREATES ${cli_train_dir}/dcdm_resumed/last.h5
   PROPERTIES LABELS cli FIXTURES_REQUIRED "cli_ritz_data;cli_train_dcdm")
 # An operator Dataset is not Ritz data; an MgNO checkpoint is not a DCDM model.
@@ -80,7 +80,7 @@ physml_cli_test(NAME cli.train.dcdm_wrong_data EXIT 1 COMMAND physml_cli train -
   ABSENT ${cli_train_dir}/dcdm_bad/last.h5 PROPERTIES LABELS cli FIXTURES_REQUIRED cli_train_data)
 physml_cli_test(NAME cli.train.dcdm_wrong_resume EXIT 1 COMMAND physml_cli train -model dcdm -data ${cli_ritz_data}
   -output ${cli_train_dir}/dcdm_bad2 -resume ${cli_train_dir}/mgno/best.h5
-  OUTPUT "physml train: error: load: '.*mgno/best.h5' holds a model of type '[a-z]+', expected type 'dcdm'"
+  OUTPUT "physml train: error: checkpoint .*mgno/best.h5 holds a '[a-z]+' model, cannot resume training a 'dcdm' model from it"
   UNCHANGED ${cli_train_dir}/mgno/best.h5 ABSENT ${cli_train_dir}/dcdm_bad2/last.h5
   PROPERTIES LABELS cli FIXTURES_REQUIRED "cli_ritz_data;cli_train_mgno")
 

@@ -1,10 +1,15 @@
 // Brief DCDM training on Ritz-vector data of a small 2D Poisson matrix.
+#include "physml/operators/fno.hpp"
 #include "physml/solvers/linear/dcdm.hpp"
 #include "physml/solvers/linear/lanczos.hpp"
 #include "physml/train/dcdm_train.hpp"
 #include "solvers/dcdm_test_problems.hpp"
 #include "physml/io/dataset.hpp"
 #include "physml/io/hdf5.hpp"
+#include "physml/io/checkpoint.hpp"
+#include "physml/operators/checkpoint.hpp"
+#include "physml/train/trainer.hpp"
+#include "resume_check.hpp"
 #include "test_util.hpp"
 
 #include <torch/torch.h>
@@ -14,19 +19,37 @@
 using namespace physml;
 
 namespace {
-train::RitzDataset make_data(int64_t count) {
-  Mat A = test::poisson_matrix({16, 16});
+train::RitzDataset make_data(int64_t count, PetscInt n = 16, int lanczos_steps = 100) {
+  Mat A = test::poisson_matrix({n, n});
   Vec v0 = solvers::lanczos_start_vector(A, 1);
-  auto ritz = solvers::ritz_pairs(solvers::lanczos(A, v0, 100));
+  auto ritz = solvers::ritz_pairs(solvers::lanczos(A, v0, lanczos_steps));
   train::RitzDataset d;
   d.b = solvers::ritz_training_vectors(ritz, count, 2);
   d.A = solvers::sparse_from_mat(A, torch::kDouble);
-  d.grid = {16, 16};
+  d.grid = {n, n};
   VecDestroy(&v0);
   MatDestroy(&A);
   return d;
 }
 }  // namespace
+
+/// Trainer options of these tests: the DCDM defaults with a larger learning rate, quiet.
+train::TrainerOptions dcdm_options(std::int64_t epochs, double lr) {
+  auto o = train::dcdm_trainer_options().epochs(epochs).verbose(false);
+  auto s = o.schedule();
+  s.lr = lr;
+  return o.schedule(s);
+}
+
+TEST(DCDMTrain, PaperDefaults) {
+  const auto o = train::dcdm_trainer_options();
+  EXPECT_EQ(o.optimizer(), "adam");
+  EXPECT_EQ(o.schedule().lr, 1e-4);
+  EXPECT_EQ(o.schedule().type, "constant");
+  EXPECT_EQ(o.batch_size(), 10);
+  EXPECT_EQ(o.weight_decay(), 0.0);
+  EXPECT_EQ(train::DCDMTaskOptions().valid_fraction(), 0.1);
+}
 
 TEST(DCDMTrain, LossDecreasesAndIsDeterministic) {
   auto data = make_data(110);
@@ -35,18 +58,88 @@ TEST(DCDMTrain, LossDecreasesAndIsDeterministic) {
     torch::manual_seed(9);
     operators::DCDMNet net(operators::DCDMNetOptions(2));
     const double before = train::evaluate_dcdm(*net, data.b.slice(0, 100), data.A, data.grid);
-    train::DCDMTrainOptions o;
-    o.epochs = 4;
-    o.lr = 1e-3;
-    o.seed = 3;
-    o.progress = false;
-    auto h = train::train_dcdm(*net, data.b, data.A, data.grid, o);
-    ASSERT_EQ(h.train_loss.size(), 4u);
-    EXPECT_LT(h.valid_loss.back(), 0.7 * before) << "before " << before;
-    EXPECT_LT(h.train_loss.back(), h.train_loss.front());
-    if (run == 0) first = h.train_loss;
-    else EXPECT_EQ(h.train_loss, first);
+    train::DCDMTask task(data.b, data.A, data.grid);
+    EXPECT_EQ(task.size(), 99);
+    EXPECT_EQ(task.validation_size(), 11);
+    auto h = train::Trainer(net.ptr(), dcdm_options(4, 1e-3).seed(3)).fit(task);
+    ASSERT_EQ(h.size(), 4u);
+    EXPECT_LT(h.back().metric("valid_loss"), 0.7 * before) << "before " << before;
+    EXPECT_LT(h.back().train_loss, h.front().train_loss);
+    std::vector<double> losses;
+    for (const auto& r : h) losses.push_back(r.train_loss);
+    if (run == 0) first = losses;
+    else EXPECT_EQ(losses, first);
   }
+}
+
+// Exact resume of DCDM training (8x8 Poisson matrix, 14 Ritz right-hand sides): 4 epochs in
+// one go equal 1 epoch, then a new Trainer and a new network resumed from last.h5 to 4 —
+// weights, Adam state, best validation and the log lines, bit for bit.
+TEST(DCDMTrain, ResumeEqualsUninterruptedRunBitForBit) {
+  auto dir = test::scratch_dir();
+  auto data = make_data(14, 8, 30);
+  const int threads = torch::get_num_threads();
+  torch::set_num_threads(1);
+  train::DCDMTask task(data.b, data.A, data.grid, {}, train::DCDMTaskOptions().valid_fraction(0.25));
+  auto options = [&](const std::string& sub) { return dcdm_options(4, 1e-3).batch_size(4).seed(6).output_dir((dir / sub).string()); };
+  torch::manual_seed(2);
+  auto full = std::make_shared<operators::DCDMNetImpl>(operators::DCDMNetOptions(2));
+  train::Trainer tf(full, options("full"));
+  auto rf = tf.fit(task);
+  ASSERT_EQ(rf.size(), 4u);
+  torch::manual_seed(2);
+  auto part = std::make_shared<operators::DCDMNetImpl>(operators::DCDMNetOptions(2));
+  EXPECT_EQ(train::Trainer(part, options("part").stop_after(1)).fit(task).size(), 1u);
+  torch::manual_seed(77);  // another initialization: everything must come from the checkpoint
+  auto resumed = std::make_shared<operators::DCDMNetImpl>(operators::DCDMNetOptions(2));
+  train::Trainer tr(resumed, options("part"));
+  tr.resume((dir / "part" / "last.h5").string());
+  EXPECT_EQ(tr.epoch(), 1);
+  auto rr = tr.fit(task);
+  torch::set_num_threads(threads);
+  ASSERT_EQ(rr.size(), 3u);
+  test::expect_same_parameters(*full, *resumed);
+  test::expect_same_adam_state(tf.optimizer(), tr.optimizer());
+  EXPECT_EQ(tr.best_validation(), tf.best_validation());
+  EXPECT_EQ(tr.best_epoch(), tf.best_epoch());
+  EXPECT_EQ(rr.back().metric("valid_loss"), rf.back().metric("valid_loss"));
+  const auto lines = test::log_lines_without_seconds(dir / "part" / "log.csv");
+  EXPECT_EQ(lines, test::log_lines_without_seconds(dir / "full" / "log.csv"));
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_EQ(lines[0], "epoch,lr,train_loss,valid_loss");
+  EXPECT_TRUE(std::filesystem::exists(dir / "part" / "best.h5"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "part" / "loss.png"));
+}
+
+// A learning rate that blows the weights up in the second epoch: NonFiniteError naming the
+// divergence, and last.h5 still holds the finite weights of epoch 1.
+TEST(DCDMTrain, DivergenceThrowsNonFiniteErrorAndKeepsLastGoodCheckpoint) {
+  auto dir = test::scratch_dir();
+  auto data = make_data(12, 8, 30);
+  train::DCDMTask task(data.b, data.A, data.grid);
+  torch::manual_seed(4);
+  auto net = std::make_shared<operators::DCDMNetImpl>(operators::DCDMNetOptions(2));
+  auto o = dcdm_options(3, 1e-3).output_dir((dir / "run").string());
+  auto s = o.schedule();
+  s.type = "step";
+  s.step_size = 1;
+  s.gamma = 1e36;  // epoch 1: lr 1e-3, epoch 2: lr 1e33 -> overflow
+  o.schedule(s);
+  train::Trainer t(net, o);
+  bool thrown = false;
+  try {
+    t.fit(task);
+  } catch (const NonFiniteError& e) {
+    thrown = true;
+    EXPECT_NE(std::string(e.what()).find("training diverged"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("epoch 2"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(thrown) << "expected physml::NonFiniteError";
+  auto info = io::read_checkpoint_info((dir / "run" / "last.h5").string());
+  EXPECT_EQ(std::get<std::int64_t>(info.state.at("epoch")), 1);
+  auto good = operators::load((dir / "run" / "last.h5").string(), "dcdm");
+  for (const auto& p : good->parameters()) EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
+  EXPECT_EQ(test::log_lines_without_seconds(dir / "run" / "log.csv").size(), 2u);
 }
 
 TEST(DCDMTrain, ThreeDimensionalObstacleSceneLeavesTheLossPlateau) {
@@ -77,13 +170,9 @@ TEST(DCDMTrain, ThreeDimensionalObstacleSceneLeavesTheLossPlateau) {
                               .item<double>();
   torch::manual_seed(0);
   operators::DCDMNet net(operators::DCDMNetOptions(3).train_grid({m, m, m}));
-  train::DCDMTrainOptions o;
-  o.epochs = 3;
-  o.lr = 1e-3;
-  o.valid_fraction = 1.0 / 6;
-  o.progress = false;
-  auto h = train::train_dcdm(*net, d.b, d.A, d.grid, o, d.mask);
-  EXPECT_LT(h.valid_loss.back(), 0.5 * identity) << "q = b gives " << identity;
+  train::DCDMTask task(d.b, d.A, d.grid, d.mask, train::DCDMTaskOptions().valid_fraction(1.0 / 6));
+  auto h = train::Trainer(net.ptr(), dcdm_options(3, 1e-3)).fit(task);
+  EXPECT_LT(h.back().metric("valid_loss"), 0.5 * identity) << "q = b gives " << identity;
 }
 
 TEST(DCDMTrain, DatasetRoundTripAndBadInput) {
@@ -113,14 +202,19 @@ TEST(DCDMTrain, DatasetRoundTripAndBadInput) {
   }
   EXPECT_THROW_MSG(train::load_ritz_dataset((dir / "junk.h5").string()), "is not a DCDM Ritz data file");
   operators::DCDMNet net(operators::DCDMNetOptions(3));
-  train::DCDMTrainOptions o;
-  o.progress = false;
-  EXPECT_THROW_MSG(train::train_dcdm(*net, data.b, data.A, data.grid, o), "the net is 3D but the grid has 2 sizes");
-  operators::DCDMNet net2(operators::DCDMNetOptions(2));
-  EXPECT_THROW_MSG(train::train_dcdm(*net2, data.b, data.A, {8, 8}, o), "expected b [N, 64]");
+  train::DCDMTask task(data.b, data.A, data.grid);
+  EXPECT_THROW_MSG(train::Trainer(net.ptr(), dcdm_options(1, 1e-3)).fit(task), "the net is 3D but the grid has 2 sizes");
+  operators::DCDMNet masked(operators::DCDMNetOptions(2).mask_channel(true));
+  EXPECT_THROW_MSG(train::Trainer(masked.ptr(), dcdm_options(1, 1e-3)).fit(task), "takes a mask channel but no mask");
+  auto fno = std::make_shared<operators::FNOImpl>(operators::FNOOptions(1, 1).modes({2, 2}).width(2));
+  EXPECT_THROW_MSG(train::Trainer(fno, dcdm_options(1, 1e-3)).fit(task), "is a 'fno' model, expected a DCDM network");
+  EXPECT_THROW_MSG(train::DCDMTask(data.b, data.A, {8, 8}), "expected b [N, 64]");
+  EXPECT_THROW_MSG(train::DCDMTask(data.b, data.A, data.grid, torch::ones({10})), "expected a mask of 256 cells");
+  EXPECT_THROW_MSG(train::DCDMTask(data.b.slice(0, 0, 0), data.A, data.grid),
+                   "no training samples");
   auto bad = data.b.clone();
   bad[0][0] = NAN;
-  EXPECT_THROW_MSG(train::train_dcdm(*net2, bad, data.A, data.grid, o), "NaN or Inf");
+  EXPECT_THROW_MSG(train::DCDMTask(bad, data.A, data.grid), "NaN or Inf");
   EXPECT_THROW_MSG(train::load_ritz_dataset((dir / "nope.pt").string()), "does not exist");
 }
 

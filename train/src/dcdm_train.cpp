@@ -3,11 +3,9 @@
 #include "physml/core/error.hpp"
 #include "physml/core/options_reader.hpp"
 #include "physml/core/log.hpp"
-#include "physml/core/progress.hpp"
 #include "physml/operators/checkpoint.hpp"
 #include "physml/io/dataset.hpp"
 #include "physml/io/hdf5.hpp"
-#include "physml/io/png.hpp"
 
 #include <torch/torch.h>
 
@@ -27,7 +25,7 @@ at::Tensor net_input(operators::DCDMNetImpl& net, const at::Tensor& b, const std
   for (auto it = grid.rbegin(); it != grid.rend(); ++it) shape.push_back(*it);
   at::Tensor x = b.reshape(shape);
   if (net.in_channels() == 2) {
-    PHYSML_CHECK(mask.defined(), "train_dcdm: the net takes a mask channel but no mask was given");
+    PHYSML_CHECK(mask.defined(), "DCDM: the net takes a mask channel but no mask was given");
     std::vector<int64_t> mshape = shape;
     mshape[0] = 1;
     x = torch::cat({x, mask.reshape(mshape).to(x.options()).expand(shape)}, 1);
@@ -38,12 +36,12 @@ at::Tensor net_input(operators::DCDMNetImpl& net, const at::Tensor& b, const std
 void check_inputs(operators::DCDMNetImpl& net, const at::Tensor& b, const at::Tensor& A, const std::vector<int64_t>& grid) {
   int64_t cells = 1;
   for (auto g : grid) cells *= g;
-  PHYSML_CHECK(static_cast<int>(grid.size()) == net.options().dim(), "train_dcdm: the net is ", net.options().dim(),
+  PHYSML_CHECK(static_cast<int>(grid.size()) == net.options().dim(), "DCDM: the net is ", net.options().dim(),
                "D but the grid has ", grid.size(), " sizes");
-  PHYSML_CHECK(b.dim() == 2 && b.size(1) == cells, "train_dcdm: expected b [N, ", cells, "] for the grid, got ", b.sizes());
-  PHYSML_CHECK(A.dim() == 2 && A.size(0) == cells && A.size(1) == cells, "train_dcdm: expected A [", cells, ", ", cells,
+  PHYSML_CHECK(b.dim() == 2 && b.size(1) == cells, "DCDM: expected b [N, ", cells, "] for the grid, got ", b.sizes());
+  PHYSML_CHECK(A.dim() == 2 && A.size(0) == cells && A.size(1) == cells, "DCDM: expected A [", cells, ", ", cells,
                "], got ", A.sizes());
-  PHYSML_CHECK(torch::isfinite(b).all().item<bool>(), "train_dcdm: the right-hand sides contain NaN or Inf");
+  PHYSML_CHECK(torch::isfinite(b).all().item<bool>(), "DCDM: the right-hand sides contain NaN or Inf");
 }
 
 }  // namespace
@@ -66,59 +64,66 @@ double evaluate_dcdm(operators::DCDMNetImpl& net, const at::Tensor& b_in, const 
   return sum / b.size(0);
 }
 
-DCDMTrainHistory train_dcdm(operators::DCDMNetImpl& net, const at::Tensor& b_in, const at::Tensor& A_in,
-                            const std::vector<int64_t>& grid, const DCDMTrainOptions& o, const at::Tensor& mask_in) {
-  check_inputs(net, b_in, A_in, grid);
-  PHYSML_CHECK(o.epochs >= 0 && o.batch_size > 0 && o.lr > 0, "train_dcdm: need epochs >= 0, batch_size > 0, lr > 0");
-  PHYSML_CHECK(o.valid_fraction >= 0 && o.valid_fraction < 1, "train_dcdm: valid_fraction must be in [0, 1)");
-  net.to(o.device);
-  net.train();
-  const at::Tensor A = A_in.to(o.device).to(torch::kFloat).coalesce();
-  const at::Tensor b = b_in.to(o.device).to(torch::kFloat);
-  const at::Tensor mask = mask_in.defined() ? mask_in.to(o.device).to(torch::kFloat) : mask_in;
+TrainerOptions dcdm_trainer_options() {
+  ScheduleOptions s;
+  s.type = "constant";
+  s.lr = 1e-4;
+  return TrainerOptions().epochs(10).batch_size(10).optimizer("adam").weight_decay(0.0).schedule(s);
+}
+
+DCDMTask::DCDMTask(const at::Tensor& b, const at::Tensor& A, std::vector<int64_t> grid, const at::Tensor& mask,
+                   DCDMTaskOptions options)
+    : grid_(std::move(grid)) {
+  PHYSML_CHECK(!grid_.empty() && grid_.size() <= 3, "DCDMTask: the grid must have 1 to 3 sizes, got ", grid_.size());
+  int64_t cells = 1;
+  for (auto g : grid_) cells *= g;
+  PHYSML_CHECK(b.defined() && b.dim() == 2 && b.size(1) == cells, "DCDMTask: expected b [N, ", cells, "] for the grid, got ",
+               b.defined() ? b.sizes() : at::IntArrayRef{});
+  PHYSML_CHECK(A.defined() && A.dim() == 2 && A.size(0) == cells && A.size(1) == cells, "DCDMTask: expected A [", cells,
+               ", ", cells, "], got ", A.defined() ? A.sizes() : at::IntArrayRef{});
+  PHYSML_CHECK(!mask.defined() || mask.numel() == cells, "DCDMTask: expected a mask of ", cells, " cells, got ",
+               mask.numel());
+  PHYSML_CHECK(torch::isfinite(b).all().item<bool>(), "DCDMTask: the right-hand sides contain NaN or Inf");
+  const double f = options.valid_fraction();
+  PHYSML_CHECK(f >= 0 && f < 1, "DCDMTask: valid_fraction = ", f, " must be in [0, 1)");
   const int64_t N = b.size(0);
-  const int64_t n_valid = static_cast<int64_t>(std::floor(o.valid_fraction * N));
-  const int64_t n_train = N - n_valid;
-  PHYSML_CHECK(n_train > 0, "train_dcdm: no training samples (N = ", N, ", valid_fraction = ", o.valid_fraction, ")");
-  const at::Tensor train = b.slice(0, 0, n_train), valid = b.slice(0, n_train, N);
-  auto apply = [&](const at::Tensor& x) { return operators::sparse_apply(A, x); };
-  torch::optim::Adam adam(net.parameters(), torch::optim::AdamOptions(o.lr));
-  auto gen = at::detail::createCPUGenerator(o.seed);
-  DCDMTrainHistory hist;
-  const int64_t batches = (n_train + o.batch_size - 1) / o.batch_size;
-  std::unique_ptr<Progress> progress;
-  if (o.progress) progress = std::make_unique<Progress>("train dcdm", static_cast<long>(o.epochs) * batches);
-  for (int epoch = 0; epoch < o.epochs; ++epoch) {
-    const at::Tensor perm = torch::randperm(n_train, gen, torch::kLong).to(o.device);
-    double sum = 0;
-    for (int64_t k = 0; k < batches; ++k) {
-      const auto idx = perm.slice(0, k * o.batch_size, std::min<int64_t>((k + 1) * o.batch_size, n_train));
-      const auto bb = train.index_select(0, idx);
-      adam.zero_grad();
-      auto q = net.forward(net_input(net, bb, grid, mask)).reshape({bb.size(0), -1});
-      if (mask.defined()) q = q * mask.reshape({1, -1});
-      auto loss = operators::dcdm_loss(q, bb, apply);
-      const double l = loss.item<double>();
-      PHYSML_CHECK(std::isfinite(l), "train_dcdm: the loss became ", l, " at epoch ", epoch, " (lower the learning rate)");
-      loss.backward();
-      adam.step();
-      sum += l * bb.size(0);
-      if (progress) {
-        std::ostringstream s;
-        s << "epoch " << epoch + 1 << " loss " << l;
-        progress->advance(1, s.str());
-      }
-    }
-    hist.train_loss.push_back(sum / n_train);
-    net.eval();
-    hist.valid_loss.push_back(n_valid > 0 ? evaluate_dcdm(net, valid, A, grid, mask) : NAN);
-    net.train();
-    if (!o.checkpoint.empty()) operators::save(o.checkpoint, net);
-    log_debug("dcdm epoch ", epoch + 1, ": train ", hist.train_loss.back(), " valid ", hist.valid_loss.back());
-  }
-  if (progress) progress->finish();
-  net.eval();
-  return hist;
+  n_valid_ = static_cast<int64_t>(std::floor(f * static_cast<double>(N)));
+  n_train_ = N - n_valid_;
+  PHYSML_CHECK(n_train_ > 0, "DCDMTask: no training samples (N = ", N, ", valid_fraction = ", f, ")");
+  b_ = b.to(torch::kFloat);
+  A_ = A.to(torch::kFloat);
+  if (A_.is_sparse()) A_ = A_.coalesce();
+  if (mask.defined()) mask_ = mask.to(torch::kFloat).reshape({cells});
+}
+
+void DCDMTask::prepare(operators::Model& model) {
+  net_ = dynamic_cast<operators::DCDMNetImpl*>(&model);
+  PHYSML_CHECK(net_ != nullptr, "DCDMTask: the model is a '", model.type(), "' model, expected a DCDM network ('dcdm')");
+  check_inputs(*net_, b_, A_, grid_);
+  PHYSML_CHECK(net_->in_channels() == 1 || mask_.defined(), "DCDMTask: the net takes a mask channel but no mask was given");
+  const auto device = net_->parameters().front().device();
+  b_ = b_.to(device);
+  A_ = A_.to(device);
+  if (mask_.defined()) mask_ = mask_.to(device);
+}
+
+Batch DCDMTask::batch(const std::vector<std::int64_t>& indices, std::uint64_t) const {
+  const at::Tensor idx = torch::tensor(indices, torch::kLong).to(b_.device());
+  return {b_.slice(0, 0, n_train_).index_select(0, idx), {}};
+}
+
+at::Tensor DCDMTask::loss(operators::Model& model, const Batch& batch) {
+  PHYSML_CHECK(net_ == &model, "DCDMTask::loss: call prepare(model) first (Trainer::fit does)");
+  const at::Tensor& bb = batch.input;
+  auto q = net_->forward(net_input(*net_, bb, grid_, mask_)).reshape({bb.size(0), -1});
+  if (mask_.defined()) q = q * mask_.reshape({1, -1});
+  return operators::dcdm_loss(q, bb, [&](const at::Tensor& x) { return operators::sparse_apply(A_, x); });
+}
+
+std::map<std::string, double> DCDMTask::validate(operators::Model& model) {
+  if (n_valid_ == 0) return {};
+  PHYSML_CHECK(net_ == &model, "DCDMTask::validate: call prepare(model) first (Trainer::fit does)");
+  return {{"valid_loss", evaluate_dcdm(*net_, b_.slice(0, n_train_), A_, grid_, mask_)}};
 }
 
 void save_ritz_dataset(const std::string& path, const RitzDataset& d) {
@@ -210,43 +215,11 @@ RitzDataset load_ritz_dataset(const std::string& path) {
   return d;
 }
 
-void write_dcdm_history(const std::string& dir, const DCDMTrainHistory& h) {
-  const std::string csv = dir + "/log.csv", tmp = csv + ".tmp";
-  {
-    std::ofstream f(tmp);
-    f << "epoch,train_loss,valid_loss\n";
-    for (std::size_t e = 0; e < h.train_loss.size(); ++e) f << e + 1 << "," << h.train_loss[e] << "," << h.valid_loss[e] << "\n";
-    f.close();
-    PHYSML_CHECK(f.good(), "write_dcdm_history: cannot write '", tmp, "'");
-  }
-  std::filesystem::rename(tmp, csv);
-  if (h.train_loss.empty()) return;
-  std::vector<double> ep, tr, va;
-  for (std::size_t e = 0; e < h.train_loss.size(); ++e) {
-    ep.push_back(static_cast<double>(e + 1));
-    tr.push_back(h.train_loss[e]);
-    va.push_back(h.valid_loss[e]);
-  }
-  std::vector<io::Series> series = {{"train", ep, tr}};
-  if (std::isfinite(va.back())) series.push_back({"validation", ep, va, true});
-  io::LinePlotOptions po;
-  po.title = "DCDM loss |b - (q'b / q'Aq) A q|^2";
-  po.xlabel = "epoch";
-  po.ylabel = "loss";
-  po.log_y = true;
-  io::write_line_plot_png(dir + "/loss.png", series, po);
-}
-
-DCDMTrainOptions& DCDMTrainOptions::set_from_options(const Options& options) {
+DCDMTaskOptions& DCDMTaskOptions::set_from_options(const Options& options) {
   OptionsReader r(options, "DCDM training: unsupervised loss |b - (q'b / q'Aq) A q|^2 over Ritz vectors");
-  epochs = static_cast<int>(r.integer("epochs", epochs, "epochs", 0));
-  batch_size = static_cast<int>(r.integer("batch_size", batch_size, "right-hand sides per batch", 1));
-  lr = r.real("lr", lr, "Adam learning rate (the paper: 1e-4)");
-  valid_fraction = r.real("valid_fraction", valid_fraction, "last fraction of the samples held out for validation");
-  PHYSML_CHECK(valid_fraction >= 0 && valid_fraction < 1, "option -", options.prefix(),
-               "valid_fraction = ", valid_fraction, " must be in [0, 1)");
-  seed = static_cast<std::uint64_t>(r.integer("seed", static_cast<long>(seed), "seed of shuffling and initialization", 0));
-  device = c10::Device(r.string("device", device.str(), "torch device (cpu, cuda, cuda:1, ...)"));
+  valid_fraction(r.real("valid_fraction", valid_fraction(), "last fraction of the samples held out for validation"));
+  PHYSML_CHECK(valid_fraction() >= 0 && valid_fraction() < 1, "option -", options.prefix(),
+               "valid_fraction = ", valid_fraction(), " must be in [0, 1)");
   return *this;
 }
 

@@ -13,28 +13,41 @@
 
 namespace physml::train {
 
+namespace {
+
+/// Legend text of a validation metric of the log.
+std::string metric_label(const std::string& name) {
+  if (name == "valid_l2") return "validation rel. L2";
+  if (name == "valid_h1") return "validation rel. H1";
+  if (name == "valid_loss") return "validation loss";
+  return name;
+}
+
+}  // namespace
+
 void write_loss_curves(const std::string& path, const std::vector<EpochRecord>& records) {
   PHYSML_CHECK(!records.empty(), "write_loss_curves: no epochs to plot");
-  io::Series train{"train loss", {}, {}}, l2{"validation rel. L2", {}, {}}, h1{"validation rel. H1", {}, {}};
+  io::Series train{"train loss", {}, {}};
   for (const auto& r : records) {
-    const double e = static_cast<double>(r.epoch);
-    train.x.push_back(e);
+    train.x.push_back(static_cast<double>(r.epoch));
     train.y.push_back(r.train_loss);
-    l2.x.push_back(e);
-    l2.y.push_back(r.valid_l2);
-    h1.x.push_back(e);
-    h1.y.push_back(r.valid_h1);
   }
-  h1.dashed = true;
   io::LinePlotOptions o;
   o.title = "training";
   o.xlabel = "epoch";
-  o.ylabel = "loss / relative error";
+  o.ylabel = "loss / validation metric";
   o.log_y = true;
   std::vector<io::Series> series{train};
-  if (std::isfinite(records.back().valid_l2)) {
-    series.push_back(l2);
-    series.push_back(h1);
+  // Metrics the last epoch has (finite), in the log's (alphabetical) order, the second on dashed.
+  for (const auto& [name, last] : records.back().metrics) {
+    if (!std::isfinite(last)) continue;
+    io::Series m{metric_label(name), {}, {}};
+    for (const auto& r : records) {
+      m.x.push_back(static_cast<double>(r.epoch));
+      m.y.push_back(r.metric(name));
+    }
+    m.dashed = series.size() > 1;
+    series.push_back(m);
   }
   io::write_line_plot_png(path, series, o);
 }
@@ -44,7 +57,16 @@ std::vector<EpochRecord> read_log_csv(const std::string& path) {
   PHYSML_CHECK(in.good(), "cannot read training log ", path);
   std::string line;
   std::getline(in, line);
-  PHYSML_CHECK(line.rfind("epoch,lr,train_loss", 0) == 0, "training log ", path, " has an unexpected header '", line, "'");
+  std::vector<std::string> columns;
+  {
+    std::stringstream ss(line);
+    std::string f;
+    while (std::getline(ss, f, ',')) columns.push_back(f);
+  }
+  PHYSML_CHECK(columns.size() >= 4 && columns[0] == "epoch" && columns[1] == "lr" && columns[2] == "train_loss" &&
+                   columns.back() == "seconds",
+               "training log ", path, " has an unexpected header '", line,
+               "', expected 'epoch,lr,train_loss,<metrics...>,seconds'");
   std::vector<EpochRecord> out;
   while (std::getline(in, line)) {
     if (line.empty()) continue;
@@ -52,14 +74,15 @@ std::vector<EpochRecord> read_log_csv(const std::string& path) {
     std::string f;
     std::vector<double> v;
     while (std::getline(ss, f, ',')) v.push_back(std::strtod(f.c_str(), nullptr));
-    PHYSML_CHECK(v.size() == 6, "training log ", path, ": malformed line '", line, "'");
+    PHYSML_CHECK(v.size() == columns.size(), "training log ", path, ": malformed line '", line, "' (expected ",
+                 columns.size(), " columns)");
     EpochRecord r;
     r.epoch = static_cast<std::int64_t>(v[0]);
     r.lr = v[1];
     r.train_loss = v[2];
-    r.valid_l2 = v[3];
-    r.valid_h1 = v[4];
-    r.seconds = v[5];
+    for (std::size_t c = 3; c + 1 < columns.size(); ++c)
+      if (!std::isnan(v[c])) r.metrics[columns[c]] = v[c];
+    r.seconds = v.back();
     out.push_back(r);
   }
   return out;

@@ -72,8 +72,8 @@ double LRSchedule::lr(std::int64_t t) const {
   return value;
 }
 
-ScheduleOptions& ScheduleOptions::set_from_options(const Options& options) {
-  OptionsReader r(options, "Learning-rate schedule (stepped once per epoch)");
+ScheduleOptions& ScheduleOptions::set_from_options(const Options& options, const std::string& title) {
+  OptionsReader r(options, title);
   type = r.choice("schedule", {"constant", "step", "cosine", "onecycle"}, type, "learning-rate schedule");
   lr = r.real("lr", lr, "base learning rate (the peak for onecycle)");
   step_size = r.integer("step_size", step_size, "step: lr * gamma^floor(epoch / step_size)", 1);

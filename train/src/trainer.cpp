@@ -1,6 +1,8 @@
 #include "physml/train/trainer.hpp"
 
 #include "physml/core/error.hpp"
+#include "physml/core/random.hpp"
+#include "physml/io/atomic_file.hpp"
 #include "physml/core/options_reader.hpp"
 #include "physml/core/log.hpp"
 #include "physml/core/progress.hpp"
@@ -40,10 +42,111 @@ double state_real(const io::Attributes& s, const std::string& key, double def) {
 
 }  // namespace
 
+double EpochRecord::metric(const std::string& name) const {
+  auto it = metrics.find(name);
+  return it == metrics.end() ? std::numeric_limits<double>::quiet_NaN() : it->second;
+}
+
+// ---- callbacks -------------------------------------------------------------------------
+
+namespace {
+
+std::string csv_header(const std::vector<std::string>& columns) {
+  std::string h;
+  for (std::size_t i = 0; i < columns.size(); ++i) h += (i ? "," : "") + columns[i];
+  return h;
+}
+
+}  // namespace
+
+void CsvLog::on_fit_begin(const Trainer& trainer, const std::vector<std::string>& metric_names) {
+  columns_ = {"epoch", "lr", "train_loss"};
+  columns_.insert(columns_.end(), metric_names.begin(), metric_names.end());
+  columns_.push_back("seconds");
+  lines_.clear();
+  const std::filesystem::path dir = std::filesystem::path(path_).parent_path();
+  if (!dir.empty()) std::filesystem::create_directories(dir);
+  if (trainer.epoch() > 0 && std::filesystem::exists(path_)) {
+    // A resumed run: keep the lines of the epochs the checkpoint holds.
+    std::ifstream in(path_);
+    PHYSML_CHECK(in.good(), "cannot read training log ", path_);
+    std::string line;
+    std::getline(in, line);
+    PHYSML_CHECK(line == csv_header(columns_), "training log ", path_, " has the columns '", line, "', expected '",
+                 csv_header(columns_), "' (a log of another kind of training?)");
+    while (std::getline(in, line)) {
+      if (line.empty()) continue;
+      const long epoch = std::strtol(line.c_str(), nullptr, 10);
+      if (epoch >= 1 && epoch <= trainer.epoch()) lines_.push_back(line);
+    }
+  }
+  write();
+}
+
+void CsvLog::on_epoch_end(const Trainer&, const EpochRecord& r) {
+  std::ostringstream os;
+  os << std::setprecision(10) << r.epoch << ',' << r.lr << ',' << r.train_loss;
+  for (std::size_t c = 3; c + 1 < columns_.size(); ++c) os << ',' << r.metric(columns_[c]);
+  os << ',' << r.seconds;
+  lines_.push_back(os.str());
+  write();
+}
+
+void CsvLog::write() const {
+  const std::string tmp = io::temporary_path(path_);
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    PHYSML_CHECK(f.good(), "cannot write training log ", tmp);
+    f << csv_header(columns_) << '\n';
+    for (const auto& l : lines_) f << l << '\n';
+    f.close();
+    PHYSML_CHECK(f.good(), "cannot write training log ", tmp);
+  }
+  io::publish_file(tmp, path_);
+}
+
+void LossCurves::on_fit_end(const Trainer&, const std::vector<EpochRecord>& records) {
+  if (records.empty()) return;
+  try {
+    write_loss_curves(png_, read_log_csv(csv_));
+  } catch (const physml::Error& e) {
+    log_warning("could not draw the loss curves: ", e.what());
+  }
+}
+
+// ---- supervised task -------------------------------------------------------------------
+
+SupervisedTask::SupervisedTask(const GridDataset& train, const GridDataset* valid, std::string loss, bool periodic,
+                               std::int64_t eval_batch_size)
+    : train_(train), valid_(valid), loss_(std::move(loss)), periodic_(periodic), eval_batch_size_(eval_batch_size) {
+  PHYSML_CHECK(eval_batch_size_ >= 1, "SupervisedTask: evaluation batch size must be >= 1, got ", eval_batch_size_);
+  loss_by_name(loss_, torch::ones({1, 1, 2}), torch::ones({1, 1, 2}));  // validates the loss name
+}
+
+std::int64_t SupervisedTask::size() const { return train_.size(); }
+
+Batch SupervisedTask::batch(const std::vector<std::int64_t>& indices, std::uint64_t) const {
+  auto [x, y] = train_.batch(indices);
+  return {x, y};
+}
+
+at::Tensor SupervisedTask::loss(operators::Model& model, const Batch& b) {
+  return loss_by_name(loss_, model.forward(b.input), b.target, periodic_);
+}
+
+std::map<std::string, double> SupervisedTask::validate(operators::Model& model) {
+  if (!valid_) return {};
+  auto m = evaluate(model, *valid_, eval_batch_size_, periodic_);
+  return {{"valid_l2", m.l2_mean}, {"valid_h1", m.h1_mean}};
+}
+
+// ---- trainer ---------------------------------------------------------------------------
+
 Trainer::Trainer(std::shared_ptr<operators::Model> model, TrainerOptions options)
     : model_(std::move(model)), options_(std::move(options)), best_(std::numeric_limits<double>::infinity()) {
   PHYSML_CHECK(model_ != nullptr, "Trainer needs a model");
   PHYSML_CHECK(options_.epochs() >= 1, "Trainer epochs must be >= 1, got ", options_.epochs());
+  PHYSML_CHECK(options_.batch_size() >= 1, "Trainer batch_size must be >= 1, got ", options_.batch_size());
   auto s = options_.schedule();
   s.total_steps = options_.epochs();
   options_.schedule(s);
@@ -54,30 +157,60 @@ Trainer::Trainer(std::shared_ptr<operators::Model> model, TrainerOptions options
 
 Trainer::~Trainer() = default;
 
+Trainer& Trainer::add_callback(std::shared_ptr<TrainerCallback> callback) {
+  PHYSML_CHECK(callback != nullptr, "Trainer::add_callback: null callback");
+  callbacks_.push_back(std::move(callback));
+  return *this;
+}
+
 void Trainer::resume(const std::string& checkpoint) {
   auto info = io::read_checkpoint_info(checkpoint);
+  PHYSML_CHECK(info.model_type == model_->type(), "checkpoint ", checkpoint, " holds a '", info.model_type,
+               "' model, cannot resume training a '", model_->type(), "' model from it");
   PHYSML_CHECK(info.has_optimizer, "checkpoint ", checkpoint, " has no optimizer state; cannot resume training from it");
+  const auto epoch = static_cast<std::int64_t>(state_real(info.state, "epoch", 0));
+  PHYSML_CHECK(epoch <= options_.epochs(), "checkpoint ", checkpoint, " is at epoch ", epoch, " beyond the run's ",
+               options_.epochs(), " epochs");
+  if (info.state.count("seed")) {
+    const auto seed = static_cast<std::uint64_t>(state_real(info.state, "seed", 0));
+    PHYSML_CHECK(seed == options_.seed(), "checkpoint ", checkpoint, " was trained with -seed ", seed,
+                 ", this run has -seed ", options_.seed(), "; an exact resume needs the same seed (batch order)");
+  }
   operators::load_into(checkpoint, *model_, optimizer_.get());
-  epoch_ = static_cast<std::int64_t>(state_real(info.state, "epoch", 0));
-  best_ = state_real(info.state, "best_validation_l2", std::numeric_limits<double>::infinity());
-  PHYSML_CHECK(epoch_ <= options_.epochs(), "checkpoint ", checkpoint, " is at epoch ", epoch_,
-               " beyond the run's ", options_.epochs(), " epochs");
+  epoch_ = epoch;
+  // "best_validation_l2": the key of checkpoints written before the generic Trainer.
+  best_ = state_real(info.state, "best_validation",
+                     state_real(info.state, "best_validation_l2", std::numeric_limits<double>::infinity()));
+  best_epoch_ = static_cast<std::int64_t>(state_real(info.state, "best_epoch", 0));
 }
 
 std::vector<EpochRecord> Trainer::fit(const GridDataset& train, const GridDataset* valid) {
+  SupervisedTask task(train, valid, options_.loss(), options_.periodic(), options_.batch_size());
+  return fit(task);
+}
+
+std::vector<EpochRecord> Trainer::fit(TrainingTask& task) {
   const auto& o = options_;
+  PHYSML_CHECK(task.size() >= 1, "Trainer: the task has no training samples");
+  task.prepare(*model_);
   LRSchedule schedule(o.schedule());
   const std::string dir = o.output_dir();
-  std::ofstream log;
+  std::vector<std::shared_ptr<TrainerCallback>> callbacks;
   if (!dir.empty()) {
     std::filesystem::create_directories(dir);
-    const auto csv = std::filesystem::path(dir) / "log.csv";
-    const bool fresh = epoch_ == 0 || !std::filesystem::exists(csv);
-    log.open(csv, fresh ? std::ios::trunc : std::ios::app);
-    PHYSML_CHECK(log.good(), "cannot write training log ", csv.string());
-    if (fresh) log << "epoch,lr,train_loss,valid_l2,valid_h1,seconds\n";
-    log << std::setprecision(10);
+    const auto csv = (std::filesystem::path(dir) / "log.csv").string();
+    callbacks.push_back(std::make_shared<CsvLog>(csv));
+    callbacks.push_back(std::make_shared<LossCurves>((std::filesystem::path(dir) / "loss.png").string(), csv));
   }
+  callbacks.insert(callbacks.end(), callbacks_.begin(), callbacks_.end());
+  const auto metric_names = task.metric_names();
+  for (auto& c : callbacks) c->on_fit_begin(*this, metric_names);
+  const std::string kept = dir.empty() ? std::string() : " in " + dir;
+// Divergence: NonFiniteError, the epoch's checkpoints are not written.
+#define PHYSML_DIVERGED(...)                                                                                    \
+  throw NonFiniteError(                                                                                        \
+      detail::concat("training diverged: ", __VA_ARGS__, "; stopped, the last good checkpoint is kept", kept), \
+      __FILE__, __LINE__)
   const std::int64_t last = o.stop_after() < 0 ? o.epochs() : std::min(o.epochs(), epoch_ + o.stop_after());
   std::vector<EpochRecord> records;
   std::optional<Progress> progress;
@@ -91,71 +224,66 @@ std::vector<EpochRecord> Trainer::fit(const GridDataset& train, const GridDatase
     model_->train();
     double sum = 0;
     std::int64_t nb = 0;
-    const auto batches = epoch_batches(train.size(), o.batch_size(), o.shuffle(), o.seed(), epoch_);
+    const auto batches = epoch_batches(task.size(), o.batch_size(), o.shuffle(), o.seed(), epoch_);
+    const std::uint64_t epoch_seed = derive_seed(o.seed(), static_cast<std::uint64_t>(epoch_));
     for (const auto& idx : batches) {
-      auto [x, y] = train.batch(idx);
-      x = to_model(x, *model_);
-      y = to_model(y, *model_);
+      Batch b = task.batch(idx, derive_seed(epoch_seed, static_cast<std::uint64_t>(nb)));
+      if (b.input.defined()) b.input = to_model(b.input, *model_);
+      if (b.target.defined()) b.target = to_model(b.target, *model_);
       optimizer_->zero_grad();
-      auto loss = loss_by_name(o.loss(), model_->forward(x), y, o.periodic());
+      auto loss = task.loss(*model_, b);
       const double value = loss.item<double>();
-      PHYSML_CHECK(std::isfinite(value), "training diverged: loss is ", value, " at epoch ", epoch_ + 1, ", batch ",
-                   nb + 1, " (lr ", rec.lr, "); stopped, the last good checkpoint is kept",
-                   dir.empty() ? std::string() : " in " + dir);
+      if (!std::isfinite(value))
+        PHYSML_DIVERGED("loss is ", value, " at epoch ", epoch_ + 1, ", batch ", nb + 1, " (lr ", rec.lr, ")");
       loss.backward();
       if (o.grad_clip() > 0) {
         const double norm = torch::nn::utils::clip_grad_norm_(model_->parameters(), o.grad_clip());
-        PHYSML_CHECK(std::isfinite(norm), "training diverged: gradient norm is ", norm, " at epoch ", epoch_ + 1,
-                     "; stopped, the last good checkpoint is kept");
+        if (!std::isfinite(norm)) PHYSML_DIVERGED("gradient norm is ", norm, " at epoch ", epoch_ + 1);
       }
       optimizer_->step();
       sum += value;
       ++nb;
     }
     rec.train_loss = sum / static_cast<double>(nb);
-    rec.valid_l2 = rec.valid_h1 = std::numeric_limits<double>::quiet_NaN();
-    if (valid) {
-      auto m = evaluate(*model_, *valid, o.batch_size(), o.periodic());
-      rec.valid_l2 = m.l2_mean;
-      rec.valid_h1 = m.h1_mean;
-      PHYSML_CHECK(std::isfinite(m.l2_mean), "training diverged: validation L2 is ", m.l2_mean, " at epoch ",
-                   epoch_ + 1, "; stopped, the last good checkpoint is kept");
+    {
+      torch::NoGradGuard no_grad;
+      model_->eval();
+      rec.metrics = task.validate(*model_);
+      model_->train();
     }
+    for (const auto& [name, value] : rec.metrics)
+      if (!std::isfinite(value)) PHYSML_DIVERGED("validation ", name, " is ", value, " at epoch ", epoch_ + 1);
     for (const auto& p : model_->parameters())
-      PHYSML_CHECK(torch::isfinite(p).all().item<bool>(), "training diverged: non-finite parameters after epoch ",
-                   epoch_ + 1, "; stopped, the last good checkpoint is kept");
+      if (!torch::isfinite(p).all().item<bool>()) PHYSML_DIVERGED("non-finite parameters after epoch ", epoch_ + 1);
     ++epoch_;
     rec.seconds = timer.seconds();
-    const double score = valid ? rec.valid_l2 : rec.train_loss;
+    const auto criterion = rec.metrics.find(task.criterion());
+    const double score = criterion != rec.metrics.end() ? criterion->second : rec.train_loss;
     const bool improved = score < best_;
-    if (improved) best_ = score;
+    if (improved) {
+      best_ = score;
+      best_epoch_ = epoch_;
+    }
     if (!dir.empty()) {
       io::Attributes state{{"epoch", static_cast<std::int64_t>(epoch_)},
-                           {"best_validation_l2", best_},
+                           {"best_validation", best_},
+                           {"best_epoch", static_cast<std::int64_t>(best_epoch_)},
+                           {"criterion", criterion != rec.metrics.end() ? task.criterion() : std::string("train_loss")},
                            {"train_loss", rec.train_loss},
                            {"seed", static_cast<std::int64_t>(o.seed())}};
       operators::save((std::filesystem::path(dir) / "last.h5").string(), *model_, state, optimizer_.get());
       if (improved) operators::save((std::filesystem::path(dir) / "best.h5").string(), *model_, state);
-      log << rec.epoch << ',' << rec.lr << ',' << rec.train_loss << ',' << rec.valid_l2 << ',' << rec.valid_h1 << ','
-          << rec.seconds << '\n';
-      log.flush();
     }
+    for (auto& c : callbacks) c->on_epoch_end(*this, rec);
     std::ostringstream status;
     status << std::setprecision(4) << "loss " << rec.train_loss;
-    if (valid) status << "  valid L2 " << rec.valid_l2;
+    if (criterion != rec.metrics.end()) status << "  " << task.criterion() << " " << criterion->second;
     if (progress) progress->advance(1, status.str());
     records.push_back(rec);
   }
+#undef PHYSML_DIVERGED
   if (progress) progress->finish();
-  if (!dir.empty() && !records.empty()) {
-    log.close();
-    try {
-      write_loss_curves((std::filesystem::path(dir) / "loss.png").string(),
-                        read_log_csv((std::filesystem::path(dir) / "log.csv").string()));
-    } catch (const physml::Error& e) {
-      log_warning("could not draw the loss curves: ", e.what());
-    }
-  }
+  for (auto& c : callbacks) c->on_fit_end(*this, records);
   return records;
 }
 
@@ -231,23 +359,28 @@ RolloutMetrics evaluate_rollout(operators::Model& model, const GridDataset& data
   return m;
 }
 
-TrainerOptions& TrainerOptions::set_from_options(const Options& options) {
+TrainerOptions& TrainerOptions::set_from_options(const Options& options, const std::string& title) {
   {
-    OptionsReader r(options, "Trainer: supervised training of a field-to-field model");
+    OptionsReader r(options, title.empty() ? std::string("Trainer: training of a model on a task") : title);
     epochs(r.integer("epochs", epochs(), "total epochs of the run (the schedule length)", 1));
     batch_size(r.integer("batch_size", batch_size(), "samples per batch", 1));
     optimizer(r.choice("optimizer", {"adam", "adamw"}, optimizer(), "adam (L2 weight decay) or adamw (decoupled)"));
     weight_decay(r.real("weight_decay", weight_decay(), "weight decay"));
-    loss(r.choice("loss", {"l2", "h1", "h1_spectral", "mse"}, loss(), "training loss on decoded outputs"));
+    loss(r.choice("loss", {"l2", "h1", "h1_spectral", "mse"}, loss(), "training loss of supervised training, on decoded outputs"));
     periodic(r.boolean("periodic", periodic(), "periodic finite differences in the h1 loss and metric"));
     grad_clip(r.real("grad_clip", grad_clip(), "clip the global gradient 2-norm to this value (0 = off)"));
-    seed(static_cast<std::uint64_t>(r.integer("seed", static_cast<long>(seed()), "seed of the batch order", 0)));
+    seed(static_cast<std::uint64_t>(r.integer("seed", static_cast<long>(seed()), "seed of the batch order (and of batch noise)", 0)));
     shuffle(r.boolean("shuffle", shuffle(), "shuffle the training samples every epoch"));
     output_dir(r.string("output", output_dir(), "directory for last.h5, best.h5, log.csv, loss.png (empty = none)"));
     stop_after(r.integer("stop_after", stop_after(), "stop after this many epochs in this call (-1 = run to -epochs)"));
   }
   auto s = schedule();
-  schedule(s.set_from_options(options));
+  // The trainer's default title keeps the schedule's; another title (other defaults) names it.
+  if (title.empty())
+    s.set_from_options(options);
+  else
+    s.set_from_options(options, "Learning-rate schedule of the " + title);
+  schedule(s);
   return *this;
 }
 

@@ -50,8 +50,10 @@ struct ScheduleOptions {
 
   /// Read -schedule, -lr, -step_size, -gamma, -min_lr, -pct_start, -div_factor,
   /// -final_div_factor and -warmup under the prefix of `options`; the current values are the
-  /// defaults. total_steps is not read: the trainer sets it to its epochs.
-  ScheduleOptions& set_from_options(const Options& options);
+  /// defaults. total_steps is not read: the trainer sets it to its epochs. `title` heads the
+  /// section in -help (PETSc prints a section title once: another set of defaults needs its own).
+  ScheduleOptions& set_from_options(const Options& options,
+                                    const std::string& title = "Learning-rate schedule (stepped once per epoch)");
 };
 
 /// A learning-rate schedule: lr(t) in closed form.

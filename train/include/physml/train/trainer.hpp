@@ -1,8 +1,9 @@
 #pragma once
 /// \file trainer.hpp
-/// Supervised training of an operators::Model on GridDataset pairs: epochs with progress,
-/// validation every epoch, best-validation and last Checkpoints, exact resume, NaN/Inf
-/// detection, gradient clipping and a CSV log.
+/// The one training loop: a Trainer runs any TrainingTask (supervised operator learning on
+/// GridDataset pairs, the unsupervised DCDM loss, ...) on an operators::Model, with
+/// callbacks for logging and figures, best-validation and last Checkpoints, exact resume,
+/// NaN/Inf detection and gradient clipping.
 
 #include "physml/operators/registry.hpp"
 #include "physml/train/dataset.hpp"
@@ -11,6 +12,7 @@
 #include <torch/arg.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,17 +34,18 @@ struct TrainerOptions {
   /// Learning-rate schedule, stepped once per epoch (lr is its peak/base lr; total_steps is
   /// set to epochs).
   TORCH_ARG(ScheduleOptions, schedule) = {};
-  /// Training loss: "l2", "h1", "h1_spectral" or "mse" (see loss_by_name), on decoded outputs.
+  /// Training loss of supervised training (SupervisedTask): "l2", "h1", "h1_spectral" or
+  /// "mse" (see loss_by_name), on decoded outputs.
   TORCH_ARG(std::string, loss) = "l2";
   /// Periodic finite differences for the "h1" loss and metric.
   TORCH_ARG(bool, periodic) = false;
   /// Clip the global gradient 2-norm to this value (0 = off).
   TORCH_ARG(double, grad_clip) = 0.0;
-  /// Seed of the batch order (derive_seed(seed, epoch)).
+  /// Seed of the batch order (derive_seed(seed, epoch)) and of the tasks' batch seeds.
   TORCH_ARG(std::uint64_t, seed) = 0;
   /// Shuffle the training samples every epoch.
   TORCH_ARG(bool, shuffle) = true;
-  /// Directory for last.h5, best.h5 and log.csv ("" = write nothing).
+  /// Directory for last.h5, best.h5, log.csv and loss.png ("" = write nothing).
   TORCH_ARG(std::string, output_dir) = "";
   /// Stop after this many epochs in this call (-1 = run to `epochs`); for interrupted runs.
   TORCH_ARG(std::int64_t, stop_after) = -1;
@@ -52,42 +55,183 @@ struct TrainerOptions {
 public:
   /// Read -epochs, -batch_size, -optimizer, -weight_decay, -loss, -periodic, -grad_clip, -seed,
   /// -shuffle, -output, -stop_after and the schedule's keys (ScheduleOptions::set_from_options)
-  /// under the prefix of `options`; the current values are the defaults.
-  TrainerOptions& set_from_options(const Options& options);
+  /// under the prefix of `options`; the current values are the defaults. A non-empty `title`
+  /// heads a section of its own in -help (one per set of defaults, e.g. the DCDM trainer's;
+  /// PETSc prints a section title once).
+  TrainerOptions& set_from_options(const Options& options, const std::string& title = "");
 };
 
 /// One line of the training log.
 struct EpochRecord {
-  std::int64_t epoch = 0;      ///< 1-based epoch number
-  double lr = 0;               ///< learning rate used in this epoch
-  double train_loss = 0;       ///< mean training loss over batches
-  double valid_l2 = 0;         ///< mean relative L2 on the validation set (NaN if none)
-  double valid_h1 = 0;         ///< mean relative H1 (finite differences) on the validation set
-  double seconds = 0;          ///< wall time of the epoch
+  std::int64_t epoch = 0;  ///< 1-based epoch number
+  double lr = 0;           ///< learning rate used in this epoch
+  double train_loss = 0;   ///< mean of the batch losses of the epoch
+  /// Validation metrics of the task after the epoch, by name (TrainingTask::metric_names());
+  /// a metric the task did not compute (no validation data) is absent.
+  std::map<std::string, double> metrics;
+  double seconds = 0;      ///< wall time of the epoch
+  /// metrics[name], or NaN if absent.
+  double metric(const std::string& name) const;
 };
 
-/// Trains `model` (its own device and dtype; data are moved to them).
+/// A batch of a TrainingTask: whatever tensors its loss needs. The Trainer moves defined
+/// tensors to the model's device and dtype. Supervised: input [batch, c_in, spatial...],
+/// target [batch, c_out, spatial...]; DCDM: input = right-hand sides [batch, n], no target.
+struct Batch {
+  at::Tensor input;
+  at::Tensor target;
+};
+
+/// What a Trainer optimizes: training samples, the loss of a model on a batch of them, and
+/// validation metrics. The Trainer owns the loop (batch order, optimizer, schedule,
+/// checkpoints, callbacks); a task owns the data and the objective.
+class TrainingTask {
+public:
+  virtual ~TrainingTask() = default;
+  /// Number of training samples; an epoch visits indices 0..size()-1 in epoch_batches order.
+  virtual std::int64_t size() const = 0;
+  /// Called once at the start of Trainer::fit: check that `model` fits the data (throw
+  /// physml::Error naming the mismatch) and move data to its device.
+  virtual void prepare(operators::Model& model) { (void)model; }
+  /// The batch of training samples `indices`. `seed` is a pure function of the trainer's
+  /// seed, the epoch and the batch number (for tasks that add noise, so a resumed run draws
+  /// the same noise).
+  virtual Batch batch(const std::vector<std::int64_t>& indices, std::uint64_t seed) const = 0;
+  /// Loss of `model` on `batch`: a scalar tensor with gradients.
+  virtual at::Tensor loss(operators::Model& model, const Batch& batch) = 0;
+  /// Names of the validation metrics, in the order of the CSV log's columns.
+  virtual std::vector<std::string> metric_names() const { return {}; }
+  /// Validation metrics of `model` (the Trainer calls this after each epoch, model in eval
+  /// mode, no gradients); empty if there are no validation data.
+  virtual std::map<std::string, double> validate(operators::Model& model) {
+    (void)model;
+    return {};
+  }
+  /// The metric minimized for best.h5 ("train_loss" when validate() does not return it).
+  virtual std::string criterion() const { return "train_loss"; }
+};
+
+class Trainer;
+
+/// Hooks of Trainer::fit for logging and figures. The Trainer installs a CsvLog (log.csv)
+/// and a LossCurves (loss.png) callback when output_dir is set.
+class TrainerCallback {
+public:
+  virtual ~TrainerCallback() = default;
+  /// Before the first epoch of this fit call (trainer.epoch() epochs are already done).
+  virtual void on_fit_begin(const Trainer& trainer, const std::vector<std::string>& metric_names) {
+    (void)trainer;
+    (void)metric_names;
+  }
+  /// After each epoch, once its checkpoints are written.
+  virtual void on_epoch_end(const Trainer& trainer, const EpochRecord& record) {
+    (void)trainer;
+    (void)record;
+  }
+  /// After the last epoch of this fit call (not called when fit throws).
+  virtual void on_fit_end(const Trainer& trainer, const std::vector<EpochRecord>& records) {
+    (void)trainer;
+    (void)records;
+  }
+};
+
+/// The training log as CSV: "epoch,lr,train_loss,<metric names...>,seconds", one line per
+/// epoch, rewritten atomically after every epoch. On a resumed fit it keeps the lines of the
+/// epochs the checkpoint holds and drops any later ones (a run interrupted between the
+/// checkpoint and the log), so the log of an interrupted run equals the uninterrupted one's.
+class CsvLog : public TrainerCallback {
+public:
+  explicit CsvLog(std::string path) : path_(std::move(path)) {}
+  void on_fit_begin(const Trainer& trainer, const std::vector<std::string>& metric_names) override;
+  void on_epoch_end(const Trainer& trainer, const EpochRecord& record) override;
+
+private:
+  void write() const;
+  std::string path_;
+  std::vector<std::string> columns_;
+  std::vector<std::string> lines_;
+};
+
+/// Draws the loss curves of the whole run (read back from `csv`, resumed epochs included)
+/// into `png` at the end of fit (train/figures.hpp); a failure to draw is a warning.
+class LossCurves : public TrainerCallback {
+public:
+  LossCurves(std::string png, std::string csv) : png_(std::move(png)), csv_(std::move(csv)) {}
+  void on_fit_end(const Trainer& trainer, const std::vector<EpochRecord>& records) override;
+
+private:
+  std::string png_, csv_;
+};
+
+/// Supervised operator learning on GridDataset pairs: loss_by_name(loss, model(x), y) on
+/// decoded outputs; validation metrics "valid_l2" and "valid_h1" (mean relative L2 and H1,
+/// evaluate()); best.h5 by valid_l2.
+class SupervisedTask : public TrainingTask {
+public:
+  /// `valid` may be null (no validation; best.h5 by training loss). Both must outlive the task.
+  SupervisedTask(const GridDataset& train, const GridDataset* valid, std::string loss = "l2", bool periodic = false,
+                 std::int64_t eval_batch_size = 8);
+  std::int64_t size() const override;
+  Batch batch(const std::vector<std::int64_t>& indices, std::uint64_t seed) const override;
+  at::Tensor loss(operators::Model& model, const Batch& batch) override;
+  std::vector<std::string> metric_names() const override { return {"valid_l2", "valid_h1"}; }
+  std::map<std::string, double> validate(operators::Model& model) override;
+  std::string criterion() const override { return "valid_l2"; }
+
+private:
+  const GridDataset& train_;
+  const GridDataset* valid_;
+  std::string loss_;
+  bool periodic_;
+  std::int64_t eval_batch_size_;
+};
+
+/// Trains an operators::Model (on its own device and dtype) for a TrainingTask: Adam/AdamW
+/// with an epoch-wise learning-rate schedule, batches in epoch_batches(size, batch_size,
+/// shuffle, seed, epoch) order, NaN/Inf detection, gradient clipping, progress, and in
+/// output_dir the Checkpoints last.h5 (every epoch, with optimizer state) and best.h5 (best
+/// criterion), log.csv and loss.png.
+///
+/// Exact resume: resume(last.h5) restores the weights, the optimizer state (Adam moments and
+/// step counts), the epoch and the best criterion value and epoch. The schedule is a pure
+/// function of the epoch (schedule.hpp) and the batch order and batch seeds are pure
+/// functions of (seed, epoch), so nothing else carries state between epochs: a run stopped
+/// after k epochs and resumed by a new Trainer ends bit for bit where the uninterrupted run
+/// ends (tests/train/test_trainer.cpp, test_dcdm_train.cpp). The Trainer draws no numbers
+/// from torch's global generator.
 class Trainer {
 public:
   Trainer(std::shared_ptr<operators::Model> model, TrainerOptions options);
   ~Trainer();
-  /// Continue from a Checkpoint written by this trainer (last.h5): model, optimizer, epoch,
-  /// best validation loss. The model must have the same type and options.
+  /// Continue from a Checkpoint written by a Trainer (last.h5). The model must have the same
+  /// type and options, and the run the same seed (else the batch order would differ).
   void resume(const std::string& checkpoint);
-  /// Train until `epochs` (or stop_after epochs in this call). Throws physml::Error if a loss
-  /// or gradient becomes NaN/Inf, leaving the Checkpoints of the last good epoch in place.
+  /// Add a callback (after the default CsvLog and LossCurves of output_dir).
+  Trainer& add_callback(std::shared_ptr<TrainerCallback> callback);
+  /// Train `task` until `epochs` (or stop_after epochs in this call). Throws
+  /// physml::NonFiniteError if a loss, gradient, validation metric or parameter becomes
+  /// NaN/Inf, leaving the Checkpoints of the last good epoch in place.
+  std::vector<EpochRecord> fit(TrainingTask& task);
+  /// Supervised training on GridDataset pairs: fit(SupervisedTask(train, valid, loss,
+  /// periodic, batch_size)).
   std::vector<EpochRecord> fit(const GridDataset& train, const GridDataset* valid = nullptr);
   /// Epochs completed (including resumed ones).
   std::int64_t epoch() const { return epoch_; }
+  /// Best criterion value so far (infinity before the first epoch) and its epoch (0 = none).
   double best_validation() const { return best_; }
+  std::int64_t best_epoch() const { return best_epoch_; }
+  const TrainerOptions& options() const { return options_; }
+  operators::Model& model() const { return *model_; }
   torch::optim::Optimizer& optimizer() { return *optimizer_; }
 
 private:
   std::shared_ptr<operators::Model> model_;
   TrainerOptions options_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::vector<std::shared_ptr<TrainerCallback>> callbacks_;
   std::int64_t epoch_ = 0;
   double best_;
+  std::int64_t best_epoch_ = 0;
 };
 
 /// Mean/std/max of per-sample relative L2 and H1 errors of `model` on `data`, batched.
