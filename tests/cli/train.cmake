@@ -62,11 +62,14 @@ physml_cli_test(NAME cli.eval.not_a_checkpoint EXIT 1 COMMAND physml_cli eval ${
 set(cli_ritz_data ${PROJECT_BINARY_DIR}/tests/data/cli_data/ritz16.h5)
 physml_cli_test(NAME cli.train.ritz_data COMMAND test_train --gtest_filter=CliData.WriteTinyRitzDataset
   OUTPUT "\\[  PASSED  \\] 1 test" PROPERTIES LABELS cli FIXTURES_SETUP cli_ritz_data)
+# Outputs of earlier runs (e.g. a log.csv of another format) must not leak into these runs.
+physml_cli_test(NAME cli.train.dcdm_clean COMMAND ${CMAKE_COMMAND} -E rm -rf ${cli_train_dir}/dcdm ${cli_train_dir}/dcdm_resumed
+  ABSENT ${cli_train_dir}/dcdm ${cli_train_dir}/dcdm_resumed PROPERTIES LABELS cli FIXTURES_SETUP cli_train_dcdm_clean)
 physml_cli_test(NAME cli.train.dcdm COMMAND physml_cli train ${PROJECT_SOURCE_DIR}/examples/dcdm_poisson/dcdm2d.yaml
   -data ${cli_ritz_data} -output ${cli_train_dir}/dcdm -epochs 2 -threads 1
   OUTPUT "training dcdm \\(32657 parameters, from64\\).*grid 16x16.*epoch 2 +train loss .* valid loss .*model: .*dcdm/last.h5"
   CREATES ${cli_train_dir}/dcdm/last.h5 ${cli_train_dir}/dcdm/log.csv ${cli_train_dir}/dcdm/loss.png
-  PROPERTIES LABELS cli FIXTURES_REQUIRED cli_ritz_data FIXTURES_SETUP cli_train_dcdm)
+  PROPERTIES LABELS cli FIXTURES_REQUIRED "cli_ritz_data;cli_train_dcdm_clean" FIXTURES_SETUP cli_train_dcdm)
 # Exact resume (weights, optimizer, epoch) of the 2-epoch run to 3 epochs, into another directory.
 physml_cli_test(NAME cli.train.dcdm_resume COMMAND physml_cli train ${PROJECT_SOURCE_DIR}/examples/dcdm_poisson/dcdm2d.yaml
   -data ${cli_ritz_data} -output ${cli_train_dir}/dcdm_resumed -resume ${cli_train_dir}/dcdm/last.h5 -epochs 3 -threads 1
