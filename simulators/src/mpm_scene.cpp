@@ -11,6 +11,7 @@
 #include "physml/io/trajectory.hpp"
 #include "physml/io/vtk.hpp"
 
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -119,6 +120,31 @@ std::string MPMScene::parameters_json() const {
   std::vector<std::pair<std::string, std::string>> named;
   for (const auto& [k, v] : values) named.emplace_back(!k.empty() && k[0] == '-' ? k.substr(1) : k, v);
   return options_json(named);
+}
+
+MPMOptions mpm_options_from_parameters(const std::string& parameters_json) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(parameters_json);
+  } catch (const std::exception& e) {
+    PHYSML_THROW("the trajectory's parameters are not JSON (", e.what(), ")");
+  }
+  PHYSML_CHECK(j.is_object(), "the trajectory's parameters are not a JSON object");
+  PetscOptions db = nullptr;
+  PHYSML_PETSC(PetscOptionsCreate(&db));
+  try {
+    for (const auto& [key, value] : j.items()) {
+      if (key.rfind("mpm_", 0) != 0) continue;
+      const std::string text = value.is_string() ? value.get<std::string>() : value.dump();
+      PHYSML_PETSC(PetscOptionsSetValue(db, ("-" + key).c_str(), text.c_str()));
+    }
+    auto o = MPMOptions().set_from_options(Options("mpm_", db));
+    PetscOptionsDestroy(&db);
+    return o;
+  } catch (...) {
+    PetscOptionsDestroy(&db);
+    throw;
+  }
 }
 
 SimulateOptions& SimulateOptions::set_from_options(const Options& options) {

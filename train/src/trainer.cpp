@@ -191,6 +191,7 @@ std::vector<EpochRecord> Trainer::fit(const GridDataset& train, const GridDatase
 
 std::vector<EpochRecord> Trainer::fit(TrainingTask& task) {
   const auto& o = options_;
+  task.begin_epoch(epoch_, o.epochs());
   PHYSML_CHECK(task.size() >= 1, "Trainer: the task has no training samples");
   task.prepare(*model_);
   LRSchedule schedule(o.schedule());
@@ -224,6 +225,7 @@ std::vector<EpochRecord> Trainer::fit(TrainingTask& task) {
     model_->train();
     double sum = 0;
     std::int64_t nb = 0;
+    task.begin_epoch(epoch_, o.epochs());
     const auto batches = epoch_batches(task.size(), o.batch_size(), o.shuffle(), o.seed(), epoch_);
     const std::uint64_t epoch_seed = derive_seed(o.seed(), static_cast<std::uint64_t>(epoch_));
     for (const auto& idx : batches) {

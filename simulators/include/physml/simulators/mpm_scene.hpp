@@ -71,6 +71,10 @@ private:
   std::vector<std::pair<std::string, std::string>> recorded_;
 };
 
+/// The simulator options a scene was run with, from the "parameters" JSON of its Trajectory
+/// file (the -mpm_* keys the scene recorded, read back through MPMOptions::set_from_options).
+MPMOptions mpm_options_from_parameters(const std::string& parameters_json);
+
 /// Settings of simulate().
 struct SimulateOptions {
   /// -output: the Trajectory file (.h5; FILE.partial while incomplete). Required.

@@ -93,6 +93,13 @@ public:
   /// Called once at the start of Trainer::fit: check that `model` fits the data (throw
   /// physml::Error naming the mismatch) and move data to its device.
   virtual void prepare(operators::Model& model) { (void)model; }
+  /// Called by the Trainer before each epoch (0-based `epoch` of `epochs`), before size() is
+  /// read for that epoch: for tasks whose samples depend on the epoch (NCLaw's growing
+  /// segments). A pure function of the epoch keeps resume exact.
+  virtual void begin_epoch(std::int64_t epoch, std::int64_t epochs) {
+    (void)epoch;
+    (void)epochs;
+  }
   /// The batch of training samples `indices`. `seed` is a pure function of the trainer's
   /// seed, the epoch and the batch number (for tasks that add noise, so a resumed run draws
   /// the same noise).

@@ -1,0 +1,79 @@
+#pragma once
+/// \file nclaw_task.hpp
+/// NCLaw training from one observed trajectory (Ma et al., "Learning Neural Constitutive Laws
+/// From Motion Observations for Generalizable PDE Dynamics", ICML 2023), as a TrainingTask of
+/// the one Trainer: the learned elastic law runs inside the differentiable MPM simulator
+/// (simulators/mpm_diff.hpp), which is rolled out over segments of the ground-truth trajectory
+/// with teacher forcing (every segment starts from the recorded x, v, C, F of its first frame),
+/// and the loss is the position MSE over the segment's frames (times loss_scale, NCLaw: 1e4).
+/// The segment length grows from segment_min to segment_max frames on a cosine over the
+/// epochs, so the samples of an epoch are the segments [0, L), [L, 2L), ...
+///
+/// The model is the elastic law (a registered nclaw_elastic or nclaw_unconstrained model,
+/// F [N, 3, 3] -> tau [N, 3, 3]); the plastic law is NCLaw's second network, not trained here
+/// (materials without plasticity, e.g. jelly; see docs/nclaw.md).
+
+#include "physml/train/trainer.hpp"
+
+#include <torch/arg.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace physml {
+class Options;
+}
+
+namespace physml::train {
+
+struct NCLawTaskOptions {
+  /// Frames of the first epoch's segments (NCLaw: 25 steps).
+  TORCH_ARG(std::int64_t, segment_min) = 25;
+  /// Frames of the last epoch's segments (NCLaw: 200 steps).
+  TORCH_ARG(std::int64_t, segment_max) = 200;
+  /// Factor of the position MSE (NCLaw: 1e4).
+  TORCH_ARG(double, loss_scale) = 1e4;
+  /// Validation: a free rollout from frame 0 over this many frames (0 = the whole trajectory),
+  /// scored by the mean position MSE over every valid_every-th frame (metric "rollout_mse").
+  TORCH_ARG(std::int64_t, valid_frames) = 0;
+  TORCH_ARG(std::int64_t, valid_every) = 5;
+
+public:
+  /// Read -segment_min, -segment_max, -loss_scale, -valid_frames, -valid_every under the
+  /// prefix of `options`.
+  NCLawTaskOptions& set_from_options(const Options& options);
+};
+
+class NCLawTask : public TrainingTask {
+public:
+  /// Reads the whole Trajectory file (written by `physml simulate -store state`); throws
+  /// physml::Error for a missing file, one without C and F, or bad options.
+  NCLawTask(const std::string& trajectory, NCLawTaskOptions options = {});
+  ~NCLawTask() override;
+
+  void begin_epoch(std::int64_t epoch, std::int64_t epochs) override;
+  /// Segments of the current epoch.
+  std::int64_t size() const override;
+  void prepare(operators::Model& model) override;
+  /// input = the segments' first frames (as floating values; the Trainer casts batches).
+  Batch batch(const std::vector<std::int64_t>& indices, std::uint64_t seed) const override;
+  at::Tensor loss(operators::Model& model, const Batch& batch) override;
+  std::vector<std::string> metric_names() const override { return {"rollout_mse"}; }
+  std::map<std::string, double> validate(operators::Model& model) override;
+  std::string criterion() const override { return "rollout_mse"; }
+
+  /// The segment length (frames) of epoch `epoch` of `epochs`: min + (max - min)(1 - cos(pi e / (E - 1)))/2.
+  std::int64_t segment_length(std::int64_t epoch, std::int64_t epochs) const;
+  /// Mean position MSE of a free rollout of `model` from frame 0 over `frames` frames against
+  /// the trajectory, at every `every`-th frame (no gradients).
+  double rollout_mse(operators::Model& model, std::int64_t frames, std::int64_t every) const;
+  std::int64_t frames() const;
+  std::int64_t particles() const;
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace physml::train
