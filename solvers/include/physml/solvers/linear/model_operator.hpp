@@ -52,7 +52,9 @@ struct ModelOperatorOptions {
   /// y = model(s x) / s (true) or model(s x) (false).
   bool rescale_output = true;
   c10::Device device = c10::Device(c10::kCPU);
-  /// Precision the model runs in (the model's parameters are converted to it).
+  /// Precision the model runs in. The model's parameters are converted to it (and moved to
+  /// `device`) in place: a model shared through cached_model runs in the precision of the
+  /// last ModelOperator built on it.
   c10::ScalarType dtype = c10::kFloat;
 
   ModelOperatorOptions& set_grid(std::vector<int64_t> g) { grid = std::move(g); return *this; }
