@@ -32,6 +32,14 @@
 ///                                  the network loaded from -ksp_dcdm_model; a direction set in
 ///                                  code (ksp_dcdm_set_direction) is used as it was configured
 /// PC options: -pc_dcdm_model FILE, -pc_dcdm_grid nx,ny[,nz], -pc_dcdm_input_scale none|grid.
+///
+/// Files: the direction (dcdm_direction.cpp), the matrix utilities (dcdm_matrix.cpp), the
+/// KSP (ksp_dcdm.cpp), the PC (pc_dcdm.cpp); the registration is shared with PC "physml"
+/// (registration.cpp, petsc_types.hpp). Any other residual -> correction model is a PC
+/// through PC "physml" (pc_physml.hpp).
+
+#include "physml/solvers/linear/operator.hpp"
+#include "physml/solvers/linear/petsc_types.hpp"
 
 #include <ATen/core/Tensor.h>
 #include <c10/core/TensorOptions.h>
@@ -47,16 +55,18 @@ class Model;
 
 namespace physml::solvers {
 
-/// Maps a residual r to a raw search direction q; the scale of q is irrelevant (the
-/// line search absorbs it). The DCDM network is one; tests use the identity (CG) or
-/// an exact solve (one-step convergence).
-class DirectionOperator {
+/// DCDM's direction as an instance of the one operator interface (operator.hpp): an
+/// Operator mapping a residual r to a raw search direction q whose scale is irrelevant (the
+/// line search absorbs it). The DCDM network is one; tests use the identity (CG) or an
+/// exact solve (one-step convergence). A direction is defined by its input alone, so its
+/// sizes default to Operator::any_size (NetworkDirection reports its grid's).
+class DirectionOperator : public Operator {
 public:
-  virtual ~DirectionOperator() = default;
+  PetscInt rows() const override { return any_size; }
+  PetscInt cols() const override { return any_size; }
   /// q = f(r). r and q are distinct Vecs with the same layout.
-  virtual void apply(Vec r, Vec q) = 0;
-  /// Short description for KSPView / the monitor.
-  virtual std::string name() const = 0;
+  void apply(Vec r, Vec q) override = 0;
+  bool linear() const override { return false; }
 };
 
 /// The DCDM network as a direction: q = f(r/‖r‖), run in float32 on `device`.
@@ -73,6 +83,9 @@ public:
                    c10::Device device = c10::Device(c10::kCPU));
   void apply(Vec r, Vec q) override;
   std::string name() const override;
+  /// The product of the grid sizes.
+  PetscInt rows() const override;
+  PetscInt cols() const override { return rows(); }
   /// Set the solid/fluid mask [n] (1 fluid, 0 solid): masks the output, and is the second
   /// input channel of mask-channel models (required for those).
   void set_mask(const at::Tensor& mask);
@@ -116,10 +129,6 @@ at::Tensor solid_mask_from_matrix(Mat A);
 
 /// A sequential PETSc AIJ matrix as a coalesced sparse COO tensor [n, n] (for the loss).
 at::Tensor sparse_from_mat(Mat A, c10::ScalarType dtype = c10::kFloat);
-
-/// Register KSP type "dcdm" and PC type "dcdm" with PETSc (idempotent). Also applies
-/// -threads N to LibTorch, for host programs that do not start a physml::Environment.
-void register_petsc_types();
 
 /// Use `dir` for the directions of a KSP of type dcdm (instead of -ksp_dcdm_model).
 void ksp_dcdm_set_direction(KSP ksp, std::shared_ptr<DirectionOperator> dir);
