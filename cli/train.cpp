@@ -14,6 +14,9 @@
 #include "physml/train/dataset.hpp"
 #include "physml/train/dcdm_train.hpp"
 #include "physml/train/figures.hpp"
+#include "physml/train/nclaw_task.hpp"
+#include "physml/operators/nclaw.hpp"
+#include "physml/train/supervised_data.hpp"
 #include "physml/operators/normalized_model.hpp"
 #include "physml/train/trainer.hpp"
 
@@ -74,6 +77,41 @@ int run_train_dcdm(const Options& opt, const std::string& data, const std::strin
   return 0;
 }
 
+/// Title of the trainer's -help section with NCLaw's defaults (train::nclaw_trainer_options).
+const char* const kNCLawTrainerTitle = "Trainer with -model nclaw_* (defaults of NCLaw training, Ma et al. 2023)";
+
+/// -model nclaw_elastic | nclaw_unconstrained: a learned elastic law trained through the
+/// differentiable MPM simulator on one Trajectory file (physml simulate -store state), by
+/// train::Trainer on the train::NCLawTask.
+int run_train_nclaw(const Options& opt, const std::string& type, const std::string& data, const std::string& resume,
+                    const std::string& device) {
+  auto t = physml::train::nclaw_trainer_options().set_from_options(opt, kNCLawTrainerTitle);
+  const auto task_options = physml::train::NCLawTaskOptions().set_from_options(opt);
+  physml::seed_everything(t.seed());
+  auto law = physml::operators::create_from_options(type, opt, {});
+  law->to(c10::Device(device), torch::kDouble);  // the simulator runs in float64
+  physml::check_no_unused_options();
+  physml::train::NCLawTask task(data, task_options);
+  physml::train::Trainer trainer(law, t);
+  if (!resume.empty()) {
+    trainer.resume(resume);
+    physml::log_info("resumed from ", resume, " at epoch ", trainer.epoch());
+  }
+  std::int64_t nparams = 0;
+  for (const auto& p : law->parameters()) nparams += p.numel();
+  physml::log_info("training ", type, " (", nparams, " parameters) through the differentiable MPM on ", data, ": ",
+                   task.particles(), " particles, ", task.frames(), " frames");
+  auto records = trainer.fit(task);
+  if (!records.empty()) {
+    const auto& r = records.back();
+    std::printf("epoch %lld  train loss %.4e  rollout MSE %.4e  (best %.4e)\n", static_cast<long long>(r.epoch),
+                r.train_loss, r.metric("rollout_mse"), trainer.best_validation());
+  }
+  std::printf("law: %s/best.h5, %s/last.h5; log: %s/log.csv, %s/loss.png\n", t.output_dir().c_str(),
+              t.output_dir().c_str(), t.output_dir().c_str(), t.output_dir().c_str());
+  return 0;
+}
+
 /// Read the keys of every object `physml train` can build, so that `-help` lists them all
 /// (without data, nothing run) and a CONFIG may carry sections for several model types
 /// (-model switches between them) without the unselected ones counting as unused.
@@ -84,6 +122,11 @@ void read_every_section(const Options& opt) {
   physml::train::TrainerOptions().set_from_options(opt);
   physml::train::dcdm_trainer_options().set_from_options(opt, kDCDMTrainerTitle);
   physml::train::DCDMTaskOptions().set_from_options(opt);
+  physml::operators::NCLawElasticOptions().set_from_options(opt.sub("nclaw_elastic_"));
+  physml::operators::NCLawUnconstrainedOptions().set_from_options(opt.sub("nclaw_unconstrained_"));
+  physml::train::nclaw_trainer_options().set_from_options(opt, kNCLawTrainerTitle);
+  physml::train::NCLawTaskOptions().set_from_options(opt);
+  physml::train::SupervisedDataOptions().set_from_options(opt);
 }
 
 int run_train(const std::vector<std::string>& args) {
@@ -92,27 +135,16 @@ int run_train(const std::vector<std::string>& args) {
   PHYSML_CHECK(args.size() <= 1, "physml train takes at most one CONFIG file, got ", args.size(), " arguments");
   Options opt;
   const bool help = opt.has("help");
-  std::string type, data, out, resume, train_split, valid_split, xn_kind, yn_kind, device;
-  physml::train::GridDatasetOptions dopt;
-  std::int64_t train_count = -1, valid_count = -1, valid_begin = 0;
+  std::string type, data, out, resume, device;
   {
     OptionsReader r(opt, "physml train: data, model type, output");
     auto types = physml::operators::configurable_models();
     type = r.choice("model", types, "mgno", "model type (each reads its own -<type>_* keys)");
-    data = r.string("data", "", "Dataset file (physml generate; a dcdm-ritz file for -model dcdm)");
+    data = r.string("data", "", "Dataset file (physml generate; a dcdm-ritz file for -model dcdm; a Trajectory file "
+                    "of physml simulate for -model nclaw_*)");
     out = r.string("output", "", "output directory (last.h5, best.h5, log.csv, loss.png, figures/)");
     resume = r.string("resume", "", "checkpoint to resume from exactly (DIR/last.h5)");
     device = r.string("device", "cpu", "torch device of the model (cpu, cuda, cuda:1, ...)");
-    train_split = r.string("train_split", "train", "split to train on");
-    valid_split = r.string("valid_split", "valid", "split to validate on (none = no validation)");
-    train_count = r.integer("train_count", train_count, "training samples used (-1 = all)", -1);
-    valid_count = r.integer("valid_count", valid_count, "validation samples used (-1 = all)", -1);
-    valid_begin = r.integer("valid_begin", valid_begin, "first validation sample", 0);
-    dopt.stride = r.integer("stride", dopt.stride, "subsample the grid by this stride", 1);
-    dopt.snapshot_pairs = r.integer("snapshot_pairs", dopt.snapshot_pairs,
-                                    "train on the first K one-step pairs of trajectory data (0 = input/output pairs)", 0);
-    xn_kind = r.choice("x_normalizer", {"none", "pointwise", "scalar"}, "none", "input normalizer");
-    yn_kind = r.choice("y_normalizer", {"none", "pointwise", "scalar"}, "none", "output normalizer");
   }
   read_every_section(opt);
   if (help) return 0;
@@ -120,27 +152,17 @@ int run_train(const std::vector<std::string>& args) {
   PHYSML_CHECK(std::filesystem::exists(data), "data file '", data, "' does not exist");
   PHYSML_CHECK(!out.empty(), "missing required option -output (a directory)");
   if (type == "dcdm") return run_train_dcdm(opt, data, resume, device);
+  if (type.rfind("nclaw", 0) == 0) return run_train_nclaw(opt, type, data, resume, device);
 
   physml::train::TrainerOptions t;
   t.set_from_options(opt);
   physml::seed_everything(t.seed());
-  dopt.count = train_count;
-  physml::train::GridDataset train(data, train_split, dopt);
-  dopt.count = valid_count;
-  dopt.begin = valid_begin;
-  std::unique_ptr<physml::train::GridDataset> valid;
-  if (valid_split != "none") valid = std::make_unique<physml::train::GridDataset>(data, valid_split, dopt);
-
+  physml::train::SupervisedData split(data, physml::train::SupervisedDataOptions().set_from_options(opt));
+  const auto& train = split.train();
+  const auto* valid = split.valid();
   const auto& in = train.input_shape();
-  const std::vector<std::int64_t> grid(in.begin() + 1, in.end());
-  auto inner = physml::operators::create_from_options(type, opt, {in[0], train.output_shape()[0], grid});
-  physml::operators::Normalizer xn(xn_kind), yn(yn_kind);
-  {
-    auto [x, y] = train.all();
-    xn->fit(x.to(torch::kFloat));
-    yn->fit(y.to(torch::kFloat));
-  }
-  auto model = std::make_shared<physml::operators::NormalizedModel>(inner, xn, yn);
+  auto inner = physml::operators::create_from_options(type, opt, split.model_shape());
+  auto model = split.normalized(inner);
   model->to(c10::Device(device));
   physml::train::Trainer trainer(model, t);
   if (!resume.empty()) trainer.resume(resume);
@@ -150,7 +172,7 @@ int run_train(const std::vector<std::string>& args) {
                    " train samples", valid ? ", " + std::to_string(valid->size()) + " validation samples" : "",
                    ", grid ", in.size() > 2 ? std::to_string(in[1]) + "x" + std::to_string(in[2]) : std::to_string(in[1]));
   physml::check_no_unused_options();
-  auto records = trainer.fit(train, valid.get());
+  auto records = trainer.fit(train, valid);
   if (!records.empty()) {
     const auto& r = records.back();
     std::printf("epoch %lld  train loss %.4e  valid L2 %.4e  valid H1 %.4e  (best valid L2 %.4e)\n",
@@ -166,7 +188,7 @@ int run_train(const std::vector<std::string>& args) {
   return 0;
 }
 
-PHYSML_COMMAND({"train", "train a neural operator (MgNO, FNO) or a DCDM network on a Dataset file",
+PHYSML_COMMAND({"train", "train a neural operator (MgNO, FNO), a DCDM network or an NCLaw constitutive law",
                 "physml train [CONFIG.yaml] -data FILE.h5 -output DIR [-option value ...]\n\n"
                 "CONFIG is a PETSc YAML options file; options on the command line override it.\n"
                 "`physml train -help` lists every option of every object with its default and meaning\n"
@@ -178,7 +200,11 @@ PHYSML_COMMAND({"train", "train a neural operator (MgNO, FNO) or a DCDM network 
                 "-model dcdm: a DCDM network (Kaneda et al. 2023) on a Ritz-vector data file (generator\n"
                 "dcdm-ritz, written by examples/dcdm_poisson/dcdm_train -data FILE), unsupervised loss\n"
                 "|b - (q'b/q'Aq) A q|^2 (train::Trainer, DCDMTask); writes the same files; -resume\n"
-                "DIR/last.h5 continues exactly as for the operators.",
+                "DIR/last.h5 continues exactly as for the operators.\n"
+                "-model nclaw_elastic|nclaw_unconstrained: a learned constitutive law (Ma et al. 2023) trained\n"
+                "through the differentiable MPM simulator on one Trajectory file (physml simulate -store state):\n"
+                "teacher-forced segments of -segment_min to -segment_max frames, position MSE, validation by a\n"
+                "free rollout (rollout_mse); Adam lr 1.0, cosine schedule, clip 0.1, 300 epochs by default.",
                 run_train, /*config_file=*/true});
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include "config_text.hpp"
 #include "physml/core/error.hpp"
+#include "physml/core/options_reader.hpp"
 #include "physml/physics/constitutive.hpp"
 
 #include <torch/torch.h>
@@ -184,6 +185,31 @@ NCLawFeatures nclaw_features(const at::Tensor& F) {
 
 // ------------------------------------------------------------------------------------------
 ModelConfig NCLawElasticOptions::to_config() const { return {{"hidden", detail::join(hidden())}}; }
+
+namespace {
+std::vector<std::int64_t> read_hidden(OptionsReader& r, const std::vector<std::int64_t>& hidden) {
+  std::vector<long> h(hidden.begin(), hidden.end());
+  h = r.int_list("hidden", h, "widths of the hidden layers");
+  PHYSML_CHECK(!h.empty(), "option -", r.prefix(), "hidden: expected at least one hidden layer");
+  for (long w : h) PHYSML_CHECK(w >= 1, "option -", r.prefix(), "hidden: width ", w, " must be positive");
+  return std::vector<std::int64_t>(h.begin(), h.end());
+}
+}  // namespace
+
+NCLawElasticOptions& NCLawElasticOptions::set_from_options(const Options& options) {
+  OptionsReader r(options, "NCLaw elastic network (13 invariants -> MLP, GELU, no biases)");
+  hidden(read_hidden(r, hidden()));
+  r.end();
+  return *this;
+}
+
+NCLawUnconstrainedOptions& NCLawUnconstrainedOptions::set_from_options(const Options& options) {
+  OptionsReader r(options, "Unconstrained baseline law (MLP on vec(F - I))");
+  hidden(read_hidden(r, hidden()));
+  bias(r.boolean("bias", bias(), "biases in every linear layer"));
+  r.end();
+  return *this;
+}
 
 NCLawElasticOptions NCLawElasticOptions::from_config(const ModelConfig& c) {
   const std::string m = "nclaw_elastic";

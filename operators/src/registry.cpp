@@ -16,7 +16,15 @@ struct Entry {
   OptionsModelFactory from_options;
 };
 
+/// Field-to-field models need channels and a grid from the data.
+void require_field_shape(const char* type, const ModelShape& shape) {
+  PHYSML_CHECK(!shape.grid.empty() && shape.in_channels > 0 && shape.out_channels > 0, "create_from_options(", type,
+               "): a model needs data with channels and a grid, got ", shape.in_channels, " -> ", shape.out_channels,
+               " channels on a ", shape.grid.size(), "-D grid");
+}
+
 std::shared_ptr<Model> mgno_from_options(const Options& options, const ModelShape& shape) {
+  require_field_shape("mgno", shape);
   const auto o = options.sub("mgno_");
   MgNOOptions m(shape.in_channels, shape.out_channels);
   m.dim(static_cast<std::int64_t>(shape.grid.size())).set_from_options(o);
@@ -27,6 +35,7 @@ std::shared_ptr<Model> mgno_from_options(const Options& options, const ModelShap
 }
 
 std::shared_ptr<Model> fno_from_options(const Options& options, const ModelShape& shape) {
+  require_field_shape("fno", shape);
   // One entry of modes serves every axis; the default keeps FNOOptions' first entry.
   FNOOptions f(shape.in_channels, shape.out_channels);
   f.dim(static_cast<std::int64_t>(shape.grid.size())).modes({f.modes().front()});
@@ -35,6 +44,7 @@ std::shared_ptr<Model> fno_from_options(const Options& options, const ModelShape
 }
 
 std::shared_ptr<Model> dcdm_from_options(const Options& options, const ModelShape& shape) {
+  require_field_shape("dcdm", shape);
   PHYSML_CHECK(shape.in_channels == 1 && shape.out_channels == 1, "dcdm: the network maps one channel to one, got ",
                shape.in_channels, " -> ", shape.out_channels);
   DCDMNetOptions d(static_cast<std::int64_t>(shape.grid.size()));
@@ -66,7 +76,10 @@ std::map<std::string, Entry>& table() {
     builtin["nclaw_elastic"] = {[](const ModelConfig& c) -> std::shared_ptr<Model> {
                                   return std::make_shared<NCLawElasticImpl>(NCLawElasticOptions::from_config(c));
                                 },
-                                nullptr};
+                                [](const Options& o, const ModelShape&) -> std::shared_ptr<Model> {
+                                  return std::make_shared<NCLawElasticImpl>(
+                                      NCLawElasticOptions().set_from_options(o.sub("nclaw_elastic_")));
+                                }};
     builtin["nclaw_plastic"] = {[](const ModelConfig& c) -> std::shared_ptr<Model> {
                                   return std::make_shared<NCLawPlasticImpl>(NCLawPlasticOptions::from_config(c));
                                 },
@@ -75,7 +88,10 @@ std::map<std::string, Entry>& table() {
                                         return std::make_shared<NCLawUnconstrainedImpl>(
                                             NCLawUnconstrainedOptions::from_config(c));
                                       },
-                                      nullptr};
+                                      [](const Options& o, const ModelShape&) -> std::shared_ptr<Model> {
+                                        return std::make_shared<NCLawUnconstrainedImpl>(
+                                            NCLawUnconstrainedOptions().set_from_options(o.sub("nclaw_unconstrained_")));
+                                      }};
     return builtin;
   }();
   return t;
@@ -110,9 +126,6 @@ std::shared_ptr<Model> create_from_options(const std::string& type, const Option
   const auto& e = entry(type);
   PHYSML_CHECK(e.from_options != nullptr, "model type '", type,
                "' cannot be built from options; types that can: ", names(true));
-  PHYSML_CHECK(!shape.grid.empty() && shape.in_channels > 0 && shape.out_channels > 0,
-               "create_from_options: a model needs data with channels and a grid, got ", shape.in_channels, " -> ",
-               shape.out_channels, " channels on a ", shape.grid.size(), "-D grid");
   return e.from_options(options, shape);
 }
 

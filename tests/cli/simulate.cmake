@@ -66,3 +66,21 @@ physml_use_torch_pch(physml_trajectory_compare)
 physml_cli_test(NAME cli.simulate.resume_bit_for_bit COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:physml_cli>
   -DCHECK=$<TARGET_FILE:physml_trajectory_compare> -DDIR=${sim_dir} -P ${sim_resume}
   OUTPUT "resumed trajectory identical: ok" PROPERTIES LABELS cli)
+
+# NCLaw through physml train: a 2-D jelly block thrown onto the floor (12 frames), 2 epochs of
+# teacher-forced segments; checkpoints, log and the rollout metric. A Dataset file is refused.
+physml_cli_test(NAME cli.simulate.nclaw_data COMMAND physml_cli simulate -output ${sim_dir}/jelly2d.h5 -frames 12
+  -mpm_dim 2 -mpm_cells 16 -mpm_dt 1e-3 -mpm_substeps 2 -body0_lower 0.3,0.2 -body0_upper 0.55,0.4
+  -body0_particles_per_cell_axis 2 -body0_velocity 0.5,-4 -body0_angular_velocity 0 -threads 1
+  OUTPUT "wrote '.*jelly2d.h5' \\(13 frames of 56 particles" CREATES ${sim_dir}/jelly2d.h5
+  PROPERTIES LABELS cli FIXTURES_REQUIRED sim_clean FIXTURES_SETUP sim_nclaw_data)
+physml_cli_test(NAME cli.train.nclaw COMMAND physml_cli train -model nclaw_elastic -data ${sim_dir}/jelly2d.h5
+  -output ${sim_dir}/nclaw_run -epochs 2 -segment_min 3 -segment_max 6 -threads 1
+  OUTPUT "training nclaw_elastic \\(5504 parameters\\) through the differentiable MPM on .*jelly2d.h5: 56 particles, 13 frames"
+         "epoch 2  train loss [0-9.e+-]+  rollout MSE [0-9.e+-]+"
+  CREATES ${sim_dir}/nclaw_run/last.h5 ${sim_dir}/nclaw_run/best.h5 ${sim_dir}/nclaw_run/log.csv
+  PROPERTIES LABELS cli FIXTURES_REQUIRED sim_nclaw_data)
+physml_cli_test(NAME cli.train.nclaw_needs_a_trajectory EXIT 1 COMMAND physml_cli train -model nclaw_elastic
+  -data ${CMAKE_CURRENT_BINARY_DIR}/generate_data/darcy.h5 -output ${sim_dir}/nclaw_bad
+  OUTPUT "physml train: error: .*darcy.h5' holds format 'physml.dataset', expected 'physml.trajectory'"
+  ABSENT ${sim_dir}/nclaw_bad/last.h5 PROPERTIES LABELS cli FIXTURES_REQUIRED gen_darcy)

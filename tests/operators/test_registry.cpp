@@ -35,7 +35,8 @@ TEST(Registry, EveryBuiltinTypeIsRegisteredWithoutAnyRegistrationCall) {
   auto names = registered_models();
   for (const char* t : {"dcdm", "fno", "mgno", "normalized"})
     EXPECT_NE(std::find(names.begin(), names.end(), t), names.end()) << t;
-  EXPECT_EQ(configurable_models(), (std::vector<std::string>{"dcdm", "fno", "mgno"}));
+  EXPECT_EQ(configurable_models(),
+            (std::vector<std::string>{"dcdm", "fno", "mgno", "nclaw_elastic", "nclaw_unconstrained"}));
   EXPECT_THROW_MSG(register_model("mgno", [](const ModelConfig&) -> std::shared_ptr<Model> { return nullptr; }),
                    "already registered");
 }

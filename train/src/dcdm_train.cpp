@@ -1,5 +1,7 @@
 #include "physml/train/dcdm_train.hpp"
 
+#include "physml/mesh/grid.hpp"
+
 #include "physml/core/error.hpp"
 #include "physml/core/options_reader.hpp"
 #include "physml/core/log.hpp"
@@ -137,9 +139,8 @@ void save_ritz_dataset(const std::string& path, const RitzDataset& d) {
                cells, ", ", cells, "]");
   std::vector<int64_t> sample = {1};
   for (auto it = d.grid.rbegin(); it != d.grid.rend(); ++it) sample.push_back(*it);  // [1, (nz,) ny, nx]
-  std::string grid_json = "{\"shape\": [";
-  for (size_t i = 1; i < sample.size(); ++i) grid_json += (i > 1 ? ", " : "") + std::to_string(sample[i]);
-  grid_json += "]}";
+  // The one grid description: DCDM's unknowns sit at the cell centres of the unit box.
+  const std::string grid_json = mesh::Grid(mesh::GridOptions(d.grid).centering(mesh::Centering::cell)).to_json();
   io::DatasetInfo info;
   info.generator = "dcdm-ritz";
   info.parameters_json = "{\"samples\": " + std::to_string(d.b.size(0)) + "}";

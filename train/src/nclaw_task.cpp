@@ -25,6 +25,13 @@ NCLawTaskOptions& NCLawTaskOptions::set_from_options(const Options& options) {
   return *this;
 }
 
+TrainerOptions nclaw_trainer_options() {
+  ScheduleOptions s;
+  s.type = "cosine";
+  s.lr = 1.0;
+  return TrainerOptions().epochs(300).batch_size(1000).optimizer("adam").weight_decay(0.0).grad_clip(0.1).schedule(s);
+}
+
 struct NCLawTask::Impl {
   NCLawTaskOptions o;
   std::string path;

@@ -31,6 +31,10 @@
 #include <tuple>
 #include <vector>
 
+namespace physml {
+class Options;
+}
+
 namespace physml::operators {
 
 /// Batched signed SVD (physics::signed_svd per particle): F [N, 3, 3] -> (U [N, 3, 3],
@@ -63,6 +67,8 @@ public:
   ModelConfig to_config() const;
   /// Parse to_config() output; unknown keys or bad values throw physml::Error.
   static NCLawElasticOptions from_config(const ModelConfig& config);
+  /// Read -hidden under the prefix of `options` (physml train: -nclaw_elastic_hidden).
+  NCLawElasticOptions& set_from_options(const Options& options);
 };
 
 /// NCLaw's elastic law: F [N, 3, 3] -> Kirchhoff stress tau = P F^T [N, 3, 3] (forward),
@@ -136,6 +142,8 @@ public:
   ModelConfig to_config() const;
   /// Parse to_config() output; unknown keys or bad values throw physml::Error.
   static NCLawUnconstrainedOptions from_config(const ModelConfig& config);
+  /// Read -hidden, -bias under the prefix of `options` (-nclaw_unconstrained_*; an elastic law).
+  NCLawUnconstrainedOptions& set_from_options(const Options& options);
 };
 
 /// Unconstrained baseline: F [N, 3, 3] -> tau = X F^T (elastic) or F + alpha X (plastic),

@@ -45,6 +45,12 @@ public:
   NCLawTaskOptions& set_from_options(const Options& options);
 };
 
+/// NCLaw's training defaults for the Trainer: Adam, lr 1.0 (the elastic network's), weight
+/// decay 0, cosine annealing over the epochs, gradient-norm clip 0.1, 300 epochs, and a batch
+/// larger than the segment count, so that an epoch is one gradient step on the whole
+/// trajectory as in the official code.
+TrainerOptions nclaw_trainer_options();
+
 class NCLawTask : public TrainingTask {
 public:
   /// Reads the whole Trajectory file (written by `physml simulate -store state`); throws
