@@ -76,6 +76,25 @@ endforeach()
 expect("consumer: core +ok +n=7, sum=42")
 expect("consumer: PhysML [0-9.]+, 0 failure\\(s\\)")
 
+# 3b. examples/driver, the ~100-line driver of the docs, against the installed package: it
+#     generates data, trains, evaluates and solves with the network as a PETSc preconditioner.
+if(DRIVER_SRC)
+  file(REMOVE_RECURSE ${DRIVER_BUILD})
+  run(0 ${CMAKE_COMMAND} -S ${DRIVER_SRC} -B ${DRIVER_BUILD} -DCMAKE_PREFIX_PATH=${PREFIX} -DCMAKE_BUILD_TYPE=Release)
+  run(0 ${CMAKE_COMMAND} --build ${DRIVER_BUILD})
+  execute_process(COMMAND ${DRIVER_BUILD}/driver -ntrain 16 -nvalid 4 -ntest 2 -epochs 2 -mgno_channels 8 -mgno_levels 3
+                          -mgno_layers 2 -threads 1 -progress false
+                  WORKING_DIRECTORY ${DRIVER_BUILD} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "examples/driver failed (exit code ${rc}):\n${out}${err}")
+  endif()
+  set(out "${out}${err}")
+  expect("trained 2 epochs: valid L2 [0-9.e+-]+")
+  expect("test: relative L2 [0-9.e+-]+ \\(max [0-9.e+-]+\\) over 2 samples")
+  expect("iterations to 1e-8: CG [0-9]+, CG\\+ICC [0-9]+, FGMRES\\+SOR/SOR [0-9]+, FGMRES\\+SOR/network/SOR [0-9]+")
+  message("examples/driver against the installed package: ok")
+endif()
+
 # 4. The prefix is relocatable.
 file(RENAME ${PREFIX} ${moved})
 run(0 ${moved}/bin/physml info)
