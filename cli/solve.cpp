@@ -9,6 +9,7 @@
 #include "physml/core/options.hpp"
 #include "physml/io/png.hpp"
 #include "physml/solvers/linear/dcdm.hpp"
+#include "physml/solvers/linear/operator.hpp"
 #include "physml/solvers/linear/system_io.hpp"
 
 #include <petscksp.h>
@@ -63,28 +64,27 @@ int run_solve(const std::vector<std::string>& args) {
     csv << "solver,iteration,residual,relative_residual\n";
   }
   int status = 0;
+  auto op = std::make_shared<physml::solvers::PetscMatOperator>(A);
   for (const auto& name : names) {
-    KSP ksp;
-    PHYSML_PETSC(KSPCreate(PETSC_COMM_WORLD, &ksp));
-    if (prefixed) PHYSML_PETSC(KSPSetOptionsPrefix(ksp, (name + "_").c_str()));
-    PHYSML_PETSC(KSPSetOperators(ksp, A, A));
+    physml::solvers::KSPSolver solver(PETSC_COMM_WORLD, prefixed ? name + "_" : "");
+    KSP ksp = solver.ksp();
+    solver.set_operator(op);
     PHYSML_PETSC(KSPSetResidualHistory(ksp, nullptr, PETSC_DECIDE, PETSC_TRUE));
     PHYSML_PETSC(KSPSetNormType(ksp, KSP_NORM_UNPRECONDITIONED));
-    PHYSML_PETSC(KSPSetFromOptions(ksp));
+    solver.set_from_options();
+    solver.set_throw_on_divergence(false);  // reported below, exit code 2
     PHYSML_PETSC(VecSet(x, 0.0));
     physml::Timer t;
     PHYSML_PETSC(KSPSetUp(ksp));
     const double setup = t.seconds();
     t.reset();
-    PHYSML_PETSC(KSPSolve(ksp, b, x));
+    solver.apply(b, x);
     const double solve = t.seconds();
-    PetscInt its;
-    KSPConvergedReason reason;
+    const PetscInt its = solver.iterations();
+    const KSPConvergedReason reason = solver.reason();
     KSPType type;
     PC pc;
     PCType pctype;
-    PHYSML_PETSC(KSPGetIterationNumber(ksp, &its));
-    PHYSML_PETSC(KSPGetConvergedReason(ksp, &reason));
     PHYSML_PETSC(KSPGetType(ksp, &type));
     PHYSML_PETSC(KSPGetPC(ksp, &pc));
     PHYSML_PETSC(PCGetType(pc, &pctype));
@@ -108,7 +108,6 @@ int run_solve(const std::vector<std::string>& args) {
     }
     series.push_back(s);
     if (reason <= 0) status = 2;
-    KSPDestroy(&ksp);
   }
   if (!plot.empty()) {
     physml::io::LinePlotOptions po;

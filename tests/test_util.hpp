@@ -4,6 +4,8 @@
 
 #include "physml/core/error.hpp"
 
+#include <petscsys.h>
+
 #include <filesystem>
 #include <string>
 
@@ -18,6 +20,16 @@ inline std::filesystem::path scratch_dir() {
   std::filesystem::create_directories(p);
   return p;
 }
+
+/// A private PETSc options database for one test (so tests do not see each other's keys).
+struct OptionsDatabase {
+  PetscOptions db = nullptr;
+  OptionsDatabase() { PHYSML_PETSC(PetscOptionsCreate(&db)); }
+  ~OptionsDatabase() { PetscOptionsDestroy(&db); }
+  OptionsDatabase(const OptionsDatabase&) = delete;
+  OptionsDatabase& operator=(const OptionsDatabase&) = delete;
+  void set(const char* name, const char* value) { PHYSML_PETSC(PetscOptionsSetValue(db, name, value)); }
+};
 
 }  // namespace physml::test
 

@@ -1,4 +1,5 @@
 #include "mpm_kernels.hpp"
+#include "mpm_bspline.hpp"
 
 #include "physml/core/error.hpp"
 
@@ -12,18 +13,6 @@
 
 namespace physml::simulators::detail {
 namespace {
-
-/// Quadratic B-spline weights and base node along one axis for coordinate x [m]
-/// (Hu et al. 2018; NCLaw A1): base = floor(x/dx - 1/2), f = x/dx - base in [0.5, 1.5).
-template <typename T>
-inline void bspline(T x, T inv_dx, std::int64_t& base, T& f, T w[3]) {
-  const T s = x * inv_dx;
-  base = static_cast<std::int64_t>(std::floor(s - T(0.5)));
-  f = s - static_cast<T>(base);
-  w[0] = T(0.5) * (T(1.5) - f) * (T(1.5) - f);
-  w[1] = T(0.75) - (f - T(1)) * (f - T(1));
-  w[2] = T(0.5) * (f - T(0.5)) * (f - T(0.5));
-}
 
 /// The first failure of a substep: lowest particle index wins, so the report is deterministic.
 struct Failure {

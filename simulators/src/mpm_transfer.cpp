@@ -3,6 +3,8 @@
 // a fixed thread count.
 #include "mpm_transfer.hpp"
 
+#include "mpm_bspline.hpp"
+
 #include <Eigen/Core>
 #include <omp.h>
 
@@ -11,21 +13,6 @@
 
 namespace physml::simulators::detail {
 namespace {
-
-/// Quadratic B-spline weights w[0..2], their derivatives dw/dx [1/m] and the base node along
-/// one axis for coordinate x (the same stencil as the fused kernel of mpm_kernels.cpp).
-template <typename T>
-inline void stencil(T x, T inv_dx, std::int64_t& base, T& f, T w[3], T dw[3]) {
-  const T s = x * inv_dx;
-  base = static_cast<std::int64_t>(std::floor(s - T(0.5)));
-  f = s - static_cast<T>(base);
-  w[0] = T(0.5) * (T(1.5) - f) * (T(1.5) - f);
-  w[1] = T(0.75) - (f - T(1)) * (f - T(1));
-  w[2] = T(0.5) * (f - T(0.5)) * (f - T(0.5));
-  dw[0] = -(T(1.5) - f) * inv_dx;
-  dw[1] = -T(2) * (f - T(1)) * inv_dx;
-  dw[2] = (f - T(0.5)) * inv_dx;
-}
 
 template <typename T, int D>
 using Vec = Eigen::Matrix<T, D, 1>;
@@ -59,7 +46,7 @@ struct Stencil {
     const T inv_dx = T(1) / dx;
     std::int64_t base[3] = {0, 0, 0};
     T f[3] = {0, 0, 0}, w1[3][3] = {{1, 0, 0}, {1, 0, 0}, {1, 0, 0}}, dw1[3][3] = {{0, 0, 0}, {0, 0, 0}, {0, 0, 0}};
-    for (int a = 0; a < D; ++a) stencil<T>(x[a], inv_dx, base[a], f[a], w1[a], dw1[a]);
+    for (int a = 0; a < D; ++a) bspline<T>(x[a], inv_dx, base[a], f[a], w1[a], dw1[a]);
     const std::int64_t s1 = D == 3 ? nodes[2] : 1, s0 = D == 3 ? nodes[1] * nodes[2] : nodes[1];
     int k = 0;
     for (int i = 0; i < 3; ++i)

@@ -13,12 +13,7 @@ using physml::OptionsReader;
 namespace {
 
 /// A private options database, destroyed with the test.
-struct Database {
-  PetscOptions db = nullptr;
-  Database() { PHYSML_PETSC(PetscOptionsCreate(&db)); }
-  ~Database() { PetscOptionsDestroy(&db); }
-  void set(const char* name, const char* value) { PHYSML_PETSC(PetscOptionsSetValue(db, name, value)); }
-};
+using Database = physml::test::OptionsDatabase;
 
 std::string captured;
 PetscErrorCode capture(MPI_Comm, const char format[], ...) {

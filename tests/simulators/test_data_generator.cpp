@@ -20,13 +20,7 @@ using physml::Options;
 
 namespace {
 
-/// A private options database for one test.
-struct Database {
-  PetscOptions db = nullptr;
-  Database() { PHYSML_PETSC(PetscOptionsCreate(&db)); }
-  ~Database() { PetscOptionsDestroy(&db); }
-  void set(const char* k, const char* v) { PHYSML_PETSC(PetscOptionsSetValue(db, k, v)); }
-};
+using Database = physml::test::OptionsDatabase;
 
 /// Sample i of seed s: input = (s + i) everywhere on an n-point periodic line, output =
 /// scale * input; sample `fail_index` fails. The known answer for generate_dataset.

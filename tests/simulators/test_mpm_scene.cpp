@@ -17,12 +17,7 @@ using physml::Options;
 
 namespace {
 
-struct Database {
-  PetscOptions db = nullptr;
-  Database() { PHYSML_PETSC(PetscOptionsCreate(&db)); }
-  ~Database() { PetscOptionsDestroy(&db); }
-  void set(const char* k, const char* v) { PHYSML_PETSC(PetscOptionsSetValue(db, k, v)); }
-};
+using Database = physml::test::OptionsDatabase;
 
 /// A small 2-D two-material scene: sand box and jelly ball on a 16^2 grid.
 sim::MPMScene small_scene(Database& d) {

@@ -11,12 +11,7 @@
 
 namespace {
 
-struct Database {
-  PetscOptions db = nullptr;
-  Database() { PHYSML_PETSC(PetscOptionsCreate(&db)); }
-  ~Database() { PetscOptionsDestroy(&db); }
-  void set(const char* k, const char* v) { PHYSML_PETSC(PetscOptionsSetValue(db, k, v)); }
-};
+using Database = physml::test::OptionsDatabase;
 
 /// A 2-D jelly block (56 particles) thrown onto the floor of a 16^2 grid (3-cell wall band), so
 /// that it deforms and the law matters: 24 frames of 2 substeps of 1 ms.
