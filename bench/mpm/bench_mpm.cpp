@@ -6,11 +6,21 @@
 // gravity with NCLaw's 3-cell free-slip band (the 10^3 cube starts inside the band's reach); dt = 2e-4 s.
 // Prints particle-substeps per second and the 2-thread / 1-thread ratio measured in the same run.
 //
+// Second table: the differentiable substep (simulators/mpm_diff.hpp: the law in LibTorch, the
+// hand-written transfer and its adjoint) with a Neo-Hookean torch law and with NCLaw's elastic
+// network, forward only (no graph) and forward + backward over a 10-substep rollout (the rate
+// counts the forward substeps; the backward pass is included in the time).
+//
 // Usage: bench_mpm [min_seconds_per_row = 1.0]
 
 #include "physml/core/environment.hpp"
 #include "physml/core/log.hpp"
+#include "physml/operators/nclaw.hpp"
 #include "physml/simulators/mpm.hpp"
+#include "physml/simulators/mpm_diff.hpp"
+
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
 
 #include <cmath>
 #include <cstdio>
@@ -37,6 +47,45 @@ double measure(int64_t m, int64_t threads, double min_seconds, int64_t& particle
   return static_cast<double>(particles) * static_cast<double>(substeps) / timer.seconds();
 }
 
+/// Particle-substeps per second of the differentiable substep: `law` "neo_hookean" or
+/// "nclaw"; `backward`: 10-substep rollouts with gradients and backward().
+double measure_diff(int64_t m, int64_t threads, const std::string& law_kind, bool backward, double min_seconds,
+                    int64_t& particles) {
+  at::set_num_threads(static_cast<int>(threads));
+  MPMOptions o = MPMOptions(3).cells({m}).dt(2e-4).threads(threads);
+  MPMSimulator sim(o, mpm_materials({"jelly"}));
+  sim.add_body(MPMBody().shapes({MPMShape::box({0.25, 0.25, 0.25}, {0.75, 0.75, 0.75})}).particles_per_cell_axis(2));
+  particles = sim.particles().size();
+  DifferentiableMPM mpm(o, sim.particles());
+  auto mu = torch::tensor(4.1667e4, torch::kDouble), lambda = torch::tensor(2.7778e4, torch::kDouble);
+  std::shared_ptr<physml::operators::NCLawElasticImpl> net;
+  TorchLaw law;
+  if (law_kind == "nclaw") {
+    net = std::make_shared<physml::operators::NCLawElasticImpl>();
+    net->to(torch::kDouble);
+    law = nclaw_law(net);
+  } else {
+    mu.requires_grad_(backward);
+    law = neo_hookean_law(mu, lambda);
+  }
+  const int64_t K = 10;
+  int64_t substeps = 0;
+  physml::Timer timer;
+  while (substeps < 2 * K || timer.seconds() < min_seconds) {
+    auto s = DifferentiableMPM::state_of(sim.particles());
+    if (backward) {
+      s.v.requires_grad_(true);
+      for (int64_t k = 0; k < K; ++k) s = mpm.substep(s, law);
+      s.x.sum().backward();
+    } else {
+      torch::NoGradGuard ng;
+      for (int64_t k = 0; k < K; ++k) s = mpm.substep(s, law);
+    }
+    substeps += K;
+  }
+  return static_cast<double>(particles) * static_cast<double>(substeps) / timer.seconds();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -56,5 +105,18 @@ int main(int argc, char** argv) {
     std::printf("  # speed-up 2 threads / 1 thread at %lld^3 particles: %.2f\n", static_cast<long long>(m),
                 rate[1] / rate[0]);
   }
+  std::printf("\n# differentiable substep (mpm_diff.hpp), jelly cube as above, float64\n");
+  std::printf("# %8s %6s %12s %12s %8s %16s\n", "particles", "grid", "law", "pass", "threads", "particle-steps/s");
+  for (int64_t m : {10, 22})
+    for (const char* law : {"neo_hookean", "nclaw"})
+      for (bool bwd : {false, true}) {
+        double rate[2] = {0, 0};
+        for (int64_t t : {1, 2}) {
+          int64_t n = 0;
+          rate[t - 1] = measure_diff(m, t, law, bwd, min_seconds, n);
+          std::printf("  %9lld %3lld^3 %12s %12s %8lld %16.3e\n", static_cast<long long>(n), static_cast<long long>(m),
+                      law, bwd ? "fwd+bwd" : "fwd", static_cast<long long>(t), rate[t - 1]);
+        }
+      }
   return 0;
 }

@@ -207,7 +207,10 @@ void mpm_transfer_adjoint(const MPMKernelParams& prm, const TransferInput<T>& in
   std::int64_t num_nodes = 1;
   for (int a = 0; a < D; ++a) num_nodes *= prm.nodes[a];
   // Adjoint grids: per thread dL/du (D per node), summed into ga[0]; then dL/dq, dL/dm in place.
-  static thread_local std::vector<std::vector<T>> ga;
+  // (The caller thread's scratch, bound by reference here: inside the parallel region a
+  // thread_local name would denote each OpenMP thread's own, empty, instance.)
+  static thread_local std::vector<std::vector<T>> scratch;
+  std::vector<std::vector<T>>& ga = scratch;
   if (static_cast<int>(ga.size()) < threads) ga.resize(static_cast<size_t>(threads));
   const std::int64_t asize = num_nodes * (D + 1);
 

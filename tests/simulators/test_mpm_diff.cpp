@@ -167,6 +167,25 @@ TEST(MPMDiff, GradientOfNCLawWeightsMatchesFiniteDifferences) {
   EXPECT_GT(std::abs(ad), 0.0);
 }
 
+TEST(MPMDiff, TwoThreadsGiveTheGradientsOfOne) {
+  // The scatter grids are per thread and summed in thread order: the same to rounding.
+  std::vector<at::Tensor> grads;
+  for (int threads : {1, 2}) {
+    auto s = scene(3, "jelly", 2);
+    auto o = s->options();
+    o.threads(threads);
+    sim::DifferentiableMPM mpm(o, s->particles());
+    auto st = sim::DifferentiableMPM::state_of(s->particles());
+    st.v.requires_grad_(true);
+    const auto v0 = st.v;
+    const Functional L(st);
+    auto mu = torch::tensor(4e4, torch::kDouble), lambda = torch::tensor(2e4, torch::kDouble);
+    L(rollout(mpm, st, sim::neo_hookean_law(mu, lambda), 3)).backward();
+    grads.push_back(v0.grad().clone());
+  }
+  EXPECT_TRUE(torch::allclose(grads[0], grads[1], 1e-10, 1e-12));
+}
+
 TEST(MPMDiff, BadStateIsRefused) {
   auto s = scene(2, "jelly");
   sim::DifferentiableMPM mpm(s->options(), s->particles());
