@@ -10,6 +10,8 @@
 #include "physml/io/png.hpp"
 #include "physml/io/trajectory.hpp"
 #include "physml/io/vtk.hpp"
+#include "physml/operators/checkpoint.hpp"
+#include "physml/simulators/mpm_diff.hpp"
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -158,6 +160,7 @@ SimulateOptions& SimulateOptions::set_from_options(const Options& options) {
   png(r.string("png", png(), "directory for PNG renders"));
   png_every(r.integer("png_every", png_every(), "write a PNG every this many frames", 1));
   png_color(r.choice("png_color", {"speed", "material"}, png_color(), "colour of the renders"));
+  law(r.string("law", law(), "trained elastic law (Checkpoint) in place of the analytic ones"));
   progress(r.boolean("progress", progress(), "print a progress line (rate, ETA)"));
   test_interrupt_after(r.integer("test_interrupt_after", test_interrupt_after(),
                                  "(testing) raise SIGINT after this many frames are written", 0));
@@ -232,6 +235,11 @@ SimulateResult simulate(const MPMScene& scene, const SimulateOptions& o) {
   io::TrajectoryInfo info;
   info.simulator = "mpm";
   info.parameters_json = scene.parameters_json();
+  if (!o.law().empty()) {  // the file records which law made it (and a resume must use the same)
+    auto j = nlohmann::ordered_json::parse(info.parameters_json);
+    j["law"] = o.law();
+    info.parameters_json = j.dump();
+  }
   info.grid_json = scene.simulator.grid().to_json();
   info.particles = P0.size();
   info.frames = o.frames() + 1;
@@ -278,13 +286,38 @@ SimulateResult simulate(const MPMScene& scene, const SimulateOptions& o) {
   }
   if (!o.png().empty()) std::filesystem::create_directories(o.png());
 
+  // A trained law: the substeps run through the differentiable simulator, without gradients.
+  std::unique_ptr<DifferentiableMPM> learned;
+  TorchLaw law;
+  if (!o.law().empty()) {
+    auto model = operators::load(o.law());
+    PHYSML_CHECK(model->type() == "nclaw_elastic" || model->type() == "nclaw_unconstrained", "-law '", o.law(),
+                 "' holds a model of type '", model->type(), "'; expected an elastic law (nclaw_elastic, nclaw_unconstrained)");
+    model->to(torch::kDouble);
+    model->eval();
+    law = nclaw_law(model);
+    learned = std::make_unique<DifferentiableMPM>(scene.simulator, sim->particles());
+    log_info("law: ", model->type(), " from '", o.law(), "' for every body (no plasticity)");
+  }
+  auto step = [&] {
+    if (!learned) return sim->step();
+    torch::NoGradGuard ng;
+    auto s = DifferentiableMPM::state_of(sim->particles());
+    for (std::int64_t k = 0; k < scene.simulator.substeps(); ++k) s = learned->substep(s, law);
+    mesh::ParticleSet p(s.x, s.v);
+    p.set("C", s.C).set("F", s.F);
+    if (s.F_zz.defined()) p.set("F_zz", s.F_zz);
+    for (const char* k : {"mass", "volume", "material"}) p.set(k, sim->particles().get(k));
+    sim->set_particles(std::move(p));
+  };
+
   std::unique_ptr<InterruptGuard> guard;
   if (o.handle_signals()) guard = std::make_unique<InterruptGuard>();
   std::unique_ptr<Progress> progress;
   if (o.progress()) progress = std::make_unique<Progress>("simulate", info.frames, start);
   const auto t0 = std::chrono::steady_clock::now();
   for (std::int64_t k = start; k < info.frames; ++k) {
-    if (k > 0) sim->step();
+    if (k > 0) step();
     const auto& P = sim->particles();
     const double time = static_cast<double>(k) * info.frame_dt;
     std::map<std::string, at::Tensor> resume{{"positions", P.positions()},

@@ -79,7 +79,14 @@ physml_cli_test(NAME cli.train.nclaw COMMAND physml_cli train -model nclaw_elast
   OUTPUT "training nclaw_elastic \\(5504 parameters\\) through the differentiable MPM on .*jelly2d.h5: 56 particles, 13 frames"
          "epoch 2  train loss [0-9.e+-]+  rollout MSE [0-9.e+-]+"
   CREATES ${sim_dir}/nclaw_run/last.h5 ${sim_dir}/nclaw_run/best.h5 ${sim_dir}/nclaw_run/log.csv
-  PROPERTIES LABELS cli FIXTURES_REQUIRED sim_nclaw_data)
+  PROPERTIES LABELS cli FIXTURES_REQUIRED sim_nclaw_data FIXTURES_SETUP sim_nclaw_law)
+# The trained law in place of the analytic one, on the training scene.
+physml_cli_test(NAME cli.simulate.trained_law COMMAND physml_cli simulate -output ${sim_dir}/jelly2d_learned.h5 -frames 12
+  -mpm_dim 2 -mpm_cells 16 -mpm_dt 1e-3 -mpm_substeps 2 -body0_lower 0.3,0.2 -body0_upper 0.55,0.4
+  -body0_particles_per_cell_axis 2 -body0_velocity 0.5,-4 -body0_angular_velocity 0 -threads 1
+  -law ${sim_dir}/nclaw_run/best.h5
+  OUTPUT "law: nclaw_elastic from '.*nclaw_run/best.h5' for every body" "wrote '.*jelly2d_learned.h5' \\(13 frames of 56 particles"
+  CREATES ${sim_dir}/jelly2d_learned.h5 PROPERTIES LABELS cli FIXTURES_REQUIRED sim_nclaw_law)
 physml_cli_test(NAME cli.train.nclaw_needs_a_trajectory EXIT 1 COMMAND physml_cli train -model nclaw_elastic
   -data ${CMAKE_CURRENT_BINARY_DIR}/generate_data/darcy.h5 -output ${sim_dir}/nclaw_bad
   OUTPUT "physml train: error: .*darcy.h5' holds format 'physml.dataset', expected 'physml.trajectory'"

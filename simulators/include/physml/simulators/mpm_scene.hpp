@@ -96,6 +96,11 @@ struct SimulateOptions {
   TORCH_ARG(std::string, png_color) = "speed";
   TORCH_ARG(bool, progress) = true;
   TORCH_ARG(bool, handle_signals) = true;
+  /// -law FILE.h5: a trained elastic law (a Checkpoint of nclaw_elastic or nclaw_unconstrained,
+  /// e.g. `physml train -model nclaw_elastic`'s best.h5) in place of every body's analytic
+  /// elastic law; the substeps then run through DifferentiableMPM (no plasticity). "" = the
+  /// analytic laws.
+  TORCH_ARG(std::string, law) = "";
   /// (testing) raise SIGINT after this many frames are written in this run.
   TORCH_ARG(std::int64_t, test_interrupt_after) = 0;
 
