@@ -37,7 +37,8 @@ const char* const kDCDMTrainerTitle = "Trainer with -model dcdm (defaults of DCD
 /// -model dcdm: the DCDM network (operators/dcdm_net.hpp) trained by train::Trainer on the
 /// train::DCDMTask of a "dcdm-ritz" Dataset (train::save_ritz_dataset;
 /// examples/dcdm_poisson/dcdm_train -data).
-int run_train_dcdm(const Options& opt, const std::string& data, const std::string& resume, const std::string& device) {
+int run_train_dcdm(const Options& opt, const std::string& data, const std::string& resume, const std::string& device,
+                   const physml::OptionsRecorder& recorder) {
   auto d = physml::train::load_ritz_dataset(data);
   const auto dim = static_cast<std::int64_t>(d.grid.size());
   PHYSML_CHECK(dim == 2 || dim == 3, "physml train -model dcdm: '", data, "' has a ", dim,
@@ -52,6 +53,7 @@ int run_train_dcdm(const Options& opt, const std::string& data, const std::strin
   physml::check_no_unused_options();
   physml::train::DCDMTask task(d.b, d.A, d.grid, d.mask, task_options);
   physml::train::Trainer trainer(net, t);
+  trainer.set_metadata(recorder.json());
   // Exact resume (weights, Adam state, epoch, best validation); the network options given
   // must be those of the checkpoint (load_into names the first that differs).
   if (!resume.empty()) {
@@ -84,7 +86,7 @@ const char* const kNCLawTrainerTitle = "Trainer with -model nclaw_* (defaults of
 /// differentiable MPM simulator on one Trajectory file (physml simulate -store state), by
 /// train::Trainer on the train::NCLawTask.
 int run_train_nclaw(const Options& opt, const std::string& type, const std::string& data, const std::string& resume,
-                    const std::string& device) {
+                    const std::string& device, const physml::OptionsRecorder& recorder) {
   auto t = physml::train::nclaw_trainer_options().set_from_options(opt, kNCLawTrainerTitle);
   const auto task_options = physml::train::NCLawTaskOptions().set_from_options(opt);
   physml::seed_everything(t.seed());
@@ -93,6 +95,7 @@ int run_train_nclaw(const Options& opt, const std::string& type, const std::stri
   physml::check_no_unused_options();
   physml::train::NCLawTask task(data, task_options);
   physml::train::Trainer trainer(law, t);
+  trainer.set_metadata(recorder.json());
   if (!resume.empty()) {
     trainer.resume(resume);
     physml::log_info("resumed from ", resume, " at epoch ", trainer.epoch());
@@ -135,6 +138,7 @@ int run_train(const std::vector<std::string>& args) {
   PHYSML_CHECK(args.size() <= 1, "physml train takes at most one CONFIG file, got ", args.size(), " arguments");
   Options opt;
   const bool help = opt.has("help");
+
   std::string type, data, out, resume, device;
   {
     OptionsReader r(opt, "physml train: data, model type, output");
@@ -148,11 +152,17 @@ int run_train(const std::vector<std::string>& args) {
   }
   read_every_section(opt);
   if (help) return 0;
+  // Every key the chosen path reads from here on (model, trainer, data) goes into the
+  // checkpoints' "options" attribute, with the keys of the first section.
+  physml::OptionsRecorder recorder;
+  for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
+           {"-model", type}, {"-data", data}, {"-output", out}, {"-resume", resume}, {"-device", device}})
+    recorder.add(k, v);
   PHYSML_CHECK(!data.empty(), "missing required option -data (a Dataset file)");
   PHYSML_CHECK(std::filesystem::exists(data), "data file '", data, "' does not exist");
   PHYSML_CHECK(!out.empty(), "missing required option -output (a directory)");
-  if (type == "dcdm") return run_train_dcdm(opt, data, resume, device);
-  if (type.rfind("nclaw", 0) == 0) return run_train_nclaw(opt, type, data, resume, device);
+  if (type == "dcdm") return run_train_dcdm(opt, data, resume, device, recorder);
+  if (type.rfind("nclaw", 0) == 0) return run_train_nclaw(opt, type, data, resume, device, recorder);
 
   physml::train::TrainerOptions t;
   t.set_from_options(opt);
@@ -165,6 +175,7 @@ int run_train(const std::vector<std::string>& args) {
   auto model = split.normalized(inner);
   model->to(c10::Device(device));
   physml::train::Trainer trainer(model, t);
+  trainer.set_metadata(recorder.json());
   if (!resume.empty()) trainer.resume(resume);
   std::int64_t nparams = 0;
   for (const auto& p : model->parameters()) nparams += p.numel();

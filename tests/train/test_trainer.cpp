@@ -1,6 +1,9 @@
 // Dataset loader, checkpoints of models, and the Trainer: exact resume, divergence detection.
 #include "physml/core/error.hpp"
+#include "physml/core/options.hpp"
+#include "physml/core/options_reader.hpp"
 #include "physml/core/random.hpp"
+#include "physml/operators/registry.hpp"
 #include "physml/io/checkpoint.hpp"
 #include "physml/io/dataset.hpp"
 #include "physml/operators/checkpoint.hpp"
@@ -412,4 +415,28 @@ TEST(CliData, WriteTinyDataset) {
   std::filesystem::create_directories(dir);
   std::filesystem::remove(dir / "tiny.h5");
   EXPECT_TRUE(std::filesystem::exists(make_dataset(dir, 16, 8, 4)));
+}
+
+TEST(Trainer, CheckpointsRecordHowTheRunWasConfigured) {
+  auto dir = test::scratch_dir();
+  auto path = make_dataset(dir);
+  GridDataset train(path, "train");
+  test::OptionsDatabase d;
+  d.set("-epochs", "1");
+  d.set("-mgno_channels", "4");
+  d.set("-mgno_levels", "2");
+  d.set("-mgno_layers", "1");
+  physml::OptionsRecorder recorder;  // everything read below is the record
+  auto t = tiny_options((dir / "run").string()).set_from_options(physml::Options("", d.db));
+  auto model = physml::operators::create_from_options("mgno", physml::Options("", d.db), {1, 1, {16, 16}});
+  Trainer trainer(model, t);
+  trainer.set_metadata(recorder.json());
+  trainer.fit(train);
+  for (const char* file : {"last.h5", "best.h5"}) {
+    const auto info = physml::io::read_checkpoint_info((dir / "run" / file).string());
+    const auto& options = std::get<std::string>(info.state.at("options"));
+    EXPECT_NE(options.find("\"epochs\":1"), std::string::npos) << options;
+    EXPECT_NE(options.find("\"mgno_channels\":4"), std::string::npos) << options;
+    EXPECT_NE(options.find("\"lr\":"), std::string::npos) << options;  // defaults too
+  }
 }

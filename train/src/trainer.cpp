@@ -184,6 +184,11 @@ void Trainer::resume(const std::string& checkpoint) {
   best_epoch_ = static_cast<std::int64_t>(state_real(info.state, "best_epoch", 0));
 }
 
+Trainer& Trainer::set_metadata(std::string options_json) {
+  metadata_ = std::move(options_json);
+  return *this;
+}
+
 std::vector<EpochRecord> Trainer::fit(const GridDataset& train, const GridDataset* valid) {
   SupervisedTask task(train, valid, options_.loss(), options_.periodic(), options_.batch_size());
   return fit(task);
@@ -273,6 +278,7 @@ std::vector<EpochRecord> Trainer::fit(TrainingTask& task) {
                            {"criterion", criterion != rec.metrics.end() ? task.criterion() : std::string("train_loss")},
                            {"train_loss", rec.train_loss},
                            {"seed", static_cast<std::int64_t>(o.seed())}};
+      if (!metadata_.empty()) state["options"] = metadata_;
       operators::save((std::filesystem::path(dir) / "last.h5").string(), *model_, state, optimizer_.get());
       if (improved) operators::save((std::filesystem::path(dir) / "best.h5").string(), *model_, state);
     }

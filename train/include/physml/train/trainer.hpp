@@ -213,6 +213,10 @@ public:
   /// Continue from a Checkpoint written by a Trainer (last.h5). The model must have the same
   /// type and options, and the run the same seed (else the batch order would differ).
   void resume(const std::string& checkpoint);
+  /// How the run was configured, stored as the "options" attribute of every Checkpoint it
+  /// writes (e.g. an OptionsRecorder's json() over everything the driver read: the data, the
+  /// model, the trainer), so a checkpoint records exactly how it was made.
+  Trainer& set_metadata(std::string options_json);
   /// Add a callback (after the default CsvLog and LossCurves of output_dir).
   Trainer& add_callback(std::shared_ptr<TrainerCallback> callback);
   /// Train `task` until `epochs` (or stop_after epochs in this call). Throws
@@ -236,6 +240,7 @@ private:
   TrainerOptions options_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::vector<std::shared_ptr<TrainerCallback>> callbacks_;
+  std::string metadata_;
   std::int64_t epoch_ = 0;
   double best_;
   std::int64_t best_epoch_ = 0;
