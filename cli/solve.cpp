@@ -7,9 +7,9 @@
 #include "physml/core/error.hpp"
 #include "physml/core/log.hpp"
 #include "physml/core/options.hpp"
-#include "physml/io/png.hpp"
+#include "physml/core/options_reader.hpp"
 #include "physml/solvers/linear/dcdm.hpp"
-#include "physml/solvers/linear/operator.hpp"
+#include "physml/solvers/linear/solve_report.hpp"
 #include "physml/solvers/linear/system_io.hpp"
 
 #include <petscksp.h>
@@ -21,15 +21,23 @@
 namespace {
 
 int run_solve(const std::vector<std::string>& args) {
-  PHYSML_CHECK(args.size() == 1, "physml solve: expected one system file (PETSc binary with a Mat then a Vec, or a PhysML "
+  physml::Options o;
+  std::string history_csv, plot, list;
+  bool quiet = false;
+  {
+    physml::OptionsReader r(o, "physml solve: solvers and reports");
+    list = r.string("solvers", "", "comma-separated solver names; each reads its KSP/PC keys under <name>_");
+    history_csv = r.string("history", "", "write the residual histories as CSV");
+    plot = r.string("plot", "", "write the convergence plot (PNG)");
+    quiet = r.boolean("quiet", false, "do not print the residual histories");
+    r.end();
+  }
+  if (o.has("help")) return 0;
+  PHYSML_CHECK(args.size() == 1, "expected one system file (PETSc binary with a Mat then a Vec, or a PhysML "
                "HDF5 linear system), got ",
                args.size(), " arguments");
   const std::string path = args[0];
-  PHYSML_CHECK(std::filesystem::exists(path), "physml solve: system file '", path, "' does not exist");
-  physml::Options o;
-  const std::string history_csv = o.get_string("history", "");
-  const bool quiet = o.get_bool("quiet", false);
-  const std::string plot = o.get_string("plot", "");
+  PHYSML_CHECK(std::filesystem::exists(path), "system file '", path, "' does not exist");
   physml::solvers::register_petsc_types();
 
   physml::solvers::LinearSystem system = physml::solvers::load_linear_system(path);
@@ -40,7 +48,6 @@ int run_solve(const std::vector<std::string>& args) {
   // One KSP per solver name; each reads the options with prefix "<name>_" (none if no -solvers).
   std::vector<std::string> names;
   {
-    const std::string list = o.get_string("solvers", "");
     std::string cur;
     for (char c : list + ",") {
       if (c == ',') {
@@ -56,66 +63,24 @@ int run_solve(const std::vector<std::string>& args) {
   PetscInt n;
   PHYSML_PETSC(MatGetSize(A, &n, nullptr));
   std::printf("system      %s (%ld unknowns)\n", path.c_str(), static_cast<long>(n));
-  std::vector<physml::io::Series> series;
-  std::ofstream csv;
-  if (!history_csv.empty()) {
-    csv.open(history_csv);
-    PHYSML_CHECK(csv.good(), "physml solve: cannot write '", history_csv, "'");
-    csv << "solver,iteration,residual,relative_residual\n";
-  }
+  std::vector<physml::solvers::SolveReport> reports;
   int status = 0;
-  auto op = std::make_shared<physml::solvers::PetscMatOperator>(A);
   for (const auto& name : names) {
-    physml::solvers::KSPSolver solver(PETSC_COMM_WORLD, prefixed ? name + "_" : "");
-    KSP ksp = solver.ksp();
-    solver.set_operator(op);
-    PHYSML_PETSC(KSPSetResidualHistory(ksp, nullptr, PETSC_DECIDE, PETSC_TRUE));
-    PHYSML_PETSC(KSPSetNormType(ksp, KSP_NORM_UNPRECONDITIONED));
-    solver.set_from_options();
-    solver.set_throw_on_divergence(false);  // reported below, exit code 2
-    PHYSML_PETSC(VecSet(x, 0.0));
-    physml::Timer t;
-    PHYSML_PETSC(KSPSetUp(ksp));
-    const double setup = t.seconds();
-    t.reset();
-    solver.apply(b, x);
-    const double solve = t.seconds();
-    const PetscInt its = solver.iterations();
-    const KSPConvergedReason reason = solver.reason();
-    KSPType type;
-    PC pc;
-    PCType pctype;
-    PHYSML_PETSC(KSPGetType(ksp, &type));
-    PHYSML_PETSC(KSPGetPC(ksp, &pc));
-    PHYSML_PETSC(PCGetType(pc, &pctype));
-    const PetscReal* hist;
-    PetscInt nh;
-    PHYSML_PETSC(KSPGetResidualHistory(ksp, &hist, &nh));
-    const std::string label = prefixed ? name : std::string(type) + "+" + (pctype ? pctype : "none");
-    std::printf("solver      %s: %s + %s\n", label.c_str(), type, pctype ? pctype : "none");
-    std::printf("iterations  %ld (%s)\n", static_cast<long>(its), KSPConvergedReasons[reason]);
-    std::printf("setup       %.4f s\nsolve       %.4f s\n", setup, solve);
+    const auto r = physml::solvers::run_solve(A, b, x, prefixed ? name + "_" : "");
+    std::printf("solver      %s: %s + %s\n", r.label.c_str(), r.ksp_type.c_str(), r.pc_type.c_str());
+    std::printf("iterations  %ld (%s)\n", static_cast<long>(r.iterations), KSPConvergedReasons[r.reason]);
+    std::printf("setup       %.4f s\nsolve       %.4f s\n", r.setup_seconds, r.solve_seconds);
     if (!quiet) {
       std::printf("residual history (|r_k| / |r_0|):\n");
-      for (PetscInt i = 0; i < nh; ++i) std::printf("  %4ld  %.6e\n", static_cast<long>(i), hist[i] / hist[0]);
+      for (std::size_t i = 0; i < r.history.size(); ++i)
+        std::printf("  %4zu  %.6e\n", i, r.history[i] / r.history[0]);
     }
-    physml::io::Series s;
-    s.name = label;
-    for (PetscInt i = 0; i < nh; ++i) {
-      s.x.push_back(static_cast<double>(i));
-      s.y.push_back(hist[i] / hist[0]);
-      if (csv.is_open()) csv << label << ',' << i << ',' << hist[i] << ',' << hist[i] / hist[0] << '\n';
-    }
-    series.push_back(s);
-    if (reason <= 0) status = 2;
+    if (!r.converged()) status = 2;
+    reports.push_back(r);
   }
+  if (!history_csv.empty()) physml::solvers::write_history_csv(history_csv, reports);
   if (!plot.empty()) {
-    physml::io::LinePlotOptions po;
-    po.title = "convergence";
-    po.xlabel = "iteration";
-    po.ylabel = "|r| / |r0|";
-    po.log_y = true;
-    physml::io::write_line_plot_png(plot, series, po);
+    physml::solvers::write_history_png(plot, reports);
     std::printf("plot        %s\n", plot.c_str());
   }
   VecDestroy(&x);

@@ -11,6 +11,7 @@
 #include <physml/simulators/generate_dataset.hpp>
 #include <physml/simulators/poisson.hpp>
 #include <physml/solvers/linear/petsc_types.hpp>
+#include <physml/solvers/linear/solve_report.hpp>
 #include <physml/train/supervised_data.hpp>
 #include <physml/train/trainer.hpp>
 
@@ -21,27 +22,16 @@
 
 namespace {
 
-/// Solve A x = b with a KSP configured by `options` (key, value pairs under `prefix`); returns
-/// the iteration count, or -1 if it did not converge.
+/// Solve with a KSP configured by `options` (key, value pairs set under `prefix`); iterations
+/// to 1e-8, or -1 if it did not converge.
 PetscInt solve(Mat A, Vec b, const std::string& prefix, const std::vector<std::pair<std::string, std::string>>& options) {
   for (const auto& [k, v] : options) PHYSML_PETSC(PetscOptionsSetValue(nullptr, ("-" + prefix + k).c_str(), v.c_str()));
-  KSP ksp;
+  PHYSML_PETSC(PetscOptionsSetValue(nullptr, ("-" + prefix + "ksp_rtol").c_str(), "1e-8"));
   Vec x;
-  PHYSML_PETSC(KSPCreate(PETSC_COMM_WORLD, &ksp));
-  PHYSML_PETSC(KSPSetOptionsPrefix(ksp, prefix.c_str()));
-  PHYSML_PETSC(KSPSetOperators(ksp, A, A));
-  PHYSML_PETSC(KSPSetTolerances(ksp, 1e-8, PETSC_DEFAULT, PETSC_DEFAULT, 500));
-  PHYSML_PETSC(KSPSetNormType(ksp, KSP_NORM_UNPRECONDITIONED));
-  PHYSML_PETSC(KSPSetFromOptions(ksp));
   PHYSML_PETSC(VecDuplicate(b, &x));
-  PHYSML_PETSC(KSPSolve(ksp, b, x));
-  PetscInt its;
-  KSPConvergedReason reason;
-  PHYSML_PETSC(KSPGetIterationNumber(ksp, &its));
-  PHYSML_PETSC(KSPGetConvergedReason(ksp, &reason));
+  const auto report = physml::solvers::run_solve(A, b, x, prefix);
   VecDestroy(&x);
-  KSPDestroy(&ksp);
-  return reason > 0 ? its : -1;
+  return report.converged() ? report.iterations : -1;
 }
 
 }  // namespace
