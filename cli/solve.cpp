@@ -72,8 +72,8 @@ int run_solve(const std::vector<std::string>& args) {
     std::printf("setup       %.4f s\nsolve       %.4f s\n", r.setup_seconds, r.solve_seconds);
     if (!quiet) {
       std::printf("residual history (|r_k| / |r_0|):\n");
-      for (std::size_t i = 0; i < r.history.size(); ++i)
-        std::printf("  %4zu  %.6e\n", i, r.history[i] / r.history[0]);
+      const double r0 = !r.history.empty() && r.history[0] > 0 ? r.history[0] : 1.0;  // b = 0
+      for (std::size_t i = 0; i < r.history.size(); ++i) std::printf("  %4zu  %.6e\n", i, r.history[i] / r0);
     }
     if (!r.converged()) status = 2;
     reports.push_back(r);

@@ -197,7 +197,7 @@ GenerateResult generate_dataset(DataGenerator& g, const GenerateOptions& o, MPI_
   std::unique_ptr<Progress> progress;
   if (rank == 0 && o.progress()) progress = std::make_unique<Progress>(g.name(), total, total - missing_samples);
   int64_t failures = 0, written = 0;
-  std::string first_failure;
+  std::string first_failure, fatal;
   int interrupted = 0;
   size_t next = 0;  // first work unit not yet computed
   // Rounds: in round k, rank r computes todo[k*size + r]; rank 0 collects and writes in order.
@@ -207,9 +207,19 @@ GenerateResult generate_dataset(DataGenerator& g, const GenerateOptions& o, MPI_
     const size_t my = base + static_cast<size_t>(rank);
     if (my < todo.size()) {
       const int64_t u = todo[my], first = u * unit, count = std::min(total, first + unit) - first;
-      mine = g.compute(seed, first, count);
-      PHYSML_CHECK(static_cast<int64_t>(mine.size()) == count, "generator '", g.name(), "' returned ", mine.size(),
-                   " samples for ", count, " requested");
+      // Any exception of the generator becomes failed samples: every rank must still send and
+      // reach the collectives below (an escaping throw on one rank would leave the others blocked).
+      try {
+        mine = g.compute(seed, first, count);
+        PHYSML_CHECK(static_cast<int64_t>(mine.size()) == count, "generator '", g.name(), "' returned ", mine.size(),
+                     " samples for ", count, " requested");
+      } catch (const std::exception& e) {
+        mine.assign(static_cast<size_t>(count), GeneratedSample{});
+        for (auto& x : mine) {
+          x.ok = false;
+          x.message = e.what();
+        }
+      }
       if (rank != 0)
         for (const auto& r : mine) send_result(r, 0, comm);
     }
@@ -217,6 +227,7 @@ GenerateResult generate_dataset(DataGenerator& g, const GenerateOptions& o, MPI_
       const int64_t u = todo[base + static_cast<size_t>(src)], first = u * unit, count = std::min(total, first + unit) - first;
       for (int64_t i = 0; i < count; ++i) {
         GeneratedSample r = src == 0 ? mine[static_cast<size_t>(i)] : recv_result(info, src, comm);
+        if (!fatal.empty()) continue;  // keep receiving this round's results, write nothing more
         const int64_t gidx = first + i;
         auto [sp, idx] = split_of(gidx);
         if (!r.ok) {
@@ -226,17 +237,35 @@ GenerateResult generate_dataset(DataGenerator& g, const GenerateOptions& o, MPI_
           continue;
         }
         if (writer->has_sample(sp, idx)) continue;
-        writer->write_sample(sp, idx, r.input, r.output);
-        if (!o.snapshots().empty() && gidx < o.snapshot_count()) {
-          std::filesystem::create_directories(o.snapshots());
-          std::string stem = g.name();
-          std::replace(stem.begin(), stem.end(), '-', '_');
-          stem += "_" + std::to_string(gidx);
-          write_snapshot(g, o.snapshots() + "/" + stem, g.name() + " sample " + std::to_string(gidx), r);
+        try {
+          writer->write_sample(sp, idx, r.input, r.output);  // refuses NaN/Inf, naming the sample
+        } catch (const std::exception& e) {
+          ++failures;
+          if (first_failure.empty()) first_failure = e.what();
+          log_warning("sample ", sp, "[", idx, "] not written: ", e.what());
+          continue;
+        }
+        try {
+          if (!o.snapshots().empty() && gidx < o.snapshot_count()) {
+            std::filesystem::create_directories(o.snapshots());
+            std::string stem = g.name();
+            std::replace(stem.begin(), stem.end(), '-', '_');
+            stem += "_" + std::to_string(gidx);
+            write_snapshot(g, o.snapshots() + "/" + stem, g.name() + " sample " + std::to_string(gidx), r);
+          }
+        } catch (const std::exception& e) {
+          fatal = detail::concat("snapshot of sample ", gidx, ": ", e.what());
         }
         if (progress) progress->advance(1);
         if (++written == o.test_interrupt_after()) std::raise(SIGINT);
       }
+    }
+    // A fatal error on rank 0 stops every rank after this round, with rank 0's message.
+    int stop = fatal.empty() ? 0 : 1;
+    MPI_Allreduce(MPI_IN_PLACE, &stop, 1, MPI_INT, MPI_MAX, comm);
+    if (stop) {
+      writer.reset();  // the partial file keeps every sample written so far
+      bcast_error(0, fatal, rank, comm);
     }
     // Every rank stops after the same round once any rank has seen a signal.
     interrupted = InterruptGuard::signal();

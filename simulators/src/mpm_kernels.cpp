@@ -128,11 +128,13 @@ MPMKernelResult mpm_substep(const MPMKernelParams& prm, const MPMParticleBuffers
     }
     // Reduce the per-thread grids into grid 0, node range split over threads, summed in thread order.
 #pragma omp barrier
-    if (threads > 1) {
+    // Sum the grids of the threads of this team (it may be smaller than asked for).
+    const int team = omp_get_num_threads();
+    if (team > 1) {
 #pragma omp for schedule(static)
       for (std::int64_t n = 0; n < gsize; ++n) {
         T s = g[0][n];
-        for (int t = 1; t < threads; ++t) s += g[t][n];
+        for (int t = 1; t < team; ++t) s += g[t][n];
         g[0][n] = s;
       }
     }

@@ -71,9 +71,10 @@ MPMScene& MPMScene::set_from_options(const Options& options) {
   }
   std::vector<MPMBodyOptions> read;
   for (long k = 0; k < n; ++k) {
-    MPMBodyOptions b = static_cast<size_t>(k) < bodies.size() && simulator.dim() == 3
-                           ? bodies[static_cast<size_t>(k)]
-                           : MPMBodyOptions::defaults(simulator.dim());
+    // The caller's body k is the default if it has this dimension's coordinates.
+    const bool have = static_cast<size_t>(k) < bodies.size() &&
+                      static_cast<std::int64_t>(bodies[static_cast<size_t>(k)].lower().size()) == simulator.dim();
+    MPMBodyOptions b = have ? bodies[static_cast<size_t>(k)] : MPMBodyOptions::defaults(simulator.dim());
     read.push_back(b.set_from_options(options.sub("body" + std::to_string(k) + "_")));
   }
   bodies = std::move(read);
@@ -261,8 +262,15 @@ SimulateResult simulate(const MPMScene& scene, const SimulateOptions& o) {
   std::int64_t clamped_before = 0;
   if (start > 0) {  // resume: the full-precision state of the last written frame
     auto s = writer.resume_state();
-    PHYSML_CHECK(s.count("positions") && s.count("velocities") && s.count("C") && s.count("F") && s.count("clamped"),
+    PHYSML_CHECK(s.count("positions") && s.count("velocities") && s.count("C") && s.count("F") && s.count("clamped") &&
+                     s.count("frame"),
                  "partial Trajectory file '", o.output(), ".partial' has no resume state; delete it to start over");
+    // The state must be that of the last complete frame (a kill between the state and the
+    // frame's done flag would otherwise shift every later frame by one).
+    const auto state_frame = s.at("frame").item<std::int64_t>();
+    PHYSML_CHECK(state_frame == start - 1, "partial Trajectory file '", o.output(), ".partial': its resume state is of frame ",
+                 state_frame, " but its last complete frame is ", start - 1,
+                 " (the run was killed while writing a frame); delete it to start over");
     mesh::ParticleSet p(s.at("positions"), s.at("velocities"));
     for (const char* k : {"C", "F", "F_zz"})
       if (s.count(k)) p.set(k, s.at(k));
@@ -324,7 +332,8 @@ SimulateResult simulate(const MPMScene& scene, const SimulateOptions& o) {
                                              {"velocities", P.velocities()},
                                              {"C", P.get("C")},
                                              {"F", P.get("F")},
-                                             {"clamped", torch::full({1}, clamped_before + sim->clamped_count(), torch::kLong)}};
+                                             {"clamped", torch::full({1}, clamped_before + sim->clamped_count(), torch::kLong)},
+                                             {"frame", torch::full({1}, k, torch::kLong)}};
     if (P.has("F_zz")) resume["F_zz"] = P.get("F_zz");
     writer.write_frame(k, time, frame_fields(P, state), resume);
     if (pvd && k % o.vtk_every() == 0) {

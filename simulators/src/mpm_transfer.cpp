@@ -102,11 +102,13 @@ T* p2g_and_grid(const MPMKernelParams& prm, const TransferInput<T>& in, std::vec
       }
     }
 #pragma omp barrier
-    if (threads > 1) {
+    // Sum the grids of the threads of this team (it may be smaller than asked for).
+    const int team = omp_get_num_threads();
+    if (team > 1) {
 #pragma omp for schedule(static)
       for (std::int64_t n = 0; n < gsize; ++n) {
         T s = g[0][static_cast<size_t>(n)];
-        for (int t = 1; t < threads; ++t) s += g[static_cast<size_t>(t)][static_cast<size_t>(n)];
+        for (int t = 1; t < team; ++t) s += g[static_cast<size_t>(t)][static_cast<size_t>(n)];
         g[0][static_cast<size_t>(n)] = s;
       }
     }
@@ -251,11 +253,13 @@ void mpm_transfer_adjoint(const MPMKernelParams& prm, const TransferInput<T>& in
       for (int a = 0; a < D; ++a) gi.x[p * D + a] = gx(a);
     }
 #pragma omp barrier
-    if (threads > 1) {
+    // Sum the grids of the threads of this team (it may be smaller than asked for).
+    const int team = omp_get_num_threads();
+    if (team > 1) {
 #pragma omp for schedule(static)
       for (std::int64_t n = 0; n < asize; ++n) {
         T s = ga[0][static_cast<size_t>(n)];
-        for (int t = 1; t < threads; ++t) s += ga[static_cast<size_t>(t)][static_cast<size_t>(n)];
+        for (int t = 1; t < team; ++t) s += ga[static_cast<size_t>(t)][static_cast<size_t>(n)];
         ga[0][static_cast<size_t>(n)] = s;
       }
     }

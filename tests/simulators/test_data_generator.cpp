@@ -39,17 +39,19 @@ protected:
     n_ = r.integer("points", 4, "points", 1);
     scale_ = positive(r, "scale", 2.0, "output scale");
     fail_index_ = r.integer("fail_index", -1, "sample that fails", -1);
+    std_fail_index_ = r.integer("std_fail_index", -1, "sample that throws a non-PhysML exception", -1);
     record("equation", "y = scale x");
   }
   std::pair<at::Tensor, at::Tensor> solve(std::uint64_t seed, std::uint64_t index) override {
     ++calls;
     PHYSML_CHECK(static_cast<long>(index) != fail_index_, "sample ", index, " diverged on purpose");
+    if (static_cast<long>(index) == std_fail_index_) throw std::runtime_error("a library below PhysML failed");
     auto x = torch::full({n_}, static_cast<double>(seed + index), torch::kDouble);
     return {x, scale_ * x};
   }
 
 private:
-  long n_ = 4, fail_index_ = -1;
+  long n_ = 4, fail_index_ = -1, std_fail_index_ = -1;
   double scale_ = 2.0;
 };
 
@@ -198,4 +200,15 @@ TEST(GenerateDataset, FailedSampleIsNotWrittenAndTheRunFails) {
   k.set_from_options(Options("affine_", same.db));
   EXPECT_THROW_MSG(sim::generate_dataset(k, quiet(dir / "c.h5"), PETSC_COMM_SELF), "1 sample(s) failed");
   EXPECT_EQ(k.calls, 1);  // only the missing sample was retried
+}
+
+TEST(GenerateDataset, AnyExceptionOfTheGeneratorIsAFailedSampleNotACrash) {
+  const auto dir = physml::test::scratch_dir();
+  Database d;
+  d.set("-affine_std_fail_index", "2");
+  Affine g;
+  g.set_from_options(Options("affine_", d.db));
+  EXPECT_THROW_MSG(sim::generate_dataset(g, quiet(dir / "e.h5"), PETSC_COMM_SELF),
+                   "1 sample(s) failed and were not written (first: a library below PhysML failed)");
+  EXPECT_TRUE(std::filesystem::exists(dir / "e.h5.partial"));
 }

@@ -108,7 +108,7 @@ void NCLawTask::prepare(operators::Model& model) {
   const auto dtype = params.front().scalar_type();
   PHYSML_CHECK(dtype == torch::kDouble || dtype == torch::kFloat, "NCLaw training: float32 or float64 model expected");
   for (at::Tensor* t : {&I.x, &I.v, &I.C, &I.F, &I.Fzz})
-    if (t->defined()) *t = t->to(dtype);
+    if (t->defined()) *t = t->to(params.front().device(), dtype);
   // A check that the model is a law: F [N, 3, 3] -> tau [N, 3, 3].
   torch::NoGradGuard ng;
   const auto tau = model.forward(torch::eye(3, params.front().options()).expand({2, 3, 3}).contiguous());

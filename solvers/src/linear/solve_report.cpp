@@ -55,9 +55,11 @@ void write_history_csv(const std::string& path, const std::vector<SolveReport>& 
     PHYSML_CHECK(csv.good(), "cannot write the residual history '", tmp, "'");
     csv.precision(10);
     csv << "solver,iteration,residual,relative_residual\n";
-    for (const auto& r : reports)
+    for (const auto& r : reports) {
+      const double r0 = !r.history.empty() && r.history[0] > 0 ? r.history[0] : 1.0;  // b = 0: |r_0| = 0
       for (std::size_t i = 0; i < r.history.size(); ++i)
-        csv << r.label << ',' << i << ',' << r.history[i] << ',' << r.history[i] / r.history[0] << '\n';
+        csv << r.label << ',' << i << ',' << r.history[i] << ',' << r.history[i] / r0 << '\n';
+    }
     PHYSML_CHECK(csv.good(), "writing the residual history '", tmp, "' failed");
   }
   io::publish_file(tmp, path);
@@ -68,9 +70,10 @@ void write_history_png(const std::string& path, const std::vector<SolveReport>& 
   for (const auto& r : reports) {
     io::Series s;
     s.name = r.label;
+    const double r0 = !r.history.empty() && r.history[0] > 0 ? r.history[0] : 1.0;
     for (std::size_t i = 0; i < r.history.size(); ++i) {
       s.x.push_back(static_cast<double>(i));
-      s.y.push_back(r.history[i] / r.history[0]);
+      s.y.push_back(r.history[i] / r0);
     }
     series.push_back(s);
   }
