@@ -57,6 +57,25 @@ void check_generator_options(const Options& options) {
   }
 }
 
+/// Mark the solver-family options under the generator's prefix as used, on a process that will
+/// not solve (a complete file, an idle rank): PETSc reads some of them only at the first solve,
+/// and they are the user's, not misspellings.
+void mark_solver_options_used(const Options& options) {
+  static const char* solver_families[] = {"ksp_", "pc_", "mg_", "mat_", "sub_", "fieldsplit_", "gamg_", "hypre_", "redundant_"};
+  const std::string& prefix = options.prefix();
+  if (prefix.empty()) return;
+  for (const auto& opt : physml::unused_options(options.database())) {
+    const std::string name = opt.substr(0, opt.find(' '));
+    if (name.rfind("-" + prefix, 0) != 0) continue;
+    const std::string rest = name.substr(prefix.size() + 1);
+    for (const char* f : solver_families)
+      if (rest.rfind(f, 0) == 0) {
+        PetscBool set = PETSC_FALSE;
+        PHYSML_PETSC(PetscOptionsHasName(options.database(), nullptr, name.c_str(), &set));
+      }
+  }
+}
+
 // MPI transport of results to rank 0 (float64 fields of the known per-sample shapes).
 void send_result(const GeneratedSample& r, int dest, MPI_Comm comm) {
   int head[2] = {r.ok ? 1 : 0, static_cast<int>(r.message.size())};
@@ -175,8 +194,13 @@ GenerateResult generate_dataset(DataGenerator& g, const GenerateOptions& o, MPI_
   std::vector<int64_t> todo;
   for (int64_t u = 0; u < nunits; ++u)
     if (needed[static_cast<size_t>(u)]) todo.push_back(u);
-  int64_t missing_samples = 0;
-  for (auto u : todo) missing_samples += std::min(total, (u + 1) * unit) - u * unit;
+  int64_t missing_samples = 0;  // samples not in the file (a needed unit may hold some already)
+  if (rank == 0)
+    for (int64_t i = 0; i < total; ++i) {
+      auto [sp, idx] = split_of(i);
+      missing_samples += writer->has_sample(sp, idx) ? 0 : 1;
+    }
+  MPI_Bcast(&missing_samples, 1, MPI_INT64_T, 0, comm);
 
   GenerateResult result;
   result.total = total;
@@ -184,6 +208,7 @@ GenerateResult generate_dataset(DataGenerator& g, const GenerateOptions& o, MPI_
   MPI_Bcast(&complete, 1, MPI_INT, 0, comm);
   if (complete) {
     if (rank == 0) log_info("'", o.output(), "' is already complete (", total, " samples); nothing to do");
+    mark_solver_options_used(g.options());
     result.status = GenerateResult::Status::already_complete;
     result.present = total;
     return result;
@@ -201,11 +226,13 @@ GenerateResult generate_dataset(DataGenerator& g, const GenerateOptions& o, MPI_
   int interrupted = 0;
   size_t next = 0;  // first work unit not yet computed
   // Rounds: in round k, rank r computes todo[k*size + r]; rank 0 collects and writes in order.
+  bool computed = false;  // whether this rank solved anything (else its solver options stay unread)
   for (size_t base = 0; base < todo.size() && !interrupted; base = next) {
     next = base + static_cast<size_t>(size);
     std::vector<GeneratedSample> mine;
     const size_t my = base + static_cast<size_t>(rank);
     if (my < todo.size()) {
+      computed = true;
       const int64_t u = todo[my], first = u * unit, count = std::min(total, first + unit) - first;
       // Any exception of the generator becomes failed samples: every rank must still send and
       // reach the collectives below (an escaping throw on one rank would leave the others blocked).
@@ -271,6 +298,7 @@ GenerateResult generate_dataset(DataGenerator& g, const GenerateOptions& o, MPI_
     interrupted = InterruptGuard::signal();
     MPI_Allreduce(MPI_IN_PLACE, &interrupted, 1, MPI_INT, MPI_MAX, comm);
   }
+  if (!computed) mark_solver_options_used(g.options());
   result.written = written;
   MPI_Bcast(&result.written, 1, MPI_INT64_T, 0, comm);
   if (interrupted && next < todo.size()) {  // (a signal during the last round changes nothing)

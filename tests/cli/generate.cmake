@@ -289,3 +289,8 @@ physml_cli_test(NAME cli.generate.dash_help COMMAND physml_cli generate darcy -h
   OUTPUT "-ntrain <now 32 : formerly 32>: samples of the train split" "-darcy_resolution <now 85 : formerly 85>: vertices per side"
          "-darcy_preset <now smooth : formerly smooth>: .*\\(smooth\\|rough\\)"
   ABSENT ${gen_dir}/help.h5 ${gen_dir}/help.h5.partial PROPERTIES LABELS cli)
+# A solver option the first solve would read is not "unused" on a rerun that solves nothing.
+physml_cli_test(NAME cli.generate.rerun_with_solver_options COMMAND physml_cli generate darcy -output ${gen_dir}/darcy.h5
+  -ntrain 3 -ntest 2 -darcy_resolution 33 -darcy_downsample 2 -seed 5 -darcy_mg_levels_ksp_max_it 3
+  OUTPUT "darcy.h5' is already complete \\(5 samples\\); nothing to do" NOT_OUTPUT "unused option" UNCHANGED ${gen_dir}/darcy.h5
+  PROPERTIES LABELS cli FIXTURES_REQUIRED gen_darcy)
