@@ -28,19 +28,27 @@ void check_writable_path(const std::string& path, const std::string& what) {
   PHYSML_CHECK(!fs::is_directory(p, ec), "cannot write ", what, " '", path, "': a directory of that name exists");
 }
 
-void publish_file(const std::string& tmp, const std::string& path) {
-  int fd = ::open(tmp.c_str(), O_RDONLY);
+namespace {
+/// fsync `from`, rename it to `to`; on failure remove `from` if asked, then throw.
+void sync_and_rename(const std::string& from, const std::string& to, bool remove_on_failure) {
+  int fd = ::open(from.c_str(), O_RDONLY);
   if (fd >= 0) {
     ::fsync(fd);
     ::close(fd);
   }
   std::error_code ec;
-  fs::rename(tmp, path, ec);
+  fs::rename(from, to, ec);
   if (ec) {
     std::error_code ignored;
-    fs::remove(tmp, ignored);
-    PHYSML_THROW("cannot rename '", tmp, "' to '", path, "': ", ec.message());
+    if (remove_on_failure) fs::remove(from, ignored);
+    PHYSML_THROW("cannot rename '", from, "' to '", to, "': ", ec.message(),
+                 remove_on_failure ? "" : " (the partial file is kept)");
   }
 }
+}  // namespace
+
+void publish_file(const std::string& tmp, const std::string& path) { sync_and_rename(tmp, path, true); }
+
+void publish_partial(const std::string& partial, const std::string& path) { sync_and_rename(partial, path, false); }
 
 }  // namespace physml::io

@@ -2,6 +2,7 @@
 #include "physml/io/dataset.hpp"
 
 #include "physml/core/error.hpp"
+#include "physml/io/atomic_file.hpp"
 
 #include <torch/torch.h>
 
@@ -275,9 +276,7 @@ void DatasetWriter::finish() {
   }
   impl_->file->commit();  // flush and close (in place: opened read_write)
   impl_->file.reset();
-  std::error_code ec;
-  fs::rename(impl_->partial, impl_->path, ec);
-  PHYSML_CHECK(!ec, "cannot rename '", impl_->partial, "' to '", impl_->path, "': ", ec.message());
+  publish_partial(impl_->partial, impl_->path);
   impl_->finished = true;
 }
 

@@ -1,6 +1,7 @@
 #include "physml/io/trajectory.hpp"
 
 #include "physml/core/error.hpp"
+#include "physml/io/atomic_file.hpp"
 
 #include <torch/torch.h>
 
@@ -239,11 +240,9 @@ void TrajectoryWriter::finish() {
   PHYSML_CHECK(!impl_->finished, "Trajectory '", impl_->path, "' was already finished");
   PHYSML_CHECK(impl_->written == impl_->info.frames, "Trajectory '", impl_->path, "' is incomplete: ", impl_->written,
                " of ", impl_->info.frames, " frames; the partial file '", impl_->partial, "' is kept for resuming");
-  impl_->file->commit();
+  impl_->file->commit();  // flush and close (in place: opened read_write)
   impl_->file.reset();
-  std::error_code ec;
-  fs::rename(impl_->partial, impl_->path, ec);
-  PHYSML_CHECK(!ec, "cannot rename '", impl_->partial, "' to '", impl_->path, "': ", ec.message());
+  publish_partial(impl_->partial, impl_->path);
   impl_->finished = true;
 }
 

@@ -1,5 +1,5 @@
 #include "mpm_kernels.hpp"
-#include "mpm_bspline.hpp"
+#include "mpm_omp.hpp"
 
 #include "physml/core/error.hpp"
 
@@ -127,17 +127,7 @@ MPMKernelResult mpm_substep(const MPMKernelParams& prm, const MPMParticleBuffers
           }
     }
     // Reduce the per-thread grids into grid 0, node range split over threads, summed in thread order.
-#pragma omp barrier
-    // Sum the grids of the threads of this team (it may be smaller than asked for).
-    const int team = omp_get_num_threads();
-    if (team > 1) {
-#pragma omp for schedule(static)
-      for (std::int64_t n = 0; n < gsize; ++n) {
-        T s = g[0][n];
-        for (int t = 1; t < team; ++t) s += g[t][n];
-        g[0][n] = s;
-      }
-    }
+    sum_thread_grids(g, gsize);
   }
   for (const auto& fl : fails)
     if (fl.particle >= 0) {

@@ -3,7 +3,7 @@
 // a fixed thread count.
 #include "mpm_transfer.hpp"
 
-#include "mpm_bspline.hpp"
+#include "mpm_omp.hpp"
 
 #include <Eigen/Core>
 #include <omp.h>
@@ -101,17 +101,7 @@ T* p2g_and_grid(const MPMKernelParams& prm, const TransferInput<T>& in, std::vec
         for (int a = 0; a < D; ++a) node[1 + a] += mom(a);
       }
     }
-#pragma omp barrier
-    // Sum the grids of the threads of this team (it may be smaller than asked for).
-    const int team = omp_get_num_threads();
-    if (team > 1) {
-#pragma omp for schedule(static)
-      for (std::int64_t n = 0; n < gsize; ++n) {
-        T s = g[0][static_cast<size_t>(n)];
-        for (int t = 1; t < team; ++t) s += g[static_cast<size_t>(t)][static_cast<size_t>(n)];
-        g[0][static_cast<size_t>(n)] = s;
-      }
-    }
+    sum_thread_grids(g, gsize);
   }
   T* G = g[0].data();
   const std::int64_t band = prm.boundary_cells;
@@ -252,17 +242,7 @@ void mpm_transfer_adjoint(const MPMKernelParams& prm, const TransferInput<T>& in
       }
       for (int a = 0; a < D; ++a) gi.x[p * D + a] = gx(a);
     }
-#pragma omp barrier
-    // Sum the grids of the threads of this team (it may be smaller than asked for).
-    const int team = omp_get_num_threads();
-    if (team > 1) {
-#pragma omp for schedule(static)
-      for (std::int64_t n = 0; n < asize; ++n) {
-        T s = ga[0][static_cast<size_t>(n)];
-        for (int t = 1; t < team; ++t) s += ga[static_cast<size_t>(t)][static_cast<size_t>(n)];
-        ga[0][static_cast<size_t>(n)] = s;
-      }
-    }
+    sum_thread_grids(ga, asize);
   }
   // ---- grid adjoint: u = M (q/m + dt g)  =>  dL/dq = M dL/du / m,  dL/dm = -sum_a M dL/du_a q_a / m^2.
   T* A = ga[0].data();

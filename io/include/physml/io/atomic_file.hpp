@@ -19,4 +19,8 @@ void check_writable_path(const std::string& path, const std::string& what);
 /// temporary is removed and physml::Error thrown; `path` is left as it was.
 void publish_file(const std::string& tmp, const std::string& path);
 
+/// The same for a finished resumable file ("<path>.partial", closed): fsync and rename it to
+/// `path`; on failure the partial file is kept (it holds the work done) and physml::Error thrown.
+void publish_partial(const std::string& partial, const std::string& path);
+
 }  // namespace physml::io
