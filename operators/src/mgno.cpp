@@ -312,6 +312,12 @@ at::Tensor MgNOImpl::forward(const at::Tensor& x) {
   return o.residual() ? out + x : out;
 }
 
+MgNOOptions& MgNOOptions::on(const mesh::Grid& grid) {
+  dim(grid.dim());
+  grid_size(grid.shape());
+  return *this;
+}
+
 MgNOOptions& MgNOOptions::set_from_options(const Options& options) {
   OptionsReader r(options, "MgNO: multigrid neural operator (Liu, Xu & Zhang, ICLR 2024)");
   channels(r.integer("channels", channels(), "hidden channels of every V-cycle", 1));

@@ -1,6 +1,8 @@
 #include "physml/simulators/burgers.hpp"
 
 #include "physml/core/error.hpp"
+#include "pde_options.hpp"
+#include "physml/core/options_reader.hpp"
 #include "physml/physics/random_field.hpp"
 
 #include <fftw3.h>
@@ -11,6 +13,38 @@
 #include <complex>
 
 namespace physml::simulators {
+
+BurgersOptions BurgersOptions::scaled() {
+  BurgersOptions o;
+  o.resolution = 1024;
+  return o;
+}
+
+BurgersOptions& BurgersOptions::set_from_options(const Options& options) {
+  OptionsReader r(options, "Burgers u_t + (u^2/2)_x = nu u_xx (solver and data distribution)");
+  read_options(r);
+  r.end();
+  return *this;
+}
+
+BurgersOptions& BurgersOptions::read_options(OptionsReader& r) {
+  resolution = r.integer("resolution", resolution, "grid points of the solve (published: 8192, stored ::8)", 1);
+  viscosity = detail::positive_option(r, "viscosity", viscosity, "viscosity nu");
+  final_time = detail::positive_option(r, "final_time", final_time, "final time T of the output u(T)");
+  sigma = detail::positive_option(r, "sigma", sigma, "GRF amplitude sigma of u0");
+  tau = detail::positive_option(r, "tau", tau, "GRF inverse length scale tau of u0");
+  alpha = detail::positive_option(r, "alpha", alpha, "GRF exponent alpha of u0");
+  cfl = detail::positive_option(r, "cfl", cfl, "CFL number of the adaptive time step");
+  max_dt = detail::positive_option(r, "max_dt", max_dt, "largest time step");
+  return *this;
+}
+
+mesh::Grid BurgersOptions::grid() const { return detail::unit_periodic_grid(1, resolution); }
+
+BurgersOptions& BurgersOptions::on(const mesh::Grid& g) {
+  resolution = detail::points_per_side(g, detail::unit_periodic_grid(1, 1), "BurgersOptions::on");
+  return *this;
+}
 
 using cplx = std::complex<double>;
 

@@ -1,5 +1,7 @@
 #include "physml/simulators/darcy.hpp"
 
+#include "pde_options.hpp"
+#include "physml/core/options_reader.hpp"
 #include "physml/physics/random_field.hpp"
 
 #include <torch/torch.h>
@@ -13,6 +15,40 @@ DarcyOptions DarcyOptions::rough() {
   o.resolution = 512;
   o.tau = 5.0;
   return o;
+}
+
+DarcyOptions DarcyOptions::scaled(const std::string& preset) {
+  PHYSML_CHECK(preset == "smooth" || preset == "rough", "DarcyOptions::scaled: unknown preset '", preset,
+               "'; expected smooth or rough");
+  DarcyOptions o = preset == "rough" ? rough() : smooth();
+  o.resolution = preset == "rough" ? 128 : 85;
+  return o;
+}
+
+DarcyOptions& DarcyOptions::set_from_options(const Options& options) {
+  OptionsReader r(options, "Darcy flow -div(a grad u) = f (data distribution and grid)");
+  read_options(r);
+  r.end();
+  return *this;
+}
+
+DarcyOptions& DarcyOptions::read_options(OptionsReader& r) {
+  resolution = r.integer("resolution", resolution, "vertices per side of the solve grid (published: 421; rough 512)", 3);
+  alpha = detail::positive_option(r, "alpha", alpha, "GRF exponent alpha of the coefficient's level-set field");
+  tau = detail::positive_option(r, "tau", tau, "GRF inverse length scale tau (smooth 3, rough 5)");
+  // Threshold T(g) = high (g >= 0) / low (g < 0). Smooth: 12/3 (FNO paper). Rough: MgNO's
+  // values are undocumented; the same 12/3 by default (docs/results-pde-data.md).
+  high = detail::positive_option(r, "high", high, "coefficient where the GRF is >= 0");
+  low = detail::positive_option(r, "low", low, "coefficient where the GRF is < 0");
+  source = detail::finite_option(r, "source", source, "constant source f");
+  return *this;
+}
+
+mesh::Grid DarcyOptions::grid() const { return detail::unit_vertex_grid(2, resolution, mesh::Boundary::dirichlet); }
+
+DarcyOptions& DarcyOptions::on(const mesh::Grid& g) {
+  resolution = detail::points_per_side(g, detail::unit_vertex_grid(2, 3, mesh::Boundary::dirichlet), "DarcyOptions::on");
+  return *this;
 }
 
 struct DarcyGenerator::Impl {
@@ -71,6 +107,35 @@ at::Tensor downsample_stride(const at::Tensor& field, int64_t r) {
   const auto ny = field.size(-2), nx = field.size(-1);
   PHYSML_CHECK(ny % r == 0 && nx % r == 0, "downsample_stride: grid ", ny, "x", nx, " is not divisible by ", r);
   return field.slice(-2, 0, ny, r).slice(-1, 0, nx, r).contiguous();
+}
+
+mesh::Grid downsample_grid(const mesh::Grid& grid, int64_t r, bool keep_corners) {
+  PHYSML_CHECK(r >= 1, "downsample_grid: factor ", r, " must be positive");
+  // Every r-th cell centre is not the centre of a coarser cell: only vertex grids subsample.
+  PHYSML_CHECK(grid.centering() == mesh::Centering::vertex, "downsample_grid: expected a vertex-centred grid, got ",
+               grid.to_json());
+  std::vector<int64_t> sizes;
+  std::vector<double> lower, upper;
+  for (int a = 0; a < grid.dim(); ++a) {
+    const int64_t n = grid.size(a);
+    const bool periodic = grid.periodic(a);
+    lower.push_back(grid.lower(a));
+    if (keep_corners && !periodic) {
+      PHYSML_CHECK((n - 1) % r == 0, "downsample_grid: axis ", a, " has ", n,
+                   " points; keeping the corners needs (n - 1) divisible by ", r);
+      sizes.push_back((n - 1) / r + 1);
+      upper.push_back(grid.upper(a));
+    } else {
+      PHYSML_CHECK(n % r == 0, "downsample_grid: axis ", a, " has ", n, " points, not divisible by ", r);
+      sizes.push_back(n / r);
+      // A periodic axis keeps its period; otherwise the box ends at the last point kept.
+      upper.push_back(periodic ? grid.upper(a) : grid.lower(a) + static_cast<double>((n / r - 1) * r) * grid.spacing(a));
+    }
+  }
+  mesh::GridOptions o(sizes);
+  o.lower(lower).upper(upper).centering(grid.centering());
+  for (int a = 0; a < grid.dim(); ++a) o.boundary(a, grid.boundary(a, 0), grid.boundary(a, 1));
+  return mesh::Grid(o);
 }
 
 }  // namespace physml::simulators

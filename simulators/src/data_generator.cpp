@@ -4,6 +4,7 @@
 #include "physml/core/options.hpp"
 #include "physml/core/options_reader.hpp"
 #include "pde_generators.hpp"
+#include "pde_options.hpp"
 
 #include <cmath>
 #include <cstdlib>
@@ -32,15 +33,11 @@ void DataGenerator::record(const std::string& name, const std::string& value) { 
 std::string DataGenerator::parameters_json() const { return options_json(recorded_); }
 
 double DataGenerator::positive(OptionsReader& reader, const std::string& name, double value, const std::string& help) {
-  const double v = reader.real(name, value, help);
-  PHYSML_CHECK(v > 0 && std::isfinite(v), "option -", reader.prefix(), name, " = ", v, " must be positive");
-  return v;
+  return detail::positive_option(reader, name, value, help);
 }
 
 double DataGenerator::finite(OptionsReader& reader, const std::string& name, double value, const std::string& help) {
-  const double v = reader.real(name, value, help);
-  PHYSML_CHECK(std::isfinite(v), "option -", reader.prefix(), name, " = ", v, " must be finite");
-  return v;
+  return detail::finite_option(reader, name, value, help);
 }
 
 std::vector<GeneratedSample> SampleGenerator::compute(std::uint64_t seed, std::int64_t first, std::int64_t count) {

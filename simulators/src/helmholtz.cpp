@@ -1,5 +1,7 @@
 #include "physml/simulators/helmholtz.hpp"
 
+#include "pde_options.hpp"
+#include "physml/core/options_reader.hpp"
 #include "physml/core/random.hpp"
 
 #include <torch/torch.h>
@@ -9,6 +11,32 @@
 #include <random>
 
 namespace physml::simulators {
+
+HelmholtzOptions HelmholtzOptions::scaled() { return HelmholtzOptions{}; }
+
+HelmholtzOptions& HelmholtzOptions::set_from_options(const Options& options) {
+  OptionsReader r(options, "Helmholtz -lap(u) - (omega/c)^2 u = 0 (data distribution and grid)");
+  read_options(r);
+  r.end();
+  return *this;
+}
+
+HelmholtzOptions& HelmholtzOptions::read_options(OptionsReader& r) {
+  resolution = r.integer("resolution", resolution, "nodes per side", 3);
+  omega = detail::positive_option(r, "omega", omega, "angular frequency omega");
+  tau = detail::positive_option(r, "tau", tau, "tau of the cosine-expansion eigenvalues of log c");
+  terms = r.integer("terms", terms, "cosine modes of the wave-speed field", 1);
+  source_center = detail::finite_option(r, "source_center", source_center, "x0 of the top-edge flux window");
+  source_width = detail::positive_option(r, "source_width", source_width, "d0: flux 1 where |x - x0| <= d0/2");
+  return *this;
+}
+
+mesh::Grid HelmholtzOptions::grid() const { return detail::unit_vertex_grid(2, resolution, mesh::Boundary::neumann); }
+
+HelmholtzOptions& HelmholtzOptions::on(const mesh::Grid& g) {
+  resolution = detail::points_per_side(g, detail::unit_vertex_grid(2, 3, mesh::Boundary::neumann), "HelmholtzOptions::on");
+  return *this;
+}
 
 at::Tensor helmholtz_log_speed(int64_t s, int64_t terms, double tau, std::uint64_t seed) {
   PHYSML_CHECK(s >= 2, "Helmholtz: resolution ", s, " must be at least 2");

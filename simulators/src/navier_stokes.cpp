@@ -1,6 +1,8 @@
 #include "physml/simulators/navier_stokes.hpp"
 
 #include "physml/core/error.hpp"
+#include "pde_options.hpp"
+#include "physml/core/options_reader.hpp"
 #include "physml/physics/random_field.hpp"
 
 #include <fftw3.h>
@@ -10,6 +12,39 @@
 #include <complex>
 
 namespace physml::simulators {
+
+NavierStokesOptions NavierStokesOptions::scaled() {
+  NavierStokesOptions o;
+  o.resolution = 64;
+  o.dt = 1e-3;
+  return o;
+}
+
+NavierStokesOptions& NavierStokesOptions::set_from_options(const Options& options) {
+  OptionsReader r(options, "Navier-Stokes vorticity w_t + u.grad w = nu lap w + f (solver and data distribution)");
+  read_options(r);
+  r.end();
+  return *this;
+}
+
+NavierStokesOptions& NavierStokesOptions::read_options(OptionsReader& r) {
+  resolution = r.integer("resolution", resolution, "grid points per side of the solve (published: 256)", 1);
+  viscosity = detail::positive_option(r, "viscosity", viscosity, "viscosity nu");
+  dt = detail::positive_option(r, "dt", dt, "time step (published: 1e-4)");
+  forcing_amplitude =
+      detail::finite_option(r, "forcing", forcing_amplitude, "amplitude of f = A (sin 2 pi (x+y) + cos 2 pi (x+y))");
+  time_stepping = r.choice("time_stepping", {"heun", "euler"}, time_stepping, "time integrator");
+  alpha = detail::positive_option(r, "alpha", alpha, "GRF exponent alpha of w0");
+  tau = detail::positive_option(r, "tau", tau, "GRF inverse length scale tau of w0");
+  return *this;
+}
+
+mesh::Grid NavierStokesOptions::grid() const { return detail::unit_periodic_grid(2, resolution); }
+
+NavierStokesOptions& NavierStokesOptions::on(const mesh::Grid& g) {
+  resolution = detail::points_per_side(g, detail::unit_periodic_grid(2, 1), "NavierStokesOptions::on");
+  return *this;
+}
 
 using cplx = std::complex<double>;
 

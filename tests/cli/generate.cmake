@@ -25,7 +25,7 @@ physml_cli_test(NAME cli.generate.unknown_pde EXIT 1 COMMAND physml_cli generate
   OUTPUT "physml generate: error: unknown data generator 'heat'; expected one of: darcy, poisson, helmholtz, burgers, navier-stokes" ABSENT ${gen_dir}/x.h5 ${gen_dir}/x.h5.partial PROPERTIES LABELS cli)
 physml_cli_test(NAME cli.generate.bad_resolution EXIT 1 COMMAND physml_cli generate darcy -output ${gen_dir}/x.h5
   -darcy_resolution 0
-  OUTPUT "physml generate: error: option -darcy_resolution = 0 is out of range: expected 1 or more" ABSENT ${gen_dir}/x.h5 ${gen_dir}/x.h5.partial
+  OUTPUT "physml generate: error: option -darcy_resolution = 0 is out of range: expected 3 or more" ABSENT ${gen_dir}/x.h5 ${gen_dir}/x.h5.partial
   PROPERTIES LABELS cli)
 physml_cli_test(NAME cli.generate.bad_tau EXIT 1 COMMAND physml_cli generate navier-stokes -output ${gen_dir}/x.h5
   -navier_stokes_tau -1

@@ -39,6 +39,14 @@ TEST(MgNO, ParameterCountDarcySmoothFrom211Grid) {
   ASSERT_EQ(k.size(), 5u);
   const std::int64_t expected[5] = {3, 4, 3, 3, 4};
   for (int j = 0; j < 5; ++j) EXPECT_EQ(k[j], std::vector<std::int64_t>({expected[j], expected[j]})) << j;
+  // The same model described by the Dataset grid of 421 -> 211 Darcy data (vertex grid of [0,1]^2).
+  const physml::mesh::Grid grid(physml::mesh::GridOptions({211, 211}));
+  const auto on = MgNOOptions(1, 1).channels(24).levels(6).layers(5).on(grid);
+  EXPECT_EQ(on.grid_size(), (std::vector<std::int64_t>{211, 211}));
+  EXPECT_EQ(count_parameters(*MgNO(on)), 678093);
+  // Non-square: grid_size is tensor order (ny, nx), the reverse of the grid's x-first sizes.
+  EXPECT_EQ(MgNOOptions(1, 1).on(physml::mesh::Grid(physml::mesh::GridOptions({64, 32}))).grid_size(),
+            (std::vector<std::int64_t>{32, 64}));
 }
 
 TEST(MgNO, ParameterCountOneVCycleAndPipe) {

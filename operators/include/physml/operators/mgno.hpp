@@ -10,6 +10,7 @@
 /// Boundary conditions enter through the padding mode of the 3x3 convolutions
 /// (zeros = Dirichlet, circular = periodic, reflect = Neumann).
 
+#include "physml/mesh/grid.hpp"
 #include "physml/operators/registry.hpp"
 
 #include <ATen/core/Tensor.h>
@@ -129,6 +130,9 @@ public:
   /// ("pre,post,pre,post,...") from `options` (e.g. prefix "mgno_": -mgno_channels 24); the
   /// current values are the defaults. in/out channels, dim and grid_size come from the data.
   MgNOOptions& set_from_options(const Options& options);
+  /// Train on `grid`: dim = grid.dim() and grid_size = grid.shape() (tensor order, the shape
+  /// of the fields stored on it; e.g. a Dataset's grid attribute, mesh::Grid::from_json).
+  MgNOOptions& on(const mesh::Grid& grid);
 };
 
 /// The MgNO network: x [batch, in_channels, spatial...] -> [batch, out_channels, spatial...],

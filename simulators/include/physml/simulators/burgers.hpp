@@ -6,15 +6,23 @@
 /// benchmark maps u₀ ~ N(0, 625(−Δ + 25I)^(−2)) to u(·, 1) with ν = 0.1 on 8192 points
 /// (Kovachki, Li et al., "Neural Operator", JMLR 2023, §6.3).
 
+#include "physml/core/options.hpp"
+#include "physml/mesh/grid.hpp"
+
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
 #include <memory>
 #include <vector>
 
+namespace physml {
+class OptionsReader;
+}
+
 namespace physml::simulators {
 
-/// Settings of the Burgers solver and data distribution.
+/// Settings of the Burgers solver and data distribution. The member defaults are the
+/// published ones; `scaled()` is what `physml generate burgers` starts from.
 struct BurgersOptions {
   /// Grid points on [0, 1) (x_j = j/n); FNO: 8192.
   int64_t resolution = 8192;
@@ -29,6 +37,18 @@ struct BurgersOptions {
   double sigma = 25.0;
   double tau = 5.0;
   double alpha = 2.0;
+
+  /// The published distribution on 1024 points (published: 8192), the size `physml generate burgers` uses by default.
+  static BurgersOptions scaled();
+  /// Read -<prefix>resolution, viscosity, final_time, sigma, tau, alpha, cfl, max_dt in a section of their own (the defaults are the current values; `-help`
+  /// lists them) and check them.
+  BurgersOptions& set_from_options(const Options& options);
+  /// The same keys inside a section that is already open (a data generator's).
+  BurgersOptions& read_options(OptionsReader& reader);
+  /// The solve grid: resolution periodic points x_j = j/n on [0, 1).
+  mesh::Grid grid() const;
+  /// Solve on `grid` (a 1-D periodic grid of [0, 1), any number of points); anything else throws physml::Error naming what was expected.
+  BurgersOptions& on(const mesh::Grid& grid);
 };
 
 /// Pseudo-spectral Burgers integrator for one field at a time. Not thread-safe (FFTW buffers).

@@ -5,6 +5,8 @@
 /// discretised by the 5-point scheme with arithmetic-mean face coefficients on an s×s
 /// vertex grid (physml/simulators/poisson.hpp) and solved by CG + algebraic multigrid.
 
+#include "physml/core/options.hpp"
+#include "physml/mesh/grid.hpp"
 #include "physml/simulators/poisson.hpp"
 
 #include <ATen/core/Tensor.h>
@@ -13,9 +15,14 @@
 #include <memory>
 #include <string>
 
+namespace physml {
+class OptionsReader;
+}
+
 namespace physml::simulators {
 
-/// Settings of the Darcy data distribution and solve.
+/// Settings of the Darcy data distribution and solve. The member defaults are the published
+/// ones; `scaled()` is what `physml generate darcy` starts from on a small machine.
 struct DarcyOptions {
   /// Vertices per side s of the solve grid (FNO smooth: 421; MgNO rough: 512).
   int64_t resolution = 421;
@@ -31,6 +38,20 @@ struct DarcyOptions {
   /// thresholds undocumented there, 12/3 used here).
   static DarcyOptions smooth();
   static DarcyOptions rough();
+  /// The preset ("smooth" or "rough") solved at the size `physml generate darcy` uses by
+  /// default: 85² (smooth) and 128² (rough) instead of the published 421² and 512².
+  static DarcyOptions scaled(const std::string& preset);
+
+  /// Read -<prefix>resolution, alpha, tau, high, low, source in a section of their own (the
+  /// defaults are the current values; `-help` lists them) and check them.
+  DarcyOptions& set_from_options(const Options& options);
+  /// The same keys inside a section that is already open (a data generator's).
+  DarcyOptions& read_options(OptionsReader& reader);
+  /// The solve grid: resolution² vertices on [0, 1]², Dirichlet on every face.
+  mesh::Grid grid() const;
+  /// Solve on `grid` (a square vertex grid of the unit box with Dirichlet faces, any number of
+  /// vertices per side); anything else throws physml::Error naming what was expected.
+  DarcyOptions& on(const mesh::Grid& grid);
 };
 
 /// One Darcy sample: coefficient a and solution u on the s×s vertex grid ([s, s], float64).
@@ -71,5 +92,11 @@ at::Tensor downsample_vertex(const at::Tensor& field, int64_t r);
 /// Subsample a field [..., n, n] on a cell/periodic grid by taking every r-th point
 /// (n divisible by r; 512 -> 256 with r = 2, 256 -> 64 with r = 4).
 at::Tensor downsample_stride(const at::Tensor& field, int64_t r);
+
+/// The grid of the points downsample_vertex (`keep_corners`) or downsample_stride keep of
+/// `grid`: every r-th point per axis, on the same lower corner; with keep_corners the same box,
+/// otherwise the box shrinks on non-periodic axes to the last point kept
+/// ((n/r − 1) r h), and periodic axes keep their period.
+mesh::Grid downsample_grid(const mesh::Grid& grid, int64_t r, bool keep_corners);
 
 }  // namespace physml::simulators

@@ -10,6 +10,8 @@
 /// MUMPS LU (-helmholtz_ksp_type preonly -helmholtz_pc_type lu
 /// -helmholtz_pc_factor_mat_solver_type mumps), any KSP/PC by options.
 
+#include "physml/core/options.hpp"
+#include "physml/mesh/grid.hpp"
 #include "physml/simulators/poisson.hpp"
 
 #include <ATen/core/Tensor.h>
@@ -17,9 +19,14 @@
 #include <cstdint>
 #include <string>
 
+namespace physml {
+class OptionsReader;
+}
+
 namespace physml::simulators {
 
-/// Settings of the Helmholtz data distribution and solve.
+/// Settings of the Helmholtz data distribution and solve (the published ones; the data
+/// generator uses them as they are, so `scaled()` equals the defaults).
 struct HelmholtzOptions {
   int64_t resolution = 101;  ///< nodes per side
   double omega = 1000.0;     ///< angular frequency ω
@@ -27,6 +34,18 @@ struct HelmholtzOptions {
   int64_t terms = 100;       ///< number of cosine modes in a
   double source_center = 0.5;  ///< x₀ of the top-edge flux window
   double source_width = 0.3;   ///< d₀: flux 1 where |x − x₀| ≤ d₀/2
+
+  /// What `physml generate helmholtz` starts from: the published 101², omega 1000 (small enough to run as published).
+  static HelmholtzOptions scaled();
+  /// Read -<prefix>resolution, omega, tau, terms, source_center, source_width in a section of their own (the defaults are the current values; `-help`
+  /// lists them) and check them.
+  HelmholtzOptions& set_from_options(const Options& options);
+  /// The same keys inside a section that is already open (a data generator's).
+  HelmholtzOptions& read_options(OptionsReader& reader);
+  /// The solve grid: resolution² vertices on [0, 1]², Neumann on every face.
+  mesh::Grid grid() const;
+  /// Solve on `grid` (a square vertex grid of the unit box with Neumann faces, any number of vertices per side); anything else throws physml::Error naming what was expected.
+  HelmholtzOptions& on(const mesh::Grid& grid);
 };
 
 /// a(x) = Σ_{l=1}^{terms} θ_l √λ_l φ_l(x) on the s×s node grid (x_i = i/(s−1)) with θ_l ~ N(0,1)

@@ -8,6 +8,9 @@
 /// f = 0.1(sin 2π(x+y) + cos 2π(x+y)), w₀ ~ N(0, 7^{3/2}(−Δ + 49I)^(−2.5)), dt = 1e-4 on
 /// 256², snapshots at unit times, stored at 64² (Kovachki, Li et al., "Neural Operator", JMLR 2023, §6.4).
 
+#include "physml/core/options.hpp"
+#include "physml/mesh/grid.hpp"
+
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
@@ -15,9 +18,14 @@
 #include <string>
 #include <vector>
 
+namespace physml {
+class OptionsReader;
+}
+
 namespace physml::simulators {
 
-/// Settings of the Navier–Stokes solver and data distribution.
+/// Settings of the Navier–Stokes solver and data distribution. The member defaults are the
+/// published ones; `scaled()` is what `physml generate navier-stokes` starts from.
 struct NavierStokesOptions {
   /// Grid points per side (x_j = j/n); FNO: 256.
   int64_t resolution = 256;
@@ -32,6 +40,18 @@ struct NavierStokesOptions {
   /// Initial-vorticity GRF N(0, σ²(−Δ + τ²I)^(−α)), periodic, σ = τ^{(2α−2)/2}.
   double alpha = 2.5;
   double tau = 7.0;
+
+  /// The published distribution on 64² with dt 1e-3 (published: 256², dt 1e-4), what `physml generate navier-stokes` uses by default.
+  static NavierStokesOptions scaled();
+  /// Read -<prefix>resolution, viscosity, dt, forcing, time_stepping, alpha, tau in a section of their own (the defaults are the current values; `-help`
+  /// lists them) and check them.
+  NavierStokesOptions& set_from_options(const Options& options);
+  /// The same keys inside a section that is already open (a data generator's).
+  NavierStokesOptions& read_options(OptionsReader& reader);
+  /// The solve grid: resolution² periodic points (j/n, k/n) of the unit torus.
+  mesh::Grid grid() const;
+  /// Solve on `grid` (a 2-D periodic grid of the unit torus with equal sizes); anything else throws physml::Error naming what was expected.
+  NavierStokesOptions& on(const mesh::Grid& grid);
 };
 
 /// Batched pseudo-spectral vorticity solver. Not thread-safe (reuses FFTW buffers).
