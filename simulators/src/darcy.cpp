@@ -55,7 +55,8 @@ struct DarcyGenerator::Impl {
   physics::GaussianRandomField grf;
 };
 
-DarcyGenerator::DarcyGenerator(const DarcyOptions& options, const std::string& prefix) : options_(options) {
+DarcyGenerator::DarcyGenerator(const DarcyOptions& options, const std::string& prefix, PetscOptions db)
+    : options_(options) {
   PHYSML_CHECK(options_.resolution >= 3, "Darcy: resolution ", options_.resolution,
                " is too small; expected at least 3 vertices per side");
   PHYSML_CHECK(options_.tau > 0, "Darcy: tau = ", options_.tau, " must be positive");
@@ -68,7 +69,7 @@ DarcyGenerator::DarcyGenerator(const DarcyOptions& options, const std::string& p
   g.tau = options_.tau;
   g.boundary = physics::FieldBoundary::neumann;
   impl_ = std::make_unique<Impl>(Impl{physics::GaussianRandomField(g)});
-  solver_ = std::make_unique<PoissonSolver>(PETSC_COMM_SELF, prefix);
+  solver_ = std::make_unique<PoissonSolver>(PETSC_COMM_SELF, prefix, db);
 }
 
 DarcyGenerator::~DarcyGenerator() = default;

@@ -5,6 +5,7 @@
 #include "physml/core/options_reader.hpp"
 #include "pde_generators.hpp"
 #include "pde_options.hpp"
+#include "physml/solvers/linear/solve_report.hpp"
 
 #include <cmath>
 #include <cstdlib>
@@ -29,6 +30,10 @@ void DataGenerator::set_from_options(const Options& options) {
 }
 
 void DataGenerator::record(const std::string& name, const std::string& value) { recorded_.emplace_back(name, value); }
+
+void DataGenerator::record_solver(KSP ksp) {
+  for (const auto& [name, value] : solvers::ksp_settings(ksp)) record(name, value);
+}
 
 std::string DataGenerator::parameters_json() const { return options_json(recorded_); }
 

@@ -73,8 +73,8 @@ at::Tensor helmholtz_log_speed(int64_t s, int64_t terms, double tau, std::uint64
   return a;
 }
 
-HelmholtzSolver::HelmholtzSolver(const HelmholtzOptions& options, const std::string& prefix)
-    : options_(options), solver_(PETSC_COMM_SELF, prefix) {
+HelmholtzSolver::HelmholtzSolver(const HelmholtzOptions& options, const std::string& prefix, PetscOptions db)
+    : options_(options), solver_(PETSC_COMM_SELF, prefix, db) {
   PHYSML_CHECK(options_.resolution >= 3, "Helmholtz: resolution ", options_.resolution, " must be at least 3");
   PHYSML_CHECK(options_.omega > 0, "Helmholtz: omega ", options_.omega, " must be positive");
   KSP ksp = solver_.ksp();

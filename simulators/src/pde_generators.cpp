@@ -58,7 +58,8 @@ protected:
     record("downsample_mode", keep_corners_ ? "vertex (corners kept)" : "stride [::r]");
     record("equation", "-div(a grad u) = f, u = 0 on the boundary");
     grid_ = downsample_grid(d.grid(), r_, keep_corners_);
-    gen_ = std::make_unique<DarcyGenerator>(d, r.prefix());  // reads -<prefix>ksp_*, -<prefix>pc_*
+    gen_ = std::make_unique<DarcyGenerator>(d, r.prefix(), options().database());  // reads -<prefix>ksp_*, -<prefix>pc_*
+    record_solver(gen_->solver().ksp());
   }
   std::pair<at::Tensor, at::Tensor> solve(std::uint64_t seed, std::uint64_t index) override {
     auto smp = gen_->generate(seed, index);
@@ -94,7 +95,8 @@ protected:
     go.boundary = phys::FieldBoundary::neumann;
     record("equation", "-laplace(u) = f, f ~ GRF (zero-Neumann), u = 0 on the boundary");
     grf_ = std::make_unique<phys::GaussianRandomField>(go);
-    solver_ = std::make_unique<PoissonSolver>(PETSC_COMM_SELF, r.prefix());
+    solver_ = std::make_unique<PoissonSolver>(PETSC_COMM_SELF, r.prefix(), options().database());
+    record_solver(solver_->ksp());
   }
   std::pair<at::Tensor, at::Tensor> solve(std::uint64_t seed, std::uint64_t index) override {
     PoissonProblem pb = PoissonProblem::on(grid_);
@@ -124,7 +126,8 @@ protected:
     h.read_options(r);
     record("equation", "-lap(u) - (omega/c)^2 u = 0, c = 20 + tanh(a), du/dn = 1 on top |x-x0|<=d0/2");
     grid_ = h.grid();
-    solver_ = std::make_unique<HelmholtzSolver>(h, r.prefix());  // MUMPS LU by default; -<prefix>ksp_*, pc_*
+    solver_ = std::make_unique<HelmholtzSolver>(h, r.prefix(), options().database());  // MUMPS LU by default; -<prefix>ksp_*, pc_*
+    record_solver(solver_->solver().ksp());
   }
   std::pair<at::Tensor, at::Tensor> solve(std::uint64_t seed, std::uint64_t index) override {
     return solver_->generate(seed, index);

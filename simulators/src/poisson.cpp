@@ -364,8 +364,9 @@ PoissonSystem assemble_poisson(const PoissonProblem& problem, MPI_Comm comm) {
 
 std::string SolveReport::reason_name() const { return KSPConvergedReasons[reason]; }
 
-PoissonSolver::PoissonSolver(MPI_Comm comm, const std::string& prefix) {
+PoissonSolver::PoissonSolver(MPI_Comm comm, const std::string& prefix, PetscOptions db) {
   PHYSML_PETSC(KSPCreate(comm, &ksp_));
+  if (db) PHYSML_PETSC(PetscObjectSetOptions(reinterpret_cast<PetscObject>(ksp_), db));  // before the PC exists
   PHYSML_PETSC(KSPSetType(ksp_, KSPCG));
   PC pc = nullptr;
   PHYSML_PETSC(KSPGetPC(ksp_, &pc));

@@ -78,6 +78,8 @@ TEST(DataGenerator, ReadsItsOwnOptionsIntoTypedParametersAndGrid) {
   Database d;
   d.set("-darcy_resolution", "9");
   d.set("-darcy_tau", "4.5");
+  d.set("-darcy_pc_type", "jacobi");
+  d.set("-darcy_ksp_rtol", "1e-8");
   auto g = sim::create_generator("darcy");
   g->set_from_options(Options("darcy_", d.db));
   const auto p = nlohmann::json::parse(g->parameters_json());
@@ -86,6 +88,11 @@ TEST(DataGenerator, ReadsItsOwnOptionsIntoTypedParametersAndGrid) {
   EXPECT_DOUBLE_EQ(p.at("alpha").get<double>(), 2.0);  // defaults are recorded too
   EXPECT_EQ(p.at("preset"), "smooth");
   EXPECT_EQ(p.at("downsample_mode"), "vertex (corners kept)");
+  // The solver the data were made with is recorded too (the KSP's own -darcy_ksp_*/pc_* keys).
+  EXPECT_EQ(p.at("ksp_type"), "cg");
+  EXPECT_EQ(p.at("pc_type"), "jacobi");
+  EXPECT_DOUBLE_EQ(p.at("ksp_rtol").get<double>(), 1e-8);
+  EXPECT_EQ(p.at("ksp_norm_type"), "unpreconditioned");
   const auto grid = g->grid();
   EXPECT_EQ(grid.shape(), (std::vector<int64_t>{9, 9}));
   EXPECT_EQ(grid.centering(), physml::mesh::Centering::vertex);

@@ -6,8 +6,10 @@
 #include "physml/io/png.hpp"
 #include "physml/solvers/linear/operator.hpp"
 
+#include <cctype>
 #include <fstream>
 #include <memory>
+#include <sstream>
 
 namespace physml::solvers {
 
@@ -45,6 +47,45 @@ SolveReport run_solve(Mat A, Vec b, Vec x, const std::string& prefix) {
   PHYSML_PETSC(KSPGetResidualHistory(ksp, &h, &nh));
   r.history.assign(h, h + nh);
   return r;
+}
+
+std::vector<std::pair<std::string, std::string>> ksp_settings(KSP ksp) {
+  PHYSML_CHECK(ksp != nullptr, "ksp_settings: no KSP");
+  KSPType kt = nullptr;
+  PC pc = nullptr;
+  PCType pt = nullptr;
+  PetscReal rtol = 0, abstol = 0, dtol = 0;
+  PetscInt max_it = 0;
+  KSPNormType norm = KSP_NORM_DEFAULT;
+  PHYSML_PETSC(KSPGetType(ksp, &kt));
+  PHYSML_PETSC(KSPGetPC(ksp, &pc));
+  PHYSML_PETSC(PCGetType(pc, &pt));
+  PHYSML_PETSC(KSPGetTolerances(ksp, &rtol, &abstol, &dtol, &max_it));
+  PHYSML_PETSC(KSPGetNormType(ksp, &norm));
+  auto lower = [](std::string t) {
+    for (auto& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return t;
+  };
+  auto real = [](PetscReal v) {
+    std::ostringstream s;
+    s.precision(17);
+    s << static_cast<double>(v);
+    return s.str();
+  };
+  std::vector<std::pair<std::string, std::string>> out{{"ksp_type", kt ? kt : ""},
+                                                       {"pc_type", pt ? pt : "none"},
+                                                       {"ksp_rtol", real(rtol)},
+                                                       {"ksp_atol", real(abstol)},
+                                                       {"ksp_max_it", std::to_string(max_it)},
+                                                       {"ksp_norm_type", lower(KSPNormTypes[norm])}};
+  PetscBool factor = PETSC_FALSE;
+  if (pt) PHYSML_PETSC(PetscObjectTypeCompareAny(reinterpret_cast<PetscObject>(pc), &factor, PCLU, PCCHOLESKY, PCILU, PCICC, ""));
+  if (factor) {
+    MatSolverType package = nullptr;
+    PHYSML_PETSC(PCFactorGetMatSolverType(pc, &package));
+    if (package) out.emplace_back("pc_factor_mat_solver_type", package);
+  }
+  return out;
 }
 
 void write_history_csv(const std::string& path, const std::vector<SolveReport>& reports) {

@@ -66,7 +66,8 @@ struct DarcySample {
 /// -darcy_pc_type hypre, -darcy_ksp_rtol 1e-12.
 class DarcyGenerator {
 public:
-  explicit DarcyGenerator(const DarcyOptions& options, const std::string& prefix = "darcy_");
+  /// The KSP reads its options from `db` (nullptr = PETSc's global database).
+  explicit DarcyGenerator(const DarcyOptions& options, const std::string& prefix = "darcy_", PetscOptions db = nullptr);
   ~DarcyGenerator();
   /// Sample number `index` of the data set with master seed `seed` (same on every rank).
   /// A solve that does not converge throws physml::Error naming PETSc's reason.

@@ -20,6 +20,8 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <petscksp.h>
+
 #include <functional>
 #include <memory>
 #include <string>
@@ -92,6 +94,10 @@ protected:
   virtual void read_options(OptionsReader& reader) = 0;
   /// Record a value that is not an option (e.g. the equation) in parameters_json().
   void record(const std::string& name, const std::string& value);
+  /// Record how the generator's KSP is configured (solvers::ksp_settings: ksp_type, pc_type,
+  /// tolerances, ...) after it read its -<prefix>ksp_* / -<prefix>pc_* options, so that the
+  /// Dataset says which solver made it.
+  void record_solver(KSP ksp);
 
   /// A positive, finite real key (physml::Error "option -<key> = v must be positive").
   static double positive(OptionsReader& reader, const std::string& name, double value, const std::string& help);

@@ -56,7 +56,9 @@ at::Tensor helmholtz_log_speed(int64_t resolution, int64_t terms, double tau, st
 /// Solves −Δu − (ω/c)² u = 0 with the benchmark's Neumann data for a wave speed c [s, s].
 class HelmholtzSolver {
 public:
-  explicit HelmholtzSolver(const HelmholtzOptions& options, const std::string& prefix = "helmholtz_");
+  /// The KSP reads -<prefix>ksp_* / -<prefix>pc_* from `db` (nullptr = PETSc's global database).
+  explicit HelmholtzSolver(const HelmholtzOptions& options, const std::string& prefix = "helmholtz_",
+                           PetscOptions db = nullptr);
   /// u [s, s] for the wave speed c [s, s] (positive). Throws with PETSc's reason if the solve fails.
   SolveReport solve(const at::Tensor& wave_speed);
   /// Solve −Δu − k² u = 0 with given Neumann data per face (∂u/∂n = bc on each face) for a

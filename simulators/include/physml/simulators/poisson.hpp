@@ -177,7 +177,9 @@ struct SolveReport {
 /// -poisson_ksp_rtol, -poisson_ksp_monitor, ...
 class PoissonSolver {
 public:
-  explicit PoissonSolver(MPI_Comm comm = PETSC_COMM_WORLD, const std::string& prefix = "poisson_");
+  /// The KSP reads -<prefix>ksp_* / -<prefix>pc_* from `db` (nullptr = PETSc's global database).
+  explicit PoissonSolver(MPI_Comm comm = PETSC_COMM_WORLD, const std::string& prefix = "poisson_",
+                         PetscOptions db = nullptr);
   ~PoissonSolver();
   PoissonSolver(const PoissonSolver&) = delete;
   PoissonSolver& operator=(const PoissonSolver&) = delete;

@@ -26,6 +26,12 @@ struct SolveReport {
 /// the solution. A solve that does not converge is reported (reason < 0), not thrown.
 SolveReport run_solve(Mat A, Vec b, Vec x, const std::string& prefix = "");
 
+/// How `ksp` is configured, as (PETSc option name without the prefix, value text) pairs:
+/// ksp_type, pc_type, ksp_rtol, ksp_atol, ksp_max_it, ksp_norm_type and, for a factorization PC
+/// with a solver package chosen, pc_factor_mat_solver_type. For the metadata of files made with
+/// the KSP: passing these keys under the KSP's prefix reproduces its configuration.
+std::vector<std::pair<std::string, std::string>> ksp_settings(KSP ksp);
+
 /// Residual histories as CSV (solver,iteration,residual,relative_residual), written atomically.
 void write_history_csv(const std::string& path, const std::vector<SolveReport>& reports);
 /// |r_k| / |r_0| of each report on a log scale (PNG).
