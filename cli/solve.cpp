@@ -8,6 +8,7 @@
 #include "physml/core/log.hpp"
 #include "physml/core/options.hpp"
 #include "physml/core/options_reader.hpp"
+#include "physml/core/views.hpp"
 #include "physml/solvers/linear/dcdm.hpp"
 #include "physml/solvers/linear/solve_report.hpp"
 #include "physml/solvers/linear/system_io.hpp"
@@ -41,9 +42,14 @@ int run_solve(const std::vector<std::string>& args) {
   physml::solvers::register_petsc_types();
 
   physml::solvers::LinearSystem system = physml::solvers::load_linear_system(path);
+  struct Release {  // the system and x are freed on every path out, thrown errors included
+    physml::solvers::LinearSystem& s;
+    ~Release() { s.destroy(); }
+  } release{system};
   Mat A = system.A;
-  Vec b = system.b, x;
+  Vec b = system.b, x = nullptr;
   PHYSML_PETSC(VecDuplicate(b, &x));
+  physml::VecHandle x_guard(x);
 
   // One KSP per solver name; each reads the options with prefix "<name>_" (none if no -solvers).
   std::vector<std::string> names;
@@ -83,8 +89,6 @@ int run_solve(const std::vector<std::string>& args) {
     physml::solvers::write_history_png(plot, reports);
     std::printf("plot        %s\n", plot.c_str());
   }
-  VecDestroy(&x);
-  system.destroy();
   return status;
 }
 

@@ -8,6 +8,8 @@
 
 #include <torch/torch.h>
 
+#include <atomic>
+
 namespace physml::simulators {
 
 namespace {
@@ -81,15 +83,14 @@ std::vector<std::vector<T>>& scratch() {
   return g;
 }
 
+/// Returns the number of particles clamped back into the domain.
 template <typename T>
-void run_forward(const detail::MPMKernelParams& p, int dim, const std::vector<at::Tensor>& in, const at::Tensor& x,
-                 const at::Tensor& v, const at::Tensor& C, const at::Tensor& F) {
+std::int64_t run_forward(const detail::MPMKernelParams& p, int dim, const std::vector<at::Tensor>& in,
+                         const at::Tensor& x, const at::Tensor& v, const at::Tensor& C, const at::Tensor& F) {
   const auto i = input_of<T>(in);
   const auto o = buffers_of<T>(x, v, C, F);
-  if (dim == 2)
-    detail::mpm_transfer<T, 2>(p, i, o, scratch<T>());
-  else
-    detail::mpm_transfer<T, 3>(p, i, o, scratch<T>());
+  if (dim == 2) return detail::mpm_transfer<T, 2>(p, i, o, scratch<T>());
+  return detail::mpm_transfer<T, 3>(p, i, o, scratch<T>());
 }
 
 template <typename T>
@@ -110,15 +111,13 @@ at::Tensor host(const at::Tensor& t) { return t.detach().to(torch::kCPU).contigu
 struct TransferFunction : public torch::autograd::Function<TransferFunction> {
   static variable_list forward(AutogradContext* ctx, at::Tensor x, at::Tensor v, at::Tensor C, at::Tensor F,
                                at::Tensor tau, at::Tensor volume, at::Tensor mass, const detail::MPMKernelParams* p,
-                               int64_t dim) {
+                               int64_t dim, std::atomic<std::int64_t>* clamped) {
     const auto device = x.device();
     std::vector<at::Tensor> in{host(x), host(v), host(C), host(F), host(tau), host(volume), host(mass)};
     auto xo = torch::empty_like(in[0]), vo = torch::empty_like(in[1]), Co = torch::empty_like(in[2]),
          Fo = torch::empty_like(in[3]);
-    if (x.scalar_type() == torch::kDouble)
-      run_forward<double>(*p, static_cast<int>(dim), in, xo, vo, Co, Fo);
-    else
-      run_forward<float>(*p, static_cast<int>(dim), in, xo, vo, Co, Fo);
+    *clamped += x.scalar_type() == torch::kDouble ? run_forward<double>(*p, static_cast<int>(dim), in, xo, vo, Co, Fo)
+                                                  : run_forward<float>(*p, static_cast<int>(dim), in, xo, vo, Co, Fo);
     ctx->save_for_backward({in[0], in[1], in[2], in[3], in[4], in[5], in[6]});
     ctx->saved_data["device"] = std::string(device.str());
     save_params(ctx, *p, static_cast<int>(dim));
@@ -142,7 +141,7 @@ struct TransferFunction : public torch::autograd::Function<TransferFunction> {
     else
       run_adjoint<float>(p, dim, in, go, gi, gtau);
     return {gi[0].to(device), gi[1].to(device), gi[2].to(device), gi[3].to(device), gtau.to(device),
-            at::Tensor(),     at::Tensor(),     at::Tensor(),     at::Tensor()};
+            at::Tensor(),     at::Tensor(),     at::Tensor(),     at::Tensor(),       at::Tensor()};
   }
 };
 
@@ -171,6 +170,7 @@ struct DifferentiableMPM::Impl {
   detail::MPMKernelParams params;
   at::Tensor volume, mass;
   int dim = 3;
+  mutable std::atomic<std::int64_t> clamped{0};
 };
 
 DifferentiableMPM::DifferentiableMPM(const MPMOptions& options, const mesh::ParticleSet& particles)
@@ -185,6 +185,8 @@ DifferentiableMPM::DifferentiableMPM(const MPMOptions& options, const mesh::Part
 }
 
 DifferentiableMPM::~DifferentiableMPM() = default;
+std::int64_t DifferentiableMPM::clamped_count() const { return impl_->clamped.load(); }
+
 const MPMOptions& DifferentiableMPM::options() const { return impl_->options; }
 
 MPMState DifferentiableMPM::state_of(const mesh::ParticleSet& p) {
@@ -227,7 +229,7 @@ MPMState DifferentiableMPM::substep(const MPMState& s, const TorchLaw& law) cons
     PHYSML_THROW("DifferentiableMPM: the Kirchhoff stress of particle ", bad, " is not finite; expected a finite stress");
   }
   auto out = TransferFunction::apply(s.x, s.v, s.C, s.F, tau, I.volume.to(s.x.options()), I.mass.to(s.x.options()),
-                                     &I.params, D);
+                                     &I.params, D, &I.clamped);
   MPMState r;
   r.x = out[0];
   r.v = out[1];

@@ -307,6 +307,8 @@ SimulateResult simulate(const MPMScene& scene, const SimulateOptions& o) {
     learned = std::make_unique<DifferentiableMPM>(scene.simulator, sim->particles());
     log_info("law: ", model->type(), " from '", o.law(), "' for every body (no plasticity)");
   }
+  // Clamped particle-substeps of this run (either simulator) plus those of the runs resumed from.
+  auto clamped_now = [&] { return clamped_before + sim->clamped_count() + (learned ? learned->clamped_count() : 0); };
   auto step = [&] {
     if (!learned) return sim->step();
     torch::NoGradGuard ng;
@@ -332,7 +334,7 @@ SimulateResult simulate(const MPMScene& scene, const SimulateOptions& o) {
                                              {"velocities", P.velocities()},
                                              {"C", P.get("C")},
                                              {"F", P.get("F")},
-                                             {"clamped", torch::full({1}, clamped_before + sim->clamped_count(), torch::kLong)},
+                                             {"clamped", torch::full({1}, clamped_now(), torch::kLong)},
                                              {"frame", torch::full({1}, k, torch::kLong)}};
     if (P.has("F_zz")) resume["F_zz"] = P.get("F_zz");
     writer.write_frame(k, time, frame_fields(P, state), resume);
@@ -359,7 +361,7 @@ SimulateResult simulate(const MPMScene& scene, const SimulateOptions& o) {
     }
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  result.clamped = clamped_before + sim->clamped_count();
+  result.clamped = clamped_now();
   if (result.status == SimulateResult::Status::interrupted) return result;
   writer.finish();
   if (progress) progress->finish();

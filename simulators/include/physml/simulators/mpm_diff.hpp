@@ -73,6 +73,9 @@ public:
   /// The state of a particle set (copies, no gradient).
   static MPMState state_of(const mesh::ParticleSet& particles);
   const MPMOptions& options() const;
+  /// Particle-substeps that substep() clamped back into the domain (-mpm_clamp_cells) so far,
+  /// as MPMSimulator::clamped_count() counts them for the analytic laws.
+  std::int64_t clamped_count() const;
 
 private:
   struct Impl;
