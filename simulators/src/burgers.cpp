@@ -21,10 +21,7 @@ BurgersOptions BurgersOptions::scaled() {
 }
 
 BurgersOptions& BurgersOptions::set_from_options(const Options& options) {
-  OptionsReader r(options, "Burgers u_t + (u^2/2)_x = nu u_xx (solver and data distribution)");
-  read_options(r);
-  r.end();
-  return *this;
+  return detail::read_in_own_section(*this, options, "Burgers u_t + (u^2/2)_x = nu u_xx (solver and data distribution)");
 }
 
 BurgersOptions& BurgersOptions::read_options(OptionsReader& r) {

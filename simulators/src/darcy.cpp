@@ -26,10 +26,7 @@ DarcyOptions DarcyOptions::scaled(const std::string& preset) {
 }
 
 DarcyOptions& DarcyOptions::set_from_options(const Options& options) {
-  OptionsReader r(options, "Darcy flow -div(a grad u) = f (data distribution and grid)");
-  read_options(r);
-  r.end();
-  return *this;
+  return detail::read_in_own_section(*this, options, "Darcy flow -div(a grad u) = f (data distribution and grid)");
 }
 
 DarcyOptions& DarcyOptions::read_options(OptionsReader& r) {

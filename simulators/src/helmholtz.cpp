@@ -15,10 +15,7 @@ namespace physml::simulators {
 HelmholtzOptions HelmholtzOptions::scaled() { return HelmholtzOptions{}; }
 
 HelmholtzOptions& HelmholtzOptions::set_from_options(const Options& options) {
-  OptionsReader r(options, "Helmholtz -lap(u) - (omega/c)^2 u = 0 (data distribution and grid)");
-  read_options(r);
-  r.end();
-  return *this;
+  return detail::read_in_own_section(*this, options, "Helmholtz -lap(u) - (omega/c)^2 u = 0 (data distribution and grid)");
 }
 
 HelmholtzOptions& HelmholtzOptions::read_options(OptionsReader& r) {

@@ -21,10 +21,7 @@ NavierStokesOptions NavierStokesOptions::scaled() {
 }
 
 NavierStokesOptions& NavierStokesOptions::set_from_options(const Options& options) {
-  OptionsReader r(options, "Navier-Stokes vorticity w_t + u.grad w = nu lap w + f (solver and data distribution)");
-  read_options(r);
-  r.end();
-  return *this;
+  return detail::read_in_own_section(*this, options, "Navier-Stokes vorticity w_t + u.grad w = nu lap w + f (solver and data distribution)");
 }
 
 NavierStokesOptions& NavierStokesOptions::read_options(OptionsReader& r) {

@@ -9,6 +9,16 @@
 
 namespace physml::simulators::detail {
 
+/// set_from_options of an options type with read_options(OptionsReader&): its keys in a
+/// section of their own titled `title`.
+template <typename T>
+T& read_in_own_section(T& options_type, const Options& options, const std::string& title) {
+  OptionsReader r(options, title);
+  options_type.read_options(r);
+  r.end();
+  return options_type;
+}
+
 /// A positive, finite real key (physml::Error "option -<key> = v must be positive").
 double positive_option(OptionsReader& reader, const std::string& name, double value, const std::string& help);
 /// A finite real key of any sign.
