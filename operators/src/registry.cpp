@@ -4,6 +4,8 @@
 #include "physml/core/options_reader.hpp"
 #include "physml/operators/dcdm_net.hpp"
 #include "physml/operators/fno.hpp"
+#include "physml/operators/giorom.hpp"
+#include "physml/operators/gns.hpp"
 #include "physml/operators/mgno.hpp"
 #include "physml/operators/nclaw.hpp"
 #include "physml/operators/normalized_model.hpp"
@@ -92,6 +94,22 @@ std::map<std::string, Entry>& table() {
                                         return std::make_shared<NCLawUnconstrainedImpl>(
                                             NCLawUnconstrainedOptions().set_from_options(o.sub("nclaw_unconstrained_")));
                                       }};
+    builtin["gns"] = {[](const ModelConfig& c) -> std::shared_ptr<Model> {
+                        return std::make_shared<GNSImpl>(GNSOptions::from_config(c));
+                      },
+                      [](const Options& o, const ModelShape&) -> std::shared_ptr<Model> {
+                        return std::make_shared<GNSImpl>(GNSOptions().set_from_options(o.sub("gns_")));
+                      }};
+    builtin["giorom"] = {[](const ModelConfig& c) -> std::shared_ptr<Model> {
+                           return std::make_shared<GIOROMImpl>(GIOROMOptions::from_config(c));
+                         },
+                         [](const Options& o, const ModelShape&) -> std::shared_ptr<Model> {
+                           return std::make_shared<GIOROMImpl>(GIOROMOptions().set_from_options(o.sub("giorom_")));
+                         }};
+    builtin["giorom_evaluator"] = {[](const ModelConfig& c) -> std::shared_ptr<Model> {
+                                     return std::make_shared<PointEvaluatorImpl>(PointEvaluatorOptions::from_config(c));
+                                   },
+                                   nullptr};
     return builtin;
   }();
   return t;

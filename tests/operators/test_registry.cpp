@@ -25,7 +25,7 @@ TEST(Registry, BuiltinModelsRebuildFromConfig) {
   EXPECT_EQ(n, 2368001);
   EXPECT_EQ(fno->config().at("modes"), "12,12");
   EXPECT_THROW_MSG(create("unet", {}), "unknown model type 'unet'; registered types: ");
-  EXPECT_THROW_MSG(create("unet", {}), "fno, mgno");  // other layers may register more types
+  EXPECT_THROW_MSG(create("unet", {}), "fno, giorom, giorom_evaluator, gns, mgno");  // other layers may register more types
   EXPECT_THROW_MSG(create("fno", {{"levels", "6"}}), "fno: unknown option 'levels'");
 }
 
@@ -36,7 +36,7 @@ TEST(Registry, EveryBuiltinTypeIsRegisteredWithoutAnyRegistrationCall) {
   for (const char* t : {"dcdm", "fno", "mgno", "normalized"})
     EXPECT_NE(std::find(names.begin(), names.end(), t), names.end()) << t;
   EXPECT_EQ(configurable_models(),
-            (std::vector<std::string>{"dcdm", "fno", "mgno", "nclaw_elastic", "nclaw_unconstrained"}));
+            (std::vector<std::string>{"dcdm", "fno", "giorom", "gns", "mgno", "nclaw_elastic", "nclaw_unconstrained"}));
   EXPECT_THROW_MSG(register_model("mgno", [](const ModelConfig&) -> std::shared_ptr<Model> { return nullptr; }),
                    "already registered");
 }
