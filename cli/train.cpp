@@ -15,6 +15,9 @@
 #include "physml/train/dcdm_train.hpp"
 #include "physml/train/figures.hpp"
 #include "physml/train/nclaw_task.hpp"
+#include "physml/train/particle_task.hpp"
+#include "physml/operators/giorom.hpp"
+#include "physml/operators/gns.hpp"
 #include "physml/operators/nclaw.hpp"
 #include "physml/train/supervised_data.hpp"
 #include "physml/operators/normalized_model.hpp"
@@ -115,6 +118,56 @@ int run_train_nclaw(const Options& opt, const std::string& type, const std::stri
   return 0;
 }
 
+/// Title of the trainer's -help section with the particle simulators' defaults.
+const char* const kParticleTrainerTitle = "Trainer with -model gns|giorom (defaults of GNS training)";
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : text + ",") {
+    if (c != ',') {
+      cur += c;
+    } else if (!cur.empty()) {
+      out.push_back(cur);
+      cur.clear();
+    }
+  }
+  return out;
+}
+
+/// -model gns | giorom: a learned particle simulator on Trajectory files of physml simulate
+/// (train::ParticleTask through train::Trainer).
+int run_train_particles(const Options& opt, const std::string& type, const std::string& data, const std::string& valid,
+                        const std::string& resume, const std::string& device, const physml::OptionsRecorder& recorder) {
+  auto t = physml::train::particle_trainer_options().set_from_options(opt, kParticleTrainerTitle);
+  const auto task_options = physml::train::ParticleTaskOptions().set_from_options(opt);
+  physml::seed_everything(t.seed());
+  auto model = physml::operators::create_from_options(type, opt, {});
+  model->to(c10::Device(device));
+  physml::check_no_unused_options();
+  physml::train::ParticleTask task(split_list(data), split_list(valid), task_options);
+  physml::train::Trainer trainer(model, t);
+  trainer.set_metadata(recorder.json());
+  if (!resume.empty()) {
+    trainer.resume(resume);
+    physml::log_info("resumed from ", resume, " at epoch ", trainer.epoch());
+  }
+  std::int64_t nparams = 0;
+  for (const auto& p : model->parameters()) nparams += p.numel();
+  physml::log_info("training ", type, " (", nparams, " parameters) on ", split_list(data).size(), " trajectories (",
+                   task.dim(), "-D), validating on ", split_list(valid).size());
+  auto records = trainer.fit(task);
+  if (!records.empty()) {
+    const auto& r = records.back();
+    std::printf("epoch %lld  train loss %.4e  one-step MSE %.4e  rollout MSE %.4e  (best %.4e)\n",
+                static_cast<long long>(r.epoch), r.train_loss, r.metric("one_step_mse"), r.metric("rollout_mse"),
+                trainer.best_validation());
+  }
+  std::printf("model: %s/best.h5, %s/last.h5; log: %s/log.csv, %s/loss.png\n", t.output_dir().c_str(),
+              t.output_dir().c_str(), t.output_dir().c_str(), t.output_dir().c_str());
+  return 0;
+}
+
 /// Read the keys of every object `physml train` can build, so that `-help` lists them all
 /// (without data, nothing run) and a CONFIG may carry sections for several model types
 /// (-model switches between them) without the unselected ones counting as unused.
@@ -130,6 +183,10 @@ void read_every_section(const Options& opt) {
   physml::train::nclaw_trainer_options().set_from_options(opt, kNCLawTrainerTitle);
   physml::train::NCLawTaskOptions().set_from_options(opt);
   physml::train::SupervisedDataOptions().set_from_options(opt);
+  physml::operators::GNSOptions().set_from_options(opt.sub("gns_"));
+  physml::operators::GIOROMOptions().set_from_options(opt.sub("giorom_"));
+  physml::train::particle_trainer_options().set_from_options(opt, kParticleTrainerTitle);
+  physml::train::ParticleTaskOptions().set_from_options(opt);
 }
 
 int run_train(const std::vector<std::string>& args) {
@@ -139,13 +196,14 @@ int run_train(const std::vector<std::string>& args) {
   Options opt;
   const bool help = opt.has("help");
 
-  std::string type, data, out, resume, device;
+  std::string type, data, valid_data, out, resume, device;
   {
     OptionsReader r(opt, "physml train: data, model type, output");
     auto types = physml::operators::configurable_models();
     type = r.choice("model", types, "mgno", "model type (each reads its own -<type>_* keys)");
     data = r.string("data", "", "Dataset file (physml generate; a dcdm-ritz file for -model dcdm; a Trajectory file "
-                    "of physml simulate for -model nclaw_*)");
+                    "of physml simulate for -model nclaw_*; comma-separated Trajectory files for -model gns|giorom)");
+    valid_data = r.string("valid_data", "", "validation Trajectory files for -model gns|giorom (comma-separated)");
     out = r.string("output", "", "output directory (last.h5, best.h5, log.csv, loss.png, figures/)");
     resume = r.string("resume", "", "checkpoint to resume from exactly (DIR/last.h5)");
     device = r.string("device", "cpu", "torch device of the model (cpu, cuda, cuda:1, ...)");
@@ -156,11 +214,13 @@ int run_train(const std::vector<std::string>& args) {
   // checkpoints' "options" attribute, with the keys of the first section.
   physml::OptionsRecorder recorder;
   for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
-           {"-model", type}, {"-data", data}, {"-output", out}, {"-resume", resume}, {"-device", device}})
+           {"-model", type}, {"-data", data}, {"-valid_data", valid_data}, {"-output", out}, {"-resume", resume}, {"-device", device}})
     recorder.add(k, v);
   PHYSML_CHECK(!data.empty(), "missing required option -data (a Dataset file)");
-  PHYSML_CHECK(std::filesystem::exists(data), "data file '", data, "' does not exist");
+  const bool particles = type == "gns" || type == "giorom";  // -data lists Trajectory files, checked by the task
+  PHYSML_CHECK(particles || std::filesystem::exists(data), "data file '", data, "' does not exist");
   PHYSML_CHECK(!out.empty(), "missing required option -output (a directory)");
+  if (particles) return run_train_particles(opt, type, data, valid_data, resume, device, recorder);
   if (type == "dcdm") return run_train_dcdm(opt, data, resume, device, recorder);
   if (type.rfind("nclaw", 0) == 0) return run_train_nclaw(opt, type, data, resume, device, recorder);
 
@@ -215,7 +275,12 @@ PHYSML_COMMAND({"train", "train a neural operator (MgNO, FNO), a DCDM network or
                 "-model nclaw_elastic|nclaw_unconstrained: a learned constitutive law (Ma et al. 2023) trained\n"
                 "through the differentiable MPM simulator on one Trajectory file (physml simulate -store state):\n"
                 "teacher-forced segments of -segment_min to -segment_max frames, position MSE, validation by a\n"
-                "free rollout (rollout_mse); Adam lr 1.0, cosine schedule, clip 0.1, 300 epochs by default.",
+                "free rollout (rollout_mse); Adam lr 1.0, cosine schedule, clip 0.1, 300 epochs by default.\n"
+                "-model gns|giorom: a learned particle simulator (GNS, Sanchez-Gonzalez et al. 2020; GIOROM,\n"
+                "Viswanath et al.) on -data a.h5,b.h5 (Trajectory files of physml simulate), validated by free\n"
+                "rollouts of -valid_data c.h5: windows of -gns_window / -giorom_window velocities with random-walk\n"
+                "noise, acceleration MSE (+ -position_weight x next-position MSE), -sample_fraction for sparse\n"
+                "graphs; Adam lr 1e-4 decayed x0.9 per epoch, batch 2 windows by default.",
                 run_train, /*config_file=*/true});
 
 }  // namespace

@@ -197,8 +197,8 @@ std::vector<EpochRecord> Trainer::fit(const GridDataset& train, const GridDatase
 std::vector<EpochRecord> Trainer::fit(TrainingTask& task) {
   const auto& o = options_;
   task.begin_epoch(epoch_, o.epochs());
+  task.prepare(*model_);  // may decide the samples (a particle task's windows depend on the model)
   PHYSML_CHECK(task.size() >= 1, "Trainer: the task has no training samples");
-  task.prepare(*model_);
   LRSchedule schedule(o.schedule());
   const std::string dir = o.output_dir();
   std::vector<std::shared_ptr<TrainerCallback>> callbacks;

@@ -1,0 +1,42 @@
+# `physml train -model gns|giorom` on trajectories of `physml simulate` (2-D, 25 particles, 20
+# frames): exit code, output, files; a resumed run; bad input.
+set(par_dir ${CMAKE_CURRENT_BINARY_DIR}/particles_data)
+file(MAKE_DIRECTORY ${par_dir})
+set(par_scene -frames 20 -threads 1 -mpm_dim 2 -mpm_cells 16 -body0_lower 0.3,0.4 -body0_upper 0.6,0.7 -store kinematics
+  -progress 0)
+physml_cli_test(NAME cli.particles.clean COMMAND ${CMAKE_COMMAND} -E rm -rf ${par_dir}/a.h5 ${par_dir}/b.h5 ${par_dir}/gns
+  ${par_dir}/giorom ABSENT ${par_dir}/a.h5 PROPERTIES LABELS cli FIXTURES_SETUP par_clean)
+physml_cli_test(NAME cli.particles.simulate_a COMMAND physml_cli simulate -output ${par_dir}/a.h5 ${par_scene}
+  -body0_velocity 1,0.5 -body0_angular_velocity 2
+  OUTPUT "wrote '.*a.h5' \\(21 frames of 25 particles" CREATES ${par_dir}/a.h5
+  PROPERTIES LABELS cli FIXTURES_REQUIRED par_clean FIXTURES_SETUP par_a)
+physml_cli_test(NAME cli.particles.simulate_b COMMAND physml_cli simulate -output ${par_dir}/b.h5 ${par_scene}
+  -body0_velocity -1,0.5 -body0_angular_velocity -2
+  OUTPUT "wrote '.*b.h5' \\(21 frames of 25 particles" CREATES ${par_dir}/b.h5
+  PROPERTIES LABELS cli FIXTURES_REQUIRED par_clean FIXTURES_SETUP par_b)
+physml_cli_test(NAME cli.particles.train_gns COMMAND physml_cli train -model gns -data ${par_dir}/a.h5 -valid_data ${par_dir}/b.h5
+  -output ${par_dir}/gns -epochs 2 -gns_latent 16 -gns_steps 2 -gns_radius 0.1 -gns_noise 1e-4 -threads 1
+  OUTPUT "training gns \\(7362 parameters\\) on 1 trajectories \\(2-D\\), validating on 1"
+         "epoch 2  train loss [0-9.e+-]+  one-step MSE [0-9.e+-]+  rollout MSE [0-9.e+-]+"
+  CREATES ${par_dir}/gns/best.h5 ${par_dir}/gns/last.h5 ${par_dir}/gns/log.csv ${par_dir}/gns/loss.png
+  PROPERTIES LABELS cli FIXTURES_REQUIRED "par_a;par_b" FIXTURES_SETUP par_gns)
+physml_cli_test(NAME cli.particles.resume_gns COMMAND physml_cli train -model gns -data ${par_dir}/a.h5 -valid_data ${par_dir}/b.h5
+  -output ${par_dir}/gns -epochs 3 -gns_latent 16 -gns_steps 2 -gns_radius 0.1 -gns_noise 1e-4 -threads 1
+  -resume ${par_dir}/gns/last.h5
+  OUTPUT "resumed from .*last.h5 at epoch 2" "epoch 3  train loss"
+  PROPERTIES LABELS cli FIXTURES_REQUIRED par_gns)
+physml_cli_test(NAME cli.particles.train_giorom COMMAND physml_cli train -model giorom -data ${par_dir}/a.h5,${par_dir}/b.h5
+  -output ${par_dir}/giorom -epochs 1 -giorom_latent 16 -giorom_mp_steps 1 -giorom_radius 0.1 -giorom_latent_grid 8
+  -giorom_gno_radius 0.15 -giorom_gno_width 8 -giorom_fno_modes 3 -giorom_fno_width 8 -giorom_fno_layers 1 -giorom_noise 0
+  -sample_fraction 0.5 -position_weight 10 -threads 1
+  OUTPUT "training giorom \\([0-9]+ parameters\\) on 2 trajectories \\(2-D\\), validating on 0" "epoch 1  train loss"
+  CREATES ${par_dir}/giorom/last.h5
+  PROPERTIES LABELS cli FIXTURES_REQUIRED "par_a;par_b")
+physml_cli_test(NAME cli.particles.missing_trajectory EXIT 1 COMMAND physml_cli train -model gns -data ${par_dir}/none.h5
+  -output ${par_dir}/x -threads 1
+  OUTPUT "physml train: error: ParticleTask: trajectory file '.*none.h5' does not exist" ABSENT ${par_dir}/x/last.h5
+  PROPERTIES LABELS cli)
+physml_cli_test(NAME cli.particles.wrong_dimension EXIT 1 COMMAND physml_cli train -model gns -data ${par_dir}/a.h5
+  -output ${par_dir}/x -gns_dim 3 -threads 1
+  OUTPUT "physml train: error: ParticleTask: the gns model is 3-D, the trajectories are 2-D" ABSENT ${par_dir}/x/last.h5
+  PROPERTIES LABELS cli FIXTURES_REQUIRED par_a)

@@ -1,0 +1,70 @@
+#pragma once
+/// \file particle_task.hpp
+/// Training a learned particle simulator (GNS, GIOROM: operators/particle_model.hpp) on
+/// Trajectory files of `physml simulate` (references/nclaw_giorom.md B1, C1): every sample is
+/// one (trajectory, frame t) window x_{t-W} .. x_t with the next frame x_{t+1} as the target;
+/// the input velocities get GNS's random-walk noise (std `noise` of the model at the last
+/// velocity), the target acceleration is corrected for the last position's noise; the loss is
+/// the MSE of the normalised acceleration plus `position_weight` times the MSE of the next
+/// position (GIOROM's second term). Optionally each sample keeps a random fraction of the
+/// particles (GIOROM's sparse graphs). Validation: a free rollout of the validation
+/// trajectories from frame W over `valid_frames` frames, scored by the position MSE.
+#include "physml/operators/particle_model.hpp"
+#include "physml/train/trainer.hpp"
+
+#include <torch/arg.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace physml::train {
+
+struct ParticleTaskOptions {
+  /// Factor of the next-position MSE added to the acceleration MSE (GIOROM: 1e9; GNS: 0).
+  TORCH_ARG(double, position_weight) = 0.0;
+  /// Fraction of each system's particles a training sample keeps (GIOROM: 0.2-0.25; 1 = all).
+  TORCH_ARG(double, sample_fraction) = 1.0;
+  /// Frames of the validation rollouts (0 = to the end of each validation trajectory).
+  TORCH_ARG(std::int64_t, valid_frames) = 20;
+
+public:
+  ParticleTaskOptions& set_from_options(const Options& options);
+};
+
+/// GNS's training defaults for the Trainer: Adam, lr 1e-4 with exponential decay (x0.1 over
+/// the run's last epoch by default here; GNS decays x0.1 per 5e6 steps), batch 2 windows.
+TrainerOptions particle_trainer_options();
+
+class ParticleTask : public TrainingTask {
+public:
+  /// `train` and `valid`: Trajectory files (positions [T, N, d] and the particles' "material";
+  /// every file the same dimension). Throws physml::Error naming a file that is missing, too
+  /// short for the model's window, of another dimension, or without materials.
+  ParticleTask(std::vector<std::string> train, std::vector<std::string> valid, ParticleTaskOptions options = {});
+  ~ParticleTask() override;
+
+  std::int64_t size() const override;
+  /// Sets the model's normalisation statistics from the training trajectories and checks the
+  /// window, dimension and material set fit the data.
+  void prepare(operators::Model& model) override;
+  /// input [W + 2, M, d]: the windows and next frames of the batch's samples, concatenated
+  /// over their particles; target [M, 2]: (material, system) of every particle (as reals).
+  Batch batch(const std::vector<std::int64_t>& indices, std::uint64_t seed) const override;
+  at::Tensor loss(operators::Model& model, const Batch& batch) override;
+  std::vector<std::string> metric_names() const override { return {"rollout_mse", "one_step_mse"}; }
+  std::map<std::string, double> validate(operators::Model& model) override;
+  std::string criterion() const override { return "rollout_mse"; }
+
+  /// A free rollout of `model` from frames [0, W] of trajectory `positions` [T, N, d] over
+  /// `frames` frames: the predicted positions [frames, N, d] of frames W+1 .. W+frames.
+  static at::Tensor rollout(operators::ParticleModel& model, const at::Tensor& positions, const at::Tensor& material,
+                            std::int64_t frames);
+  std::int64_t dim() const;
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace physml::train
