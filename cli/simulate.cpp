@@ -6,6 +6,7 @@
 #include "physml/core/error.hpp"
 #include "physml/core/options.hpp"
 #include "physml/simulators/mpm_scene.hpp"
+#include "physml/simulators/particle_rollout.hpp"
 
 namespace {
 
@@ -28,7 +29,11 @@ const char* kUsage =
     "  -body0_velocity, -body0_angular_velocity   initial motion\n"
     "  -mpm_dim 2|3, -mpm_cells N, -mpm_dt S, -mpm_substeps K, -mpm_boundary free_slip|no_slip\n"
     "  -store state|kinematics   per-frame fields (x, v, C, F) or (x, v)\n"
-    "  -vtk DIR -vtk_every K, -png DIR -png_every K -png_color speed|material";
+    "  -vtk DIR -vtk_every K, -png DIR -png_every K -png_color speed|material\n"
+    "  -law FILE.h5              a trained NCLaw elastic law in place of the analytic ones\n\n"
+    "physml simulate -model RUN/best.h5 -initial TRUTH.h5 -output PRED.h5 -frames N rolls a learned\n"
+    "particle simulator (physml train -model gns|giorom) out from the first frames of TRUTH.h5 and\n"
+    "reports its position MSE against the frames TRUTH.h5 holds (same outputs, resumable).";
 
 int run_simulate(const std::vector<std::string>& args) {
   PHYSML_CHECK(args.empty(), "physml simulate takes no positional arguments, got '", args.front(), "'");
@@ -36,6 +41,10 @@ int run_simulate(const std::vector<std::string>& args) {
   auto scene = sim::MPMScene().set_from_options(opt);
   const auto options = sim::SimulateOptions().set_from_options(opt);
   if (opt.has("help")) return 0;
+  if (!options.model().empty()) {  // a learned particle simulator instead of MPM
+    const auto learned = sim::simulate_learned(options);
+    return learned.run.status == sim::SimulateResult::Status::interrupted ? 128 + learned.run.signal : 0;
+  }
   const auto result = sim::simulate(scene, options);
   return result.status == sim::SimulateResult::Status::interrupted ? 128 + result.signal : 0;
 }

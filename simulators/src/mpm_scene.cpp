@@ -2,6 +2,8 @@
 // PNG renders; resumable from the partial file's last frame.
 #include "physml/simulators/mpm_scene.hpp"
 
+#include "scene_output.hpp"
+
 #include "physml/core/error.hpp"
 #include "physml/core/interrupt.hpp"
 #include "physml/core/log.hpp"
@@ -162,6 +164,8 @@ SimulateOptions& SimulateOptions::set_from_options(const Options& options) {
   png_every(r.integer("png_every", png_every(), "write a PNG every this many frames", 1));
   png_color(r.choice("png_color", {"speed", "material"}, png_color(), "colour of the renders"));
   law(r.string("law", law(), "trained elastic law (Checkpoint) in place of the analytic ones"));
+  model(r.string("model", model(), "learned particle simulator (gns/giorom Checkpoint) instead of MPM; needs -initial"));
+  initial(r.string("initial", initial(), "Trajectory whose first frames start the -model rollout (and score it)"));
   progress(r.boolean("progress", progress(), "print a progress line (rate, ETA)"));
   test_interrupt_after(r.integer("test_interrupt_after", test_interrupt_after(),
                                  "(testing) raise SIGINT after this many frames are written", 0));
@@ -169,37 +173,49 @@ SimulateOptions& SimulateOptions::set_from_options(const Options& options) {
   return *this;
 }
 
-void render_particles_png(const std::string& path, const MPMSimulator& sim, const std::string& color, int pixels,
-                          const std::string& title) {
-  PHYSML_CHECK(color == "speed" || color == "material", "render_particles_png: color '", color,
-               "', expected speed or material");
-  PHYSML_CHECK(pixels >= 8, "render_particles_png: pixels must be >= 8, got ", pixels);
-  const auto& P = sim.particles();
-  PHYSML_CHECK(P.size() > 0, "render_particles_png: no particles");
-  const auto grid = sim.options().grid();
-  const double lx = grid.upper(0), ly = grid.upper(1);
-  auto x = P.positions().to(torch::kDouble).contiguous();
-  auto v = color == "speed" ? P.velocities().to(torch::kDouble).norm(2, 1) : P.get("material").to(torch::kDouble) + 1.0;
-  // Each particle paints the pixels within half its lattice spacing h = volume^(1/d).
-  const double h = std::pow(P.get("volume").to(torch::kDouble).mean().item<double>(), 1.0 / static_cast<double>(P.dim()));
-  const int r = static_cast<int>(std::floor(0.5 * h / (lx / pixels)));
+void render_points_png(const std::string& path, const at::Tensor& positions, const at::Tensor& values, double spacing,
+                       double lx, double ly, const std::string& label, int pixels, const std::string& title) {
+  PHYSML_CHECK(pixels >= 8, "render_points_png: pixels must be >= 8, got ", pixels);
+  PHYSML_CHECK(positions.dim() == 2 && positions.size(0) > 0 && positions.size(1) >= 2, "render_points_png: expected points [N >= 1, d >= 2]");
+  auto x = positions.to(torch::kDouble).contiguous();
+  auto v = values.to(torch::kDouble).reshape({-1}).contiguous();
+  const int r = static_cast<int>(std::floor(0.5 * spacing / (lx / pixels)));
   auto ix0 = (x.select(1, 0) / lx * pixels).floor().to(torch::kLong);
   auto iy0 = (x.select(1, 1) / ly * pixels).floor().to(torch::kLong);
   auto sum = torch::zeros({pixels * pixels}, torch::kDouble), cnt = torch::zeros({pixels * pixels}, torch::kDouble);
   for (int oy = -r; oy <= r; ++oy)
     for (int ox = -r; ox <= r; ++ox) {
       auto flat = (iy0 + oy).clamp(0, pixels - 1) * pixels + (ix0 + ox).clamp(0, pixels - 1);
-      sum.index_add_(0, flat, v.contiguous());
+      sum.index_add_(0, flat, v);
       cnt.index_add_(0, flat, torch::ones_like(v));
     }
   auto img = torch::where(cnt > 0, sum / cnt.clamp_min(1), torch::zeros_like(sum)).reshape({pixels, pixels});
-  io::FieldPanel panel(color == "speed" ? "speed [m/s] (0: no particle)" : "material + 1 (0: no particle)", img,
-                       color == "speed" ? "viridis" : "viridis");
+  io::FieldPanel panel(label, img, "viridis");
   panel.vmin = 0.0;
   io::FieldPlotOptions po(560, 520);
   po.extent = {0, lx, 0, ly};
   po.title = title;
   io::write_field_png(path, panel, po);
+}
+
+void render_particles_png(const std::string& path, const MPMSimulator& sim, const std::string& color, int pixels,
+                          const std::string& title) {
+  PHYSML_CHECK(color == "speed" || color == "material", "render_particles_png: color '", color,
+               "', expected speed or material");
+  const auto& P = sim.particles();
+  PHYSML_CHECK(P.size() > 0, "render_particles_png: no particles");
+  const auto grid = sim.options().grid();
+  auto v = color == "speed" ? P.velocities().to(torch::kDouble).norm(2, 1) : P.get("material").to(torch::kDouble) + 1.0;
+  // Each particle paints the pixels within half its lattice spacing h = volume^(1/d).
+  const double h = std::pow(P.get("volume").to(torch::kDouble).mean().item<double>(), 1.0 / static_cast<double>(P.dim()));
+  render_points_png(path, P.positions(), v, h, grid.upper(0), grid.upper(1),
+                    color == "speed" ? "speed [m/s] (0: no particle)" : "material + 1 (0: no particle)", pixels, title);
+}
+
+std::string detail::frame_file(const std::string& dir, std::int64_t k, const char* ext) {
+  char name[64];
+  std::snprintf(name, sizeof name, "mpm_%05lld.%s", static_cast<long long>(k), ext);
+  return (std::filesystem::path(dir) / name).string();
 }
 
 namespace {
@@ -215,11 +231,7 @@ std::map<std::string, at::Tensor> frame_fields(const mesh::ParticleSet& P, bool 
   return f;
 }
 
-std::string frame_file(const std::string& dir, std::int64_t k, const char* ext) {
-  char name[64];
-  std::snprintf(name, sizeof name, "mpm_%05lld.%s", static_cast<long long>(k), ext);
-  return (std::filesystem::path(dir) / name).string();
-}
+using detail::frame_file;
 
 }  // namespace
 

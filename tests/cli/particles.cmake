@@ -40,3 +40,47 @@ physml_cli_test(NAME cli.particles.wrong_dimension EXIT 1 COMMAND physml_cli tra
   -output ${par_dir}/x -gns_dim 3 -threads 1
   OUTPUT "physml train: error: ParticleTask: the gns model is 3-D, the trajectories are 2-D" ABSENT ${par_dir}/x/last.h5
   PROPERTIES LABELS cli FIXTURES_REQUIRED par_a)
+
+# Rollouts of the trained GNS through physml simulate -model: files, the score against the
+# ground truth, a rerun that does nothing, interrupt + resume equal to an uninterrupted run.
+physml_cli_test(NAME cli.particles.rollout COMMAND physml_cli simulate -model ${par_dir}/gns/best.h5 -initial ${par_dir}/b.h5
+  -output ${par_dir}/pred.h5 -frames 20 -vtk ${par_dir}/pred_vtk -vtk_every 10 -png ${par_dir}/pred_png -png_every 20 -progress 0
+  OUTPUT "wrote '.*pred.h5' \\(21 frames of 25 particles by gns"
+         "rollout position MSE against '.*b.h5' over 15 predicted frames: mean [0-9.e+-]+, last [0-9.e+-]+"
+  CREATES ${par_dir}/pred.h5 ${par_dir}/pred_vtk/mpm.pvd ${par_dir}/pred_vtk/mpm_00020.vtp ${par_dir}/pred_png/mpm_00020.png
+  PROPERTIES LABELS cli FIXTURES_REQUIRED par_gns FIXTURES_SETUP par_rollout)
+physml_cli_test(NAME cli.particles.rollout_rerun_is_noop COMMAND physml_cli simulate -model ${par_dir}/gns/best.h5
+  -initial ${par_dir}/b.h5 -output ${par_dir}/pred.h5 -frames 20 -progress 0
+  OUTPUT "pred.h5' is already complete \\(21 frames of 25 particles\\); nothing to do" UNCHANGED ${par_dir}/pred.h5
+  PROPERTIES LABELS cli FIXTURES_REQUIRED par_rollout)
+physml_cli_test(NAME cli.particles.rollout_not_a_model EXIT 1 COMMAND physml_cli simulate -model ${par_dir}/a.h5
+  -initial ${par_dir}/b.h5 -output ${par_dir}/x.h5 -frames 20
+  OUTPUT "physml simulate: error: load: '.*a.h5' is not a PhysML model file \\(Checkpoint\\)" ABSENT ${par_dir}/x.h5
+  PROPERTIES LABELS cli FIXTURES_REQUIRED "par_a;par_b")
+physml_cli_test(NAME cli.particles.rollout_needs_initial EXIT 1 COMMAND physml_cli simulate -model ${par_dir}/gns/best.h5
+  -output ${par_dir}/x.h5 -frames 20
+  OUTPUT "physml simulate: error: -model needs -initial FILE.h5" ABSENT ${par_dir}/x.h5
+  PROPERTIES LABELS cli FIXTURES_REQUIRED par_gns)
+set(par_resume ${CMAKE_CURRENT_BINARY_DIR}/particles_resume.cmake)
+file(WRITE ${par_resume} [=[
+file(REMOVE ${DIR}/r.h5 ${DIR}/r.h5.partial ${DIR}/ref.h5 ${DIR}/ref.h5.partial)
+set(args -model ${DIR}/gns/best.h5 -initial ${DIR}/b.h5 -frames 16 -dtype float64 -progress 0 -threads 1)
+execute_process(COMMAND ${EXE} simulate -output ${DIR}/r.h5 ${args} -test_interrupt_after 9
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 130 OR EXISTS ${DIR}/r.h5 OR NOT EXISTS ${DIR}/r.h5.partial)
+  message(FATAL_ERROR "interrupted rollout: exit ${rc} (expected 130)\n${out}${err}")
+endif()
+execute_process(COMMAND ${EXE} simulate -output ${DIR}/r.h5 ${args} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0 OR NOT "${out}${err}" MATCHES "resuming '.*r.h5' after frame 8 of 16")
+  message(FATAL_ERROR "resumed rollout: exit ${rc}\n${out}${err}")
+endif()
+execute_process(COMMAND ${EXE} simulate -output ${DIR}/ref.h5 ${args} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+execute_process(COMMAND ${CHECK} ${DIR}/r.h5 ${DIR}/ref.h5 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "resumed rollout differs:\n${out}${err}")
+endif()
+message("resumed rollout identical: ${out}")
+]=])
+physml_cli_test(NAME cli.particles.rollout_resume_bit_for_bit COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:physml_cli>
+  -DCHECK=$<TARGET_FILE:physml_trajectory_compare> -DDIR=${par_dir} -P ${par_resume}
+  OUTPUT "resumed rollout identical: ok" PROPERTIES LABELS cli FIXTURES_REQUIRED par_gns)

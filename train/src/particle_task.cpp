@@ -4,6 +4,7 @@
 #include "physml/core/options_reader.hpp"
 #include "physml/io/trajectory.hpp"
 #include "physml/mesh/sampling.hpp"
+#include "physml/simulators/particle_rollout.hpp"
 
 #include <torch/torch.h>
 
@@ -162,26 +163,6 @@ at::Tensor ParticleTask::loss(operators::Model& model, const Batch& b) {
   return loss;
 }
 
-at::Tensor ParticleTask::rollout(operators::ParticleModel& model, const at::Tensor& positions, const at::Tensor& material,
-                                 std::int64_t frames) {
-  const auto W = model.input_options().window();
-  PHYSML_CHECK(positions.dim() == 3 && positions.size(0) >= W + 1, "rollout: expected positions [T >= ", W + 1,
-               ", N, d], got ", positions.sizes());
-  torch::NoGradGuard ng;
-  operators::ParticleWindow w;
-  w.positions = positions.slice(0, 0, W + 1).to(model.parameters().front().options());
-  w.material = material;
-  std::vector<at::Tensor> out;
-  for (std::int64_t f = 0; f < frames; ++f) {
-    const auto next = model.step(w);
-    PHYSML_CHECK(torch::isfinite(next).all().item<bool>(), "rollout: the ", model.type(), " model's positions became NaN or Inf at frame ",
-                 W + 1 + f);
-    out.push_back(next);
-    w.positions = torch::cat({w.positions.slice(0, 1), next.unsqueeze(0)});
-  }
-  return torch::stack(out);
-}
-
 std::map<std::string, double> ParticleTask::validate(operators::Model& model) {
   auto& pm = dynamic_cast<operators::ParticleModel&>(model);
   const auto& I = *impl_;
@@ -193,7 +174,7 @@ std::map<std::string, double> ParticleTask::validate(operators::Model& model) {
   for (const auto& t : I.valid) {
     const auto T = t.x.size(0);
     const auto frames = I.o.valid_frames() > 0 ? std::min(I.o.valid_frames(), T - I.window - 1) : T - I.window - 1;
-    const auto pred = rollout(pm, t.x, t.material, frames).to(torch::kDouble);
+    const auto pred = simulators::rollout_particles(pm, t.x.slice(0, 0, I.window + 1), t.material, frames).to(torch::kDouble);
     const auto truth = t.x.slice(0, I.window + 1, I.window + 1 + frames);
     rollout_sum += (pred - truth).pow(2).sum(-1).mean().item<double>();
     ++n_roll;

@@ -101,6 +101,12 @@ struct SimulateOptions {
   /// elastic law; the substeps then run through DifferentiableMPM (no plasticity). "" = the
   /// analytic laws.
   TORCH_ARG(std::string, law) = "";
+  /// -model FILE.h5: a learned particle simulator (gns or giorom Checkpoint) instead of MPM;
+  /// it steps from the first frames of -initial (simulate_learned, particle_rollout.hpp).
+  TORCH_ARG(std::string, model) = "";
+  /// -initial FILE.h5: the Trajectory whose first W + 1 frames start a -model rollout (and
+  /// whose later frames, if any, score it).
+  TORCH_ARG(std::string, initial) = "";
   /// (testing) raise SIGINT after this many frames are written in this run.
   TORCH_ARG(std::int64_t, test_interrupt_after) = 0;
 
@@ -131,5 +137,9 @@ SimulateResult simulate(const MPMScene& scene, const SimulateOptions& options);
 /// (+1; 0 where no particle).
 void render_particles_png(const std::string& path, const MPMSimulator& sim, const std::string& color = "speed",
                           int pixels = 160, const std::string& title = "");
+/// The same render of points `positions` [N, d] with values [N] on the box [0, lx] x [0, ly];
+/// each point paints the pixels within half of `spacing`.
+void render_points_png(const std::string& path, const at::Tensor& positions, const at::Tensor& values, double spacing,
+                       double lx, double ly, const std::string& label, int pixels = 160, const std::string& title = "");
 
 }  // namespace physml::simulators

@@ -56,10 +56,6 @@ public:
   std::map<std::string, double> validate(operators::Model& model) override;
   std::string criterion() const override { return "rollout_mse"; }
 
-  /// A free rollout of `model` from frames [0, W] of trajectory `positions` [T, N, d] over
-  /// `frames` frames: the predicted positions [frames, N, d] of frames W+1 .. W+frames.
-  static at::Tensor rollout(operators::ParticleModel& model, const at::Tensor& positions, const at::Tensor& material,
-                            std::int64_t frames);
   std::int64_t dim() const;
 
 private:

@@ -1,0 +1,43 @@
+#pragma once
+/// \file particle_rollout.hpp
+/// Rollouts of a learned particle simulator (GNS, GIOROM: operators/particle_model.hpp):
+/// the model steps its own predictions from the first W + 1 frames of a trajectory, and
+/// `simulate_learned` writes them as a Trajectory file (plus .vtp/.pvd and PNG renders) like
+/// `physml simulate` does for MPM, scoring them against the ground truth when the initial
+/// file has the frames.
+///
+///   physml simulate -model run/best.h5 -initial truth.h5 -output pred.h5 -frames 100 -vtk vtk
+#include "physml/operators/particle_model.hpp"
+#include "physml/simulators/mpm_scene.hpp"
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace physml::simulators {
+
+/// Free rollout: from the window positions [W + 1, N, d] (oldest first) and materials [N],
+/// `frames` steps of `model` (no gradients): the predicted positions [frames, N, d]. Throws
+/// physml::Error naming the frame if a prediction becomes NaN or Inf.
+at::Tensor rollout_particles(operators::ParticleModel& model, const at::Tensor& window, const at::Tensor& material,
+                             std::int64_t frames);
+
+/// What simulate_learned measured.
+struct LearnedRolloutResult {
+  SimulateResult run;
+  /// Mean squared position error (mean over particles of |x - x_true|^2) per predicted frame
+  /// that the initial file also holds (frames W+1 ..), and its mean.
+  std::vector<double> mse;
+  double mean_mse = 0;
+};
+
+/// The rollout options.model() (a gns/giorom Checkpoint) makes from the first W + 1 frames of
+/// options.initial() (a Trajectory file, e.g. of `physml simulate`), into options.output():
+/// frames 0 .. W copied, W + 1 .. options.frames() predicted; positions and velocities
+/// (x_k - x_{k-1}) / frame_dt per frame; resumable like `simulate` (the window is the resume
+/// state). Throws physml::Error for a model of another kind or dimension, a too short or
+/// missing initial file, fewer frames than the window.
+LearnedRolloutResult simulate_learned(const SimulateOptions& options);
+
+}  // namespace physml::simulators

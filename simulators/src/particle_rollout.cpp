@@ -1,0 +1,175 @@
+#include "physml/simulators/particle_rollout.hpp"
+
+#include "physml/core/error.hpp"
+#include "physml/core/interrupt.hpp"
+#include "physml/core/log.hpp"
+#include "physml/core/progress.hpp"
+#include "physml/io/trajectory.hpp"
+#include "physml/io/vtk.hpp"
+#include "physml/operators/checkpoint.hpp"
+#include "scene_output.hpp"
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <filesystem>
+
+namespace physml::simulators {
+
+at::Tensor rollout_particles(operators::ParticleModel& model, const at::Tensor& window, const at::Tensor& material,
+                             std::int64_t frames) {
+  const auto W = model.input_options().window();
+  PHYSML_CHECK(window.dim() == 3 && window.size(0) == W + 1, "rollout_particles: expected the window [", W + 1,
+               ", N, d] of the ", model.type(), " model, got ", window.sizes());
+  PHYSML_CHECK(frames >= 0, "rollout_particles: frames must be >= 0, got ", frames);
+  torch::NoGradGuard ng;
+  const auto params = model.parameters();
+  operators::ParticleWindow w;
+  w.positions = params.empty() ? window : window.to(params.front().options());
+  w.material = material;
+  std::vector<at::Tensor> out;
+  for (std::int64_t f = 0; f < frames; ++f) {
+    const auto next = model.step(w);
+    PHYSML_CHECK(torch::isfinite(next).all().item<bool>(), "rollout_particles: the ", model.type(),
+                 " model's positions became NaN or Inf at step ", f + 1);
+    out.push_back(next);
+    w.positions = torch::cat({w.positions.slice(0, 1), next.unsqueeze(0)});
+  }
+  if (out.empty()) return torch::empty({0, window.size(1), window.size(2)}, w.positions.options());
+  return torch::stack(out);
+}
+
+LearnedRolloutResult simulate_learned(const SimulateOptions& o) {
+  PHYSML_CHECK(!o.output().empty(), "no output file: set -output FILE.h5");
+  PHYSML_CHECK(!o.initial().empty(), "-model needs -initial FILE.h5 (the Trajectory whose first frames start the rollout)");
+  PHYSML_CHECK(std::filesystem::exists(o.model()), "model file '", o.model(), "' does not exist");
+  PHYSML_CHECK(std::filesystem::exists(o.initial()), "initial Trajectory file '", o.initial(), "' does not exist");
+  const auto parent = std::filesystem::absolute(o.output()).parent_path();
+  PHYSML_CHECK(std::filesystem::is_directory(parent), "output directory '", parent.string(), "' does not exist");
+  auto loaded = operators::load(o.model());
+  auto model = std::dynamic_pointer_cast<operators::ParticleModel>(loaded);
+  PHYSML_CHECK(model != nullptr, "-model '", o.model(), "' holds a model of type '", loaded->type(),
+               "'; expected a particle simulator (gns, giorom)");
+  model->eval();
+  const auto W = model->input_options().window(), d = model->input_options().dim();
+  auto reader = io::TrajectoryReader::open(o.initial());
+  const auto& in = reader.info();
+  const auto truth = reader.read("positions", 0, in.frames).to(torch::kDouble);
+  PHYSML_CHECK(truth.size(2) == d, "-initial '", o.initial(), "' holds ", truth.size(2), "-D particles; the ", model->type(),
+               " model is ", d, "-D");
+  PHYSML_CHECK(in.frames >= W + 1, "-initial '", o.initial(), "' has ", in.frames, " frames; the model's window needs ",
+               W + 1);
+  PHYSML_CHECK(o.frames() > W, "-frames ", o.frames(), ": a rollout needs more than the window's ", W, " frames after frame 0");
+  const auto material = reader.particle("material").to(torch::kLong).reshape({-1});
+
+  io::TrajectoryInfo info;
+  info.simulator = model->type();
+  nlohmann::ordered_json p;
+  p["model"] = o.model();
+  p["model_type"] = model->type();
+  p["initial"] = o.initial();
+  p["window"] = W;
+  info.parameters_json = p.dump();
+  info.grid_json = in.grid_json;
+  info.particles = truth.size(1);
+  info.frames = o.frames() + 1;
+  info.frame_dt = in.frame_dt;
+  info.fields = {{"positions", {d}}, {"velocities", {d}}};
+  info.dtype = o.dtype() == "float64" ? torch::kDouble : torch::kFloat;
+  auto writer = io::TrajectoryWriter::open(o.output(), info);
+  LearnedRolloutResult result;
+  result.run.particles = info.particles;
+  if (writer.already_complete()) {
+    log_info("'", o.output(), "' is already complete (", info.frames, " frames of ", info.particles,
+             " particles); nothing to do");
+    result.run.status = SimulateResult::Status::already_complete;
+    return result;
+  }
+  std::int64_t start = writer.frames_written();
+  at::Tensor window = truth.slice(0, 0, W + 1);
+  if (start > W + 1) {
+    const auto s = writer.resume_state();
+    PHYSML_CHECK(s.count("window") && s.count("frame") && s.at("frame").item<std::int64_t>() == start - 1,
+                 "partial Trajectory file '", o.output(), ".partial' has no usable resume state; delete it to start over");
+    window = s.at("window");
+    log_info("resuming '", o.output(), "' after frame ", start - 1, " of ", info.frames - 1);
+  }  // else: nothing predicted yet, the window is the initial file's
+  if (start == 0) writer.write_particles({{"material", material}});
+
+  std::unique_ptr<io::PvdWriter> pvd;
+  if (!o.vtk().empty()) {
+    std::filesystem::create_directories(o.vtk());
+    pvd = std::make_unique<io::PvdWriter>((std::filesystem::path(o.vtk()) / "mpm.pvd").string());
+    for (std::int64_t k = 0; k < start; k += o.vtk_every())
+      if (std::filesystem::exists(detail::frame_file(o.vtk(), k, "vtp")))
+        pvd->add(static_cast<double>(k) * info.frame_dt, detail::frame_file(o.vtk(), k, "vtp"));
+  }
+  if (!o.png().empty()) std::filesystem::create_directories(o.png());
+  // Render extent: the simulator's grid when the initial file has one, else the unit box.
+  double lx = 1.0, ly = 1.0;
+  try {
+    const auto g = mesh::Grid::from_json(in.grid_json);
+    lx = g.upper(0);
+    ly = g.upper(1);
+  } catch (const Error&) {
+  }
+  // Particle spacing for the renders: (bounding-box volume of frame 0 / N)^(1/d).
+  const auto extent = (std::get<0>(truth[0].max(0)) - std::get<0>(truth[0].min(0))).clamp_min(1e-12);
+  const double spacing = std::pow(extent.prod().item<double>() / static_cast<double>(std::max<std::int64_t>(info.particles, 1)),
+                                  1.0 / static_cast<double>(d));
+
+  std::unique_ptr<InterruptGuard> guard;
+  if (o.handle_signals()) guard = std::make_unique<InterruptGuard>();
+  std::unique_ptr<Progress> progress;
+  if (o.progress()) progress = std::make_unique<Progress>("rollout", info.frames, start);
+  const auto t0 = std::chrono::steady_clock::now();
+  torch::NoGradGuard ng;
+  for (std::int64_t k = start; k < info.frames; ++k) {
+    at::Tensor x, prev;
+    if (k <= W) {
+      x = truth[k];
+      prev = k > 0 ? truth[k - 1] : truth[k];
+    } else {
+      x = rollout_particles(*model, window, material, 1)[0].to(torch::kDouble);
+      prev = window[W];
+      window = torch::cat({window.slice(0, 1), x.unsqueeze(0)});
+      if (k < in.frames) result.mse.push_back((x - truth[k]).pow(2).sum(1).mean().item<double>());
+    }
+    const auto v = (x - prev) / (info.frame_dt > 0 ? info.frame_dt : 1.0);
+    writer.write_frame(k, static_cast<double>(k) * info.frame_dt, {{"positions", x}, {"velocities", v}},
+                       {{"window", window.clone()}, {"frame", torch::full({1}, k, torch::kLong)}});
+    if (pvd && k % o.vtk_every() == 0) {
+      const auto path = detail::frame_file(o.vtk(), k, "vtp");
+      io::write_vtp(path, x, {{"velocity", v}, {"material", material}});
+      pvd->add(static_cast<double>(k) * info.frame_dt, path);
+    }
+    if (!o.png().empty() && k % o.png_every() == 0)
+      render_points_png(detail::frame_file(o.png(), k, "png"), x, o.png_color() == "speed" ? v.norm(2, 1) : material + 1,
+                        spacing, lx, ly, o.png_color() == "speed" ? "speed (0: no particle)" : "material + 1 (0: no particle)",
+                        160, model->type() + " rollout, frame " + std::to_string(k));
+    ++result.run.frames_written;
+    if (progress) progress->advance(1);
+    if (result.run.frames_written == o.test_interrupt_after()) std::raise(SIGINT);
+    if (InterruptGuard::interrupted() && k + 1 < info.frames) {
+      result.run.status = SimulateResult::Status::interrupted;
+      result.run.signal = InterruptGuard::signal();
+      log_warning("interrupted by signal ", result.run.signal, " after frame ", k, "; rerun the same command to continue");
+      return result;
+    }
+  }
+  result.run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  writer.finish();
+  if (progress) progress->finish();
+  for (double m : result.mse) result.mean_mse += m / static_cast<double>(result.mse.size());
+  log_info("wrote '", o.output(), "' (", info.frames, " frames of ", info.particles, " particles by ", model->type(), ", ",
+           result.run.seconds > 0 ? static_cast<double>(result.run.frames_written) / result.run.seconds : 0.0, " frames/s)");
+  if (!result.mse.empty())
+    log_info("rollout position MSE against '", o.initial(), "' over ", result.mse.size(), " predicted frames: mean ",
+             result.mean_mse, ", last ", result.mse.back());
+  return result;
+}
+
+}  // namespace physml::simulators
