@@ -161,6 +161,8 @@ def main():
                 extra = f" ({cpp[k + '_nfe']}" + (f" + {cpp[k + '_bnfe']} bwd" if g != "backprop" else "") + " NFE)"
                 row(f"ODE toy dopri5 fwd+bwd, rtol {tag}, PhysML {g}, {sc} steps (Python: backprop, shared)",
                     k + "_ms", pk, note_cpp=extra, note_py=nfe)
+    for tag in ("1e-3", "1e-6"):
+        row(f"ODE toy floor: the same NFE of bare MLP evaluations + one backward, rtol {tag}", f"ode_floor_{tag}_ms")
     if "sde_params" in cpp:
         print(f"| SDE params | {py.get('sde_params', 0)} | {cpp['sde_params']} | |")
     row("neural SDE Euler, 100 steps, fwd+bwd", "sde_euler_ms")

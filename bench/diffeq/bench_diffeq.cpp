@@ -294,6 +294,23 @@ void side_by_side(int reps) {
         std::printf("SBS %s_fwd_ms %.3f\n", key.c_str(), 1e3 * best_fwd);
         std::printf("SBS %s_ms %.3f\nSBS %s_nfe %ld\nSBS %s_bnfe %ld\n", key.c_str(), 1e3 * best, key.c_str(),
                     static_cast<long>(st.nfe), key.c_str(), static_cast<long>(bnfe));
+        if (g == "backprop" && sc == "shared") {
+          // The floor: the same number of bare field evaluations (with their graph) and one
+          // backward through all of them, no solver.
+          double floor = 1e30;
+          for (int r = 0; r < reps; ++r) {
+            net->zero_grad();
+            physml::Timer tm;
+            at::Tensor acc;
+            for (std::int64_t e = 0; e < st.nfe; ++e) {
+              auto fe = net->forward(y0 + 1e-3 * static_cast<double>(e));
+              acc = acc.defined() ? acc + fe : fe;
+            }
+            acc.pow(2).mean().backward();
+            floor = std::min(floor, tm.seconds());
+          }
+          std::printf("SBS ode_floor_%s_ms %.3f\n", rtol > 1e-4 ? "1e-3" : "1e-6", 1e3 * floor);
+        }
         std::printf("| %.0e | %s | %s | %.2f | %.2f | %ld | %s | %ld |\n", rtol, g.c_str(), sc.c_str(), 1e3 * best_fwd, 1e3 * best,
                     static_cast<long>(st.nfe), g == "backprop" ? "(autograd)" : std::to_string(bnfe).c_str(),
                     static_cast<long>(st.steps));
