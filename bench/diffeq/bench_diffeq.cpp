@@ -131,6 +131,12 @@ long memory_child(const std::string& g, int steps) {
     else o.method("rk4").dt(dt).adaptive(false).gradient(g.rfind("checkpoint", 0) == 0 ? "checkpoint" : g);
     if (g.rfind("checkpoint", 0) == 0) o.checkpoints(8);
     if (g == "checkpoint(binomial)") o.checkpoint_schedule("binomial");
+    if (g.find("shared") != std::string::npos) {
+      o.step_control("shared");
+      if (g.rfind("checkpoint", 0) == 0) o.gradient("checkpoint");
+      if (g.rfind("adjoint", 0) == 0) o.gradient("adjoint");
+      if (g.rfind("backprop", 0) == 0) o.gradient("backprop");
+    }
     // Warm-up at small size so allocator/threads are in the baseline.
     { auto o2 = o; o2.dt(0.5); de::odeint(f, y0, ts, o2).sum().backward(); }
     long base = current_rss_kb();
@@ -156,7 +162,8 @@ void memory_vs_steps(bool quick) {
   std::printf("\n|---|");
   for (size_t i = 0; i < steps.size(); ++i) std::printf("---|");
   std::printf("\n");
-  for (std::string g : {"backprop", "adjoint", "checkpoint", "checkpoint(binomial)", "backprop(rev. Heun)", "reversible"}) {
+  for (std::string g : {"backprop", "adjoint", "checkpoint", "checkpoint(binomial)", "backprop(rev. Heun)", "reversible",
+                        "backprop(shared)", "adjoint(shared)", "checkpoint(shared)"}) {
     std::printf("| %s (%s) |", g.c_str(), g.find("ev") != std::string::npos ? "reversible_heun" : "rk4");
     for (int s : steps) std::printf(" %.1f |", memory_child(g, s) / 1024.0);
     std::printf("\n");
