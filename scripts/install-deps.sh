@@ -15,6 +15,7 @@ PACKAGES=(
   libplplot-dev plplot-driver-cairo  # PNG line plots and colour-mapped fields
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas0-openmp                # the libblas.so.3 / liblapack.so.3 LibTorch calls (see below)
+  python3-torch                      # benchmark fixture only (bench/reference, /usr/bin/python3); never linked
 )
 
 # LibTorch on Debian calls whatever libblas.so.3 / liblapack.so.3 the alternatives system

@@ -8,7 +8,10 @@
 //  4. (--ode-overhead) the toy neural ODE's step-control overhead: solve time against the
 //     same number of bare field evaluations, and a LibTorch op profile of one solve
 //     (chrome trace in ode_profile.json; ops per step summarised by the bench).
-// Usage: bench_diffeq [--quick | --brownian | --brownian-queries | --memory | --ode-overhead]
+//  5. (--side-by-side [reps]) the neural ODE toy and neural SDE of issue 14, as timed against
+//     the Python reference by bench/side_by_side.py ("SBS key value" lines + tables).
+// Usage: bench_diffeq [--quick | --brownian | --brownian-queries | --memory | --ode-overhead
+//                      | --side-by-side [reps]]
 //   (--brownian-queries: only the random / solver-query tables of section 3)
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -18,6 +21,7 @@
 #include <torch/torch.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -26,6 +30,7 @@
 #include "physml/core/log.hpp"
 #include "physml/solvers/diffeq/brownian.hpp"
 #include "physml/solvers/diffeq/ode.hpp"
+#include "physml/solvers/diffeq/sde.hpp"
 
 namespace de = physml::solvers::diffeq;
 
@@ -126,6 +131,12 @@ long memory_child(const std::string& g, int steps) {
     else o.method("rk4").dt(dt).adaptive(false).gradient(g.rfind("checkpoint", 0) == 0 ? "checkpoint" : g);
     if (g.rfind("checkpoint", 0) == 0) o.checkpoints(8);
     if (g == "checkpoint(binomial)") o.checkpoint_schedule("binomial");
+    if (g.find("shared") != std::string::npos) {
+      o.step_control("shared");
+      if (g.rfind("checkpoint", 0) == 0) o.gradient("checkpoint");
+      if (g.rfind("adjoint", 0) == 0) o.gradient("adjoint");
+      if (g.rfind("backprop", 0) == 0) o.gradient("backprop");
+    }
     // Warm-up at small size so allocator/threads are in the baseline.
     { auto o2 = o; o2.dt(0.5); de::odeint(f, y0, ts, o2).sum().backward(); }
     long base = current_rss_kb();
@@ -151,7 +162,8 @@ void memory_vs_steps(bool quick) {
   std::printf("\n|---|");
   for (size_t i = 0; i < steps.size(); ++i) std::printf("---|");
   std::printf("\n");
-  for (std::string g : {"backprop", "adjoint", "checkpoint", "checkpoint(binomial)", "backprop(rev. Heun)", "reversible"}) {
+  for (std::string g : {"backprop", "adjoint", "checkpoint", "checkpoint(binomial)", "backprop(rev. Heun)", "reversible",
+                        "backprop(shared)", "adjoint(shared)", "checkpoint(shared)"}) {
     std::printf("| %s (%s) |", g.c_str(), g.find("ev") != std::string::npos ? "reversible_heun" : "rk4");
     for (int s : steps) std::printf(" %.1f |", memory_child(g, s) / 1024.0);
     std::printf("\n");
@@ -228,6 +240,113 @@ void ode_overhead() {
     (void)de::odesolve(f, y0, ts, method_options("backprop", 1e-3));
   }
   std::printf("\n(op profile of one rtol 1e-3 solve: ode_profile.json)\n");
+}
+
+// ------------------------------------------------------------------ side by side (bench/side_by_side.py)
+// The problems of issue 14, with the Python reference in bench/reference/reference.py:
+// machine-readable lines "SBS <key> <value>" for the driver, plus a readable table.
+
+struct CubeMlpImpl : torch::nn::Module {  // dy/dt = MLP(y^3), MLP 2-50-2 tanh
+  CubeMlpImpl() {
+    l1 = register_module("l1", torch::nn::Linear(2, 50));
+    l2 = register_module("l2", torch::nn::Linear(50, 2));
+  }
+  torch::Tensor forward(const torch::Tensor& y) { return l2(torch::tanh(l1(y.pow(3)))); }
+  torch::nn::Linear l1{nullptr}, l2{nullptr};
+};
+
+struct Mlp4Impl : torch::nn::Module {  // 4-64-4 tanh
+  Mlp4Impl() {
+    l1 = register_module("l1", torch::nn::Linear(4, 64));
+    l2 = register_module("l2", torch::nn::Linear(64, 4));
+  }
+  torch::Tensor forward(const torch::Tensor& y) { return l2(torch::tanh(l1(y))); }
+  torch::nn::Linear l1{nullptr}, l2{nullptr};
+};
+
+std::int64_t count_params(const torch::nn::Module& m) {
+  std::int64_t n = 0;
+  for (const auto& p : m.parameters()) n += p.numel();
+  return n;
+}
+
+void side_by_side(int reps) {
+  torch::manual_seed(0);
+  auto net = std::make_shared<CubeMlpImpl>();
+  de::VectorField f(net);
+  auto y0 = torch::randn({256, 2}) * 0.5 + torch::tensor({2.0f, 0.0f});
+  auto ts = torch::linspace(0, 10, 20, torch::kDouble);
+  std::printf("SBS ode_params %ld\n", static_cast<long>(count_params(*net)));
+  std::printf("\n## Neural ODE toy (issue 14): dy/dt = MLP(y^3), 2-50-2 tanh, float32, batch 256, 20 outputs in [0, 10], dopri5, atol = rtol 1e-2\n\n");
+  std::printf("| rtol | gradient | step control | fwd [ms] | fwd+bwd [ms] | fwd NFE | bwd NFE | steps |\n|---|---|---|---|---|---|---|---|\n");
+  for (double rtol : {1e-3, 1e-6}) {
+    for (std::string g : {"backprop", "adjoint", "checkpoint"}) {
+      for (std::string sc : {"per_element", "shared"}) {
+        auto o = de::OdeOptions().method("dopri5").rtol(rtol).atol(rtol * 1e-2).gradient(g).step_control(sc);
+        double best = 1e30, best_fwd = 1e30;
+        de::OdeStats st;
+        std::int64_t bnfe = 0;
+        for (int r = 0; r < reps; ++r) {
+          net->zero_grad();
+          physml::Timer tm;
+          auto sol = de::odesolve(f, y0, ts, o);
+          auto loss = sol.ys[-1].pow(2).mean();
+          best_fwd = std::min(best_fwd, tm.seconds());  // forward with the graph recorded
+          loss.backward();
+          best = std::min(best, tm.seconds());
+          st = sol.stats;
+          bnfe = *sol.stats.backward_nfe;
+        }
+        const std::string key = "ode_" + g + "_" + sc + "_" + (rtol > 1e-4 ? "1e-3" : "1e-6");
+        std::printf("SBS %s_fwd_ms %.3f\n", key.c_str(), 1e3 * best_fwd);
+        std::printf("SBS %s_ms %.3f\nSBS %s_nfe %ld\nSBS %s_bnfe %ld\n", key.c_str(), 1e3 * best, key.c_str(),
+                    static_cast<long>(st.nfe), key.c_str(), static_cast<long>(bnfe));
+        if (g == "backprop" && sc == "shared") {
+          // The floor: the same number of bare field evaluations (with their graph) and one
+          // backward through all of them, no solver.
+          double floor = 1e30;
+          for (int r = 0; r < reps; ++r) {
+            net->zero_grad();
+            physml::Timer tm;
+            at::Tensor acc;
+            for (std::int64_t e = 0; e < st.nfe; ++e) {
+              auto fe = net->forward(y0 + 1e-3 * static_cast<double>(e));
+              acc = acc.defined() ? acc + fe : fe;
+            }
+            acc.pow(2).mean().backward();
+            floor = std::min(floor, tm.seconds());
+          }
+          std::printf("SBS ode_floor_%s_ms %.3f\n", rtol > 1e-4 ? "1e-3" : "1e-6", 1e3 * floor);
+        }
+        std::printf("| %.0e | %s | %s | %.2f | %.2f | %ld | %s | %ld |\n", rtol, g.c_str(), sc.c_str(), 1e3 * best_fwd, 1e3 * best,
+                    static_cast<long>(st.nfe), g == "backprop" ? "(autograd)" : std::to_string(bnfe).c_str(),
+                    static_cast<long>(st.steps));
+      }
+    }
+  }
+
+  // Neural SDE: 4-dim, diagonal noise, drift MLP 4-64-4 tanh, diffusion 0.3 sigmoid(MLP 4-64-4),
+  // batch 256, Euler dt 0.01 on [0, 1], 11 outputs, loss mean(y(1)^2).
+  torch::manual_seed(0);
+  auto drift = std::make_shared<Mlp4Impl>();
+  auto diff = std::make_shared<Mlp4Impl>();
+  de::VectorField fd(drift);
+  de::VectorField gd([diff](const at::Tensor&, const at::Tensor& y) { return 0.3 * torch::sigmoid(diff->forward(y)); },
+                     diff->parameters());
+  auto x0 = torch::randn({256, 4});
+  auto sts = torch::linspace(0, 1, 11, torch::kDouble);
+  std::printf("SBS sde_params %ld\n", static_cast<long>(count_params(*drift) + count_params(*diff)));
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    drift->zero_grad();
+    diff->zero_grad();
+    physml::Timer tm;
+    auto ys = de::sdeint(fd, gd, x0, sts, de::SdeOptions().method("euler").dt(0.01).seed(static_cast<std::uint64_t>(r)));
+    ys[-1].pow(2).mean().backward();
+    best = std::min(best, tm.seconds());
+  }
+  std::printf("SBS sde_euler_ms %.3f\n", 1e3 * best);
+  std::printf("\n## Neural SDE (issue 14), Euler, 100 steps, fwd+bwd: %.2f ms\n", 1e3 * best);
 }
 
 /// Microseconds per query of `n` random pairs 0 <= s < t <= 1 (fixed seed) on a fresh path.
@@ -317,6 +436,10 @@ int main(int argc, char** argv) {
   }
   if (only_ode_overhead) {
     ode_overhead();
+    return 0;
+  }
+  if (argc > 1 && std::strcmp(argv[1], "--side-by-side") == 0) {
+    side_by_side(argc > 2 ? std::max(1, std::atoi(argv[2])) : 5);
     return 0;
   }
   if (only_queries) {

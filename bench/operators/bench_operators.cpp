@@ -90,6 +90,9 @@ void run(benchmark::State& state, Net net, double flops_per_sample, bool train) 
   state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["samples/s"] = benchmark::Counter(kBatch, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["threads"] = torch::get_num_threads();
+  double params = 0;  // real numbers: a complex parameter counts twice (stored as [..., 2] reals)
+  for (const auto& p : net->parameters()) params += static_cast<double>(p.numel());
+  state.counters["params"] = params;
 }
 
 void MgNO_TrainStep(benchmark::State& s) {

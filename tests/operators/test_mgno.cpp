@@ -178,3 +178,34 @@ TEST(MgNO, ResidualOutputAddsTheInput) {
   EXPECT_EQ(MgNOOptions::from_config(MgNOOptions(o).residual(true).to_config()).residual(), true);
   EXPECT_THROW_MSG(MgNO(MgNOOptions(1, 2).residual(true)), "needs as many output as input channels");
 }
+
+TEST(MgNO, Float32FastPathMatchesTheReferenceConvolutions) {
+  // float32 on the CPU with oneDNN runs channels-last convolutions and the transposed
+  // convolutions as sub-pixel convolutions; with oneDNN switched off the plain NCHW /
+  // ConvTranspose path runs. Same model, both paths: equal outputs and parameter gradients to
+  // float32 rounding, on an even grid and on an odd one (cropped prolongation).
+  if (!at::hasMKLDNN()) GTEST_SKIP() << "LibTorch without oneDNN";
+  torch::manual_seed(4);
+  MgNO net(MgNOOptions(1, 1).channels(8).levels(4).layers(2));
+  for (std::int64_t n : {32, 27}) {
+    auto x = torch::randn({2, 1, n, n});
+    auto wt = torch::randn({2, 1, n, n});
+    auto run = [&](bool onednn) {
+      at::globalContext().setUserEnabledMkldnn(onednn);
+      for (auto& p : net->parameters()) p.mutable_grad() = at::Tensor();
+      auto y = net->forward(x);
+      (y * wt).sum().backward();  // (convolution backward picks its kernels when it runs)
+      at::globalContext().setUserEnabledMkldnn(true);
+      EXPECT_TRUE(y.is_contiguous());  // the caller's layout back
+      std::vector<at::Tensor> g{y.detach().clone()};
+      for (const auto& p : net->parameters()) g.push_back(p.grad().clone());
+      return g;
+    };
+    auto ref = run(false), fast = run(true);
+    ASSERT_EQ(fast.size(), ref.size());
+    for (std::size_t i = 0; i < ref.size(); ++i) {
+      const double err = (fast[i] - ref[i]).abs().max().item<double>() / (ref[i].abs().max().item<double>() + 1e-30);
+      EXPECT_LT(err, 1e-4) << "n " << n << (i == 0 ? " output" : " gradient of parameter " + std::to_string(i - 1));
+    }
+  }
+}

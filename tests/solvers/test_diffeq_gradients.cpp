@@ -210,3 +210,31 @@ TEST(DiffeqGradients, BinomialCheckpointingEqualsBackpropWithBoundedStates) {
     EXPECT_NE(std::string(e.what()).find("checkpoint_schedule"), std::string::npos) << e.what();
   }
 }
+
+TEST(DiffeqGradients, SharedStepControlGradientsMatchFiniteDifferences) {
+  Problem pb;
+  auto o = de::OdeOptions().method("dopri5").rtol(1e-10).atol(1e-12).step_control("shared");
+  auto f = pb.fd(o, 1e-5);
+  auto bp = pb.grads(o);  // ts included: the times carry their graph through the host steps
+  auto adj = pb.grads(de::OdeOptions(o).gradient("adjoint"));
+  auto semi = pb.grads(de::OdeOptions(o).gradient("adjoint").seminorm(true));
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_LT(rel(bp[i], f[i]), 1e-6) << "backprop " << names[i] << "\n" << bp[i] << "\n" << f[i];
+    EXPECT_LT(rel(adj[i], f[i]), 1e-6) << "adjoint " << names[i];
+    EXPECT_LT(rel(semi[i], f[i]), 1e-6) << "seminorm adjoint " << names[i];
+  }
+  // The checkpointed discrete adjoint replays the recorded shared steps: equal to backprop.
+  auto o6 = de::OdeOptions().method("dopri5").rtol(1e-6).atol(1e-8).step_control("shared");
+  auto bp6 = pb.grads(o6, false);
+  for (std::int64_t k : {2, 3, 50}) {
+    auto ck = pb.grads(de::OdeOptions(o6).gradient("checkpoint").checkpoints(k), false);
+    auto bi = pb.grads(de::OdeOptions(o6).gradient("checkpoint").checkpoints(k).checkpoint_schedule("binomial"), false);
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_LT(rel(ck[i], bp6[i]), 1e-12) << names[i] << " checkpoints " << k;
+      EXPECT_LT(rel(bi[i], bp6[i]), 1e-12) << names[i] << " binomial " << k;
+    }
+  }
+  // Shared and per-element control give the same gradient to the solver tolerance.
+  auto pe = pb.grads(de::OdeOptions(o).step_control("per_element"));
+  for (int i = 0; i < 4; ++i) EXPECT_LT(rel(bp[i], pe[i]), 1e-7) << names[i];
+}

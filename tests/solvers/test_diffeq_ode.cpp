@@ -239,3 +239,80 @@ TEST(DiffeqOde, VectorFieldFromModuleHolders) {
   auto zs = de::odeint(g, torch::zeros({1, 1}, f64), torch::tensor({0.0, 2.0}, f64), de::OdeOptions().rtol(1e-9).atol(1e-12));
   EXPECT_NEAR(zs[1][0][0].item<double>(), 2.0, 1e-7);  // y = t^2 / 2
 }
+
+// ---------------------------------------------------------------- step_control "shared"
+
+TEST(DiffeqOde, SharedStepControlConvergesAtTheMethodOrder) {
+  // Fixed steps through the shared-step code path (host step size, folded Butcher sums).
+  auto err = [](const std::string& m, int steps) {
+    auto y0 = torch::tensor({{1.0}, {0.5}}, f64);
+    auto ts = torch::tensor({0.0, 2.0}, f64);
+    auto ys = de::odeint(riccati(), y0, ts,
+                         de::OdeOptions().method(m).dt(2.0 / steps).adaptive(false).step_control("shared"));
+    return std::max(std::abs(ys[1][0][0].item<double>() - riccati_exact(1.0, 2.0)),
+                    std::abs(ys[1][1][0].item<double>() - riccati_exact(0.5, 2.0)));
+  };
+  for (auto [m, n] : {std::pair<std::string, int>{"rk4", 32}, {"bosh3", 64}, {"dopri5", 128}, {"tsit5", 96}}) {
+    const double p = std::log2(err(m, n) / err(m, 2 * n));
+    EXPECT_NEAR(p, de::ode_method_order(m), 0.2) << m;
+  }
+  // Adaptive: the error against the exact solution (dense output at 301 times included)
+  // shrinks with the tolerance and stays within a small multiple of it.
+  auto y0 = torch::tensor({{1.0}, {0.5}}, f64);
+  auto ts = torch::linspace(0, 3, 301, f64);
+  double prev = 1;
+  for (double tol : {1e-6, 1e-9}) {
+    auto sol = de::odesolve(riccati(), y0, ts, de::OdeOptions().method("dopri5").rtol(tol).atol(tol * 1e-3).step_control("shared"));
+    double e = 0;
+    for (int b = 0; b < 2; ++b) {
+      const double y0b = b == 0 ? 1.0 : 0.5;
+      e = std::max(e, (sol.ys.select(1, b).select(1, 0) - y0b / (1 + y0b * ts * ts)).abs().max().item<double>());
+    }
+    EXPECT_LT(e, 30 * tol) << tol;
+    EXPECT_LT(e, prev);
+    prev = e;
+    EXPECT_LT(sol.stats.accepted_max, 150);  // most outputs interpolated
+  }
+}
+
+TEST(DiffeqOde, SharedAndPerElementStepControlAgreeAndCountWork) {
+  torch::manual_seed(3);
+  auto y0 = torch::randn({16, 2}, f64);
+  auto ts = torch::linspace(0, 5, 11, f64);
+  auto f = oscillator();
+  for (std::string m : {"dopri5", "tsit5", "dopri8"}) {
+    auto o = de::OdeOptions().method(m).rtol(1e-8).atol(1e-10);
+    // dopri8 interpolates with cubic Hermite only (3rd order): outputs on step ends.
+    auto tm = m == "dopri8" ? torch::tensor({0.0, 5.0}, f64) : ts;
+    auto pe = de::odesolve(f, y0, tm, o);
+    auto sh = de::odesolve(f, y0, tm, de::OdeOptions(o).step_control("shared"));
+    EXPECT_LT((sh.ys - pe.ys).abs().max().item<double>(), 1e-6) << m;
+    // Exact: x = x0 cos t + v0 sin t.
+    auto x = y0.select(1, 0).unsqueeze(0) * torch::cos(tm).unsqueeze(1) + y0.select(1, 1).unsqueeze(0) * torch::sin(tm).unsqueeze(1);
+    EXPECT_LT((sh.ys.select(2, 0) - x).abs().max().item<double>(), 1e-6) << m;
+    // One step sequence for the batch: every element takes all accepted steps, and a
+    // rejection counts once per element.
+    EXPECT_EQ(sh.stats.steps, sh.stats.accepted_max + sh.stats.rejected_total / 16) << m;
+    EXPECT_EQ(sh.stats.rejected_total % 16, 0);
+    EXPECT_GE(sh.stats.accepted_max, pe.stats.accepted_max);  // the hardest element sets the step
+  }
+  auto sh = de::odesolve(f, y0, ts, de::OdeOptions().method("dopri5").rtol(1e-6).atol(1e-9).step_control("shared"));
+  EXPECT_EQ(sh.stats.nfe, 6 * sh.stats.steps + 2);  // FSAL: 6 per attempt + initial + first-step estimate
+  // Fixed steps give the same numbers either way (same arithmetic up to rounding).
+  auto fx = de::OdeOptions().method("rk4").dt(0.05).adaptive(false);
+  EXPECT_LT((de::odeint(f, y0, ts, fx) - de::odeint(f, y0, ts, de::OdeOptions(fx).step_control("shared"))).abs().max().item<double>(),
+            1e-12);
+}
+
+TEST(DiffeqOde, SharedStepControlRejectsBadInput) {
+  auto y0 = torch::tensor({{1.0, 0.0}}, f64);
+  auto ts = torch::tensor({0.0, 1.0}, f64);
+  EXPECT_THROW(de::odeint(oscillator(), y0, ts, de::OdeOptions().step_control("global")), physml::Error);
+  auto ev = de::OdeOptions().step_control("shared").event(
+      [](const torch::Tensor&, const torch::Tensor& y) { return y.select(1, 0); });
+  EXPECT_THROW(de::odeint(oscillator(), y0, ts, ev), physml::Error);
+  de::VectorField blow([](const torch::Tensor&, const torch::Tensor& y) { return y * y; });
+  EXPECT_THROW(de::odeint(blow, y0 + 1, torch::tensor({0.0, 5.0}, f64),
+                          de::OdeOptions().step_control("shared").max_steps(200)),
+               physml::Error);
+}

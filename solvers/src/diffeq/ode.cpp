@@ -3,6 +3,7 @@
 
 #include "physml/core/error.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <sstream>
@@ -210,10 +211,244 @@ Ctx make_ctx(const VectorField& f, const at::Tensor& y0, const at::Tensor& ts, c
   if (!c.adaptive)
     PHYSML_CHECK(o.dt() > 0, "odeint: method '", o.method(), "' is fixed-step: set OdeOptions::dt > 0");
   PHYSML_CHECK(o.dt() >= 0 && o.dtmin() >= 0 && o.dtmax() >= 0, "odeint: dt, dtmin, dtmax must be >= 0");
+  PHYSML_CHECK(o.step_control() == "per_element" || o.step_control() == "shared", "odeint: unknown step_control '",
+               o.step_control(), "'; expected per_element or shared");
+  c.shared = o.step_control() == "shared";
+  PHYSML_CHECK(!c.shared || !o.event(),
+               "odeint: events stop batch elements one by one and need step_control 'per_element', not 'shared'");
+  c.ts_graph = c.shared && c.ts.requires_grad() && at::GradMode::is_enabled();
   return c;
 }
 
+namespace {
+
+/// RMS over all components of the batch (or over the first n components of every element).
+double rms_all(const at::Tensor& x, int64_t n) {
+  auto f = x.flatten(1);
+  if (n > 0 && n < f.size(1)) f = f.narrow(1, 0, n);
+  return at::linalg_vector_norm(f, 2).item<double>() / std::sqrt(static_cast<double>(f.numel()));
+}
+
+/// base + sum_j h coef[j] k[j] (j < upto), on the host step h: one add per nonzero coefficient.
+/// With hg defined (a step that carries the graph of ts) the step is that tensor instead.
+at::Tensor combine(const at::Tensor* base, const std::vector<double>& coef, std::size_t upto,
+                   const std::vector<at::Tensor>& k, double h, const at::Tensor& hg) {
+  at::Tensor acc;
+  const double scale = hg.defined() ? 1.0 : h;
+  if (base && !hg.defined()) acc = *base;  // base + c k as one node per term
+  for (std::size_t j = 0; j < upto && j < coef.size(); ++j) {
+    if (coef[j] == 0.0) continue;
+    acc = acc.defined() ? at::add(acc, k[j], scale * coef[j]) : k[j] * (scale * coef[j]);
+  }
+  if (base && !hg.defined()) return acc;
+  if (!acc.defined()) return base ? *base : at::Tensor();
+  if (hg.defined()) acc = acc * hg.to(acc.scalar_type());
+  return base ? at::add(*base, acc) : acc;
+}
+
+/// The batch's time t + ci h as the [B] tensor the field is called with (with the graph of ts
+/// when the state carries it).
+at::Tensor stage_time(const Ctx& c, const LoopState& s, double ci, double h, const at::Tensor& hg, bool at_end,
+                      const at::Tensor& y) {
+  if (s.t_graph.defined()) {
+    auto t = at_end ? c.ts[-1] : (hg.defined() ? s.t_graph + ci * hg : s.t_graph + ci * h);
+    return t.expand({c.batch});
+  }
+  const double t = at_end ? c.ts_cpu.back() : s.t_s + ci * h;
+  return at::full({c.batch}, t, y.options());
+}
+
+LoopState init_state_shared(const Ctx& c, const at::Tensor& y0) {
+  LoopState s;
+  s.t_s = c.ts_cpu[0];
+  if (c.ts_graph) s.t_graph = c.ts[0];
+  s.y = y0;
+  s.k1 = eval_checked(c, stage_time(c, s, 0, 0, {}, false, y0), y0);
+  PHYSML_CHECK(torch::isfinite(s.k1.detach()).all().item<bool>(), "odeint: vector field is NaN/Inf at t=",
+               c.ts_cpu[0], " (step 0)");
+  s.out.assign(c.ts_cpu.size(), at::Tensor());
+  s.out[0] = y0;
+  for (size_t k = 1; k < s.out.size(); ++k) s.out[k] = torch::zeros_like(y0);
+  if (!c.adaptive || c.opt.dt() > 0) {
+    s.h_s = c.opt.dt();
+  } else {
+    // Hairer, Nørsett & Wanner, Solving ODEs I, II.4, with the norm over the whole batch.
+    torch::NoGradGuard ng;
+    auto y = y0.detach();
+    auto f0 = s.k1.detach();
+    auto scale = c.opt.atol() + c.opt.rtol() * y.abs();
+    const double d0 = rms_all(y / scale, c.norm_components), d1 = rms_all(f0 / scale, c.norm_components);
+    const double h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
+    auto f1 = (*c.f)(at::full({c.batch}, s.t_s + h0, y.options()), y + h0 * f0);
+    const double d2 = rms_all((f1 - f0) / scale, c.norm_components) / h0;
+    const double dm = std::max(d1, d2);
+    const double h1 = dm <= 1e-15 ? std::max(h0 * 1e-3, 1e-6) : std::pow(0.01 / dm, 1.0 / (c.tab->order + 1));
+    s.h_s = std::min(100 * h0, h1);
+  }
+  if (c.opt.dtmax() > 0) s.h_s = std::min(s.h_s, c.opt.dtmax());
+  return s;
+}
+
+/// One step attempt of the whole batch with one step size (step_control "shared"): the
+/// Runge–Kutta stages and the dense output are the only tensor work; the error norm is one
+/// reduction and one host read, the decision and the controller are host arithmetic.
+void attempt_shared(const Ctx& c, LoopState& s, const StepRecord* replay, std::vector<StepRecord>* record) {
+  const Tableau& tab = *c.tab;
+  const auto& o = c.opt;
+  const double t_end = c.ts_cpu.back();
+  const double remaining = t_end - s.t_s;
+  if (!replay && s.step >= o.max_steps())
+    PHYSML_THROW("odeint: max_steps = ", o.max_steps(), " reached at t = ", s.t_s, " before t_end = ", t_end,
+                 " (raise max_steps, loosen rtol/atol, or use an implicit method for stiff problems)");
+  const double h = replay ? replay->h_s : std::min(s.h_s, remaining);
+  const bool last = h >= remaining;
+  // The last step ends exactly at ts[-1]; with the graph of ts its length is ts[-1] - t.
+  at::Tensor hg;
+  if (last && s.t_graph.defined()) hg = c.ts[-1] - s.t_graph;
+
+  const int S = tab.stages();
+  std::vector<at::Tensor> k(static_cast<std::size_t>(S));
+  k[0] = s.k1;
+  at::Tensor y_new;
+  for (int i = 1; i < S; ++i) {
+    auto yi = combine(&s.y, tab.a[i], static_cast<std::size_t>(i), k, h, hg);
+    k[i] = eval_checked(c, stage_time(c, s, tab.c[i], h, hg, last && tab.c[i] == 1.0, s.y), yi);
+    if (tab.fsal && i == S - 1) y_new = yi;
+  }
+  if (!y_new.defined()) y_new = combine(&s.y, tab.b, static_cast<std::size_t>(S), k, h, hg);
+
+  bool accept = true;
+  double ratio = 0;
+  if (replay) {
+    accept = replay->accept_s;
+  } else if (c.adaptive) {
+    torch::NoGradGuard ng;
+    auto err = combine(nullptr, tab.e, static_cast<std::size_t>(S), k, h, hg).detach();
+    auto scale = torch::maximum(s.y.detach().abs(), y_new.detach().abs()).mul_(o.rtol()).add_(o.atol());
+    err.div_(scale);
+    ratio = rms_all(err, c.norm_components);
+    if (!tab.e3.empty()) {
+      auto err3 = combine(nullptr, tab.e3, static_cast<std::size_t>(S), k, h, hg).detach().div_(scale);
+      const double r3 = rms_all(err3, c.norm_components);
+      const double den = std::sqrt(ratio * ratio + 0.01 * r3 * r3);
+      ratio = den > 0 ? ratio * ratio / den : 0.0;
+    }
+    accept = ratio <= 1.0;  // false for NaN
+  }
+  // A NaN/Inf state makes the error ratio NaN (adaptive); fixed steps check the state.
+  if (!replay && (c.adaptive ? !std::isfinite(ratio) : !torch::isfinite(y_new.detach()).all().item<bool>())) {
+    if (!torch::isfinite(y_new.detach()).all().item<bool>())
+      PHYSML_THROW("odeint: NaN/Inf in the state at t = ", s.t_s, " (step ", s.step, ", step size ", h,
+                   ", shared by the batch): the vector field produced non-finite values or the solution blew up");
+    PHYSML_THROW("odeint: NaN/Inf in the error estimate at t = ", s.t_s, " (step ", s.step, ", step size ", h,
+                 "): the vector field produced non-finite values");
+  }
+
+  if (accept) {
+    const double t_new = last ? t_end : s.t_s + h;
+    auto f_new = tab.fsal ? k[static_cast<std::size_t>(S - 1)] : eval_checked(c, stage_time(c, s, 1.0, h, hg, last, s.y), y_new);
+    // Dense output at the requested times in (t, t_new]: cubic Hermite (+ the quartic
+    // correction theta^2 (1-theta)^2 h sum d_i k_i when the method has one). Without the
+    // graph of ts: all outputs of the step as one matrix product of their coefficients with
+    // the stacked terms (y, y_new, the stages): two autograd nodes instead of ~9 per output.
+    std::vector<std::size_t> outs;
+    std::vector<double> rows;
+    std::vector<at::Tensor> terms;
+    std::vector<int> term_stage;  // stage of each term after y, y_new (-1: f_new of a non-FSAL method)
+    for (size_t kk = 1; kk < c.ts_cpu.size(); ++kk) {
+      const double tk = c.ts_cpu[kk];
+      if (tk <= s.t_s) continue;
+      if (tk > t_new) break;
+      if (tk == t_new && !s.t_graph.defined()) {  // on the step end: the interpolant is y_new
+        s.out[kk] = y_new;
+        continue;
+      }
+      if (!s.t_graph.defined()) {
+        if (terms.empty()) {
+          terms = {s.y, y_new};
+          for (int i = 0; i < S; ++i) {
+            const bool used = i == 0 || (tab.fsal && i == S - 1) ||
+                              (static_cast<std::size_t>(i) < tab.dense.size() && tab.dense[static_cast<std::size_t>(i)] != 0.0);
+            if (!used) continue;
+            terms.push_back(k[static_cast<std::size_t>(i)]);
+            term_stage.push_back(i);
+          }
+          if (!tab.fsal) {
+            terms.push_back(f_new);
+            term_stage.push_back(-1);
+          }
+        }
+        const double th = (tk - s.t_s) / h, th2 = th * th, th3 = th2 * th, bump = th2 * (1 - th) * (1 - th);
+        rows.push_back(2 * th3 - 3 * th2 + 1);
+        rows.push_back(-2 * th3 + 3 * th2);
+        for (int i : term_stage) {
+          double cf = 0;
+          if (i >= 0 && static_cast<std::size_t>(i) < tab.dense.size()) cf += bump * tab.dense[static_cast<std::size_t>(i)];
+          if (i == 0) cf += th3 - 2 * th2 + th;
+          if (i < 0 || (tab.fsal && i == S - 1)) cf += th3 - th2;  // the term is f_new
+          rows.push_back(h * cf);
+        }
+        outs.push_back(kk);
+        continue;
+      }
+      {
+        auto hs = hg.defined() ? hg : torch::full({}, h, c.ts.options());
+        auto theta = ((c.ts[kk] - s.t_graph) / hs).expand({c.batch});
+        at::Tensor corr;
+        if (!tab.dense.empty()) corr = combine(nullptr, tab.dense, static_cast<std::size_t>(S), k, h, hg);
+        s.out[kk] = hermite(s.y, s.k1, y_new, f_new, hs.expand({c.batch}), theta, corr);
+      }
+    }
+    if (!outs.empty()) {
+      const auto P = static_cast<std::int64_t>(terms.size());
+      auto coef = torch::from_blob(rows.data(), {static_cast<std::int64_t>(outs.size()), P}, torch::kDouble)
+                      .to(s.y.options().dtype(), /*non_blocking=*/false, /*copy=*/true);
+      auto ys = at::mm(coef, at::stack(terms).view({P, -1}));
+      for (std::size_t r = 0; r < outs.size(); ++r) s.out[outs[r]] = ys[static_cast<std::int64_t>(r)].view(s.y.sizes());
+    }
+    s.y = y_new;
+    s.k1 = f_new;
+    if (s.t_graph.defined()) s.t_graph = last ? c.ts[-1] : s.t_graph + h;
+    s.t_s = t_new;
+    s.done_s = last;
+    ++s.accepted_s;
+  }
+  if (record) {
+    StepRecord r;
+    r.h_s = h;
+    r.accept_s = accept;
+    record->push_back(r);
+  }
+  ++s.step;
+  if (replay || !c.adaptive) return;
+
+  // Step-size control on the host (the same PID controller as per element).
+  const double kexp = tab.error_order + 1;
+  const double r = std::max(ratio, 1e-10);
+  double h_new;
+  if (accept) {
+    double fa = o.safety() * std::pow(r, -(o.pcoeff() + o.icoeff() + o.dcoeff()) / kexp) *
+                std::pow(s.r1_s, (o.pcoeff() + 2 * o.dcoeff()) / kexp) * std::pow(s.r2_s, -o.dcoeff() / kexp);
+    h_new = h * std::clamp(fa, o.factor_min(), o.factor_max());
+    s.r2_s = s.r1_s;
+    s.r1_s = r;
+  } else {
+    h_new = h * std::clamp(o.safety() * std::pow(r, -1.0 / kexp), o.factor_min(), 0.9);
+    s.rejected += c.batch;  // every element rejected this attempt
+  }
+  if (o.dtmax() > 0) h_new = std::min(h_new, o.dtmax());
+  if (s.done_s) return;
+  s.h_s = h_new;
+  const double hmin = o.dtmin() > 0 ? o.dtmin() : 1e-14 * std::max(std::abs(s.t_s), 1.0);
+  if (s.h_s < hmin)
+    PHYSML_THROW("odeint: step size underflow: h = ", s.h_s, " < dtmin = ", hmin, " at t = ", s.t_s, " (step ", s.step,
+                 ", step size shared by the batch); the problem may be stiff (try method petsc:bdf) or rtol/atol too tight");
+}
+
+}  // namespace
+
 LoopState init_state(const Ctx& c, const at::Tensor& y0) {
+  if (c.shared) return init_state_shared(c, y0);
   LoopState s;
   const auto B = c.batch;
   auto dopt = torch::TensorOptions().dtype(torch::kDouble).device(y0.device());
@@ -257,9 +492,14 @@ LoopState init_state(const Ctx& c, const at::Tensor& y0) {
   return s;
 }
 
-bool all_done(const LoopState& s) { return s.done.all().item<bool>(); }
+bool all_done(const LoopState& s) { return s.done.defined() ? s.done.all().item<bool>() : s.done_s; }
+
+std::int64_t accepted_max(const LoopState& s) {
+  return s.accepted.defined() ? s.accepted.max().item<std::int64_t>() : s.accepted_s;
+}
 
 void attempt(const Ctx& c, LoopState& s, const StepRecord* replay, std::vector<StepRecord>* record) {
+  if (c.shared) return attempt_shared(c, s, replay, record);
   const Tableau& tab = *c.tab;
   const auto& o = c.opt;
   auto tdet = s.t.detach();
@@ -453,7 +693,7 @@ OdeSolution integrate(const Ctx& c, const at::Tensor& y0) {
   sol.event_times = s.event_times;
   sol.stats.nfe = c.f->nfe() - nfe0;
   sol.stats.steps = s.step;
-  sol.stats.accepted_max = s.accepted.max().item<int64_t>();
+  sol.stats.accepted_max = accepted_max(s);
   sol.stats.rejected_total = s.rejected;
   return sol;
 }

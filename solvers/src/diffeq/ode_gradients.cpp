@@ -197,13 +197,7 @@ struct CheckpointFn : torch::autograd::Function<CheckpointFn> {
     while (!all_done(s)) {
       // Binomial: only the initial state is kept now; the backward pass places the others.
       if (binomial ? s.step == 0 : s.step % every == 0) {
-        LoopState snap;
-        snap.t = s.t;
-        snap.y = s.y;
-        snap.k1 = s.k1;
-        snap.done = s.done;
-        snap.accepted = s.accepted;
-        st->snapshots.emplace_back(s.step, snap);
+        st->snapshots.emplace_back(s.step, snapshot(s));
         if (static_cast<std::int64_t>(st->snapshots.size()) > K) {  // thin out: keep every other one
           every *= 2;
           std::vector<std::pair<std::int64_t, LoopState>> kept;
@@ -217,7 +211,7 @@ struct CheckpointFn : torch::autograd::Function<CheckpointFn> {
     auto ys = torch::stack(s.out);
     st->stats.nfe = st->f.nfe() - nfe0;
     st->stats.steps = s.step;
-    st->stats.accepted_max = s.accepted.max().item<std::int64_t>();
+    st->stats.accepted_max = accepted_max(s);
     st->stats.rejected_total = s.rejected;
     if (!binomial) *st->stats.stored_states_max = static_cast<std::int64_t>(st->snapshots.size());
     ctx->save_for_backward({y0, ts});
@@ -241,12 +235,9 @@ struct CheckpointFn : torch::autograd::Function<CheckpointFn> {
     // Replay steps [s0, s1) from the state `snap` at step s0 with autograd and pull the adjoint
     // (a_y, a_k1) at s1 back to s0, accumulating parameter gradients and output cotangents.
     auto reverse_segment = [&](std::int64_t s0, std::int64_t s1, const LoopState& snap) {
-      LoopState r;
-      r.t = snap.t;
+      LoopState r = snapshot(snap);
       r.y = snap.y.detach().requires_grad_(true);
       r.k1 = snap.k1.detach().requires_grad_(true);
-      r.done = snap.done;
-      r.accepted = snap.accepted;
       r.out.assign(n, at::Tensor());
       for (int64_t k = 0; k < n; ++k) r.out[k] = torch::zeros_like(y0);
       r.step = s0;
@@ -280,23 +271,12 @@ struct CheckpointFn : torch::autograd::Function<CheckpointFn> {
       };
       auto advance = [&](const LoopState& from, std::int64_t a, std::int64_t b) {
         torch::NoGradGuard ng;
-        LoopState r;
-        r.t = from.t;
-        r.y = from.y;
-        r.k1 = from.k1;
-        r.done = from.done;
-        r.accepted = from.accepted;
+        LoopState r = snapshot(from);
         r.out.assign(n, at::Tensor());
         for (int64_t k = 0; k < n; ++k) r.out[k] = torch::zeros_like(y0);
         r.step = a;
         for (auto step = a; step < b; ++step) attempt(c, r, &st->records[step], nullptr);
-        LoopState snap;
-        snap.t = r.t;
-        snap.y = r.y;
-        snap.k1 = r.k1;
-        snap.done = r.done;
-        snap.accepted = r.accepted;
-        return snap;
+        return snapshot(r);
       };
       std::function<void(std::int64_t, std::int64_t, const LoopState&, std::int64_t)> revolve =
           [&](std::int64_t a, std::int64_t b, const LoopState& snap, std::int64_t slots) {

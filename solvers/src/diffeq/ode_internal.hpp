@@ -41,6 +41,8 @@ struct Ctx {
   std::int64_t batch = 0;
   bool adaptive = true;               // tab->adaptive() && opt.adaptive()
   std::int64_t norm_components = -1;  // >0: error norm over the first components only (seminorm)
+  bool shared = false;    // opt.step_control() == "shared": one step size for the batch
+  bool ts_graph = false;  // shared: ts requires grad, so times carry its graph (0-dim tensors)
 };
 
 /// The loop state of all batch elements.
@@ -48,11 +50,31 @@ struct LoopState {
   at::Tensor t, y, k1, h, done, r1, r2, g, accepted, event_times;
   std::vector<at::Tensor> out;  // per output time: [B, state...]
   std::int64_t step = 0, rejected = 0;
+  // Shared step control (Ctx::shared): the batch's time, step size, error ratios of the last
+  // two accepted steps, done flag and accepted steps live on the host; t, h, done, r1, r2,
+  // accepted above stay undefined. t_graph: the time as a 0-dim tensor with the graph of ts
+  // (only when Ctx::ts_graph).
+  double t_s = 0, h_s = 0, r1_s = 1, r2_s = 1;
+  bool done_s = false;
+  std::int64_t accepted_s = 0;
+  at::Tensor t_graph;
 };
+
+/// Largest number of accepted steps of one element so far.
+std::int64_t accepted_max(const LoopState& s);
+
+/// A copy of the loop state without the outputs (a checkpoint).
+inline LoopState snapshot(const LoopState& s) {
+  LoopState r = s;
+  r.out.clear();
+  return r;
+}
 
 /// Recorded step of the batch (for exact replay in the checkpointed adjoint).
 struct StepRecord {
-  at::Tensor h, accept;  // [B] double, [B] bool
+  at::Tensor h, accept;  // [B] double, [B] bool (per-element control)
+  double h_s = 0;        // shared control: the batch's step and decision
+  bool accept_s = false;
 };
 
 Ctx make_ctx(const VectorField& f, const at::Tensor& y0, const at::Tensor& ts, const OdeOptions& o);

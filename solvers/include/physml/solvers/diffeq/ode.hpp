@@ -41,6 +41,15 @@ struct OdeOptions {
   /// Smallest and largest allowed step; a step below dtmin is an error (0 = 1e-14 |t|).
   TORCH_ARG(double, dtmin) = 0.0;
   TORCH_ARG(double, dtmax) = 0.0;  ///< 0 = unlimited
+  /// Step-size control of the adaptive methods:
+  /// "per_element" (default; diffrax-like): each batch element has its own step size, error
+  ///   norm and accept/reject decision (RMS over that element's components);
+  /// "shared" (torchdiffeq-like): one step size for the whole batch, error norm = RMS over
+  ///   all components of the batch (or over the first `norm_components` of every element for
+  ///   the seminorm), one accept/reject per attempt. The batch then takes as many steps as its
+  ///   hardest element needs, but step control runs on host scalars: a handful of tensor ops
+  ///   per attempt instead of hundreds. Events need "per_element".
+  TORCH_ARG(std::string, step_control) = "per_element";
   /// Maximum number of step attempts (accepted + rejected) of any batch element.
   TORCH_ARG(std::int64_t, max_steps) = 100000;
   /// PID controller h_{n+1} = h_n * safety * r_n^{-(p+i+d)/k} r_{n-1}^{(p+2d)/k} r_{n-2}^{-d/k},
