@@ -65,6 +65,24 @@ inline std::string join(const std::vector<std::int64_t>& v, char sep = ',') {
   return s;
 }
 
+/// {0.1, 2} -> "0.10000000000000001,2" (17 significant digits: parses back to the same doubles).
+inline std::string join_reals(const std::vector<double>& v) {
+  std::ostringstream s;
+  s.precision(17);
+  for (std::size_t i = 0; i < v.size(); ++i) s << (i ? "," : "") << v[i];
+  return s.str();
+}
+
+/// "0.1,2" -> {0.1, 2}; "" -> {}.
+inline std::vector<double> parse_real_list(const std::string& model, const std::string& key, const std::string& text) {
+  std::vector<double> out;
+  if (text.empty()) return out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) out.push_back(parse_real(model, key, item));
+  return out;
+}
+
 /// Throw if `config` has a key not in `known`, listing the known keys.
 inline void check_keys(const std::string& model, const ModelConfig& config, const std::set<std::string>& known) {
   for (const auto& [k, v] : config) {

@@ -57,21 +57,6 @@ std::pair<at::Tensor, at::Tensor> multilinear(const at::Tensor& p, std::int64_t 
   return {torch::stack(idx, 1), torch::stack(w, 1)};
 }
 
-std::string reals(const std::vector<double>& v) {
-  std::ostringstream s;
-  s.precision(17);
-  for (std::size_t i = 0; i < v.size(); ++i) s << (i ? "," : "") << v[i];
-  return s.str();
-}
-
-std::vector<double> parse_reals(const std::string& model, const std::string& key, const std::string& text) {
-  std::vector<double> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (!text.empty() && std::getline(ss, item, ',')) out.push_back(detail::parse_real(model, key, item));
-  return out;
-}
-
 }  // namespace
 
 // ----------------------------------------------------------------------------------------
@@ -84,7 +69,7 @@ ModelConfig GIOROMOptions::to_config() const {
   c["mp_steps"] = std::to_string(mp_steps());
   c["mlp_hidden"] = std::to_string(mlp_hidden());
   c["latent_grid"] = std::to_string(latent_grid());
-  c["gno_radius"] = reals({gno_radius()});
+  c["gno_radius"] = detail::join_reals({gno_radius()});
   c["gno_width"] = std::to_string(gno_width());
   c["fno_modes"] = std::to_string(fno_modes());
   c["fno_width"] = std::to_string(fno_width());
@@ -222,8 +207,8 @@ at::Tensor GIOROMImpl::network(const GraphBatch& g, const at::Tensor& x) {
 ModelConfig PointEvaluatorOptions::to_config() const {
   return {{"dim", std::to_string(dim())},           {"grid", std::to_string(grid())},
           {"width", std::to_string(width())},       {"hidden", std::to_string(hidden())},
-          {"frequencies", std::to_string(frequencies())}, {"lower", reals(lower())},
-          {"upper", reals(upper())}};
+          {"frequencies", std::to_string(frequencies())}, {"lower", detail::join_reals(lower())},
+          {"upper", detail::join_reals(upper())}};
 }
 
 PointEvaluatorOptions PointEvaluatorOptions::from_config(const ModelConfig& c) {
@@ -235,8 +220,8 @@ PointEvaluatorOptions PointEvaluatorOptions::from_config(const ModelConfig& c) {
   if (auto* v = detail::find(c, "width")) o.width(detail::parse_int(m, "width", *v));
   if (auto* v = detail::find(c, "hidden")) o.hidden(detail::parse_int(m, "hidden", *v));
   if (auto* v = detail::find(c, "frequencies")) o.frequencies(detail::parse_int(m, "frequencies", *v));
-  if (auto* v = detail::find(c, "lower")) o.lower(parse_reals(m, "lower", *v));
-  if (auto* v = detail::find(c, "upper")) o.upper(parse_reals(m, "upper", *v));
+  if (auto* v = detail::find(c, "lower")) o.lower(detail::parse_real_list(m, "lower", *v));
+  if (auto* v = detail::find(c, "upper")) o.upper(detail::parse_real_list(m, "upper", *v));
   o.validate();
   return o;
 }

@@ -11,28 +11,6 @@
 #include <sstream>
 
 namespace physml::operators {
-namespace {
-
-std::string reals(const std::vector<double>& v) {
-  std::ostringstream s;
-  s.precision(17);
-  for (std::size_t i = 0; i < v.size(); ++i) s << (i ? "," : "") << v[i];
-  return s.str();
-}
-
-std::vector<double> parse_reals(const std::string& model, const std::string& key, const std::string& text) {
-  std::vector<double> out;
-  if (text.empty()) return out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) out.push_back(detail::parse_real(model, key, item));
-  return out;
-}
-
-std::string real(double v) { return reals({v}); }
-
-}  // namespace
-
 double ParticleInputOptions::lower_at(std::int64_t a) const { return lower().empty() ? 0.0 : lower()[static_cast<size_t>(a)]; }
 double ParticleInputOptions::upper_at(std::int64_t a) const { return upper().empty() ? 1.0 : upper()[static_cast<size_t>(a)]; }
 
@@ -54,12 +32,12 @@ void ParticleInputOptions::validate(const std::string& who) const {
 void ParticleInputOptions::to_config(ModelConfig& c) const {
   c["dim"] = std::to_string(dim());
   c["window"] = std::to_string(window());
-  c["radius"] = real(radius());
-  c["lower"] = reals(lower());
-  c["upper"] = reals(upper());
+  c["radius"] = detail::join_reals({radius()});
+  c["lower"] = detail::join_reals(lower());
+  c["upper"] = detail::join_reals(upper());
   c["materials"] = std::to_string(materials());
   c["embedding"] = std::to_string(embedding());
-  c["noise"] = real(noise());
+  c["noise"] = detail::join_reals({noise()});
 }
 
 ParticleInputOptions ParticleInputOptions::from_config(const std::string& m, const ModelConfig& c) {
@@ -67,8 +45,8 @@ ParticleInputOptions ParticleInputOptions::from_config(const std::string& m, con
   if (auto* v = detail::find(c, "dim")) o.dim(detail::parse_int(m, "dim", *v));
   if (auto* v = detail::find(c, "window")) o.window(detail::parse_int(m, "window", *v));
   if (auto* v = detail::find(c, "radius")) o.radius(detail::parse_real(m, "radius", *v));
-  if (auto* v = detail::find(c, "lower")) o.lower(parse_reals(m, "lower", *v));
-  if (auto* v = detail::find(c, "upper")) o.upper(parse_reals(m, "upper", *v));
+  if (auto* v = detail::find(c, "lower")) o.lower(detail::parse_real_list(m, "lower", *v));
+  if (auto* v = detail::find(c, "upper")) o.upper(detail::parse_real_list(m, "upper", *v));
   if (auto* v = detail::find(c, "materials")) o.materials(detail::parse_int(m, "materials", *v));
   if (auto* v = detail::find(c, "embedding")) o.embedding(detail::parse_int(m, "embedding", *v));
   if (auto* v = detail::find(c, "noise")) o.noise(detail::parse_real(m, "noise", *v));
