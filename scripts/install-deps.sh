@@ -15,6 +15,8 @@ PACKAGES=(
   libplplot-dev plplot-driver-cairo  # PNG line plots and colour-mapped fields
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas0-openmp                # the libblas.so.3 / liblapack.so.3 LibTorch calls (see below)
+  python3-torch                      # torch 1.13 for Python: only to make the TorchScript test fixtures
+  gfortran                           # the Fortran module of the C API (optional: skipped without it)
 )
 
 # LibTorch on Debian calls whatever libblas.so.3 / liblapack.so.3 the alternatives system
