@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -98,6 +99,28 @@ std::vector<at::Tensor> tensors_of(const c10::IValue& v, const char* what) {
     return out;
   }
   PHYSML_THROW(what, " returned a ", v.tagKind(), ", expected a tensor, a tuple or a list of tensors");
+}
+
+/// Whether every element is finite. Dense CPU float/double tensors are scanned in place (no
+/// temporaries: this runs on every call); others through torch::isfinite.
+bool all_finite(const at::Tensor& t) {
+  if (!t.is_floating_point()) return true;
+  if (t.device().is_cpu() && t.is_contiguous()) {
+    const auto n = t.numel();
+    if (t.scalar_type() == torch::kFloat32) {
+      const float* p = t.data_ptr<float>();
+      bool ok = true;
+      for (std::int64_t i = 0; i < n; ++i) ok &= std::isfinite(p[i]);
+      return ok;
+    }
+    if (t.scalar_type() == torch::kFloat64) {
+      const double* p = t.data_ptr<double>();
+      bool ok = true;
+      for (std::int64_t i = 0; i < n; ++i) ok &= std::isfinite(p[i]);
+      return ok;
+    }
+  }
+  return torch::isfinite(t).all().item<bool>();
 }
 
 }  // namespace
@@ -226,7 +249,6 @@ struct Model::Impl {
       else
         script->to(options.device());
       script->eval();
-      for (const auto& p : script->parameters()) p.requires_grad_(true);
       adapter = adapter_of(*script);
     }
     std::vector<std::pair<std::string, at::Tensor>> named;
@@ -268,7 +290,7 @@ struct Model::Impl {
         PHYSML_EMBED_THROW(ShapeError, "input ", i, " has shape ", shape_text(t.sizes()), ", ", kind, " '",
                            physml->type(), "' expects [batch, ", in_channels, ", spatial...]");
       }
-      if (options.check_finite() && t.is_floating_point() && !torch::isfinite(t).all().item<bool>())
+      if (options.check_finite() && !all_finite(t))
         throw NonFiniteError(detail::concat("input ", i, " of shape ", shape_text(t.sizes()), " contains NaN or Inf"),
                              __FILE__, __LINE__);
     }
@@ -293,7 +315,7 @@ struct Model::Impl {
     }
     if (options.check_finite())
       for (std::size_t i = 0; i < out.size(); ++i)
-        if (out[i].is_floating_point() && !torch::isfinite(out[i]).all().item<bool>())
+        if (!all_finite(out[i]))
           throw NonFiniteError(detail::concat("output ", i, " of the model contains NaN or Inf"), __FILE__, __LINE__);
     return out;
   }
@@ -414,6 +436,41 @@ void Model::forward(Vec in, Vec out, std::vector<std::int64_t> in_shape, std::ve
   mark_modified(out);
 }
 
+namespace {
+/// The locally owned part of a DMDA vector as [1, dof, (zm,) ym, xm]: shape of the natural
+/// ordering [(zm,) ym, xm, dof] with the dof axis moved to the front (a view).
+std::vector<std::int64_t> dmda_local_shape(DM da, std::int64_t& dof_out) {
+  PetscInt dim = 0, dof = 0, xs, ys, zs, xm, ym, zm;
+  PHYSML_PETSC(DMDAGetInfo(da, &dim, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, &dof, nullptr, nullptr,
+                           nullptr, nullptr, nullptr));
+  PHYSML_PETSC(DMDAGetCorners(da, &xs, &ys, &zs, &xm, &ym, &zm));
+  dof_out = dof;
+  if (dim == 1) return {xm, dof};
+  if (dim == 2) return {ym, xm, dof};
+  return {zm, ym, xm, dof};
+}
+
+at::Tensor as_field(const at::Tensor& natural) { return natural.movedim(-1, 0).unsqueeze(0); }
+}  // namespace
+
+void Model::forward(DM da, Vec in, Vec out, DM out_da) const {
+  PHYSML_CHECK(da != nullptr && in != nullptr && out != nullptr, "Model::forward: null DM or Vec");
+  std::int64_t dof_in = 0, dof_out = 0;
+  const auto in_shape = dmda_local_shape(da, dof_in);
+  const auto out_shape = dmda_local_shape(out_da ? out_da : da, dof_out);
+  auto x = as_field(physml::as_tensor_read(in, in_shape));
+  if (impl_->options.device() != x.device()) x = x.to(impl_->options.device());
+  auto y = forward(x);
+  {
+    auto dst = as_field(physml::as_tensor(out, out_shape));
+    if (y.sizes() != dst.sizes())
+      PHYSML_EMBED_THROW(ShapeError, "the model's output has shape ", shape_text(y.sizes()),
+                         ", the output DMDA vector is a field of shape ", shape_text(dst.sizes()));
+    dst.copy_(y);
+  }
+  mark_modified(out);
+}
+
 std::vector<at::Tensor> Model::forward_with_grad(const std::vector<at::Tensor>& inputs) const {
   torch::AutoGradMode grad(true);
   return impl_->run(inputs);
@@ -421,8 +478,11 @@ std::vector<at::Tensor> Model::forward_with_grad(const std::vector<at::Tensor>& 
 
 std::vector<at::Tensor> Model::parameters() const {
   std::vector<at::Tensor> out;
+  // Every TorchScript parameter is trainable (requires_grad is switched on by OnlineTrainer,
+  // not at load: the TorchScript executor runs inference faster without it); a PhysML model's
+  // frozen parameters (requires_grad false) are left out.
   for (const auto& p : impl_->module().parameters())
-    if (p.requires_grad()) out.push_back(p);
+    if (impl_->script || p.requires_grad()) out.push_back(p);
   return out;
 }
 

@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <mutex>
+#include <shared_mutex>
 
 namespace physml::embed {
 namespace {
@@ -50,6 +51,10 @@ OnlineTrainer::OnlineTrainer(Model& model, OnlineTrainerOptions options) : model
   schedule_ = std::make_unique<train::LRSchedule>(s);
   auto params = model_.parameters();
   PHYSML_CHECK(!params.empty(), "OnlineTrainer: the model has no trainable parameters");
+  {
+    std::unique_lock lock(model_.mutex());
+    for (auto& p : params) p.requires_grad_(true);
+  }
   optimizer_ = train::make_optimizer(options_.optimizer(), params, s.lr, options_.weight_decay());
   // Validates the loss name now rather than at the first step.
   train::loss_by_name(options_.loss(), torch::ones({1, 1, 2}), torch::ones({1, 1, 2}));
@@ -84,7 +89,7 @@ double OnlineTrainer::finish_step(at::Tensor loss) {
   optimizer_->step();
   ++steps_;
   if (!options_.checkpoint().empty() && options_.checkpoint_every() > 0 && steps_ % options_.checkpoint_every() == 0)
-    save(options_.checkpoint());
+    write_checkpoint(options_.checkpoint());  // this step holds the model's lock
   return value;
 }
 
@@ -137,6 +142,11 @@ double OnlineTrainer::step(const std::function<at::Tensor(Model&)>& loss) {
 }
 
 void OnlineTrainer::save(const std::string& path) const {
+  std::shared_lock lock(model_.mutex());  // no step changes the weights while they are written
+  write_checkpoint(path);
+}
+
+void OnlineTrainer::write_checkpoint(const std::string& path) const {
   io::Attributes state{{"online_step", static_cast<std::int64_t>(steps_)},
                        {"learning_rate", schedule_->lr(steps_)}};
   if (auto m = model_.physml_model()) {

@@ -130,3 +130,50 @@ TEST(EmbedCApi, LastErrorIsPerThreadAndCodesAreDistinct) {
   EXPECT_EQ(physml_model_forward(m, 1, &in, 1, &out), PHYSML_OK) << physml_last_error();
   physml_model_destroy(&m);
 }
+
+TEST(EmbedCApi, InferenceWhileTrainingOnTheSameHandleWaitsForEachStep) {
+  physml_model* m = nullptr;
+  physml_trainer* t = nullptr;
+  ASSERT_EQ(physml_model_load(embed_fixture("mlp.pt").c_str(), nullptr, &m), PHYSML_OK) << physml_last_error();
+  ASSERT_EQ(physml_trainer_create(m, nullptr, &t), PHYSML_OK) << physml_last_error();
+  auto x = physml::test::python_reference("mlp_x").contiguous();
+  std::atomic<bool> done{false};
+  std::atomic<int> failures{0}, calls{0};
+  auto infer = [&] {
+    std::vector<float> y(14);
+    std::vector<int64_t> xs{7, 3}, ys{7, 2};
+    physml_tensor in = tensor_of(x.data_ptr<float>(), xs), out = tensor_of(y.data(), ys);
+    while (!done) {
+      if (physml_model_forward(m, 1, &in, 1, &out) != PHYSML_OK) ++failures;
+      ++calls;
+    }
+  };
+  std::thread a(infer), b(infer);
+  const int n = 8;
+  std::vector<float> bx, by;
+  std::vector<int64_t> xs{n, 3}, ys{n, 2};
+  for (int step = 0; step < 20; ++step) {
+    regression_data(step, n, bx, by);
+    physml_tensor in = tensor_of(bx.data(), xs), target = tensor_of(by.data(), ys);
+    if (physml_trainer_step(t, 1, &in, 1, &target, nullptr) != PHYSML_OK) ++failures;
+  }
+  done = true;
+  a.join();
+  b.join();
+  EXPECT_EQ(failures.load(), 0) << physml_last_error();
+  EXPECT_GT(calls.load(), 0);
+  // After training the C handle's output is the trained model's: the same 20 steps in C++.
+  auto model = physml::embed::Model::load(embed_fixture("mlp.pt"));
+  physml::embed::OnlineTrainer trainer(model);
+  for (int step = 0; step < 20; ++step) {
+    regression_data(step, n, bx, by);
+    trainer.step(torch::from_blob(bx.data(), {n, 3}), torch::from_blob(by.data(), {n, 2}));
+  }
+  std::vector<float> y(14);
+  std::vector<int64_t> xs7{7, 3}, ys7{7, 2};
+  physml_tensor in = tensor_of(x.data_ptr<float>(), xs7), out = tensor_of(y.data(), ys7);
+  ASSERT_EQ(physml_model_forward(m, 1, &in, 1, &out), PHYSML_OK);
+  EXPECT_TRUE(torch::equal(torch::from_blob(y.data(), {7, 2}), model.forward(x)));
+  physml_trainer_destroy(&t);
+  physml_model_destroy(&m);
+}

@@ -240,3 +240,44 @@ TEST(EmbedModel, SaveRoundTripsBothFormats) {
   auto y = torch::randn({1, 1, 16});
   EXPECT_TRUE(torch::equal(reloaded.forward(y), physml_model.forward(y)));
 }
+
+TEST(EmbedModel, DmdaVectorsAreFieldsWithoutCopies) {
+  // dof 2 in, dof 1 out on an 8 x 6 grid: a 2-channel-to-1 FNO in float64.
+  DM da2, da1;
+  PHYSML_PETSC(DMDACreate2d(PETSC_COMM_SELF, DM_BOUNDARY_PERIODIC, DM_BOUNDARY_PERIODIC, DMDA_STENCIL_STAR, 8, 6,
+                            PETSC_DECIDE, PETSC_DECIDE, 2, 1, nullptr, nullptr, &da2));
+  PHYSML_PETSC(DMSetUp(da2));
+  PHYSML_PETSC(DMDACreate2d(PETSC_COMM_SELF, DM_BOUNDARY_PERIODIC, DM_BOUNDARY_PERIODIC, DMDA_STENCIL_STAR, 8, 6,
+                            PETSC_DECIDE, PETSC_DECIDE, 1, 1, nullptr, nullptr, &da1));
+  PHYSML_PETSC(DMSetUp(da1));
+  Vec in, out;
+  PHYSML_PETSC(DMCreateGlobalVector(da2, &in));
+  PHYSML_PETSC(DMCreateGlobalVector(da1, &out));
+  PetscScalar* a;
+  PHYSML_PETSC(VecGetArray(in, &a));
+  auto copy = torch::zeros({1, 2, 6, 8}, torch::kFloat64);  // the field copied by hand
+  for (int j = 0; j < 6; ++j)
+    for (int i = 0; i < 8; ++i)
+      for (int c = 0; c < 2; ++c) {
+        a[(j * 8 + i) * 2 + c] = std::sin(0.3 * i + 0.7 * j + c);
+        copy[0][c][j][i] = a[(j * 8 + i) * 2 + c];
+      }
+  PHYSML_PETSC(VecRestoreArray(in, &a));
+  operators::FNO fno(operators::FNOOptions(2, 1).modes({2, 2}).width(4).layers(1).projection_channels(8));
+  Model model(fno.ptr(), ModelOptions().dtype("float64"));
+  model.forward(da2, in, out, da1);
+  const auto want = model.forward(copy);
+  const PetscScalar* b;
+  PHYSML_PETSC(VecGetArrayRead(out, &b));
+  double worst = 0;
+  for (int j = 0; j < 6; ++j)
+    for (int i = 0; i < 8; ++i) worst = std::max(worst, std::abs(b[j * 8 + i] - want[0][0][j][i].item<double>()));
+  PHYSML_PETSC(VecRestoreArrayRead(out, &b));
+  EXPECT_LT(worst, 1e-12);
+  // A wrong output DMDA names both shapes.
+  EXPECT_THROW_TYPE_MSG(model.forward(da2, in, in), ShapeError, "the output DMDA vector is a field of shape [1, 2, 6, 8]");
+  VecDestroy(&in);
+  VecDestroy(&out);
+  DMDestroy(&da2);
+  DMDestroy(&da1);
+}

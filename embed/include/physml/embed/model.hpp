@@ -17,6 +17,7 @@
 
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
+#include <petscdmda.h>
 #include <petscvec.h>
 #include <torch/arg.h>
 
@@ -150,11 +151,19 @@ public:
   /// be PetscScalar's (ModelOptions::dtype "float64").
   void forward(Vec in, Vec out, std::vector<std::int64_t> in_shape = {}, std::vector<std::int64_t> out_shape = {}) const;
 
+  /// Evaluate on DMDA global vectors as fields: the locally owned part of `in` (on `da`) viewed
+  /// without a copy as [1, dof, (zm,) ym, xm] (PETSc's natural order, x fastest; the dof axis is
+  /// a strided view), the result [1, dof_out, (zm,) ym, xm] written into `out` on `out_da`
+  /// (default `da`). For field-to-field models (PhysML operators, TorchScript CNNs); the model's
+  /// dtype must be PetscScalar's. Each rank evaluates its own part (no halo exchange).
+  void forward(DM da, Vec in, Vec out, DM out_da = nullptr) const;
+
   /// The same evaluation with autograd (training mode unchanged): for losses computed by the
   /// caller, OnlineTrainer.
   std::vector<at::Tensor> forward_with_grad(const std::vector<at::Tensor>& inputs) const;
 
-  /// Trainable parameters (requires_grad), in the model's order.
+  /// Trainable parameters in the model's order: every parameter of a TorchScript model, the
+  /// requires_grad ones of a PhysML model.
   std::vector<at::Tensor> parameters() const;
   /// Parameters and buffers by name ("layers.0.weight"), sharing storage with the model.
   std::vector<std::pair<std::string, at::Tensor>> named_tensors() const;

@@ -79,7 +79,8 @@ public:
   /// holds) and anything else the caller's autograd graph contains.
   double step(const std::function<at::Tensor(Model&)>& loss);
 
-  /// Write a Checkpoint (parameters, optimizer state, step count) atomically.
+  /// Write a Checkpoint (parameters, optimizer state, step count) atomically (under the
+  /// model's shared lock: concurrent inference goes on, steps wait).
   void save(const std::string& path) const;
   /// Restore parameters, optimizer state and step count from a Checkpoint this trainer's
   /// save() wrote (for the same model type and options).
@@ -94,6 +95,7 @@ public:
 
 private:
   double finish_step(at::Tensor loss);
+  void write_checkpoint(const std::string& path) const;
   Model& model_;
   OnlineTrainerOptions options_;
   std::unique_ptr<train::LRSchedule> schedule_;
