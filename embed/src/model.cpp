@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <sstream>
 
@@ -101,24 +102,23 @@ std::vector<at::Tensor> tensors_of(const c10::IValue& v, const char* what) {
   PHYSML_THROW(what, " returned a ", v.tagKind(), ", expected a tensor, a tuple or a list of tensors");
 }
 
+/// Whether all n values are finite: |x| <= max fails for NaN and +-Inf; an integer OR
+/// reduction, which the compiler vectorizes (a bool &= std::isfinite loop runs 4x slower).
+template <typename T>
+bool finite_values(const T* p, std::int64_t n) {
+  const T max = std::numeric_limits<T>::max();
+  int bad = 0;
+  for (std::int64_t i = 0; i < n; ++i) bad |= !(std::fabs(p[i]) <= max);
+  return bad == 0;
+}
+
 /// Whether every element is finite. Dense CPU float/double tensors are scanned in place (no
 /// temporaries: this runs on every call); others through torch::isfinite.
 bool all_finite(const at::Tensor& t) {
   if (!t.is_floating_point()) return true;
   if (t.device().is_cpu() && t.is_contiguous()) {
-    const auto n = t.numel();
-    if (t.scalar_type() == torch::kFloat32) {
-      const float* p = t.data_ptr<float>();
-      bool ok = true;
-      for (std::int64_t i = 0; i < n; ++i) ok &= std::isfinite(p[i]);
-      return ok;
-    }
-    if (t.scalar_type() == torch::kFloat64) {
-      const double* p = t.data_ptr<double>();
-      bool ok = true;
-      for (std::int64_t i = 0; i < n; ++i) ok &= std::isfinite(p[i]);
-      return ok;
-    }
+    if (t.scalar_type() == torch::kFloat32) return finite_values(t.data_ptr<float>(), t.numel());
+    if (t.scalar_type() == torch::kFloat64) return finite_values(t.data_ptr<double>(), t.numel());
   }
   return torch::isfinite(t).all().item<bool>();
 }
