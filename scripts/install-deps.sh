@@ -15,7 +15,8 @@ PACKAGES=(
   libplplot-dev plplot-driver-cairo  # PNG line plots and colour-mapped fields
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas0-openmp                # the libblas.so.3 / liblapack.so.3 LibTorch calls (see below)
-  python3-torch                      # benchmark fixture only (bench/reference, /usr/bin/python3); never linked
+  python3-torch                      # Python torch 1.13: benchmark references (bench/reference) and TorchScript test fixtures only; never linked
+  gfortran                           # the Fortran module of the C API (optional: skipped without it)
 )
 
 # LibTorch on Debian calls whatever libblas.so.3 / liblapack.so.3 the alternatives system

@@ -1,11 +1,13 @@
 // Outside project using the installed PhysML: one small, checked call into every layer
-// (core, mesh, io, physics, operators, solvers, simulators, train), so that the program
+// (core, mesh, io, physics, operators, solvers, simulators, train, embed), so that the program
 // needs every installed library at run time. Prints one line per layer and exits with 1
 // if any result is wrong.
 #include <physml/core/environment.hpp>
 #include <physml/core/options.hpp>
 #include <physml/core/version.hpp>
 #include <physml/core/views.hpp>
+#include <physml/embed/model.hpp>
+#include <physml/embed/physml_c.h>
 #include <physml/io/hdf5.hpp>
 #include <physml/mesh/grid.hpp>
 #include <physml/operators/mgno.hpp>
@@ -20,6 +22,7 @@
 #include <cstdio>
 #include <exception>
 #include <string>
+#include <vector>
 
 namespace {
 int failures = 0;
@@ -104,6 +107,23 @@ int run(int argc, char** argv) {
   const auto target = u.reshape({1, 1, 17, 17});
   const double rel = physml::train::relative_lp_loss(1.1 * target, target).item<double>();
   report("train", std::abs(rel - 0.1) < 1e-12, "relative L2 " + std::to_string(rel));
+
+  // embed: an MgNO as an embedded model on caller memory (no copy of the input) gives the
+  // MgNO's own output; the C API reports a missing file as a code with a message.
+  {
+    physml::embed::Model embedded(model.ptr());
+    auto x = torch::randn({1, 1, 16, 16});
+    auto y_direct = embedded.forward(x);
+    std::vector<float> y(256);
+    embedded.forward({physml::embed::ArrayView(x.data_ptr(), torch::kFloat32, {1, 1, 16, 16})},
+                     {physml::embed::ArrayView(y.data(), torch::kFloat32, {1, 1, 16, 16})});
+    physml_model* none = nullptr;
+    const int status = physml_model_load("consumer_no_such_model.pt", nullptr, &none);
+    report("embed",
+           torch::equal(torch::from_blob(y.data(), {1, 1, 16, 16}), y_direct) && status == PHYSML_ERR_FILE_NOT_FOUND &&
+               std::string(physml_last_error()).find("does not exist") != std::string::npos,
+           std::string("C API: ") + physml_status_name(status));
+  }
 
   std::printf("consumer: PhysML %s, %d failure(s)\n", PHYSML_VERSION_STRING, failures);
   return failures == 0 ? 0 : 1;
