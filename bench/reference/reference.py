@@ -9,7 +9,7 @@ plain PyTorch (Debian's python3-torch, installed by scripts/install-deps.sh):
   projection, rfft2 + einsum spectral product on two corner blocks, 1x1 Conv2d bypass, GELU),
   modes 12, width 32, 4 layers, no domain padding (as PhysML's FNOOptions default);
 * MgNO_DC as in the official MgNO `models.py` (6 levels, 24 channels, 4 layers, smoothing
-  [[1,0]] x 5 + [[2,0]], zero padding), see shared/references/mgno_fno.md section 1;
+  [[1,0]] x 5 + [[2,0]], zero padding), as in the official MgNO code (Liu, Xu, Zhang, ICLR 2024);
 * the neural ODE toy with a plain dopri5 loop (one step size for the batch, RMS norm over the
   batch, Hairer's initial step, I controller, Shampine's dense output; torchdiffeq's
   semantics), gradients by backpropagation;

@@ -1,7 +1,7 @@
 #pragma once
 /// \file sampling.hpp
 /// Sparse point sets and connected neighbour graphs for reduced-order particle models
-/// (GIOROM samples ~1k of ~100k particles; references/nclaw_giorom.md B1): uniform random and
+/// (GIOROM, Viswanath et al., samples ~1k of ~100k particles): uniform random and
 /// farthest-point subsets, connected components, and a radius graph whose radius is enlarged
 /// until the sparse graph is one component.
 #include "physml/mesh/graph.hpp"

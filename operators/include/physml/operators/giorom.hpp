@@ -1,7 +1,7 @@
 #pragma once
 /// \file giorom.hpp
 /// GIOROM, "Reduced-Order Neural Operators: Learning Lagrangian Dynamics on Highly Sparse
-/// Graphs" (Viswanath et al.; references/nclaw_giorom.md B1, B2).
+/// Graphs" (Viswanath et al.; v1 2024 and v3/TMLR 2026).
 ///
 /// The time stepper follows the v1 model (GNN -> GNO -> FNO -> GNO -> GNN), in the particles'
 /// own dimension (v1 projects 3-D positions to a 2-D latent grid; here a 2-D system has a 2-D

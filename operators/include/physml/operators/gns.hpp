@@ -1,7 +1,7 @@
 #pragma once
 /// \file gns.hpp
 /// GNS, "Learning to Simulate Complex Physics with Graph Networks" (Sanchez-Gonzalez et al.,
-/// ICML 2020; references/nclaw_giorom.md C1), the baseline of GIOROM: encoder (node and edge
+/// ICML 2020), the baseline of GIOROM: encoder (node and edge
 /// MLPs with LayerNorm) -> `steps` unshared Interaction Networks with residuals and sum
 /// aggregation -> decoder MLP (no LayerNorm) -> normalised acceleration. Latent 128, MLPs of 2
 /// hidden layers of 128, 10 steps. Inputs and integration: particle_model.hpp.

@@ -1,7 +1,7 @@
 #pragma once
 /// \file graph_net.hpp
 /// Message passing on particle graphs (GNS, Sanchez-Gonzalez et al., ICML 2020; the
-/// interaction layers of GIOROM, references/nclaw_giorom.md B1 and C1): MLPs with an optional
+/// interaction layers of GIOROM, Viswanath et al.): MLPs with an optional
 /// LayerNorm, the Interaction Network layer with scatter (index_add) aggregation over the
 /// edges of a mesh::radius_graph, batched graphs, and the encode-process-decode network.
 ///

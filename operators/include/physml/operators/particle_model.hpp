@@ -1,6 +1,6 @@
 #pragma once
 /// \file particle_model.hpp
-/// What GNS and GIOROM share (references/nclaw_giorom.md B1, C1): the GNS-style inputs of a
+/// What GNS and GIOROM share (Sanchez-Gonzalez et al. 2020; Viswanath et al.): the GNS-style inputs of a
 /// learned particle simulator and its time integration.
 ///
 /// Inputs of particle i at time t from the window of positions x_{t-W}, ..., x_t:

@@ -1,7 +1,7 @@
 #pragma once
 /// \file particle_task.hpp
 /// Training a learned particle simulator (GNS, GIOROM: operators/particle_model.hpp) on
-/// Trajectory files of `physml simulate` (references/nclaw_giorom.md B1, C1): every sample is
+/// Trajectory files of `physml simulate` (GNS and GIOROM training recipes): every sample is
 /// one (trajectory, frame t) window x_{t-W} .. x_t with the next frame x_{t+1} as the target;
 /// the input velocities get GNS's random-walk noise (std `noise` of the model at the last
 /// velocity), the target acceleration is corrected for the last position's noise; the loss is
