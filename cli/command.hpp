@@ -26,6 +26,9 @@ struct Command {
   bool config_file = false;
 };
 
+/// The non-empty items of a comma-separated option value ("a,b,,c" -> {a, b, c}).
+std::vector<std::string> split_list(const std::string& text);
+
 /// All registered subcommands by name.
 std::map<std::string, Command>& commands();
 

@@ -27,6 +27,20 @@ std::map<std::string, Command>& commands() {
 
 Registrar::Registrar(Command c) { commands()[c.name] = std::move(c); }
 
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : text + ",") {
+    if (c != ',') {
+      cur += c;
+    } else if (!cur.empty()) {
+      out.push_back(cur);
+      cur.clear();
+    }
+  }
+  return out;
+}
+
 }  // namespace physml::cli
 
 namespace {

@@ -52,18 +52,7 @@ int run_solve(const std::vector<std::string>& args) {
   physml::VecHandle x_guard(x);
 
   // One KSP per solver name; each reads the options with prefix "<name>_" (none if no -solvers).
-  std::vector<std::string> names;
-  {
-    std::string cur;
-    for (char c : list + ",") {
-      if (c == ',') {
-        if (!cur.empty()) names.push_back(cur);
-        cur.clear();
-      } else {
-        cur += c;
-      }
-    }
-  }
+  std::vector<std::string> names = physml::cli::split_list(list);
   const bool prefixed = !names.empty();
   if (!prefixed) names.push_back("");
   PetscInt n;

@@ -31,6 +31,20 @@
 
 namespace {
 
+/// What every path of `physml train` does with its Trainer before fit(): record how the run
+/// was configured, resume exactly from -resume if given; returns the model's parameter count.
+std::int64_t prepare_trainer(physml::train::Trainer& trainer, const physml::operators::Model& model,
+                             const std::string& resume, const physml::OptionsRecorder& recorder) {
+  trainer.set_metadata(recorder.json());
+  if (!resume.empty()) {
+    trainer.resume(resume);
+    physml::log_info("resumed from ", resume, " at epoch ", trainer.epoch());
+  }
+  std::int64_t n = 0;
+  for (const auto& p : model.parameters()) n += p.numel();
+  return n;
+}
+
 using physml::Options;
 using physml::OptionsReader;
 
@@ -56,15 +70,8 @@ int run_train_dcdm(const Options& opt, const std::string& data, const std::strin
   physml::check_no_unused_options();
   physml::train::DCDMTask task(d.b, d.A, d.grid, d.mask, task_options);
   physml::train::Trainer trainer(net, t);
-  trainer.set_metadata(recorder.json());
-  // Exact resume (weights, Adam state, epoch, best validation); the network options given
   // must be those of the checkpoint (load_into names the first that differs).
-  if (!resume.empty()) {
-    trainer.resume(resume);
-    physml::log_info("resumed from ", resume, " at epoch ", trainer.epoch());
-  }
-  std::int64_t nparams = 0;
-  for (const auto& p : net->parameters()) nparams += p.numel();
+  const auto nparams = prepare_trainer(trainer, *net, resume, recorder);
   std::string g;
   for (std::size_t i = 0; i < d.grid.size(); ++i) g += (i ? "x" : "") + std::to_string(d.grid[i]);
   physml::log_info("training dcdm (", nparams, " parameters, ", net->options().variant(), ") on ", data, ": ",
@@ -98,13 +105,7 @@ int run_train_nclaw(const Options& opt, const std::string& type, const std::stri
   physml::check_no_unused_options();
   physml::train::NCLawTask task(data, task_options);
   physml::train::Trainer trainer(law, t);
-  trainer.set_metadata(recorder.json());
-  if (!resume.empty()) {
-    trainer.resume(resume);
-    physml::log_info("resumed from ", resume, " at epoch ", trainer.epoch());
-  }
-  std::int64_t nparams = 0;
-  for (const auto& p : law->parameters()) nparams += p.numel();
+  const auto nparams = prepare_trainer(trainer, *law, resume, recorder);
   physml::log_info("training ", type, " (", nparams, " parameters) through the differentiable MPM on ", data, ": ",
                    task.particles(), " particles, ", task.frames(), " frames");
   auto records = trainer.fit(task);
@@ -121,19 +122,7 @@ int run_train_nclaw(const Options& opt, const std::string& type, const std::stri
 /// Title of the trainer's -help section with the particle simulators' defaults.
 const char* const kParticleTrainerTitle = "Trainer with -model gns|giorom (defaults of GNS training)";
 
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : text + ",") {
-    if (c != ',') {
-      cur += c;
-    } else if (!cur.empty()) {
-      out.push_back(cur);
-      cur.clear();
-    }
-  }
-  return out;
-}
+using physml::cli::split_list;
 
 /// -model gns | giorom: a learned particle simulator on Trajectory files of physml simulate
 /// (train::ParticleTask through train::Trainer).
@@ -147,13 +136,7 @@ int run_train_particles(const Options& opt, const std::string& type, const std::
   physml::check_no_unused_options();
   physml::train::ParticleTask task(split_list(data), split_list(valid), task_options);
   physml::train::Trainer trainer(model, t);
-  trainer.set_metadata(recorder.json());
-  if (!resume.empty()) {
-    trainer.resume(resume);
-    physml::log_info("resumed from ", resume, " at epoch ", trainer.epoch());
-  }
-  std::int64_t nparams = 0;
-  for (const auto& p : model->parameters()) nparams += p.numel();
+  const auto nparams = prepare_trainer(trainer, *model, resume, recorder);
   physml::log_info("training ", type, " (", nparams, " parameters) on ", split_list(data).size(), " trajectories (",
                    task.dim(), "-D), validating on ", split_list(valid).size());
   auto records = trainer.fit(task);
@@ -235,10 +218,7 @@ int run_train(const std::vector<std::string>& args) {
   auto model = split.normalized(inner);
   model->to(c10::Device(device));
   physml::train::Trainer trainer(model, t);
-  trainer.set_metadata(recorder.json());
-  if (!resume.empty()) trainer.resume(resume);
-  std::int64_t nparams = 0;
-  for (const auto& p : model->parameters()) nparams += p.numel();
+  const auto nparams = prepare_trainer(trainer, *model, resume, recorder);
   physml::log_info("training ", inner->type(), " (", nparams, " parameters) on ", data, ": ", train.size(),
                    " train samples", valid ? ", " + std::to_string(valid->size()) + " validation samples" : "",
                    ", grid ", in.size() > 2 ? std::to_string(in[1]) + "x" + std::to_string(in[2]) : std::to_string(in[1]));

@@ -68,10 +68,8 @@ TEST(ParticleTask, BatchesAreWindowsWithTheRandomWalkNoiseCorrectedInTheTarget) 
   // ...and the next frame the last position's noise, so the target velocity is the clean one.
   EXPECT_TRUE(torch::allclose(sample0[4] - sample0[3], clean[4] - clean[3], 1e-12, 1e-14));
   // Velocity-noise std at the last velocity ~ noise (1e-3): over 48 x 2 values, within 30%.
-  const auto v_last = (sample0[3] - sample0[2]) - (clean[3] - clean[2]);
   const auto all = (b.input[3] - b.input[2]) - torch::cat({clean[3] - clean[2], clean[7] - clean[6]});
   EXPECT_NEAR(all.std().item<double>(), 1e-3, 3e-4);
-  (void)v_last;
 }
 
 TEST(ParticleTask, SparseSamplesKeepAFractionOfTheParticles) {

@@ -33,14 +33,9 @@ SolveReport run_solve(Mat A, Vec b, Vec x, const std::string& prefix) {
   r.solve_seconds = t.seconds();
   r.iterations = solver.iterations();
   r.reason = solver.reason();
-  KSPType kt;
-  PC pc;
-  PCType pt;
-  PHYSML_PETSC(KSPGetType(ksp, &kt));
-  PHYSML_PETSC(KSPGetPC(ksp, &pc));
-  PHYSML_PETSC(PCGetType(pc, &pt));
-  r.ksp_type = kt ? kt : "";
-  r.pc_type = pt ? pt : "none";
+  const auto settings = ksp_settings(ksp);  // ksp_type, pc_type first
+  r.ksp_type = settings[0].second;
+  r.pc_type = settings[1].second;
   r.label = prefix.empty() ? r.ksp_type + "+" + r.pc_type : prefix.substr(0, prefix.size() - (prefix.back() == '_'));
   const PetscReal* h;
   PetscInt nh;
