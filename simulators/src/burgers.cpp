@@ -31,6 +31,8 @@ BurgersOptions& BurgersOptions::read_options(OptionsReader& r) {
   sigma = detail::positive_option(r, "sigma", sigma, "GRF amplitude sigma of u0");
   tau = detail::positive_option(r, "tau", tau, "GRF inverse length scale tau of u0");
   alpha = detail::positive_option(r, "alpha", alpha, "GRF exponent alpha of u0");
+  random_mean = r.boolean("random_mean", random_mean,
+                          "draw the constant mode of u0 too (the FNO generator fixes it to mean 0)");
   cfl = detail::positive_option(r, "cfl", cfl, "CFL number of the adaptive time step");
   max_dt = detail::positive_option(r, "max_dt", max_dt, "largest time step");
   return *this;
@@ -174,7 +176,7 @@ BurgersGenerator::BurgersGenerator(const BurgersOptions& options)
   g.tau = options.tau;
   g.sigma = options.sigma;
   g.boundary = physics::FieldBoundary::periodic;
-  g.zero_mean = false;  // −Δ + 25I is invertible: the mean mode (variance σ²/τ^{2α} = 1) is part of the measure
+  g.zero_mean = !options.random_mean;
   impl_ = std::make_unique<Impl>(Impl{physics::GaussianRandomField(g)});
 }
 

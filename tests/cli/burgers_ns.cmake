@@ -43,6 +43,17 @@ foreach(model fno mgno)
     CREATES ${bns_dir}/burgers_${model}/test/sample0.png ${bns_dir}/burgers_${model}/test/sample2.vti PROPERTIES LABELS cli FIXTURES_REQUIRED "cli_burgers_data;cli_burgers_${model}")
 endforeach()
 
+# The two Burgers runs compared by wall time with a reference line: the table names both runs
+# with their best validation L2 and the PNG is written; a missing metric is refused.
+physml_cli_test(NAME cli.burgers.curves COMMAND physml_cli curves ${bns_dir}/burgers_fno ${bns_dir}/burgers_mgno
+  -labels FNO,MgNO -x seconds -reference published=0.016 -output ${bns_dir}/curves.png
+  OUTPUT "valid_l2 over the whole runs" "FNO +[0-9.]+e[-+][0-9]+ +1 +[0-9.]+ +1 " "MgNO +[0-9.]+e[-+][0-9]+ +1 " "wrote .*curves.png"
+  CREATES ${bns_dir}/curves.png PROPERTIES LABELS cli FIXTURES_REQUIRED "cli_burgers_fno;cli_burgers_mgno")
+physml_cli_test(NAME cli.burgers.curves_bad_metric EXIT 1 COMMAND physml_cli curves ${bns_dir}/burgers_fno -metric valid_rollout
+  -output ${bns_dir}/curves_bad.png
+  OUTPUT "run 'burgers_fno' has no metric 'valid_rollout' \\(its log has train_loss, valid_h1, valid_l2\\)"
+  ABSENT ${bns_dir}/curves_bad.png PROPERTIES LABELS cli FIXTURES_REQUIRED cli_burgers_fno)
+
 # Navier-Stokes: 16^2, 3 snapshots after w(t_0), 8 train + 2 test trajectories.
 physml_cli_test(NAME cli.ns_pairs.data COMMAND ${CMAKE_COMMAND} -E rm -f ${bns_dir}/ns.h5 ${bns_dir}/ns.h5.partial
   ABSENT ${bns_dir}/ns.h5 ${bns_dir}/ns.h5.partial PROPERTIES LABELS cli FIXTURES_SETUP cli_ns_clean)

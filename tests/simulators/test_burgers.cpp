@@ -78,3 +78,23 @@ TEST(Burgers, GeneratorIsReproducibleAndChecksInput) {
   o.viscosity = 0;
   EXPECT_THROW_MSG(BurgersSolver{o}, "viscosity 0 must be positive");
 }
+
+TEST(Burgers, InitialMeanIsZeroUnlessDrawn) {
+  // The published generator fixes the k = 0 coefficient to the mean 0; random_mean draws it
+  // with variance σ²τ^(−2α) = 625/625 = 1 (FNO values).
+  BurgersOptions o;
+  o.resolution = 64;
+  o.final_time = 0.01;
+  BurgersGenerator fixed(o);
+  o.random_mean = true;
+  BurgersGenerator drawn(o);
+  double sum2 = 0;
+  const int n = 400;
+  for (int i = 0; i < n; ++i) {
+    EXPECT_NEAR(fixed.generate(5, static_cast<std::uint64_t>(i)).initial.mean().item<double>(), 0.0, 1e-13);
+    const double m = drawn.generate(5, static_cast<std::uint64_t>(i)).initial.mean().item<double>();
+    sum2 += m * m;
+  }
+  // sample variance of 400 N(0, 1) draws: 1 ± 0.07 (one standard error); allow 4 of them
+  EXPECT_NEAR(sum2 / n, 1.0, 0.28);
+}

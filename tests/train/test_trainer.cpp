@@ -10,6 +10,7 @@
 #include "physml/operators/fno.hpp"
 #include "physml/operators/mgno.hpp"
 #include "physml/train/dataset.hpp"
+#include "physml/train/figures.hpp"
 #include "physml/operators/normalized_model.hpp"
 #include "physml/train/trainer.hpp"
 #include "resume_check.hpp"
@@ -439,4 +440,80 @@ TEST(Trainer, CheckpointsRecordHowTheRunWasConfigured) {
     EXPECT_NE(options.find("\"mgno_channels\":4"), std::string::npos) << options;
     EXPECT_NE(options.find("\"lr\":"), std::string::npos) << options;  // defaults too
   }
+}
+
+TEST(Trainer, SummedLossEqualsMeanLossWithWeightDecayOverBatchSize) {
+  // Adam divides the gradient by its own running RMS, so scaling the loss by the batch size B
+  // changes only the weight-decay term: "sum" with λ is "mean" with λ/B (up to Adam's eps).
+  auto dir = test::scratch_dir();
+  auto path = make_dataset(dir);  // 16 samples, batches of 4: every batch has B = 4
+  GridDataset train(path, "train");
+  const int threads = torch::get_num_threads();
+  torch::set_num_threads(1);
+  auto run = [&](const std::string& reduction, double wd) {
+    torch::manual_seed(3);
+    auto m = tiny_mgno();
+    Trainer t(m, tiny_options("").loss_reduction(reduction).weight_decay(wd).batch_size(4).epochs(3).verbose(false));
+    auto rec = t.fit(train, nullptr);
+    return std::make_pair(m, rec.back().train_loss);
+  };
+  auto [sum, sum_loss] = run("sum", 0.2);
+  auto [mean, mean_loss] = run("mean", 0.05);
+  auto [mean_same, mean_same_loss] = run("mean", 0.2);
+  torch::set_num_threads(threads);
+  double max_diff = 0, max_other = 0;
+  auto ps = sum->named_parameters(), pm = mean->named_parameters(), po = mean_same->named_parameters();
+  for (const auto& item : ps) {
+    max_diff = std::max(max_diff, (item.value() - pm[item.key()]).abs().max().item<double>());
+    max_other = std::max(max_other, (item.value() - po[item.key()]).abs().max().item<double>());
+  }
+  std::printf("  max |sum(wd) - mean(wd/B)| = %.3g, max |sum(wd) - mean(wd)| = %.3g\n", max_diff, max_other);
+  // float32 rounding over 12 Adam steps and eps = 1e-8 leave ~1e-5; the weight decay itself moves
+  // the parameters by ~5e-2, so the equivalence is shown to three orders of magnitude.
+  EXPECT_LT(max_diff, 1e-4);
+  EXPECT_GT(max_other, 100 * max_diff) << "the weight decay must matter in this test, or it shows nothing";
+  EXPECT_NEAR(sum_loss, mean_loss, 1e-4 * std::abs(mean_loss));
+  EXPECT_THROW_MSG(Trainer(tiny_mgno(), tiny_options("").loss_reduction("median")).fit(train, nullptr),
+                   "loss_reduction 'median' is not one of mean, sum");
+}
+
+TEST(LearningCurves, BestWithinAWallClockBudgetAndClearErrors) {
+  auto dir = test::scratch_dir();
+  auto write = [&](const std::string& name, const std::string& body) {
+    const auto p = (dir / name).string();
+    std::ofstream(p) << "epoch,lr,train_loss,valid_h1,valid_l2,seconds\n" << body;
+    return p;
+  };
+  // a: 10 s per epoch, valid_l2 0.5, 0.2, 0.3, 0.1; b: 25 s per epoch, 0.4, 0.05
+  auto a = write("a.csv", "1,1e-3,1,0.9,0.5,10\n2,1e-3,1,0.9,0.2,10\n3,1e-3,1,0.9,0.3,10\n4,1e-3,1,0.9,0.1,10\n");
+  auto b = write("b.csv", "1,1e-3,2,0.9,0.4,25\n2,1e-3,1,0.9,0.05,25\n");
+  std::vector<LearningCurve> runs{{"a", read_log_csv(a)}, {"b", read_log_csv(b)}};
+  LearningCurvesOptions o;
+  o.budget = 30;  // a: epochs 1-3 (best 0.2 at epoch 2, 20 s); b: epoch 1 only
+  auto s = learning_curve_summary(runs, o);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_DOUBLE_EQ(s[0].best, 0.2);
+  EXPECT_EQ(s[0].best_epoch, 2);
+  EXPECT_DOUBLE_EQ(s[0].best_seconds, 20);
+  EXPECT_EQ(s[0].epochs, 3);
+  EXPECT_DOUBLE_EQ(s[1].best, 0.4);
+  EXPECT_EQ(s[1].epochs, 1);
+  o.budget = 0;
+  s = learning_curve_summary(runs, o);
+  EXPECT_DOUBLE_EQ(s[0].best, 0.1);
+  EXPECT_DOUBLE_EQ(s[1].best, 0.05);
+  EXPECT_DOUBLE_EQ(s[1].seconds, 50);
+  o.metric = "train_loss";
+  EXPECT_DOUBLE_EQ(learning_curve_summary(runs, o)[1].best, 1.0);
+  o.x = "seconds";
+  o.references = {{"published", 0.0108}};
+  const auto png = (dir / "curves.png").string();
+  write_learning_curves(png, runs, o);
+  EXPECT_GT(std::filesystem::file_size(png), 1000u);
+  o.metric = "valid_rollout";
+  EXPECT_THROW_MSG(learning_curve_summary(runs, o), "run 'a' has no metric 'valid_rollout'");
+  o.metric = "valid_l2";
+  o.x = "minutes";
+  EXPECT_THROW_MSG(write_learning_curves(png, runs, o), "x 'minutes' is not one of epoch, seconds, hours");
+  EXPECT_THROW_MSG(read_log_csv((dir / "missing.csv").string()), "cannot read training log");
 }

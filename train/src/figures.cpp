@@ -1,6 +1,7 @@
 #include "physml/train/figures.hpp"
 
 #include "physml/core/error.hpp"
+#include "physml/core/options_reader.hpp"
 #include "physml/io/png.hpp"
 #include "physml/io/vtk.hpp"
 
@@ -9,6 +10,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 namespace physml::train {
@@ -50,6 +52,116 @@ void write_loss_curves(const std::string& path, const std::vector<EpochRecord>& 
     series.push_back(m);
   }
   io::write_line_plot_png(path, series, o);
+}
+
+namespace {
+
+double curve_value(const EpochRecord& r, const std::string& metric) {
+  return metric == "train_loss" ? r.train_loss : r.metric(metric);
+}
+
+void check_curves(const std::vector<LearningCurve>& runs, const LearningCurvesOptions& o) {
+  PHYSML_CHECK(!runs.empty(), "learning curves: no runs given");
+  PHYSML_CHECK(o.x == "epoch" || o.x == "seconds" || o.x == "hours", "learning curves: x '", o.x,
+               "' is not one of epoch, seconds, hours");
+  PHYSML_CHECK(std::isfinite(o.budget) && o.budget >= 0, "learning curves: budget ", o.budget,
+               " must be a finite number of seconds >= 0");
+  for (const auto& run : runs) {
+    PHYSML_CHECK(!run.records.empty(), "learning curves: run '", run.label, "' has no epochs");
+    if (o.metric == "train_loss") continue;
+    bool any = false;
+    for (const auto& r : run.records) any = any || r.metrics.count(o.metric) > 0;
+    std::string have;
+    for (const auto& [name, v] : run.records.back().metrics) have += (have.empty() ? "" : ", ") + name;
+    PHYSML_CHECK(any, "learning curves: run '", run.label, "' has no metric '", o.metric, "' (its log has train_loss",
+                 have.empty() ? "" : ", ", have, ")");
+  }
+}
+
+}  // namespace
+
+void write_learning_curves(const std::string& path, const std::vector<LearningCurve>& runs,
+                           const LearningCurvesOptions& o) {
+  check_curves(runs, o);
+  std::vector<io::Series> series;
+  double x_min = std::numeric_limits<double>::infinity(), x_max = -x_min;
+  for (const auto& run : runs) {
+    io::Series s{run.label, {}, {}};
+    double t = 0;
+    for (const auto& r : run.records) {
+      t += r.seconds;
+      const double x = o.x == "epoch" ? static_cast<double>(r.epoch) : o.x == "seconds" ? t : t / 3600.0;
+      s.x.push_back(x);
+      s.y.push_back(curve_value(r, o.metric));
+      x_min = std::min(x_min, x);
+      x_max = std::max(x_max, x);
+    }
+    series.push_back(s);
+  }
+  for (const auto& [label, value] : o.references) series.emplace_back(label, std::vector<double>{x_min, x_max},
+                                                                      std::vector<double>{value, value}, true);
+  io::LinePlotOptions p;
+  p.title = o.title.empty() ? metric_label(o.metric) : o.title;
+  p.xlabel = o.x == "epoch" ? "epoch" : o.x == "seconds" ? "wall time [s]" : "wall time [h]";
+  p.ylabel = metric_label(o.metric);
+  p.log_y = true;
+  io::write_line_plot_png(path, series, p);
+}
+
+std::vector<CurveSummary> learning_curve_summary(const std::vector<LearningCurve>& runs,
+                                                 const LearningCurvesOptions& o) {
+  check_curves(runs, o);
+  std::vector<CurveSummary> out;
+  for (const auto& run : runs) {
+    CurveSummary c;
+    c.label = run.label;
+    c.best = std::numeric_limits<double>::quiet_NaN();
+    double t = 0;
+    for (const auto& r : run.records) {
+      t += r.seconds;
+      if (o.budget > 0 && t > o.budget) break;
+      c.epochs = r.epoch;
+      c.seconds = t;
+      const double v = curve_value(r, o.metric);
+      if (std::isfinite(v) && !(v >= c.best)) {
+        c.best = v;
+        c.best_epoch = r.epoch;
+        c.best_seconds = t;
+      }
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+LearningCurvesOptions& LearningCurvesOptions::set_from_options(const Options& options) {
+  OptionsReader r(options, "Learning curves: runs compared by epoch or wall time");
+  metric = r.string("metric", metric, "plotted quantity: train_loss or a metric of the logs (valid_l2, valid_h1, ...)");
+  x = r.choice("x", {"epoch", "seconds", "hours"}, x, "abscissa: epoch, or cumulative wall time");
+  std::string refs;
+  for (const auto& [label, value] : references) {
+    std::ostringstream v;
+    v << value;
+    refs += (refs.empty() ? "" : ",") + label + "=" + v.str();
+  }
+  refs = r.string("reference", refs, "dashed horizontal lines LABEL=VALUE[,LABEL=VALUE...] (published numbers)");
+  references.clear();
+  std::stringstream ss(refs);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (item.empty()) continue;
+    const auto eq = item.rfind('=');
+    PHYSML_CHECK(eq != std::string::npos && eq > 0, "-reference entry '", item, "' is not LABEL=VALUE");
+    const std::string text = item.substr(eq + 1);
+    char* end = nullptr;
+    const double v = std::strtod(text.c_str(), &end);
+    PHYSML_CHECK(!text.empty() && end && *end == '\0' && std::isfinite(v), "-reference entry '", item,
+                 "': '", text, "' is not a finite number");
+    references.emplace_back(item.substr(0, eq), v);
+  }
+  budget = r.real("budget", budget, "wall-clock budget in seconds for the summary table (0 = whole runs)");
+  title = r.string("title", title, "plot title (default: the metric)");
+  return *this;
 }
 
 std::vector<EpochRecord> read_log_csv(const std::string& path) {

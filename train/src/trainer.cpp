@@ -200,6 +200,9 @@ std::vector<EpochRecord> Trainer::fit(TrainingTask& task) {
   task.prepare(*model_);  // may decide the samples (a particle task's windows depend on the model)
   PHYSML_CHECK(task.size() >= 1, "Trainer: the task has no training samples");
   LRSchedule schedule(o.schedule());
+  PHYSML_CHECK(o.loss_reduction() == "mean" || o.loss_reduction() == "sum", "Trainer: loss_reduction '",
+               o.loss_reduction(), "' is not one of mean, sum");
+  const bool sum_over_batch = o.loss_reduction() == "sum";
   const std::string dir = o.output_dir();
   std::vector<std::shared_ptr<TrainerCallback>> callbacks;
   if (!dir.empty()) {
@@ -242,7 +245,10 @@ std::vector<EpochRecord> Trainer::fit(TrainingTask& task) {
       const double value = loss.item<double>();
       if (!std::isfinite(value))
         PHYSML_DIVERGED("loss is ", value, " at epoch ", epoch_ + 1, ", batch ", nb + 1, " (lr ", rec.lr, ")");
-      loss.backward();
+      if (sum_over_batch)
+        (loss * static_cast<double>(idx.size())).backward();
+      else
+        loss.backward();
       if (o.grad_clip() > 0) {
         const double norm = torch::nn::utils::clip_grad_norm_(model_->parameters(), o.grad_clip());
         if (!std::isfinite(norm)) PHYSML_DIVERGED("gradient norm is ", norm, " at epoch ", epoch_ + 1);
@@ -375,6 +381,8 @@ TrainerOptions& TrainerOptions::set_from_options(const Options& options, const s
     optimizer(r.choice("optimizer", {"adam", "adamw"}, optimizer(), "adam (L2 weight decay) or adamw (decoupled)"));
     weight_decay(r.real("weight_decay", weight_decay(), "weight decay"));
     loss(r.choice("loss", {"l2", "h1", "h1_spectral", "mse"}, loss(), "training loss of supervised training, on decoded outputs"));
+    loss_reduction(r.choice("loss_reduction", {"mean", "sum"}, loss_reduction(),
+                            "back-propagate the batch mean of the loss or its sum over the batch (legacy FNO/MgNO scripts: sum)"));
     periodic(r.boolean("periodic", periodic(), "periodic finite differences in the h1 loss and metric"));
     grad_clip(r.real("grad_clip", grad_clip(), "clip the global gradient 2-norm to this value (0 = off)"));
     seed(static_cast<std::uint64_t>(r.integer("seed", static_cast<long>(seed()), "seed of the batch order (and of batch noise)", 0)));

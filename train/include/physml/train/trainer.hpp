@@ -39,6 +39,12 @@ struct TrainerOptions {
   TORCH_ARG(std::string, loss) = "l2";
   /// Periodic finite differences for the "h1" loss and metric.
   TORCH_ARG(bool, periodic) = false;
+  /// What is back-propagated for a batch: "mean" (the task's loss, a batch mean) or "sum"
+  /// (that mean times the batch's sample count, as the legacy FNO and MgNO scripts do with
+  /// their summed relative loss). Adam is blind to the scale of the gradient except for its
+  /// L2 weight decay: with "sum", optimizer "adam" and weight decay λ train as "mean" with
+  /// λ / batch size. The logged train_loss is the mean either way.
+  TORCH_ARG(std::string, loss_reduction) = "mean";
   /// Clip the global gradient 2-norm to this value (0 = off).
   TORCH_ARG(double, grad_clip) = 0.0;
   /// Seed of the batch order (derive_seed(seed, epoch)) and of the tasks' batch seeds.
@@ -53,7 +59,7 @@ struct TrainerOptions {
   TORCH_ARG(bool, verbose) = true;
 
 public:
-  /// Read -epochs, -batch_size, -optimizer, -weight_decay, -loss, -periodic, -grad_clip, -seed,
+  /// Read -epochs, -batch_size, -optimizer, -weight_decay, -loss, -loss_reduction, -periodic, -grad_clip, -seed,
   /// -shuffle, -output, -stop_after and the schedule's keys (ScheduleOptions::set_from_options)
   /// under the prefix of `options`; the current values are the defaults. A non-empty `title`
   /// heads a section of its own in -help (one per set of defaults, e.g. the DCDM trainer's;
