@@ -16,6 +16,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas0-openmp                # the libblas.so.3 / liblapack.so.3 LibTorch calls (see below)
   python3-torch                      # Python torch 1.13: benchmark references (bench/reference) and TorchScript test fixtures only; never linked
+  python3-h5py                       # reads Dataset files in bench/reference scripts (baselines); never linked
   gfortran                           # the Fortran module of the C API (optional: skipped without it)
 )
 
