@@ -1,6 +1,7 @@
 #include "physml/simulators/burgers.hpp"
 
 #include "physml/core/error.hpp"
+#include "physml/core/random.hpp"
 #include "pde_options.hpp"
 #include "physml/core/options_reader.hpp"
 #include "physml/physics/random_field.hpp"
@@ -11,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <complex>
+#include <random>
 
 namespace physml::simulators {
 
@@ -33,6 +35,11 @@ BurgersOptions& BurgersOptions::read_options(OptionsReader& r) {
   alpha = detail::positive_option(r, "alpha", alpha, "GRF exponent alpha of u0");
   random_mean = r.boolean("random_mean", random_mean,
                           "draw the constant mode of u0 too (the FNO generator fixes it to mean 0)");
+  forcing_amplitude = detail::finite_option(r, "forcing_amplitude", forcing_amplitude,
+                                            "amplitude A of the forcing A sum_k sin(2 pi k x + phi_k + omega_k t) (0 = none)");
+  forcing_modes = r.integer("forcing_modes", forcing_modes, "forced wavenumbers k = 1..K", 1, 1 << 20);
+  forcing_seed = static_cast<std::uint64_t>(
+      r.integer("forcing_seed", static_cast<long>(forcing_seed), "seed of the forcing's phases and frequencies", 0));
   cfl = detail::positive_option(r, "cfl", cfl, "CFL number of the adaptive time step");
   max_dt = detail::positive_option(r, "max_dt", max_dt, "largest time step");
   return *this;
@@ -47,6 +54,34 @@ BurgersOptions& BurgersOptions::on(const mesh::Grid& g) {
 
 using cplx = std::complex<double>;
 
+BurgersForcing BurgersForcing::draw(const BurgersOptions& o) {
+  PHYSML_CHECK(std::isfinite(o.forcing_amplitude), "Burgers: forcing amplitude ", o.forcing_amplitude, " is not finite");
+  BurgersForcing f;
+  f.amplitude = o.forcing_amplitude;
+  if (o.forcing_amplitude == 0) return f;
+  PHYSML_CHECK(o.forcing_modes >= 1, "Burgers: forcing_modes ", o.forcing_modes, " must be at least 1");
+  PHYSML_CHECK(3 * o.forcing_modes < o.resolution, "Burgers: forcing_modes ", o.forcing_modes,
+               " must be below resolution/3 = ", o.resolution / 3.0, " (the dealiased modes)");
+  auto unit = [](std::mt19937_64& g) { return static_cast<double>(g() >> 11) * 0x1.0p-53; };
+  for (int64_t k = 1; k <= o.forcing_modes; ++k) {
+    std::mt19937_64 g(derive_seed(o.forcing_seed, static_cast<std::uint64_t>(k)));
+    f.phase.push_back(2 * M_PI * unit(g));
+    f.frequency.push_back(2 * M_PI * (2 * unit(g) - 1));
+  }
+  return f;
+}
+
+at::Tensor BurgersForcing::evaluate(int64_t n, double t) const {
+  auto out = torch::zeros({n}, torch::kDouble);
+  if (!active()) return out;
+  auto* o = out.data_ptr<double>();
+  for (size_t k = 0; k < phase.size(); ++k)
+    for (int64_t j = 0; j < n; ++j)
+      o[j] += amplitude * std::sin(2 * M_PI * static_cast<double>(k + 1) * static_cast<double>(j) / static_cast<double>(n) +
+                                   phase[k] + frequency[k] * t);
+  return out;
+}
+
 struct BurgersSolver::Impl {
   int64_t n = 0, nh = 0;
   double* real = nullptr;
@@ -55,14 +90,15 @@ struct BurgersSolver::Impl {
   std::vector<double> k;      // angular wavenumbers 2πm
   std::vector<double> mask;   // 2/3 dealiasing
   double max_abs_u = 0;       // from the last nonlinear evaluation
+  BurgersForcing forcing;
   ~Impl() {
     if (r2c) fftw_destroy_plan(r2c);
     if (c2r) fftw_destroy_plan(c2r);
     if (real) fftw_free(real);
     if (spec) fftw_free(spec);
   }
-  // N(û) = −(i k / 2) FFT(u²), dealiased; records max|u|.
-  void nonlinear(const std::vector<cplx>& uh, std::vector<cplx>& out) {
+  // N(û, t) = −(i k / 2) FFT(u²) + FFT(f(t)), dealiased; records max|u|.
+  void nonlinear(const std::vector<cplx>& uh, std::vector<cplx>& out, double t) {
     auto* s = reinterpret_cast<cplx*>(spec);
     for (int64_t m = 0; m < nh; ++m) s[m] = uh[static_cast<size_t>(m)];
     fftw_execute(c2r);
@@ -79,6 +115,10 @@ struct BurgersSolver::Impl {
       const auto mm = static_cast<size_t>(m);
       out[mm] = cplx(0.0, -0.5 * k[mm]) * s[m] * mask[mm];
     }
+    // sin(2πkx + θ) has the unnormalized coefficient n e^{iθ} / (2i) at wavenumber k.
+    for (size_t q = 0; q < forcing.phase.size(); ++q)
+      out[q + 1] += cplx(0.0, -0.5 * static_cast<double>(n) * forcing.amplitude) *
+                    std::exp(cplx(0.0, forcing.phase[q] + forcing.frequency[q] * t));
   }
 };
 
@@ -100,6 +140,7 @@ BurgersSolver::BurgersSolver(const BurgersOptions& options) : options_(options),
     I.k[static_cast<size_t>(m)] = 2.0 * M_PI * static_cast<double>(m);
     I.mask[static_cast<size_t>(m)] = 3 * m < I.n ? 1.0 : 0.0;  // keep |m| < n/3
   }
+  I.forcing = BurgersForcing::draw(options_);
 }
 
 BurgersSolver::~BurgersSolver() = default;
@@ -131,7 +172,7 @@ at::Tensor BurgersSolver::solve(const at::Tensor& u0_in, const std::vector<doubl
   double last_dt = -1;
   for (size_t ti = 0; ti < times.size(); ++ti) {
     while (t < times[ti]) {
-      I.nonlinear(uh, a);  // also measures max|u|
+      I.nonlinear(uh, a, t);  // also measures max|u|
       PHYSML_CHECK(std::isfinite(I.max_abs_u), "Burgers: the solution became non-finite at t = ", t,
                    " (time step too large? lower -cfl)");
       double dt = std::min(options_.max_dt, options_.cfl * dx / std::max(I.max_abs_u, 1e-300));
@@ -145,11 +186,11 @@ at::Tensor BurgersSolver::solve(const at::Tensor& u0_in, const std::vector<doubl
       }
       // Lawson integrating-factor RK4 on v = e^{νk²t} û.
       for (size_t m = 0; m < nh; ++m) tmp[m] = E2[m] * (uh[m] + 0.5 * dt * a[m]);
-      I.nonlinear(tmp, b);
+      I.nonlinear(tmp, b, t + 0.5 * dt);
       for (size_t m = 0; m < nh; ++m) tmp[m] = E2[m] * uh[m] + 0.5 * dt * b[m];
-      I.nonlinear(tmp, c);
+      I.nonlinear(tmp, c, t + 0.5 * dt);
       for (size_t m = 0; m < nh; ++m) tmp[m] = E[m] * uh[m] + dt * E2[m] * c[m];
-      I.nonlinear(tmp, d);
+      I.nonlinear(tmp, d, t + dt);
       for (size_t m = 0; m < nh; ++m)
         uh[m] = E[m] * uh[m] + dt / 6.0 * (E[m] * a[m] + 2.0 * E2[m] * (b[m] + c[m]) + d[m]);
       t = (dt == times[ti] - t) ? times[ti] : t + dt;

@@ -44,6 +44,13 @@ struct BurgersOptions {
   /// With the mean drawn, u(·, 1) is nearly the constant mean(u₀) at ν = 0.1 (the k ≥ 1 modes
   /// decay like e^(−4π²νk²)), and relative L2 measures mostly that constant.
   bool random_mean = false;
+  /// Large-scale forcing f(x, t) = A Σ_{k=1..K} sin(2πk x + φ_k + ω_k t) on the right-hand
+  /// side (A = forcing_amplitude, K = forcing_modes; 0 = unforced, the FNO benchmark). The
+  /// phases φ_k ∈ [0, 2π) and frequencies ω_k ∈ [−2π, 2π) are drawn from forcing_seed
+  /// (BurgersForcing::draw), so a forced trajectory is a pure function of (u₀, options).
+  double forcing_amplitude = 0.0;
+  int64_t forcing_modes = 3;
+  std::uint64_t forcing_seed = 0;
 
   /// The published distribution on 1024 points (published: 8192), the size `physml generate burgers` uses by default.
   static BurgersOptions scaled();
@@ -56,6 +63,19 @@ struct BurgersOptions {
   mesh::Grid grid() const;
   /// Solve on `grid` (a 1-D periodic grid of [0, 1), any number of points); anything else throws physml::Error naming what was expected.
   BurgersOptions& on(const mesh::Grid& grid);
+};
+
+/// The forcing f(x, t) = A Σ_k sin(2πk x + φ_k + ω_k t), k = 1..K, of one trajectory.
+struct BurgersForcing {
+  double amplitude = 0;
+  std::vector<double> phase, frequency;  ///< φ_k, ω_k for k = 1..K
+  /// The forcing of `options` (its amplitude, modes and seed): φ_k and ω_k from a 64-bit
+  /// Mersenne twister seeded with derive_seed(forcing_seed, k), mapped to doubles by hand so
+  /// the draw is the same with every standard library.
+  static BurgersForcing draw(const BurgersOptions& options);
+  bool active() const { return amplitude != 0 && !phase.empty(); }
+  /// f(x_j, t) at x_j = j/n: [n] float64.
+  at::Tensor evaluate(int64_t n, double t) const;
 };
 
 /// Pseudo-spectral Burgers integrator for one field at a time. Not thread-safe (FFTW buffers).

@@ -1,0 +1,157 @@
+#include "physml/simulators/coarse_burgers.hpp"
+
+#include "physml/core/error.hpp"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+namespace physml::simulators {
+
+namespace {
+
+/// Angular wavenumbers 2πm of an rfft of n points, as real tensor [n/2 + 1] like `like`.
+at::Tensor wavenumbers(std::int64_t n, const at::Tensor& like) {
+  return torch::arange(n / 2 + 1, like.options().dtype(c10::toRealValueType(like.scalar_type()))) * (2 * M_PI);
+}
+
+/// 1 for the modes m with 3m < n (the 2/3 rule), else 0: [n/2 + 1].
+at::Tensor dealias_mask(std::int64_t n, const at::Tensor& like) {
+  auto m = torch::arange(n / 2 + 1, like.options().dtype(c10::toRealValueType(like.scalar_type())));
+  return (3 * m < static_cast<double>(n)).to(m.scalar_type());
+}
+
+at::Tensor derivative(const at::Tensor& u) {
+  const auto n = u.size(-1);
+  auto uh = torch::fft::rfft(u);
+  auto ik = torch::complex(torch::zeros_like(wavenumbers(n, u)), wavenumbers(n, u));
+  return torch::fft::irfft(uh * ik, n);
+}
+
+/// −(u²/2)_x on the grid of u, dealiased, in Fourier space (unnormalized rfft).
+at::Tensor advection_hat(const at::Tensor& u) {
+  const auto n = u.size(-1);
+  auto k = wavenumbers(n, u);
+  auto minus_ik = torch::complex(torch::zeros_like(k), -k);
+  return minus_ik * dealias_mask(n, u) * torch::fft::rfft(0.5 * u * u);
+}
+
+void check_field(const at::Tensor& u, const char* what) {
+  PHYSML_CHECK(u.defined() && u.dim() >= 1 && u.is_floating_point(), what,
+               ": expected a real floating-point tensor [..., n], got ", u.defined() ? u.sizes() : at::IntArrayRef{});
+}
+
+}  // namespace
+
+at::Tensor spectral_filter(const at::Tensor& u, std::int64_t n) {
+  check_field(u, "spectral_filter");
+  const auto N = u.size(-1);
+  PHYSML_CHECK(n >= 2 && n <= N, "spectral_filter: coarse size ", n, " must be in [2, ", N, "] (the fine size)");
+  auto uh = torch::fft::rfft(u);
+  const std::int64_t keep = std::min((n + 2) / 3, N / 2 + 1);  // modes m with 3m < n
+  auto shape = uh.sizes().vec();
+  shape.back() = n / 2 + 1;
+  auto ch = torch::zeros(shape, uh.options());
+  ch.narrow(-1, 0, keep).copy_(uh.narrow(-1, 0, keep) * (static_cast<double>(n) / static_cast<double>(N)));
+  return torch::fft::irfft(ch, n);
+}
+
+at::Tensor subgrid_term(const at::Tensor& u, std::int64_t n) {
+  check_field(u, "subgrid_term");
+  // −P(u u_x): the fine advection (u is the dealiased fine solution; what aliases lies above
+  // the coarse cutoff n/3 <= N/3 and is filtered away) filtered to the coarse modes.
+  auto fine = torch::fft::irfft(advection_hat(u), u.size(-1));
+  auto resolved = spectral_filter(fine, n);
+  auto ubar = spectral_filter(u, n);
+  auto coarse = torch::fft::irfft(advection_hat(ubar), n);
+  return resolved - coarse;  // = (ū ū_x)_dealiased − P(u u_x)
+}
+
+at::Tensor smagorinsky_term(const at::Tensor& u, double cs) {
+  check_field(u, "smagorinsky_term");
+  PHYSML_CHECK(std::isfinite(cs) && cs >= 0, "smagorinsky_term: c_s = ", cs, " must be finite and >= 0");
+  const double delta = 1.0 / static_cast<double>(u.size(-1));
+  auto ux = derivative(u);
+  return derivative((cs * delta) * (cs * delta) * ux.abs() * ux);
+}
+
+CoarseBurgers::CoarseBurgers(const BurgersOptions& options, double dt)
+    : options_(options), forcing_(BurgersForcing::draw(options)), n_(options.resolution), dt_(dt) {
+  PHYSML_CHECK(n_ >= 8, "CoarseBurgers: resolution ", n_, " must be at least 8");
+  PHYSML_CHECK(options_.viscosity > 0 && std::isfinite(options_.viscosity), "CoarseBurgers: viscosity ",
+               options_.viscosity, " must be positive");
+  PHYSML_CHECK(dt_ > 0 && std::isfinite(dt_), "CoarseBurgers: time step ", dt_, " must be positive");
+}
+
+at::Tensor CoarseBurgers::nonlinear(const at::Tensor& u, double t) const {
+  PHYSML_CHECK(u.defined() && u.size(-1) == n_, "CoarseBurgers: field of shape ", u.sizes(), ", expected [..., ", n_, "]");
+  return torch::fft::irfft(rhs_hat(torch::fft::rfft(u), t, {}), n_);
+}
+
+at::Tensor CoarseBurgers::rhs_hat(const at::Tensor& u_hat, double t, const BurgersClosure& closure) const {
+  auto u = torch::fft::irfft(u_hat, n_);
+  auto r = advection_hat(u);
+  if (forcing_.active()) {
+    // sin(2πkx + θ) has the unnormalized coefficient n e^{iθ} / (2i) at wavenumber k.
+    std::vector<double> re(static_cast<std::size_t>(n_ / 2 + 1), 0.0), im(re.size(), 0.0);
+    for (std::size_t q = 0; q < forcing_.phase.size(); ++q) {
+      const double th = forcing_.phase[q] + forcing_.frequency[q] * t, a = 0.5 * static_cast<double>(n_) * forcing_.amplitude;
+      re[q + 1] = a * std::sin(th);
+      im[q + 1] = -a * std::cos(th);
+    }
+    auto opts = torch::TensorOptions().dtype(torch::kDouble);
+    auto f = torch::complex(torch::tensor(re, opts), torch::tensor(im, opts)).to(r.device(), r.scalar_type());
+    r = r + f;
+  }
+  if (closure) {
+    auto c = closure(u, t);
+    PHYSML_CHECK(c.defined() && c.sizes() == u.sizes(), "CoarseBurgers: the closure returned shape ",
+                 c.defined() ? c.sizes() : at::IntArrayRef{}, " for a state of shape ", u.sizes());
+    r = r + dealias_mask(n_, u) * torch::fft::rfft(c.to(u.scalar_type()));
+  }
+  return r;
+}
+
+at::Tensor CoarseBurgers::step(const at::Tensor& u_in, double t, const BurgersClosure& closure) const {
+  PHYSML_CHECK(u_in.defined() && u_in.is_floating_point() && u_in.size(-1) == n_ && u_in.dim() <= 2,
+               "CoarseBurgers: state of shape ", u_in.defined() ? u_in.sizes() : at::IntArrayRef{}, ", expected [batch, ",
+               n_, "] or [", n_, "] (floating point)");
+  const bool single = u_in.dim() == 1;
+  auto u = single ? u_in.unsqueeze(0) : u_in;
+  auto k = wavenumbers(n_, u);
+  auto E = torch::exp(-options_.viscosity * dt_ * k * k), E2 = torch::exp(-0.5 * options_.viscosity * dt_ * k * k);
+  auto mask = dealias_mask(n_, u);
+  auto uh = torch::fft::rfft(u) * mask;
+  const double h = dt_;
+  auto a = rhs_hat(uh, t, closure);
+  auto b = rhs_hat(E2 * (uh + 0.5 * h * a), t + 0.5 * h, closure);
+  auto c = rhs_hat(E2 * uh + 0.5 * h * b, t + 0.5 * h, closure);
+  auto d = rhs_hat(E * uh + h * E2 * c, t + h, closure);
+  auto next = E * uh + (h / 6.0) * (E * a + 2.0 * E2 * (b + c) + d);
+  auto out = torch::fft::irfft(next, n_);
+  return single ? out.squeeze(0) : out;
+}
+
+at::Tensor CoarseBurgers::rollout(const at::Tensor& u0, double t0, std::int64_t steps, std::int64_t every,
+                                  const BurgersClosure& closure) const {
+  PHYSML_CHECK(steps >= 1 && every >= 1 && steps % every == 0, "CoarseBurgers::rollout: steps ", steps,
+               " must be a positive multiple of every = ", every);
+  PHYSML_CHECK(u0.defined() && u0.dim() == 2, "CoarseBurgers::rollout: initial state of shape ",
+               u0.defined() ? u0.sizes() : at::IntArrayRef{}, ", expected [batch, ", n_, "]");
+  std::vector<at::Tensor> frames;
+  auto u = u0;
+  for (std::int64_t s = 1; s <= steps; ++s) {
+    u = step(u, t0 + static_cast<double>(s - 1) * dt_, closure);
+    if (s % every == 0) {
+      if (!torch::isfinite(u).all().item<bool>())
+        throw NonFiniteError(detail::concat("CoarseBurgers: the state became non-finite at step ", s, " (t = ",
+                                            t0 + static_cast<double>(s) * dt_, "); the closure or the time step ",
+                                            dt_, " made the rollout unstable"),
+                             __FILE__, __LINE__);
+      frames.push_back(u);
+    }
+  }
+  return torch::stack(frames, 1);
+}
+
+}  // namespace physml::simulators
