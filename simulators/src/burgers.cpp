@@ -223,6 +223,8 @@ BurgersGenerator::BurgersGenerator(const BurgersOptions& options)
 
 BurgersGenerator::~BurgersGenerator() = default;
 
+at::Tensor BurgersGenerator::initial(std::uint64_t seed, std::uint64_t index) { return impl_->grf.sample(seed, index); }
+
 BurgersSample BurgersGenerator::generate(std::uint64_t seed, std::uint64_t index) {
   BurgersSample s;
   s.initial = impl_->grf.sample(seed, index);

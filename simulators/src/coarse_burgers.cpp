@@ -1,6 +1,7 @@
 #include "physml/simulators/coarse_burgers.hpp"
 
 #include "physml/core/error.hpp"
+#include "physml/core/random.hpp"
 
 #include <torch/torch.h>
 
@@ -73,6 +74,30 @@ at::Tensor smagorinsky_term(const at::Tensor& u, double cs) {
   const double delta = 1.0 / static_cast<double>(u.size(-1));
   auto ux = derivative(u);
   return derivative((cs * delta) * (cs * delta) * ux.abs() * ux);
+}
+
+FilteredBurgers filtered_burgers(const BurgersOptions& fine, std::int64_t n, const std::vector<double>& times,
+                                 std::uint64_t seed, std::int64_t first, std::int64_t count, bool vary_forcing) {
+  PHYSML_CHECK(count >= 1 && first >= 0, "filtered_burgers: need count >= 1 and first >= 0, got ", count, ", ", first);
+  PHYSML_CHECK(n >= 8 && n <= fine.resolution, "filtered_burgers: coarse size ", n, " must be in [8, ",
+               fine.resolution, "]");
+  FilteredBurgers out;
+  out.times = times;
+  std::vector<at::Tensor> coarse, sub;
+  for (std::int64_t i = first; i < first + count; ++i) {
+    auto o = fine;
+    if (vary_forcing) o.forcing_seed = derive_seed(fine.forcing_seed, static_cast<std::uint64_t>(i));
+    BurgersGenerator gen(o);
+    auto u = gen.solver().solve(gen.initial(seed, static_cast<std::uint64_t>(i)), times);  // [T, N]
+    coarse.push_back(spectral_filter(u, n));
+    sub.push_back(subgrid_term(u, n));
+    auto c = o;
+    c.resolution = n;
+    out.options.push_back(c);
+  }
+  out.coarse = torch::stack(coarse);
+  out.subgrid = torch::stack(sub);
+  return out;
 }
 
 CoarseBurgers::CoarseBurgers(const BurgersOptions& options, double dt)

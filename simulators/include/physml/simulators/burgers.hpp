@@ -111,6 +111,8 @@ public:
   explicit BurgersGenerator(const BurgersOptions& options);
   ~BurgersGenerator();
   BurgersSample generate(std::uint64_t seed, std::uint64_t index);
+  /// u₀ of sample `index` alone (what generate solves from).
+  at::Tensor initial(std::uint64_t seed, std::uint64_t index);
   BurgersSolver& solver() { return *solver_; }
 
 private:

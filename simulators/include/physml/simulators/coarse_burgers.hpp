@@ -38,6 +38,23 @@ at::Tensor subgrid_term(const at::Tensor& u, std::int64_t n);
 /// on [0, 1) (spectral derivatives). Dissipative: ∫ u · term dx = −(c_s Δ)² ∫ |u_x|³ dx <= 0.
 at::Tensor smagorinsky_term(const at::Tensor& u, double cs);
 
+/// Fine solutions filtered to a coarse grid: what closures are trained and judged on.
+struct FilteredBurgers {
+  at::Tensor coarse;    ///< ū = spectral_filter(u, n) at the times: [trajectories, times, n] float64
+  at::Tensor subgrid;   ///< τ = subgrid_term(u, n) at the times: same shape
+  std::vector<double> times;
+  /// The coarse solver's options of each trajectory: resolution n, the fine viscosity and
+  /// that trajectory's forcing (CoarseBurgers(options[i], dt) follows trajectory i).
+  std::vector<BurgersOptions> options;
+};
+
+/// Trajectories `first`..`first + count - 1` of the fine problem `fine` (u₀ from its GRF with
+/// derive_seed(seed, index) as BurgersGenerator draws it; with `vary_forcing` each trajectory
+/// also gets its own forcing seed derive_seed(fine.forcing_seed, index)), solved by the FFTW
+/// BurgersSolver to `times` and filtered to n points.
+FilteredBurgers filtered_burgers(const BurgersOptions& fine, std::int64_t n, const std::vector<double>& times,
+                                 std::uint64_t seed, std::int64_t first, std::int64_t count, bool vary_forcing);
+
 class CoarseBurgers {
 public:
   /// options.resolution points (at least 8), options.viscosity and forcing; `dt` > 0 the fixed
