@@ -108,33 +108,60 @@ CoarseBurgers::CoarseBurgers(const BurgersOptions& options, double dt)
   PHYSML_CHECK(dt_ > 0 && std::isfinite(dt_), "CoarseBurgers: time step ", dt_, " must be positive");
 }
 
-at::Tensor CoarseBurgers::nonlinear(const at::Tensor& u, double t) const {
-  PHYSML_CHECK(u.defined() && u.size(-1) == n_, "CoarseBurgers: field of shape ", u.sizes(), ", expected [..., ", n_, "]");
-  return torch::fft::irfft(rhs_hat(torch::fft::rfft(u), t, {}), n_);
+namespace {
+
+/// Per-sample forcing parameters of a batch: phases φ and frequencies ω [B, K], amplitudes
+/// [B, 1], start times [B, 1] (undefined tensors when no sample is forced).
+struct BatchForcing {
+  at::Tensor phase, frequency, amplitude, start;
+  std::int64_t modes = 0;
+};
+
+BatchForcing batch_forcing(const std::vector<BurgersForcing>& f, const std::vector<double>& t0, std::int64_t nh) {
+  BatchForcing b;
+  for (const auto& x : f) b.modes = std::max<std::int64_t>(b.modes, x.active() ? static_cast<std::int64_t>(x.phase.size()) : 0);
+  PHYSML_CHECK(b.modes + 1 <= nh, "CoarseBurgers: forcing of ", b.modes, " modes on a grid with ", nh - 1, " modes");
+  if (b.modes == 0) return b;
+  const auto B = static_cast<std::int64_t>(f.size());
+  std::vector<double> ph(static_cast<std::size_t>(B * b.modes), 0.0), fr(ph.size(), 0.0), am;
+  for (std::int64_t i = 0; i < B; ++i) {
+    const auto& x = f[static_cast<std::size_t>(i)];
+    am.push_back(x.active() ? x.amplitude : 0.0);
+    for (std::size_t q = 0; x.active() && q < x.phase.size(); ++q) {
+      ph[static_cast<std::size_t>(i * b.modes) + q] = x.phase[q];
+      fr[static_cast<std::size_t>(i * b.modes) + q] = x.frequency[q];
+    }
+  }
+  auto o = torch::TensorOptions().dtype(torch::kDouble);
+  b.phase = torch::tensor(ph, o).view({B, b.modes});
+  b.frequency = torch::tensor(fr, o).view({B, b.modes});
+  b.amplitude = torch::tensor(am, o).view({B, 1});
+  b.start = torch::tensor(t0, o).view({B, 1});
+  return b;
 }
 
-at::Tensor CoarseBurgers::rhs_hat(const at::Tensor& u_hat, double t, const BurgersClosure& closure) const {
-  auto u = torch::fft::irfft(u_hat, n_);
+/// The forcing's unnormalized rfft at time start + tau: [B, nh] complex like `like`.
+/// sin(2πkx + θ) has the coefficient n e^{iθ} / (2i) = (n/2)(sin θ − i cos θ) at wavenumber k.
+at::Tensor forcing_hat(const BatchForcing& b, double tau, std::int64_t n, const at::Tensor& like) {
+  auto th = b.phase + b.frequency * (b.start + tau);
+  auto a = 0.5 * static_cast<double>(n) * b.amplitude;
+  auto f = torch::complex(a * torch::sin(th), -a * torch::cos(th));  // [B, K]
+  auto out = torch::zeros({f.size(0), n / 2 + 1}, f.options());
+  out.narrow(1, 1, b.modes).copy_(f);
+  return out.to(like.device(), like.scalar_type());
+}
+
+}  // namespace
+
+at::Tensor CoarseBurgers::nonlinear(const at::Tensor& u, double t) const {
+  PHYSML_CHECK(u.defined() && u.size(-1) == n_, "CoarseBurgers: field of shape ", u.sizes(), ", expected [..., ", n_, "]");
+  auto uh = torch::fft::rfft(u);
   auto r = advection_hat(u);
   if (forcing_.active()) {
-    // sin(2πkx + θ) has the unnormalized coefficient n e^{iθ} / (2i) at wavenumber k.
-    std::vector<double> re(static_cast<std::size_t>(n_ / 2 + 1), 0.0), im(re.size(), 0.0);
-    for (std::size_t q = 0; q < forcing_.phase.size(); ++q) {
-      const double th = forcing_.phase[q] + forcing_.frequency[q] * t, a = 0.5 * static_cast<double>(n_) * forcing_.amplitude;
-      re[q + 1] = a * std::sin(th);
-      im[q + 1] = -a * std::cos(th);
-    }
-    auto opts = torch::TensorOptions().dtype(torch::kDouble);
-    auto f = torch::complex(torch::tensor(re, opts), torch::tensor(im, opts)).to(r.device(), r.scalar_type());
+    auto f = forcing_hat(batch_forcing({forcing_}, {t}, n_ / 2 + 1), 0.0, n_, uh)[0];
     r = r + f;
   }
-  if (closure) {
-    auto c = closure(u, t);
-    PHYSML_CHECK(c.defined() && c.sizes() == u.sizes(), "CoarseBurgers: the closure returned shape ",
-                 c.defined() ? c.sizes() : at::IntArrayRef{}, " for a state of shape ", u.sizes());
-    r = r + dealias_mask(n_, u) * torch::fft::rfft(c.to(u.scalar_type()));
-  }
-  return r;
+  return torch::fft::irfft(r, n_);
 }
 
 at::Tensor CoarseBurgers::step(const at::Tensor& u_in, double t, const BurgersClosure& closure) const {
@@ -143,35 +170,69 @@ at::Tensor CoarseBurgers::step(const at::Tensor& u_in, double t, const BurgersCl
                n_, "] or [", n_, "] (floating point)");
   const bool single = u_in.dim() == 1;
   auto u = single ? u_in.unsqueeze(0) : u_in;
+  const auto B = static_cast<std::size_t>(u.size(0));
+  auto out = step_batch(u, std::vector<double>(B, t), std::vector<BurgersForcing>(B, forcing_), 0.0, closure);
+  return single ? out.squeeze(0) : out;
+}
+
+at::Tensor CoarseBurgers::step_batch(const at::Tensor& u, const std::vector<double>& t0,
+                                     const std::vector<BurgersForcing>& forcings, double offset,
+                                     const BurgersClosure& closure) const {
+  const auto B = static_cast<std::size_t>(u.size(0));
+  PHYSML_CHECK(t0.size() == B && forcings.size() == B, "CoarseBurgers: ", t0.size(), " start times and ",
+               forcings.size(), " forcings for a batch of ", B);
+  auto bf = batch_forcing(forcings, t0, n_ / 2 + 1);
   auto k = wavenumbers(n_, u);
   auto E = torch::exp(-options_.viscosity * dt_ * k * k), E2 = torch::exp(-0.5 * options_.viscosity * dt_ * k * k);
   auto mask = dealias_mask(n_, u);
+  const double t_mean = t0.empty() ? 0.0 : t0[0] + offset;  // the closure's time argument (sample 0)
+  auto rhs = [&](const at::Tensor& vh, double tau) {
+    auto v = torch::fft::irfft(vh, n_);
+    auto r = advection_hat(v);
+    if (bf.modes > 0) r = r + forcing_hat(bf, offset + tau, n_, r);
+    if (closure) {
+      auto c = closure(v, t_mean + tau);
+      PHYSML_CHECK(c.defined() && c.sizes() == v.sizes(), "CoarseBurgers: the closure returned shape ",
+                   c.defined() ? c.sizes() : at::IntArrayRef{}, " for a state of shape ", v.sizes());
+      r = r + mask * torch::fft::rfft(c.to(v.scalar_type()));
+    }
+    return r;
+  };
   auto uh = torch::fft::rfft(u) * mask;
   const double h = dt_;
-  auto a = rhs_hat(uh, t, closure);
-  auto b = rhs_hat(E2 * (uh + 0.5 * h * a), t + 0.5 * h, closure);
-  auto c = rhs_hat(E2 * uh + 0.5 * h * b, t + 0.5 * h, closure);
-  auto d = rhs_hat(E * uh + h * E2 * c, t + h, closure);
+  auto a = rhs(uh, 0.0);
+  auto b = rhs(E2 * (uh + 0.5 * h * a), 0.5 * h);
+  auto c = rhs(E2 * uh + 0.5 * h * b, 0.5 * h);
+  auto d = rhs(E * uh + h * E2 * c, h);
   auto next = E * uh + (h / 6.0) * (E * a + 2.0 * E2 * (b + c) + d);
-  auto out = torch::fft::irfft(next, n_);
-  return single ? out.squeeze(0) : out;
+  return torch::fft::irfft(next, n_);
 }
 
 at::Tensor CoarseBurgers::rollout(const at::Tensor& u0, double t0, std::int64_t steps, std::int64_t every,
                                   const BurgersClosure& closure) const {
-  PHYSML_CHECK(steps >= 1 && every >= 1 && steps % every == 0, "CoarseBurgers::rollout: steps ", steps,
-               " must be a positive multiple of every = ", every);
   PHYSML_CHECK(u0.defined() && u0.dim() == 2, "CoarseBurgers::rollout: initial state of shape ",
                u0.defined() ? u0.sizes() : at::IntArrayRef{}, ", expected [batch, ", n_, "]");
+  const auto B = static_cast<std::size_t>(u0.size(0));
+  return rollout(u0, std::vector<double>(B, t0), std::vector<BurgersForcing>(B, forcing_), steps, every, closure);
+}
+
+at::Tensor CoarseBurgers::rollout(const at::Tensor& u0, const std::vector<double>& t0,
+                                  const std::vector<BurgersForcing>& forcings, std::int64_t steps, std::int64_t every,
+                                  const BurgersClosure& closure) const {
+  PHYSML_CHECK(steps >= 1 && every >= 1 && steps % every == 0, "CoarseBurgers::rollout: steps ", steps,
+               " must be a positive multiple of every = ", every);
+  PHYSML_CHECK(u0.defined() && u0.dim() == 2 && u0.size(1) == n_ && u0.is_floating_point(),
+               "CoarseBurgers::rollout: initial state of shape ", u0.defined() ? u0.sizes() : at::IntArrayRef{},
+               ", expected [batch, ", n_, "]");
   std::vector<at::Tensor> frames;
   auto u = u0;
   for (std::int64_t s = 1; s <= steps; ++s) {
-    u = step(u, t0 + static_cast<double>(s - 1) * dt_, closure);
+    u = step_batch(u, t0, forcings, static_cast<double>(s - 1) * dt_, closure);
     if (s % every == 0) {
       if (!torch::isfinite(u).all().item<bool>())
-        throw NonFiniteError(detail::concat("CoarseBurgers: the state became non-finite at step ", s, " (t = ",
-                                            t0 + static_cast<double>(s) * dt_, "); the closure or the time step ",
-                                            dt_, " made the rollout unstable"),
+        throw NonFiniteError(detail::concat("CoarseBurgers: the state became non-finite at step ", s, " (t = t0 + ",
+                                            static_cast<double>(s) * dt_, "); the closure or the time step ", dt_,
+                                            " made the rollout unstable"),
                              __FILE__, __LINE__);
       frames.push_back(u);
     }

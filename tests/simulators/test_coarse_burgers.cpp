@@ -152,3 +152,18 @@ TEST(CoarseBurgers, BadInputGetsClearErrors) {
   EXPECT_THROW(c.rollout(sine(32, 1).unsqueeze(0), 0.0, 200, 10, blow), physml::NonFiniteError);
   EXPECT_THROW_MSG(CoarseBurgers(o, 0.0), "time step 0 must be positive");
 }
+
+TEST(CoarseBurgers, BatchedRolloutEqualsOneRolloutPerSample) {
+  // Two samples with their own forcing and start time in one batch give each its own rollout.
+  auto a = forced(32, 0.02), b = a;
+  b.forcing_seed = 9;
+  CoarseBurgers ca(a, 2e-3), cb(b, 2e-3);
+  auto u0 = torch::stack({0.5 * sine(32, 1, 0.2), 0.4 * sine(32, 2, 1.0)});
+  BurgersClosure damp = [](const at::Tensor& u, double) { return -0.5 * u; };
+  auto both = ca.rollout(u0, {0.3, 1.7}, {ca.forcing(), cb.forcing()}, 20, 5, damp);
+  auto first = ca.rollout(u0.narrow(0, 0, 1), 0.3, 20, 5, damp);
+  auto second = cb.rollout(u0.narrow(0, 1, 1), 1.7, 20, 5, damp);
+  EXPECT_LT((both.narrow(0, 0, 1) - first).abs().max().item<double>(), 1e-13);
+  EXPECT_LT((both.narrow(0, 1, 1) - second).abs().max().item<double>(), 1e-13);
+  EXPECT_THROW_MSG(ca.rollout(u0, {0.3}, {ca.forcing()}, 20, 5), "1 start times and 1 forcings for a batch of 2");
+}

@@ -14,16 +14,22 @@ ClosureTaskOptions& ClosureTaskOptions::set_from_options(const Options& options)
   OptionsReader r(options, "Closure task: a-posteriori training through the coarse Burgers solver");
   window(r.integer("window", window(), "snapshot intervals per training rollout", 1));
   substeps(r.integer("substeps", substeps(), "coarse time steps per snapshot interval", 1));
+  stride(r.integer("stride", stride(), "a training window starts every stride snapshots", 1));
   return *this;
 }
 
 simulators::BurgersClosure model_closure(operators::Model& model) {
-  return [&model](const at::Tensor& u, double) { return model.forward(u.unsqueeze(1)).squeeze(1); };
+  return [&model](const at::Tensor& u, double) {
+    auto params = model.parameters();
+    auto x = params.empty() ? u : u.to(params.front().device(), params.front().scalar_type());
+    return model.forward(x.unsqueeze(1)).squeeze(1).to(u.device(), u.scalar_type());
+  };
 }
 
 struct ClosureTask::Windows {
   simulators::FilteredBurgers data;
   std::vector<simulators::CoarseBurgers> solvers;
+  std::vector<simulators::BurgersForcing> forcings;  // per trajectory
   std::vector<std::pair<std::int64_t, std::int64_t>> windows;  // (trajectory, first snapshot)
 };
 
@@ -50,20 +56,26 @@ double snapshot_interval(const simulators::FilteredBurgers& f, const char* what)
 ClosureTask::ClosureTask(simulators::FilteredBurgers train, const simulators::FilteredBurgers* valid,
                          ClosureTaskOptions options)
     : options_(options) {
-  PHYSML_CHECK(options_.window() >= 1 && options_.substeps() >= 1, "ClosureTask: window and substeps must be >= 1");
+  PHYSML_CHECK(options_.window() >= 1 && options_.substeps() >= 1 && options_.stride() >= 1,
+               "ClosureTask: window, substeps and stride must be >= 1");
   const double h = snapshot_interval(train, "training");
   dt_ = h / static_cast<double>(options_.substeps());
   auto make = [&](simulators::FilteredBurgers f, std::int64_t stride, const char* what) {
     auto w = std::make_shared<Windows>();
     PHYSML_CHECK(f.coarse.size(1) > options_.window(), "ClosureTask: ", what, " trajectories have ", f.coarse.size(1),
                  " snapshots, a window of ", options_.window(), " intervals needs ", options_.window() + 1);
-    for (const auto& o : f.options) w->solvers.emplace_back(o, dt_);
+    for (const auto& o : f.options) {
+      PHYSML_CHECK(o.resolution == f.coarse.size(2) && o.viscosity == f.options.front().viscosity, "ClosureTask: ", what,
+                   " trajectories must share the coarse grid ", f.coarse.size(2), " and one viscosity");
+      w->solvers.emplace_back(o, dt_);
+      w->forcings.push_back(simulators::BurgersForcing::draw(o));
+    }
     for (std::int64_t s = 0; s < f.coarse.size(0); ++s)
       for (std::int64_t j = 0; j + options_.window() < f.coarse.size(1); j += stride) w->windows.emplace_back(s, j);
     w->data = std::move(f);
     return w;
   };
-  train_ = make(std::move(train), 1, "training");
+  train_ = make(std::move(train), options_.stride(), "training");
   if (valid) {
     const double hv = snapshot_interval(*valid, "validation");
     PHYSML_CHECK(std::abs(hv - h) <= 1e-9 * std::max(1.0, h), "ClosureTask: validation snapshot interval ", hv,
@@ -107,21 +119,27 @@ std::pair<at::Tensor, at::Tensor> ClosureTask::rollout_error(operators::Model& m
   const auto opts = params.empty() ? torch::TensorOptions().dtype(torch::kFloat) : params.front().options();
   const auto closure = model_closure(model);
   const auto m = options_.window();
-  at::Tensor mse = torch::zeros({}, opts), final_l2 = torch::zeros({}, opts);
+  // All windows in one batched rollout: each sample starts at its own time with its own
+  // trajectory's forcing.
+  std::vector<at::Tensor> u0, target;
+  std::vector<double> t0;
+  std::vector<simulators::BurgersForcing> forcing;
   for (auto i : indices) {
     PHYSML_CHECK(i >= 0 && i < static_cast<std::int64_t>(w.windows.size()), "ClosureTask: window ", i, " of ",
                  w.windows.size());
     const auto [s, j] = w.windows[static_cast<std::size_t>(i)];
-    auto traj = w.data.coarse[s].to(opts.device(), opts.dtype());
-    auto u0 = traj[j].unsqueeze(0);
-    auto target = traj.narrow(0, j + 1, m).unsqueeze(0);
-    auto pred = w.solvers[static_cast<std::size_t>(s)].rollout(u0, w.data.times[static_cast<std::size_t>(j)],
-                                                                m * options_.substeps(), options_.substeps(), closure);
-    mse = mse + (pred - target).pow(2).mean() / target.pow(2).mean();
-    final_l2 = final_l2 + (pred.select(1, m - 1) - target.select(1, m - 1)).norm() / target.select(1, m - 1).norm();
+    u0.push_back(w.data.coarse[s][j]);
+    target.push_back(w.data.coarse[s].narrow(0, j + 1, m));
+    t0.push_back(w.data.times[static_cast<std::size_t>(j)]);
+    forcing.push_back(w.forcings[static_cast<std::size_t>(s)]);
   }
-  const double k = static_cast<double>(indices.size());
-  return {mse / k, final_l2 / k};
+  auto x0 = torch::stack(u0).to(opts.device(), opts.dtype());
+  auto y = torch::stack(target).to(opts.device(), opts.dtype());  // [B, m, n]
+  auto pred = w.solvers.front().rollout(x0, t0, forcing, m * options_.substeps(), options_.substeps(), closure);
+  auto mse = ((pred - y).pow(2).mean({1, 2}) / y.pow(2).mean({1, 2})).mean();
+  auto last = y.select(1, m - 1);
+  auto final_l2 = ((pred.select(1, m - 1) - last).norm(2, {1}) / last.norm(2, {1})).mean();
+  return {mse, final_l2};
 }
 
 at::Tensor ClosureTask::loss(operators::Model& model, const Batch& batch) {

@@ -69,6 +69,11 @@ public:
   /// physml::NonFiniteError naming the step if the state becomes non-finite.
   at::Tensor rollout(const at::Tensor& u0, double t0, std::int64_t steps, std::int64_t every,
                      const BurgersClosure& closure = {}) const;
+  /// The same for a batch whose sample b starts at time t0[b] with forcing forcings[b] (the
+  /// windows of several trajectories in one rollout); the solver's own forcing is not used.
+  /// The closure receives the time of sample 0.
+  at::Tensor rollout(const at::Tensor& u0, const std::vector<double>& t0, const std::vector<BurgersForcing>& forcings,
+                     std::int64_t steps, std::int64_t every, const BurgersClosure& closure = {}) const;
   /// −(u²/2)_x + f(t), dealiased: the resolved right-hand side without viscosity and closure.
   at::Tensor nonlinear(const at::Tensor& u, double t) const;
 
@@ -78,7 +83,9 @@ public:
   const BurgersForcing& forcing() const { return forcing_; }
 
 private:
-  at::Tensor rhs_hat(const at::Tensor& u_hat, double t, const BurgersClosure& closure) const;
+  /// One step of u [B, n] from t0[b] + offset with per-sample forcings.
+  at::Tensor step_batch(const at::Tensor& u, const std::vector<double>& t0, const std::vector<BurgersForcing>& forcings,
+                        double offset, const BurgersClosure& closure) const;
   BurgersOptions options_;
   BurgersForcing forcing_;
   std::int64_t n_ = 0;

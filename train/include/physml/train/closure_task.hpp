@@ -23,9 +23,11 @@ struct ClosureTaskOptions {
   TORCH_ARG(std::int64_t, window) = 10;
   /// Coarse time steps per snapshot interval (dt = interval / substeps).
   TORCH_ARG(std::int64_t, substeps) = 10;
+  /// A training window starts every `stride` snapshots (validation windows never overlap).
+  TORCH_ARG(std::int64_t, stride) = 1;
 
 public:
-  /// Read -window and -substeps under the prefix of `options`.
+  /// Read -window, -substeps and -stride under the prefix of `options`.
   ClosureTaskOptions& set_from_options(const Options& options);
 };
 
