@@ -135,6 +135,16 @@ std::vector<double> solve_with_prefix(const char* prefix, const System& s) {
   return h;
 }
 
+// Neither rule of the safeguard, no fallback: the network's own iteration throughout (an
+// untrained network is handed over by the early rule after 5 iterations otherwise).
+DCDMSafeguard no_safeguard() {
+  DCDMSafeguard g;
+  g.window = 0;
+  g.early_its = 0;
+  g.fallback = false;
+  return g;
+}
+
 std::shared_ptr<NetworkDirection> untrained_net(int dim, std::vector<int64_t> grid, uint64_t seed = 0) {
   torch::manual_seed(seed);
   auto net = std::make_shared<operators::DCDMNetImpl>(operators::DCDMNetOptions(dim));
@@ -183,7 +193,7 @@ TEST(DCDMSolver, DirectionsAreAOrthogonalToTheLastK) {
     KSP ksp = make_ksp(s.A, "dcdm", 1e-12, 12);
     ksp_dcdm_set_direction(ksp, untrained_net(2, {16, 16}));
     ksp_dcdm_set_k(ksp, k);
-    ksp_dcdm_set_safeguard(ksp, 0, false);  // a fallback restarts the direction history
+    ksp_dcdm_set_safeguard(ksp, no_safeguard());  // a fallback restarts the direction history
     ksp_dcdm_keep_directions(ksp, true);
     PHYSML_PETSC(KSPSolve(ksp, s.b, s.x));
     auto P = ksp_dcdm_directions(ksp);
@@ -222,7 +232,7 @@ TEST(DCDMSolver, FCGWithNetworkPCReproducesDCDM) {
   auto net = untrained_net(2, {16, 16}, 3);
   KSP dcdm = make_ksp(s.A, "dcdm", 1e-6, 25);
   ksp_dcdm_set_direction(dcdm, net);
-  ksp_dcdm_set_safeguard(dcdm, 0, false);  // FCG has no safeguard
+  ksp_dcdm_set_safeguard(dcdm, no_safeguard());  // FCG has no safeguard
   PHYSML_PETSC(KSPSolve(dcdm, s.b, s.x));
   const auto h1 = residual_history(dcdm);
 
@@ -259,6 +269,7 @@ TEST(DCDMSolver, WorksFromOptionsAndLoadsTheModelOnce) {
   PHYSML_PETSC(PetscOptionsSetValue(nullptr, "-dcdmopt_ksp_max_it", "30"));
   PHYSML_PETSC(PetscOptionsSetValue(nullptr, "-dcdmopt_ksp_rtol", "1e-12"));
   PHYSML_PETSC(PetscOptionsSetValue(nullptr, "-dcdmopt_ksp_dcdm_stagnation_window", "0"));
+  PHYSML_PETSC(PetscOptionsSetValue(nullptr, "-dcdmopt_ksp_dcdm_safeguard_early_its", "0"));
   PHYSML_PETSC(PetscOptionsSetValue(nullptr, "-dcdmopt_ksp_norm_type", "unpreconditioned"));
   System s({16, 16});
   const int loads_before = dcdm_model_loads();
@@ -371,6 +382,7 @@ TEST(DCDMSolver, InputScaleFromOptions) {
     PHYSML_PETSC(PetscOptionsSetValue(nullptr, "-dcdmscale_ksp_max_it", "15"));
     PHYSML_PETSC(PetscOptionsSetValue(nullptr, "-dcdmscale_ksp_rtol", "1e-12"));
     PHYSML_PETSC(PetscOptionsSetValue(nullptr, "-dcdmscale_ksp_dcdm_stagnation_window", "0"));
+    PHYSML_PETSC(PetscOptionsSetValue(nullptr, "-dcdmscale_ksp_dcdm_safeguard_early_its", "0"));
     PHYSML_PETSC(PetscOptionsSetValue(nullptr, "-dcdmscale_ksp_norm_type", "unpreconditioned"));
     if (scale) {
       PHYSML_PETSC(PetscOptionsSetValue(nullptr, "-dcdmscale_ksp_dcdm_model", path.c_str()));
@@ -421,7 +433,10 @@ TEST(DCDMSolver, StagnationFallsBackToTheClassicalPC) {
   KSP ksp = make_ksp(s.A, "dcdm", 1e-6, 2000);
   ksp_dcdm_set_direction(ksp, std::make_shared<TwoCells>());
   ksp_dcdm_set_k(ksp, 0);
-  ksp_dcdm_set_safeguard(ksp, 3, true);
+  DCDMSafeguard window_only;
+  window_only.window = 3;
+  window_only.early_its = 0;  // this test is about the window (DCDMSafeguard.* test the early rule)
+  ksp_dcdm_set_safeguard(ksp, window_only);
   PC pc;
   PHYSML_PETSC(KSPGetPC(ksp, &pc));
   PHYSML_PETSC(PCSetType(pc, PCJACOBI));

@@ -1,6 +1,7 @@
 // KSP "dcdm": the Deep Conjugate Direction Method as a PETSc Krylov method (dcdm.hpp), with
 // its ops table as in PETSc's own cg.c, its options read through PetscOptionItems, and the
-// stagnation / NaN safeguard that falls back to the KSP's classical PC.
+// safeguard (stagnation, early "no residual reduction", NaN) that falls back to the KSP's
+// classical PC.
 #include "physml/solvers/linear/dcdm.hpp"
 
 #include "petsc_types_impl.hpp"
@@ -11,6 +12,7 @@
 #include <petsc/private/kspimpl.h>
 
 #include <algorithm>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -25,8 +27,7 @@ struct KSPDCDM {
   std::vector<long> grid_option;
   int k = 2;
   bool true_residual = false;
-  int window = 10;
-  bool fallback = true;
+  DCDMSafeguard safeguard;
   bool check_symmetric = true;
   std::string input_scale = "none";
   bool keep = false;
@@ -99,19 +100,28 @@ PetscErrorCode KSPSetUp_DCDM(KSP ksp) {
   return 0;
 }
 
-void announce_fallback(KSP ksp, KSPDCDM* d, PetscInt it, const std::string& reason) {
+// `it` is the first iteration of the fallback PC; `detail` (may be empty) says why in numbers.
+void announce_fallback(KSP ksp, KSPDCDM* d, PetscInt it, const std::string& reason, const std::string& detail = "") {
   d->info.fallback_iteration = static_cast<int>(it);
   d->info.fallback_reason = reason;
   PC pc;
   PCType type;
   PHYSML_PETSC(KSPGetPC(ksp, &pc));
   PHYSML_PETSC(PCGetType(pc, &type));
-  PHYSML_PETSC(PetscInfo(ksp, "DCDM fallback at iteration %" PetscInt_FMT ": %s\n", it, reason.c_str()));
+  const std::string why = detail.empty() ? reason : reason + " (" + detail + ")";
+  PHYSML_PETSC(PetscInfo(ksp, "DCDM fallback at iteration %" PetscInt_FMT ": %s\n", it, why.c_str()));
   if (ksp->numbermonitors > 0) {
     PHYSML_PETSC(PetscPrintf(PetscObjectComm((PetscObject)ksp),
-                             "  DCDM: %s at iteration %" PetscInt_FMT "; falling back to PC %s\n", reason.c_str(), it,
+                             "  DCDM: %s at iteration %" PetscInt_FMT "; falling back to PC %s\n", why.c_str(), it,
                              type ? type : "(none)"));
   }
+}
+
+std::string format_real(double v) {
+  std::ostringstream os;
+  os.precision(4);
+  os << v;
+  return os.str();
 }
 
 void solve_dcdm(KSP ksp) {
@@ -149,7 +159,19 @@ void solve_dcdm(KSP ksp) {
   PetscReal best = rnorm;
   PetscInt best_it = 0;
   bool fallen_back = false;
+  // Early rule: energy-norm error removed by the network's steps and by steepest descent
+  // from the same iterates, Σ (qᵀr)²/qᵀAq and Σ (rᵀr)²/rᵀAr over the first M iterations.
+  double removed_net = 0, removed_sd = 0;
   for (PetscInt i = 1; i <= ksp->max_it; ++i) {
+    const DCDMSafeguard& g = d->safeguard;
+    const bool judging = g.early_its > 0 && !fallen_back && i <= g.early_its;
+    if (judging) {
+      PHYSML_PETSC(KSP_MatMult(ksp, A, r, tmp));  // one extra SpMV in each of the first M iterations
+      PetscScalar rr, rAr;
+      PHYSML_PETSC(VecDot(r, r, &rr));
+      PHYSML_PETSC(VecDot(r, tmp, &rAr));
+      if (PetscRealPart(rAr) > 0) removed_sd += PetscRealPart(rr) * PetscRealPart(rr) / PetscRealPart(rAr);
+    }
     // 1. raw direction: the network on r/|r|, or the fallback PC
     bool have = false;
     if (!fallen_back) {
@@ -161,7 +183,7 @@ void solve_dcdm(KSP ksp) {
         if (PetscIsInfOrNanReal(qn)) throw NonFiniteError("DCDM direction contains NaN or Inf", __FILE__, __LINE__);
         have = true;
       } catch (const NonFiniteError&) {
-        if (!d->fallback) {
+        if (!d->safeguard.fallback) {
           ksp->reason = KSP_DIVERGED_NANORINF;
           PHYSML_PETSC(PetscInfo(ksp, "DCDM network output NaN/Inf at iteration %" PetscInt_FMT "\n", i));
           return;
@@ -198,6 +220,7 @@ void solve_dcdm(KSP ksp) {
       return;
     }
     const PetscScalar step = qr / qAq;
+    if (judging && !fallen_back) removed_net += PetscRealPart(qr) * PetscRealPart(qr) / PetscRealPart(qAq);
     PHYSML_PETSC(VecAXPY(x, step, q));
     if (d->true_residual) {
       PHYSML_PETSC(KSP_MatMult(ksp, A, x, tmp));
@@ -226,19 +249,40 @@ void solve_dcdm(KSP ksp) {
     PHYSML_PETSC(KSPMonitor(ksp, i, rnorm));
     PHYSML_PETSC((*ksp->converged)(ksp, i, rnorm, &ksp->reason, ksp->cnvP));
     if (ksp->reason) return;
-    // 5. stagnation safeguard
+    // 5. safeguard: stagnation (no new minimum in a window) and the early judgement
     if (rnorm < best) {
       best = rnorm;
       best_it = i;
-    } else if (d->window > 0 && !fallen_back && i - best_it >= d->window) {
-      if (!d->fallback) {
+    } else if (g.window > 0 && !fallen_back && i - best_it >= g.window) {
+      if (!g.fallback) {
         ksp->reason = KSP_DIVERGED_BREAKDOWN;
-        PHYSML_PETSC(PetscInfo(ksp, "DCDM stagnated: no residual decrease in %d iterations\n", d->window));
+        PHYSML_PETSC(PetscInfo(ksp, "DCDM stagnated: no residual decrease in %d iterations\n", g.window));
         return;
       }
       fallen_back = true;
       stored = head = 0;  // restart: the fallback iteration is then exactly PCG from here
-      announce_fallback(ksp, d, i + 1, "stagnation (no residual decrease in " + std::to_string(d->window) + " iterations)");
+      announce_fallback(ksp, d, i + 1, "stagnation (no residual decrease in " + std::to_string(g.window) + " iterations)");
+    }
+    if (judging && !fallen_back && i == g.early_its) {
+      // η_M: the network's steps removed η_M times the energy-norm error that steepest
+      // descent would have removed from the same iterates (DCDMSafeguard)
+      const double eta = removed_sd > 0 ? removed_net / removed_sd : 1.0;
+      d->info.early_ratio = eta;
+      PHYSML_PETSC(PetscInfo(ksp, "DCDM early judgement after %d network iterations: eta = %g (hand over below %g)\n",
+                             g.early_its, eta, g.early_ratio));
+      if (eta < g.early_ratio) {
+        const std::string detail = "the first " + std::to_string(g.early_its) +
+                                   " network steps removed " + format_real(eta) +
+                                   " x the A-norm error reduction of steepest descent, < " + format_real(g.early_ratio);
+        if (!g.fallback) {
+          ksp->reason = KSP_DIVERGED_BREAKDOWN;
+          PHYSML_PETSC(PetscInfo(ksp, "DCDM stopped early: no residual reduction (%s)\n", detail.c_str()));
+          return;
+        }
+        fallen_back = true;
+        stored = head = 0;
+        announce_fallback(ksp, d, i + 1, "early: no residual reduction", detail);
+      }
     }
   }
   if (!ksp->reason) ksp->reason = KSP_DIVERGED_ITS;
@@ -271,10 +315,22 @@ PetscErrorCode KSPSetFromOptions_DCDM(KSP ksp, PetscOptionItems* items) {
     d->grid_option = r.int_list("grid", d->grid_option, "grid of the unknowns nx,ny[,nz] (default: the DMDA, else a square/cube)");
     d->k = static_cast<int>(r.integer("k", d->k, "A-orthogonalize against the last k directions", 0, 64));
     d->true_residual = r.boolean("true_residual", d->true_residual, "recompute r = b - A x every iteration");
-    d->window = static_cast<int>(r.integer("stagnation_window", d->window,
-                                           "no new minimum of |r| in this many iterations = stagnation (0 = off)", 0));
-    d->fallback = r.boolean("fallback", d->fallback,
-                            "on stagnation or a NaN/Inf network output, continue with the KSP's PC instead of stopping");
+    DCDMSafeguard g = d->safeguard;  // assigned only once every value is valid
+    g.window = static_cast<int>(r.integer("stagnation_window", g.window,
+                                          "no new minimum of |r| in this many iterations = stagnation (0 = off)", 0));
+    g.early_its = static_cast<int>(
+        r.integer("safeguard_early_its", g.early_its,
+                  "judge the network after its first M iterations against steepest descent "
+                  "(-ksp_dcdm_safeguard_early_ratio; 0 = off)",
+                  0));
+    g.early_ratio = r.real("safeguard_early_ratio", g.early_ratio,
+                           "hand over if the first M network steps removed less than this times the energy-norm error "
+                           "steepest descent would have, in (0, 1]");
+    g.fallback = r.boolean("fallback", g.fallback,
+                           "on stagnation, an early hand-over or a NaN/Inf network output, continue with the KSP's PC "
+                           "instead of stopping");
+    g.validate(r.prefix());
+    d->safeguard = g;
     d->check_symmetric = r.boolean("check_symmetric", d->check_symmetric, "check A = A^T at setup");
     const std::string scale = r.choice("input_scale", {"none", "grid"}, d->input_scale,
                                        "network input r/|r| (none) or r/|r| sqrt(n/n_train) (grid)");
@@ -292,8 +348,17 @@ PetscErrorCode KSPView_DCDM(KSP ksp, PetscViewer viewer) {
     PetscCall(PetscViewerASCIIPrintf(viewer, "  directions: %s\n", d->direction ? d->direction->name().c_str() : "(not set)"));
     PetscCall(PetscViewerASCIIPrintf(viewer, "  A-orthogonalization against the last %d directions, %s residual\n", d->k,
                                      d->true_residual ? "true" : "recursive"));
-    PetscCall(PetscViewerASCIIPrintf(viewer, "  stagnation window %d, fallback to the PC: %s\n", d->window,
-                                     d->fallback ? "yes" : "no"));
+    const DCDMSafeguard& g = d->safeguard;
+    PetscCall(PetscViewerASCIIPrintf(viewer, "  stagnation window %d, fallback to the PC: %s\n", g.window,
+                                     g.fallback ? "yes" : "no"));
+    if (g.early_its > 0) {
+      PetscCall(PetscViewerASCIIPrintf(viewer,
+                                       "  early hand-over if the first %d network steps remove < %g x the energy-norm "
+                                       "error reduction of steepest descent\n",
+                                       g.early_its, g.early_ratio));
+    } else {
+      PetscCall(PetscViewerASCIIPrintf(viewer, "  early hand-over: off\n"));
+    }
   }
   return 0;
 }
@@ -350,11 +415,29 @@ void ksp_dcdm_set_k(KSP ksp, int k) {
 
 void ksp_dcdm_set_true_residual(KSP ksp, bool on) { data_of(ksp)->true_residual = on; }
 
-void ksp_dcdm_set_safeguard(KSP ksp, int window, bool fallback) {
-  auto* d = data_of(ksp);
-  d->window = window;
-  d->fallback = fallback;
+void DCDMSafeguard::validate(const std::string& prefix) const {
+  PHYSML_CHECK(window >= 0, "DCDM safeguard: stagnation window (-", prefix, "stagnation_window) = ", window,
+               " is out of range: expected 0 (off) or more iterations");
+  PHYSML_CHECK(early_its >= 0, "DCDM safeguard: early iterations (-", prefix, "safeguard_early_its) = ", early_its,
+               " is out of range: expected 0 (off) or more iterations");
+  PHYSML_CHECK(early_ratio > 0.0 && early_ratio <= 1.0, "DCDM safeguard: early ratio (-", prefix,
+               "safeguard_early_ratio) = ", early_ratio, " is out of range: expected a ratio in (0, 1]");
 }
+
+void ksp_dcdm_set_safeguard(KSP ksp, const DCDMSafeguard& safeguard) {
+  auto* d = data_of(ksp);
+  safeguard.validate("ksp_dcdm_");
+  d->safeguard = safeguard;
+}
+
+void ksp_dcdm_set_safeguard(KSP ksp, int window, bool fallback) {
+  DCDMSafeguard g = data_of(ksp)->safeguard;
+  g.window = window;
+  g.fallback = fallback;
+  ksp_dcdm_set_safeguard(ksp, g);
+}
+
+DCDMSafeguard ksp_dcdm_safeguard(KSP ksp) { return data_of(ksp)->safeguard; }
 
 void ksp_dcdm_keep_directions(KSP ksp, bool keep) { data_of(ksp)->keep = keep; }
 

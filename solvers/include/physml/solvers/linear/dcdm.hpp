@@ -20,10 +20,17 @@
 ///   -ksp_dcdm_k K                  A-orthogonalize against the last K directions (2)
 ///   -ksp_dcdm_true_residual        recompute r = b − A x every iteration (off)
 ///   -ksp_dcdm_stagnation_window W  no new minimum of ‖r‖ in W iterations = stagnation (10; 0 = off)
-///   -ksp_dcdm_fallback BOOL        on stagnation or a NaN/Inf network output, continue with
-///                                  the KSP's PC (-pc_type, default jacobi) instead of stopping (true);
-///                                  the direction history is cleared, so with k >= 1 and a
-///                                  linear SPD PC the rest of the solve is PCG from the current x
+///   -ksp_dcdm_safeguard_early_its M  judge the network after its first M iterations (5; 0 = off)
+///   -ksp_dcdm_safeguard_early_ratio T  and hand over if its M steps removed less than T times the
+///                                  energy-norm error that steepest descent (q = r) would have
+///                                  removed from the same iterates; T in (0, 1] (0.5). Costs one
+///                                  SpMV in each of the first M iterations. See DCDMSafeguard.
+///   -ksp_dcdm_fallback BOOL        on stagnation, an early hand-over or a NaN/Inf network output,
+///                                  continue with the KSP's PC (-pc_type, default jacobi) instead
+///                                  of stopping (true); the direction history is cleared, so with
+///                                  k >= 1 and a linear SPD PC the rest of the solve is PCG from
+///                                  the current x. Without fallback the solve stops with
+///                                  KSP_DIVERGED_BREAKDOWN (stagnation, early) or KSP_DIVERGED_NANORINF.
 ///   -ksp_dcdm_check_symmetric BOOL check A = Aᵀ at setup (true)
 ///   -ksp_dcdm_input_scale none|grid  scale of the network input (none: r/‖r‖ as in the
 ///                                  paper; grid: r/‖r‖·sqrt(n/n_train), n_train the cells of the
@@ -136,8 +143,46 @@ void ksp_dcdm_set_direction(KSP ksp, std::shared_ptr<DirectionOperator> dir);
 void ksp_dcdm_set_k(KSP ksp, int k);
 /// Recompute the true residual b − A x every iteration (-ksp_dcdm_true_residual).
 void ksp_dcdm_set_true_residual(KSP ksp, bool on);
-/// Stagnation window (0 = off) and whether to fall back to the KSP's PC.
+/// The safeguard of KSP dcdm: what makes it stop trusting the network and hand the solve to
+/// the KSP's classical PC. The member defaults are the defaults of the options
+/// (-ksp_dcdm_stagnation_window, -ksp_dcdm_fallback, -ksp_dcdm_safeguard_early_its,
+/// -ksp_dcdm_safeguard_early_ratio; the header comment above).
+///
+/// Two rules, checked after every network iteration i (never after the hand-over):
+///  - stagnation: no new minimum of ‖r‖ for `window` iterations (i − argmin ≥ window);
+///  - early: at i = early_its = M, the energy-norm error the network's steps removed,
+///    compared with what steepest descent would have removed from the same iterates:
+///      η_M = Σ_{i≤M} (q_iᵀr_{i−1})² / (q_iᵀA q_i)  /  Σ_{i≤M} (r_{i−1}ᵀr_{i−1})² / (r_{i−1}ᵀA r_{i−1}),
+///    q_i the A-orthogonalized direction; hand over if η_M < early_ratio. Each term is the
+///    exact decrease of ‖e‖²_A = ‖r‖²_{A⁻¹} of one step (exact line search: the step along q
+///    removes (qᵀr)²/qᵀAq), so η_M measures the network in the norm DCDM minimizes; the 2-norm
+///    of the residual is not monotone under PCG, and a rule on it rejects good solves (Jacobi-PCG
+///    on a smooth right-hand side raises ‖r‖ over its first 5 iterations: test
+///    DCDMSafeguard.EarlyRuleNeverFiresOnGoodDirections). A direction close to c·A⁻¹r (the
+///    network's aim) removes nearly all of ‖e‖²_A, so η ≥ 1; plain CG has η ≥ 1 too (its
+///    iterate minimizes the energy over a space holding the steepest-descent step); a random
+///    direction has η ≈ 1/n. Measured η_5 (docs/results-dcdm.md): trained DCDM networks 1.25–2.0,
+///    ICC(0)/Jacobi-PCG 1.02–1.98, an untrained network 0.115, a random direction < 0.01; the
+///    default T = 0.5 hands over a network that removes less than half of what the cheapest
+///    direction, q = r, would. Cost: one SpMV (A r) in each of the first M iterations. The
+///    stagnation rule cannot catch a network whose residual creeps down a little every
+///    iteration (a new minimum each time); this one does, after M network calls.
+struct DCDMSafeguard {
+  int window = 10;           ///< stagnation window in iterations (0 = off)
+  bool fallback = true;      ///< hand over to the KSP's PC (true) or stop with a diverged reason
+  int early_its = 5;         ///< M, network iterations before the early judgement (0 = off)
+  double early_ratio = 0.5;  ///< T in (0, 1]: smallest acceptable η_M
+  /// Throw physml::Error naming the option and the expected range if a value is out of range
+  /// (window, early_its >= 0; early_ratio in (0, 1]). `prefix` is the options prefix for the message.
+  void validate(const std::string& prefix = "") const;
+};
+/// Set the whole safeguard (validated: physml::Error naming the field and its range).
+void ksp_dcdm_set_safeguard(KSP ksp, const DCDMSafeguard& safeguard);
+/// Stagnation window (0 = off) and whether to fall back to the KSP's PC; the early rule keeps
+/// its settings.
 void ksp_dcdm_set_safeguard(KSP ksp, int window, bool fallback);
+/// The safeguard a KSP of type dcdm uses (after KSPSetFromOptions: as the options set it).
+DCDMSafeguard ksp_dcdm_safeguard(KSP ksp);
 /// Keep every search direction p_i of the next solve (for inspection; costs memory).
 void ksp_dcdm_keep_directions(KSP ksp, bool keep);
 /// Directions p_1..p_its kept during the last solve (owned by the KSP).
@@ -146,8 +191,13 @@ std::vector<Vec> ksp_dcdm_directions(KSP ksp);
 /// What happened in the last solve of a KSP of type dcdm.
 struct DCDMSolveInfo {
   int fallback_iteration = -1;  ///< first iteration that used the fallback PC, or -1
-  std::string fallback_reason;  ///< "stagnation" or "network output NaN/Inf" (empty if none)
+  /// "stagnation (...)", "early: no residual reduction" or "network output NaN/Inf"
+  /// (empty if the network ran to the end)
+  std::string fallback_reason;
   int network_applications = 0;
+  /// η_M of the early rule, measured at iteration M = early_its (−1 if not reached: rule off,
+  /// converged before M, or handed over earlier)
+  double early_ratio = -1;
 };
 DCDMSolveInfo ksp_dcdm_info(KSP ksp);
 
