@@ -42,17 +42,17 @@ start_and_kill() {
 
 case $mode in
 generate)
-  args=(generate darcy -ntrain 24 -ntest 3 -nvalid 3 -darcy_resolution 65 -seed 4 -threads 1)
+  args=(generate darcy -ntrain 34 -ntest 3 -nvalid 3 -darcy_resolution 65 -seed 4 -threads 1)
   # The first progress line is printed once the first sample is written.
-  progress() { grep -q "darcy  1/30" killed.log; }
-  start_and_kill progress 0.4 "${args[@]}" -output run.h5
+  progress() { grep -q "darcy  1/40" killed.log; }
+  start_and_kill progress 0.2 "${args[@]}" -output run.h5
   [[ ! -e run.h5 ]] || fail "run.h5 exists after the kill"
   "$exe" info run.h5.partial >info.log || { cat info.log; fail "the partial data set is not readable after kill -9"; }
   have=$(awk '/^split/ {s += $3} END {print s + 0}' info.log)
-  echo "partial file readable: $have of 30 samples"
-  ((have >= 1 && have < 30)) || fail "$have samples in the partial file, expected some but not all"
+  echo "partial file readable: $have of 40 samples"
+  ((have >= 1 && have < 40)) || fail "$have samples in the partial file, expected some but not all"
   "$exe" "${args[@]}" -output run.h5 >resume.log 2>&1 || { cat resume.log; fail "resume failed"; }
-  grep -q "generating $((30 - have)) of 30 darcy samples" resume.log || { cat resume.log; fail "the resume did not generate exactly the missing samples"; }
+  grep -q "generating $((40 - have)) of 40 darcy samples" resume.log || { cat resume.log; fail "the resume did not generate exactly the missing samples"; }
   "$exe" "${args[@]}" -output ref.h5 >ref.log 2>&1 || { cat ref.log; fail "uninterrupted run failed"; }
   a=$(grep -o 'content checksum [0-9a-f]*' resume.log) b=$(grep -o 'content checksum [0-9a-f]*' ref.log)
   [[ -n $a && $a == "$b" ]] || fail "resumed '$a' vs uninterrupted '$b'"
@@ -60,15 +60,15 @@ generate)
   ;;
 simulate)
   [[ -n $compare ]] || fail "simulate needs the trajectory comparison program"
-  args=(simulate -frames 600 -mpm_dim 2 -mpm_cells 16 -body0_velocity 1,-1 -dtype float64 -threads 1)
-  progress() { grep -q "simulate  1/601" killed.log; }
-  start_and_kill progress 0.4 "${args[@]}" -output run.h5
+  args=(simulate -frames 2000 -mpm_dim 2 -mpm_cells 16 -body0_velocity 1,-1 -dtype float64 -threads 1)
+  progress() { grep -q "simulate  1/2001" killed.log; }
+  start_and_kill progress 0.2 "${args[@]}" -output run.h5
   [[ ! -e run.h5 ]] || fail "run.h5 exists after the kill"
   "$exe" info run.h5.partial >info.log || { cat info.log; fail "the partial trajectory is not readable after kill -9"; }
   have=$(awk '/^frames/ {print $2}' info.log)
-  echo "partial file readable: $have of 601 frames"
+  echo "partial file readable: $have of 2001 frames"
   "$exe" "${args[@]}" -output run.h5 >resume.log 2>&1 || { cat resume.log; fail "resume failed"; }
-  grep -q "resuming '.*run.h5' after frame $((have - 1)) of 600" resume.log || { cat resume.log; fail "the resume did not continue after frame $((have - 1))"; }
+  grep -q "resuming '.*run.h5' after frame $((have - 1)) of 2000" resume.log || { cat resume.log; fail "the resume did not continue after frame $((have - 1))"; }
   "$exe" "${args[@]}" -output ref.h5 >ref.log 2>&1 || { cat ref.log; fail "uninterrupted run failed"; }
   "$compare" run.h5 ref.h5 >cmp.log 2>&1 || { cat cmp.log; fail "resumed trajectory differs"; }
   echo "kill -9 and resume: trajectory identical ($(cat cmp.log))"
