@@ -59,7 +59,19 @@ int run_eval(const std::vector<std::string>& args) {
   auto model = physml::operators::load(args[0]);
   physml::train::GridDataset data(args[1], split, d);
   if (steps > 0) return run_rollout(*model, data, args, split, steps, batch, figures, nfig);
-  auto m = physml::train::evaluate(*model, data, batch, periodic);
+  physml::train::Metrics m;
+  try {
+    m = physml::train::evaluate(*model, data, batch, periodic);
+  } catch (const physml::NonFiniteError&) {
+    throw;
+  } catch (const physml::Error& e) {
+    // A model of another PDE or grid: say which model and which data did not fit.
+    std::string shape;
+    for (auto n : data.input_shape()) shape += (shape.empty() ? "" : ", ") + std::to_string(n);
+    PHYSML_THROW("the model '", args[0], "' cannot be evaluated on '", args[1], "' (split '", split,
+                 "', input samples [C, spatial...] = [", shape,
+                 "]); expected data of the PDE and grid dimension the model was trained on: ", e.what());
+  }
   const auto grid = grid_text(data.input_shape());
   std::printf("model %s, %s split '%s', %lld samples at %s\n", args[0].c_str(), args[1].c_str(), split.c_str(),
               static_cast<long long>(m.samples), grid.c_str());

@@ -48,6 +48,15 @@ int run_generate(const std::vector<std::string>& args) {
   generator->set_from_options(opt.sub(generator->default_prefix()));
   const auto options = sim::GenerateOptions().set_from_options(opt);
   if (opt.has("help")) return 0;
+  // Every option is read by now except the generator's PETSc solver keys (-darcy_ksp_*, read at
+  // the first solve; generate_dataset checks the rest of its prefix): a misspelled -ntrian is
+  // an error before any sample is computed or any file written, not after the whole run.
+  const std::string prefix = "-" + generator->default_prefix();
+  for (const auto& o : physml::unused_options(opt.database())) {
+    const std::string name = o.substr(0, o.find(' '));
+    PHYSML_CHECK(name.rfind(prefix, 0) == 0, "unknown option ", name,
+                 " (misspelled? 'physml generate PDE -help' lists the options)");
+  }
   const auto result = sim::generate_dataset(*generator, options);
   return result.status == sim::GenerateResult::Status::interrupted ? 128 + result.signal : 0;
 }

@@ -203,6 +203,8 @@ int run_train(const std::vector<std::string>& args) {
   const bool particles = type == "gns" || type == "giorom";  // -data lists Trajectory files, checked by the task
   PHYSML_CHECK(particles || std::filesystem::exists(data), "data file '", data, "' does not exist");
   PHYSML_CHECK(!out.empty(), "missing required option -output (a directory)");
+  PHYSML_CHECK(!std::filesystem::exists(out) || std::filesystem::is_directory(out), "-output '", out,
+               "' is a file; expected a directory (for last.h5, best.h5, log.csv)");
   if (particles) return run_train_particles(opt, type, data, valid_data, resume, device, recorder);
   if (type == "dcdm") return run_train_dcdm(opt, data, resume, device, recorder);
   if (type.rfind("nclaw", 0) == 0) return run_train_nclaw(opt, type, data, resume, device, recorder);

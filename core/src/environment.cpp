@@ -7,6 +7,7 @@
 #include <petscsys.h>
 #include <torch/torch.h>
 
+#include <string>
 #include <thread>
 
 namespace physml {
@@ -36,7 +37,20 @@ void Environment::start(int* argc, char*** argv, const EnvironmentOptions& optio
         argc ? PetscInitialize(argc, argv, nullptr, options.help.empty() ? nullptr : options.help.c_str())
              : PetscInitializeNoArguments();
     if (ierr) {
+      // The usual cause is an options file PETSc cannot parse (PETSc printed its own stack):
+      // name the files so the message says what to fix.
+      std::string files;
+      for (int i = 1; argc && i + 1 < *argc; ++i) {
+        const std::string key = (*argv)[i];
+        if (key == "-options_file_yaml" || key == "-options_file")
+          files += std::string(files.empty() ? "" : ", ") + "'" + (*argv)[i + 1] + "' (" + key + ")";
+      }
       stop();
+      if (!files.empty())
+        PHYSML_THROW("Environment: PETSc could not start (PetscInitialize error code ", ierr,
+                     "): it could not read the options file ", files,
+                     "; expected a readable PETSc options file (YAML for -options_file_yaml: 'key: value' lines, "
+                     "nested keys for prefixes)");
       PHYSML_THROW("Environment: PetscInitialize failed with code ", ierr);
     }
     owns_petsc_ = true;

@@ -134,10 +134,17 @@ void Options::insert_file(const std::string& path) const {
   auto ends_with = [&](const std::string& s) {
     return path.size() >= s.size() && path.compare(path.size() - s.size(), s.size(), s) == 0;
   };
-  if (ends_with(".yaml") || ends_with(".yml")) {
-    PHYSML_PETSC(PetscOptionsInsertFileYAML(PETSC_COMM_WORLD, db_, path.c_str(), PETSC_TRUE));
-  } else {
-    PHYSML_PETSC(PetscOptionsInsertFile(PETSC_COMM_WORLD, db_, path.c_str(), PETSC_TRUE));
+  const bool yaml = ends_with(".yaml") || ends_with(".yml");
+  try {
+    if (yaml) {
+      PHYSML_PETSC(PetscOptionsInsertFileYAML(PETSC_COMM_WORLD, db_, path.c_str(), PETSC_TRUE));
+    } else {
+      PHYSML_PETSC(PetscOptionsInsertFile(PETSC_COMM_WORLD, db_, path.c_str(), PETSC_TRUE));
+    }
+  } catch (const Error& e) {
+    PHYSML_THROW("options file '", path, "' cannot be read; expected ",
+                 yaml ? "YAML ('key: value' lines, nested keys for prefixes)" : "PETSc options ('-key value' lines)",
+                 " (", e.what(), ")");
   }
 }
 

@@ -166,7 +166,7 @@ ModelFormat detect_format(const std::string& path) {
   if (!std::filesystem::exists(path, ec))
     PHYSML_EMBED_THROW(FileNotFoundError, "model file '", path, "' does not exist");
   if (std::filesystem::is_directory(path, ec))
-    PHYSML_EMBED_THROW(FileFormatError, "model file '", path, "' is a directory");
+    PHYSML_EMBED_THROW(FileFormatError, "model file '", path, "' is a directory; expected a PhysML Checkpoint or a TorchScript file");
   std::ifstream in(path, std::ios::binary);
   if (!in) PHYSML_EMBED_THROW(FileNotFoundError, "model file '", path, "' cannot be opened for reading");
   static const unsigned char hdf5[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
@@ -197,7 +197,13 @@ std::string format_name(ModelFormat format) {
 
 ModelOptions& ModelOptions::set_from_options(const Options& options) {
   OptionsReader r(options, "Embedded model (physml::embed::Model)");
-  device(c10::Device(r.string("device", device().str(), "device the model runs on: cpu, cuda, cuda:N")));
+  const auto device_name = r.string("device", device().str(), "device the model runs on: cpu, cuda, cuda:N");
+  try {
+    device(c10::Device(device_name));
+  } catch (const c10::Error&) {
+    PHYSML_THROW("option -", options.prefix(), "device: '", device_name,
+                 "' is not a torch device; expected cpu, cuda or cuda:N");
+  }
   dtype(r.choice("dtype", {"", "float32", "float64"}, dtype(),
                  "cast the model's parameters to this dtype at load (empty: keep the file's)"));
   check_finite(r.boolean("check_finite", check_finite(), "check inputs and outputs for NaN/Inf"));

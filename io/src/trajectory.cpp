@@ -211,8 +211,13 @@ void TrajectoryWriter::write_frame(std::int64_t k, double time, const std::map<s
   auto& f = *impl_->file;
   for (const auto& [name, r] : rows) f.write_rows("frames/" + name, k, r);
   f.write_rows("frames/time", k, torch::full({1}, time, torch::kDouble));
-  for (const auto& [name, t] : state) {  // overwritten in place: the file does not grow per frame
-    const std::string key = "resume/" + name;
+  // Two slots used in turn (frame k's state into resume<k % 2>), overwritten in place so the
+  // file does not grow per frame: a run killed while writing frame k's state (before its done
+  // flag) leaves the other slot, frame k-1's state, whole. With one slot a SIGKILL could leave
+  // a mix of two frames' state that still claims to be frame k-1's.
+  const std::string slot = "resume" + std::to_string(k % 2) + "/";
+  for (const auto& [name, t] : state) {
+    const std::string key = slot + name;
     at::Tensor c = t.detach().cpu().contiguous();
     if (c.dim() == 0) c = c.reshape({1});
     if (!f.exists(key)) {
@@ -230,8 +235,12 @@ void TrajectoryWriter::write_frame(std::int64_t k, double time, const std::map<s
 
 std::map<std::string, at::Tensor> TrajectoryWriter::resume_state() const {
   std::map<std::string, at::Tensor> out;
-  if (!impl_->file || !impl_->file->exists("resume")) return out;
-  for (const auto& name : impl_->file->list("resume")) out[name] = impl_->file->read("resume/" + name);
+  if (!impl_->file || impl_->written == 0) return out;
+  // The slot of the last complete frame; "resume" is the single slot of files of earlier versions.
+  std::string group = "resume" + std::to_string((impl_->written - 1) % 2);
+  if (!impl_->file->exists(group)) group = "resume";
+  if (!impl_->file->exists(group)) return out;
+  for (const auto& name : impl_->file->list(group)) out[name] = impl_->file->read(group + "/" + name);
   return out;
 }
 

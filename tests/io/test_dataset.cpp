@@ -2,6 +2,7 @@
 // documented layout as seen through the plain HDF5 API (what h5py sees).
 #include "physml/core/error.hpp"
 #include "physml/io/dataset.hpp"
+#include "physml/io/hdf5.hpp"
 #include "test_util.hpp"
 
 #include <torch/torch.h>
@@ -9,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 
 namespace fs = std::filesystem;
 using namespace physml::io;
@@ -268,4 +270,45 @@ TEST(Dataset, ReaderRejectsOtherFiles) {
   fs::copy_file(dir / "cut.h5", path + "x.partial");
   EXPECT_THROW_MSG(DatasetWriter::open(path + "x", small_info()), "delete it to start over");
   EXPECT_EQ(slurp(path + "x.partial"), bytes.substr(0, bytes.size() / 2));
+}
+
+// A NaN or Inf that reached a file (another writer, a bit flip, an edited file) is reported by
+// the reader naming the file, split, field, sample, flat index and channel of the first one,
+// and the checksum (raw bytes) still works. DatasetWriter refuses non-finite samples, so the
+// value is put into the finished file through H5File, as another program would.
+TEST(Dataset, ReaderReportsTheFirstNonFiniteValue) {
+  auto dir = physml::test::scratch_dir();
+  const auto path = (dir / "nan.h5").string();
+  {
+    auto w = DatasetWriter::open(path, small_info());
+    write_all(w);
+    w.finish();
+  }
+  {
+    auto f = H5File::open(path, H5File::Mode::read_write);
+    auto rows = f.read_rows("test/outputs", 1, 2).contiguous();
+    rows.view({-1})[27] = std::numeric_limits<double>::quiet_NaN();  // channel 1, point 7 of [2, 4, 5]
+    rows.view({-1})[33] = std::numeric_limits<double>::infinity();   // a later one: not the one named
+    f.write_rows("test/outputs", 1, rows);
+    f.commit();
+  }
+  const auto before = slurp(path);
+  auto r = DatasetReader::open(path);
+  EXPECT_NO_THROW(r.read("train", "outputs", 0, 3));  // other splits and fields are fine
+  EXPECT_NO_THROW(r.read("test", "inputs", 0, 2));
+  EXPECT_NO_THROW(r.read("test", "outputs", 0, 1));  // rows before the bad sample are fine
+  try {
+    r.read("test", "outputs", 0, 2);
+    ADD_FAILURE() << "no error for a NaN in test/outputs";
+  } catch (const physml::NonFiniteError& e) {
+    EXPECT_NE(std::string(e.what()).find("Dataset file '" + path +
+                                         "' has a non-finite value (nan) in split 'test', outputs of sample 1, flat "
+                                         "index 27 (channel 1, point 7 of [C, spatial...] [2, 4, 5]); expected finite "
+                                         "data"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW_MSG(r.read("test", "outputs", 1, 2), "outputs of sample 1, flat index 27");
+  EXPECT_EQ(content_checksum(r).size(), 16u);  // the checksum reads raw bytes
+  EXPECT_EQ(slurp(path), before);                // reading changed nothing
 }

@@ -6,6 +6,7 @@
 #include "physml/operators/registry.hpp"
 #include "physml/io/checkpoint.hpp"
 #include "physml/io/dataset.hpp"
+#include "physml/io/hdf5.hpp"
 #include "physml/operators/checkpoint.hpp"
 #include "physml/operators/fno.hpp"
 #include "physml/operators/mgno.hpp"
@@ -20,6 +21,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 using namespace physml;
 using namespace physml::train;
@@ -516,4 +518,29 @@ TEST(LearningCurves, BestWithinAWallClockBudgetAndClearErrors) {
   o.x = "minutes";
   EXPECT_THROW_MSG(write_learning_curves(png, runs, o), "x 'minutes' is not one of epoch, seconds, hours");
   EXPECT_THROW_MSG(read_log_csv((dir / "missing.csv").string()), "cannot read training log");
+}
+
+// A NaN in a data set stops at load (GridDataset's constructor, with the cache) naming the
+// file, split, sample and index, not at the first batch as "loss is nan"; without the cache,
+// the read of the offending sample reports it.
+TEST(GridDataset, NonFiniteDataIsReportedAtLoad) {
+  auto dir = test::scratch_dir();
+  const auto path = make_dataset(dir, 8, 4, 2);
+  {
+    auto f = io::H5File::open(path, io::H5File::Mode::read_write);
+    auto rows = f.read_rows("valid/inputs", 1, 2).contiguous();
+    rows.view({-1})[10] = std::numeric_limits<float>::quiet_NaN();
+    f.write_rows("valid/inputs", 1, rows);
+    f.commit();
+  }
+  EXPECT_NO_THROW(GridDataset(path, "train"));
+  EXPECT_THROW_MSG(GridDataset(path, "valid"),
+                   "has a non-finite value (nan) in split 'valid', inputs of sample 1, flat index 10 (channel 0, "
+                   "point 10 of [C, spatial...] [1, 8, 8])");
+  EXPECT_THROW(GridDataset(path, "valid"), physml::NonFiniteError);
+  GridDatasetOptions lazy;
+  lazy.cache = false;
+  GridDataset valid(path, "valid", lazy);
+  EXPECT_NO_THROW(valid.batch({0}));
+  EXPECT_THROW_MSG(valid.batch({1}), "inputs of sample 1, flat index 10");
 }

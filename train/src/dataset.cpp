@@ -70,6 +70,9 @@ GridDataset::GridDataset(const std::string& path, const std::string& split, Grid
     items_ = count_ * K;
     output_shape_[0] = c;
   }
+  // Read the samples now, not at the first batch: a NaN or Inf in the file
+  // (io::DatasetReader::read checks) is reported when the data are loaded.
+  if (options_.cache) std::tie(cache_in_, cache_out_) = read_items(0, count_);
 }
 
 GridDataset::~GridDataset() = default;

@@ -205,10 +205,19 @@ std::vector<EpochRecord> Trainer::fit(TrainingTask& task) {
   const bool sum_over_batch = o.loss_reduction() == "sum";
   const std::string dir = o.output_dir();
   std::vector<std::shared_ptr<TrainerCallback>> callbacks;
+  // The log line of an epoch is written before its checkpoints: a run killed in between has a
+  // log one epoch ahead, which the resumed run's CsvLog trims (the other way round, kill -9
+  // after the checkpoint would lose the epoch's line for good).
+  std::shared_ptr<CsvLog> log;
   if (!dir.empty()) {
-    std::filesystem::create_directories(dir);
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    PHYSML_CHECK(!ec && std::filesystem::is_directory(dir), "Trainer: cannot create the output directory '", dir,
+                 "': ", ec ? ec.message() : std::string("a file of that name exists"),
+                 "; expected a directory that exists or can be created (for last.h5, best.h5, log.csv)");
     const auto csv = (std::filesystem::path(dir) / "log.csv").string();
-    callbacks.push_back(std::make_shared<CsvLog>(csv));
+    log = std::make_shared<CsvLog>(csv);
+    log->on_fit_begin(*this, task.metric_names());
     callbacks.push_back(std::make_shared<LossCurves>((std::filesystem::path(dir) / "loss.png").string(), csv));
   }
   callbacks.insert(callbacks.end(), callbacks_.begin(), callbacks_.end());
@@ -285,6 +294,7 @@ std::vector<EpochRecord> Trainer::fit(TrainingTask& task) {
                            {"train_loss", rec.train_loss},
                            {"seed", static_cast<std::int64_t>(o.seed())}};
       if (!metadata_.empty()) state["options"] = metadata_;
+      log->on_epoch_end(*this, rec);
       operators::save((std::filesystem::path(dir) / "last.h5").string(), *model_, state, optimizer_.get());
       if (improved) operators::save((std::filesystem::path(dir) / "best.h5").string(), *model_, state);
     }

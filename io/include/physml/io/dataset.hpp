@@ -108,6 +108,8 @@ public:
   /// Number of samples in a split; throws naming the available splits if unknown.
   std::int64_t size(const std::string& split) const;
   /// [end-begin, C, spatial...] tensors of rows [begin,end) of "inputs" or "outputs" of a split.
+  /// Throws physml::NonFiniteError naming the file, split, field, sample, flat index within the
+  /// sample and channel of the first NaN or Inf (one isfinite reduction per call).
   at::Tensor read(const std::string& split, const std::string& field, std::int64_t begin, std::int64_t end) const;
   /// A root attribute (also the extra ones set with DatasetWriter::set_attribute).
   Attribute attribute(const std::string& key) const;

@@ -11,7 +11,8 @@
 ///     /frames/<field>        [T, N, field shape...] the per-frame fields (positions [T, N, d],
 ///                                                   velocities, C and F [T, N, d, d], ...)
 ///     /particles/<name>      [N, ...]               per-particle constants (mass, volume, material)
-///     /resume/<name>         full-precision state of the last written frame (for resuming)
+///     /resume0/<name>, /resume1/<name>  full-precision state of the last two written frames
+///                            (frame k in resume<k % 2>; resuming reads the last complete frame's)
 ///
 /// Frames are written in order, each flushed, into "<path>.partial", renamed to <path> by
 /// finish() once all frames are there; reopening a partial file with identical settings

@@ -50,7 +50,9 @@ struct GridDatasetOptions {
 class GridDataset {
 public:
   /// Open `split` of the Dataset file at `path`; throws physml::Error for a missing file or
-  /// split, or a sample range outside the split.
+  /// split, or a sample range outside the split, and physml::NonFiniteError (naming the file,
+  /// split, sample and index) for a NaN or Inf among the samples. With options.cache the
+  /// samples are read (and checked) here; otherwise every read checks its rows.
   GridDataset(const std::string& path, const std::string& split, GridDatasetOptions options = {});
   ~GridDataset();
   GridDataset(GridDataset&&) noexcept;

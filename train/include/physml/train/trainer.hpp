@@ -150,8 +150,9 @@ public:
 
 /// The training log as CSV: "epoch,lr,train_loss,<metric names...>,seconds", one line per
 /// epoch, rewritten atomically after every epoch. On a resumed fit it keeps the lines of the
-/// epochs the checkpoint holds and drops any later ones (a run interrupted between the
-/// checkpoint and the log), so the log of an interrupted run equals the uninterrupted one's.
+/// epochs the checkpoint holds and drops any later ones: Trainer::fit writes an epoch's line
+/// before the epoch's checkpoints, so a run killed in between (even by SIGKILL) has a log one
+/// epoch ahead, and the log of an interrupted run equals the uninterrupted one's.
 class CsvLog : public TrainerCallback {
 public:
   explicit CsvLog(std::string path) : path_(std::move(path)) {}
