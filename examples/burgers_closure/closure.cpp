@@ -3,7 +3,7 @@
 // issue; seed: "Learning fast, accurate, and stable closures of a kinetic theory of an active
 // fluid", whose a-priori/a-posteriori comparison this follows in 1-D).
 //
-//   ./burgers_closure -output runs/closure            # defaults: fine 2048, coarse 64, nu 5e-3
+//   ./burgers_closure -output runs/closure     # defaults: fine 2048, coarse 64, nu 2e-3, A 1.5
 //
 // 1. Fine reference: BurgersSolver (FFTW) with the forcing A sum_k sin(2 pi k x + phi_k +
 //    omega_k t), every trajectory its own forcing and u0; spin-up, then snapshots.
@@ -149,8 +149,8 @@ int main(int argc, char** argv) {
     st.set_from_options(opt);
     sim::BurgersOptions fine;
     fine.resolution = 2048;
-    fine.viscosity = 5e-3;
-    fine.forcing_amplitude = 0.5;
+    fine.viscosity = 2e-3;
+    fine.forcing_amplitude = 1.5;
     fine.forcing_modes = 3;
     fine.forcing_seed = 1;
     fine.set_from_options(opt.sub("fine_"));
@@ -176,7 +176,7 @@ int main(int argc, char** argv) {
       post.schedule(s);
     }
     post.set_from_options(opt.sub("aposteriori_"), "A-posteriori training (through the coarse solver)");
-    auto task_options = tr::ClosureTaskOptions().window(10).substeps(4).stride(5).set_from_options(opt);
+    auto task_options = tr::ClosureTaskOptions().window(10).substeps(8).stride(5).set_from_options(opt);
     tr::SupervisedDataOptions data_options;
     data_options.x_normalizer = "scalar";
     data_options.y_normalizer = "scalar";
