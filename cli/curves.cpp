@@ -8,7 +8,6 @@
 #include "physml/train/figures.hpp"
 
 #include <cstdio>
-#include <filesystem>
 
 namespace {
 
@@ -30,12 +29,8 @@ int run_curves(const std::vector<std::string>& args) {
   PHYSML_CHECK(names.empty() || names.size() == args.size(), "physml curves: -labels has ", names.size(),
                " entries for ", args.size(), " logs");
   std::vector<physml::train::LearningCurve> runs;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::filesystem::path p(args[i]);
-    if (std::filesystem::is_directory(p)) p /= "log.csv";
-    const std::string label = names.empty() ? p.parent_path().filename().string() : names[i];
-    runs.push_back({label.empty() ? p.string() : label, physml::train::read_log_csv(p.string())});
-  }
+  for (std::size_t i = 0; i < args.size(); ++i)
+    runs.push_back(physml::train::read_learning_curve(args[i], names.empty() ? "" : names[i]));
   const auto summary = physml::train::learning_curve_summary(runs, curves);
   if (curves.budget > 0)
     std::printf("%s within %g s of wall time\n", curves.metric.c_str(), curves.budget);

@@ -91,7 +91,6 @@ struct Judged {
   std::string name;
   std::vector<double> error, energy;  // per snapshot, mean over test trajectories (NaN after a blow-up)
   std::vector<double> spectrum;       // time-averaged energy spectrum of the rollout
-  double blowup_time = std::numeric_limits<double>::quiet_NaN();
   at::Tensor last;                    // last state of test trajectory 0 (undefined after a blow-up)
 };
 
@@ -121,7 +120,6 @@ Judged judge(const std::string& name, const sim::FilteredBurgers& test, double d
       traj = torch::cat({truth[0].unsqueeze(0), rest});
     } catch (const physml::NonFiniteError& e) {
       physml::log_warning(name, ": ", e.what());
-      j.blowup_time = test.times[0];
       for (auto& v : j.error) v = std::numeric_limits<double>::quiet_NaN();
       for (auto& v : j.energy) v = std::numeric_limits<double>::quiet_NaN();
       return j;

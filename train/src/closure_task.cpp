@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <optional>
 
 namespace physml::train {
 
@@ -28,7 +29,7 @@ simulators::BurgersClosure model_closure(operators::Model& model) {
 
 struct ClosureTask::Windows {
   simulators::FilteredBurgers data;
-  std::vector<simulators::CoarseBurgers> solvers;
+  std::optional<simulators::CoarseBurgers> solver;   // grid, viscosity and dt (shared)
   std::vector<simulators::BurgersForcing> forcings;  // per trajectory
   std::vector<std::pair<std::int64_t, std::int64_t>> windows;  // (trajectory, first snapshot)
 };
@@ -67,9 +68,9 @@ ClosureTask::ClosureTask(simulators::FilteredBurgers train, const simulators::Fi
     for (const auto& o : f.options) {
       PHYSML_CHECK(o.resolution == f.coarse.size(2) && o.viscosity == f.options.front().viscosity, "ClosureTask: ", what,
                    " trajectories must share the coarse grid ", f.coarse.size(2), " and one viscosity");
-      w->solvers.emplace_back(o, dt_);
       w->forcings.push_back(simulators::BurgersForcing::draw(o));
     }
+    w->solver.emplace(f.options.front(), dt_);
     for (std::int64_t s = 0; s < f.coarse.size(0); ++s)
       for (std::int64_t j = 0; j + options_.window() < f.coarse.size(1); j += stride) w->windows.emplace_back(s, j);
     w->data = std::move(f);
@@ -135,7 +136,7 @@ std::pair<at::Tensor, at::Tensor> ClosureTask::rollout_error(operators::Model& m
   }
   auto x0 = torch::stack(u0).to(opts.device(), opts.dtype());
   auto y = torch::stack(target).to(opts.device(), opts.dtype());  // [B, m, n]
-  auto pred = w.solvers.front().rollout(x0, t0, forcing, m * options_.substeps(), options_.substeps(), closure);
+  auto pred = w.solver->rollout(x0, t0, forcing, m * options_.substeps(), options_.substeps(), closure);
   auto mse = ((pred - y).pow(2).mean({1, 2}) / y.pow(2).mean({1, 2})).mean();
   auto last = y.select(1, m - 1);
   auto final_l2 = ((pred.select(1, m - 1) - last).norm(2, {1}) / last.norm(2, {1})).mean();

@@ -80,6 +80,13 @@ void check_curves(const std::vector<LearningCurve>& runs, const LearningCurvesOp
 
 }  // namespace
 
+LearningCurve read_learning_curve(const std::string& log_or_dir, const std::string& label) {
+  std::filesystem::path p(log_or_dir);
+  if (std::filesystem::is_directory(p)) p /= "log.csv";
+  std::string name = label.empty() ? p.parent_path().filename().string() : label;
+  return {name.empty() ? p.string() : name, read_log_csv(p.string())};
+}
+
 void write_learning_curves(const std::string& path, const std::vector<LearningCurve>& runs,
                            const LearningCurvesOptions& o) {
   check_curves(runs, o);

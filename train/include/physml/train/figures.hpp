@@ -29,6 +29,10 @@ struct LearningCurve {
   std::vector<EpochRecord> records;  ///< read_log_csv of the run's log.csv
 };
 
+/// The curve of one run from its log.csv or its run directory (then DIR/log.csv); the label
+/// defaults to the run directory's name.
+LearningCurve read_learning_curve(const std::string& log_or_dir, const std::string& label = "");
+
 /// How write_learning_curves draws runs against each other.
 struct LearningCurvesOptions {
   /// What is plotted: "train_loss" or a metric of the logs ("valid_l2", "valid_h1", ...).
