@@ -92,7 +92,7 @@ int run_train_dcdm(const Options& opt, const std::string& data, const std::strin
 /// Title of the trainer's -help section with NCLaw's defaults (train::nclaw_trainer_options).
 const char* const kNCLawTrainerTitle = "Trainer with -model nclaw_* (defaults of NCLaw training, Ma et al. 2023)";
 
-/// -model nclaw_elastic | nclaw_unconstrained: a learned elastic law trained through the
+/// -model nclaw | nclaw_elastic | nclaw_unconstrained: a learned law (elastic + plastic for nclaw) trained through the
 /// differentiable MPM simulator on one Trajectory file (physml simulate -store state), by
 /// train::Trainer on the train::NCLawTask.
 int run_train_nclaw(const Options& opt, const std::string& type, const std::string& data, const std::string& resume,
@@ -163,6 +163,7 @@ void read_every_section(const Options& opt) {
   physml::train::DCDMTaskOptions().set_from_options(opt);
   physml::operators::NCLawElasticOptions().set_from_options(opt.sub("nclaw_elastic_"));
   physml::operators::NCLawUnconstrainedOptions().set_from_options(opt.sub("nclaw_unconstrained_"));
+  physml::operators::NCLawOptions().set_from_options(opt.sub("nclaw_"));
   physml::train::nclaw_trainer_options().set_from_options(opt, kNCLawTrainerTitle);
   physml::train::NCLawTaskOptions().set_from_options(opt);
   physml::train::SupervisedDataOptions().set_from_options(opt);
@@ -254,7 +255,8 @@ PHYSML_COMMAND({"train", "train a neural operator (MgNO, FNO), a DCDM network or
                 "dcdm-ritz, written by examples/dcdm_poisson/dcdm_train -data FILE), unsupervised loss\n"
                 "|b - (q'b/q'Aq) A q|^2 (train::Trainer, DCDMTask); writes the same files; -resume\n"
                 "DIR/last.h5 continues exactly as for the operators.\n"
-                "-model nclaw_elastic|nclaw_unconstrained: a learned constitutive law (Ma et al. 2023) trained\n"
+                "-model nclaw|nclaw_elastic|nclaw_unconstrained: a learned constitutive law (Ma et al. 2023; nclaw\n"
+                "holds the elastic and the plastic network, -nclaw_law invariant|unconstrained) trained\n"
                 "through the differentiable MPM simulator on one Trajectory file (physml simulate -store state):\n"
                 "teacher-forced segments of -segment_min to -segment_max frames, position MSE, validation by a\n"
                 "free rollout (rollout_mse); Adam lr 1.0, cosine schedule, clip 0.1, 300 epochs by default.\n"

@@ -54,8 +54,9 @@ void svd_forward(const at::Tensor& F, at::Tensor& U, at::Tensor& S, at::Tensor& 
     const auto i = bad.load();
     std::string entries;
     for (int k = 0; k < 9; ++k) entries += (k ? ", " : "") + std::to_string(static_cast<double>(f[9 * i + k]));
-    PHYSML_THROW("batch_signed_svd: F[", i, "] has non-finite entries (NaN or inf): [", entries,
-                 "]; expected a finite deformation gradient");
+    throw NonFiniteError(physml::detail::concat("batch_signed_svd: F[", i, "] has non-finite entries (NaN or inf): [",
+                                        entries, "]; expected a finite deformation gradient"),
+                         __FILE__, __LINE__);
   }
 }
 
@@ -184,7 +185,9 @@ NCLawFeatures nclaw_features(const at::Tensor& F) {
 }
 
 // ------------------------------------------------------------------------------------------
-ModelConfig NCLawElasticOptions::to_config() const { return {{"hidden", detail::join(hidden())}}; }
+ModelConfig NCLawElasticOptions::to_config() const {
+  return {{"hidden", detail::join(hidden())}, {"stress_scale", real_text(stress_scale())}};
+}
 
 namespace {
 std::vector<std::int64_t> read_hidden(OptionsReader& r, const std::vector<std::int64_t>& hidden) {
@@ -194,11 +197,21 @@ std::vector<std::int64_t> read_hidden(OptionsReader& r, const std::vector<std::i
   for (long w : h) PHYSML_CHECK(w >= 1, "option -", r.prefix(), "hidden: width ", w, " must be positive");
   return std::vector<std::int64_t>(h.begin(), h.end());
 }
+double read_stress_scale(OptionsReader& r, double value) {
+  value = r.real("stress_scale", value, "stress unit of the network output, Pa (NCLaw: 1)");
+  PHYSML_CHECK(value > 0 && std::isfinite(value), "option -", r.prefix(), "stress_scale: expected a positive number, got ",
+               value);
+  return value;
+}
+void check_stress_scale(double s, const char* who) {
+  PHYSML_CHECK(s > 0 && std::isfinite(s), who, ": stress_scale must be positive and finite, got ", s);
+}
 }  // namespace
 
 NCLawElasticOptions& NCLawElasticOptions::set_from_options(const Options& options) {
   OptionsReader r(options, "NCLaw elastic network (13 invariants -> MLP, GELU, no biases)");
   hidden(read_hidden(r, hidden()));
+  stress_scale(read_stress_scale(r, stress_scale()));
   r.end();
   return *this;
 }
@@ -207,20 +220,23 @@ NCLawUnconstrainedOptions& NCLawUnconstrainedOptions::set_from_options(const Opt
   OptionsReader r(options, "Unconstrained baseline law (MLP on vec(F - I))");
   hidden(read_hidden(r, hidden()));
   bias(r.boolean("bias", bias(), "biases in every linear layer"));
+  stress_scale(read_stress_scale(r, stress_scale()));
   r.end();
   return *this;
 }
 
 NCLawElasticOptions NCLawElasticOptions::from_config(const ModelConfig& c) {
   const std::string m = "nclaw_elastic";
-  detail::check_keys(m, c, {"hidden"});
+  detail::check_keys(m, c, {"hidden", "stress_scale"});
   NCLawElasticOptions o;
   if (auto* v = detail::find(c, "hidden")) o.hidden(detail::parse_int_list(m, "hidden", *v));
+  if (auto* v = detail::find(c, "stress_scale")) o.stress_scale(detail::parse_real(m, "stress_scale", *v));
   return o;
 }
 
 NCLawElasticImpl::NCLawElasticImpl(NCLawElasticOptions options) : Model("NCLawElastic"), options_(std::move(options)) {
   check_hidden(options_.hidden(), "NCLawElastic");
+  check_stress_scale(options_.stress_scale(), "NCLawElastic");
   weights_ = make_mlp(*this, 13, options_.hidden(), 9, nullptr);
 }
 
@@ -229,7 +245,8 @@ at::Tensor NCLawElasticImpl::first_piola(const at::Tensor& F) {
   check_dtype(F, weights_[0], "NCLawElastic");
   const auto in = nclaw_features(F);
   const auto X = mlp(in.features, weights_, nullptr).reshape({F.size(0), 3, 3});
-  return in.rotation.matmul(sym(X));
+  const auto P = in.rotation.matmul(sym(X));
+  return options_.stress_scale() == 1.0 ? P : options_.stress_scale() * P;
 }
 
 at::Tensor NCLawElasticImpl::forward(const at::Tensor& F) { return first_piola(F).matmul(F.transpose(1, 2)); }
@@ -267,17 +284,19 @@ ModelConfig NCLawUnconstrainedOptions::to_config() const {
   return {{"hidden", detail::join(hidden())},
           {"bias", bias() ? "true" : "false"},
           {"plastic", plastic() ? "true" : "false"},
-          {"alpha", real_text(alpha())}};
+          {"alpha", real_text(alpha())},
+          {"stress_scale", real_text(stress_scale())}};
 }
 
 NCLawUnconstrainedOptions NCLawUnconstrainedOptions::from_config(const ModelConfig& c) {
   const std::string m = "nclaw_unconstrained";
-  detail::check_keys(m, c, {"hidden", "bias", "plastic", "alpha"});
+  detail::check_keys(m, c, {"hidden", "bias", "plastic", "alpha", "stress_scale"});
   NCLawUnconstrainedOptions o;
   if (auto* v = detail::find(c, "hidden")) o.hidden(detail::parse_int_list(m, "hidden", *v));
   if (auto* v = detail::find(c, "bias")) o.bias(detail::parse_bool(m, "bias", *v));
   if (auto* v = detail::find(c, "plastic")) o.plastic(detail::parse_bool(m, "plastic", *v));
   if (auto* v = detail::find(c, "alpha")) o.alpha(detail::parse_real(m, "alpha", *v));
+  if (auto* v = detail::find(c, "stress_scale")) o.stress_scale(detail::parse_real(m, "stress_scale", *v));
   return o;
 }
 
@@ -285,6 +304,7 @@ NCLawUnconstrainedImpl::NCLawUnconstrainedImpl(NCLawUnconstrainedOptions options
     : Model("NCLawUnconstrained"), options_(std::move(options)) {
   check_hidden(options_.hidden(), "NCLawUnconstrained");
   PHYSML_CHECK(std::isfinite(options_.alpha()), "NCLawUnconstrained: alpha must be finite, got ", options_.alpha());
+  check_stress_scale(options_.stress_scale(), "NCLawUnconstrained");
   weights_ = make_mlp(*this, 9, options_.hidden(), 9, options_.bias() ? &biases_ : nullptr);
 }
 
@@ -294,7 +314,75 @@ at::Tensor NCLawUnconstrainedImpl::forward(const at::Tensor& F) {
   const auto N = F.size(0);
   const auto x = (F - torch::eye(3, F.options())).reshape({N, 9});
   const auto X = mlp(x, weights_, options_.bias() ? &biases_ : nullptr).reshape({N, 3, 3});
-  return options_.plastic() ? F + options_.alpha() * X : X.matmul(F.transpose(1, 2));
+  if (options_.plastic()) return F + options_.alpha() * X;
+  return (options_.stress_scale() == 1.0 ? X : options_.stress_scale() * X).matmul(F.transpose(1, 2));
+}
+
+// ------------------------------------------------------------------------------------------
+ModelConfig NCLawOptions::to_config() const {
+  return {{"law", law()},
+          {"hidden", detail::join(hidden())},
+          {"stress_scale", real_text(stress_scale())},
+          {"plastic", plastic() ? "true" : "false"},
+          {"alpha", real_text(alpha())},
+          {"plastic_lr_scale", real_text(plastic_lr_scale())}};
+}
+
+NCLawOptions NCLawOptions::from_config(const ModelConfig& c) {
+  const std::string m = "nclaw";
+  detail::check_keys(m, c, {"law", "hidden", "stress_scale", "plastic", "alpha", "plastic_lr_scale"});
+  NCLawOptions o;
+  if (auto* v = detail::find(c, "law")) o.law(*v);
+  if (auto* v = detail::find(c, "hidden")) o.hidden(detail::parse_int_list(m, "hidden", *v));
+  if (auto* v = detail::find(c, "stress_scale")) o.stress_scale(detail::parse_real(m, "stress_scale", *v));
+  if (auto* v = detail::find(c, "plastic")) o.plastic(detail::parse_bool(m, "plastic", *v));
+  if (auto* v = detail::find(c, "alpha")) o.alpha(detail::parse_real(m, "alpha", *v));
+  if (auto* v = detail::find(c, "plastic_lr_scale")) o.plastic_lr_scale(detail::parse_real(m, "plastic_lr_scale", *v));
+  return o;
+}
+
+NCLawOptions& NCLawOptions::set_from_options(const Options& options) {
+  OptionsReader r(options, "NCLaw material: elastic + plastic networks (one model)");
+  law(r.choice("law", {"invariant", "unconstrained"}, law(),
+               "invariant: NCLaw's equivariant networks; unconstrained: the baseline MLPs on F - I"));
+  hidden(read_hidden(r, hidden()));
+  stress_scale(read_stress_scale(r, stress_scale()));
+  plastic(r.boolean("plastic", plastic(), "learn a plastic network (return mapping) too"));
+  alpha(r.real("alpha", alpha(), "scale of the plastic correction"));
+  plastic_lr_scale(r.real("plastic_lr_scale", plastic_lr_scale(),
+                          "learning rate of the plastic network / that of the elastic network"));
+  r.end();
+  PHYSML_CHECK(plastic_lr_scale() > 0 && std::isfinite(plastic_lr_scale()), "option -", r.prefix(),
+               "plastic_lr_scale: expected a positive number, got ", plastic_lr_scale());
+  return *this;
+}
+
+NCLawImpl::NCLawImpl(NCLawOptions options) : Model("NCLaw"), options_(std::move(options)) {
+  const auto& o = options_;
+  PHYSML_CHECK(o.law() == "invariant" || o.law() == "unconstrained", "nclaw: unknown law '", o.law(),
+               "'; expected invariant or unconstrained");
+  PHYSML_CHECK(o.plastic_lr_scale() > 0 && std::isfinite(o.plastic_lr_scale()),
+               "nclaw: plastic_lr_scale must be positive, got ", o.plastic_lr_scale());
+  if (o.law() == "invariant") {
+    elastic_ = std::make_shared<NCLawElasticImpl>(NCLawElasticOptions().hidden(o.hidden()).stress_scale(o.stress_scale()));
+    if (o.plastic()) plastic_ = std::make_shared<NCLawPlasticImpl>(NCLawPlasticOptions().hidden(o.hidden()).alpha(o.alpha()));
+  } else {
+    elastic_ = std::make_shared<NCLawUnconstrainedImpl>(
+        NCLawUnconstrainedOptions().hidden(o.hidden()).stress_scale(o.stress_scale()));
+    if (o.plastic())
+      plastic_ = std::make_shared<NCLawUnconstrainedImpl>(
+          NCLawUnconstrainedOptions().hidden(o.hidden()).plastic(true).alpha(o.alpha()));
+  }
+  register_module("elastic", elastic_);
+  if (plastic_) register_module("plastic", plastic_);
+}
+
+at::Tensor NCLawImpl::forward(const at::Tensor& F) { return elastic_->forward(F); }
+
+std::vector<ParameterGroup> NCLawImpl::parameter_groups() {
+  std::vector<ParameterGroup> g{{"elastic", elastic_->parameters(), 1.0}};
+  if (plastic_) g.push_back({"plastic", plastic_->parameters(), options_.plastic_lr_scale()});
+  return g;
 }
 
 }  // namespace physml::operators

@@ -94,6 +94,12 @@ std::map<std::string, Entry>& table() {
                                         return std::make_shared<NCLawUnconstrainedImpl>(
                                             NCLawUnconstrainedOptions().set_from_options(o.sub("nclaw_unconstrained_")));
                                       }};
+    builtin["nclaw"] = {[](const ModelConfig& c) -> std::shared_ptr<Model> {
+                          return std::make_shared<NCLawImpl>(NCLawOptions::from_config(c));
+                        },
+                        [](const Options& o, const ModelShape&) -> std::shared_ptr<Model> {
+                          return std::make_shared<NCLawImpl>(NCLawOptions().set_from_options(o.sub("nclaw_")));
+                        }};
     builtin["gns"] = {[](const ModelConfig& c) -> std::shared_ptr<Model> {
                         return std::make_shared<GNSImpl>(GNSOptions::from_config(c));
                       },

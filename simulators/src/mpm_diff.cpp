@@ -3,12 +3,14 @@
 #include "physml/simulators/mpm_diff.hpp"
 
 #include "physml/core/error.hpp"
+#include "physml/operators/nclaw.hpp"
 #include "physml/operators/registry.hpp"
 #include "mpm_transfer.hpp"
 
 #include <torch/torch.h>
 
 #include <atomic>
+#include <cmath>
 
 namespace physml::simulators {
 
@@ -165,12 +167,30 @@ TorchLaw nclaw_law(std::shared_ptr<operators::Model> elastic, std::shared_ptr<op
   return law;
 }
 
+TorchLaw learned_law(std::shared_ptr<operators::Model> model) {
+  PHYSML_CHECK(model != nullptr, "learned_law: no model");
+  if (auto* m = dynamic_cast<operators::NCLawImpl*>(model.get())) {
+    // The networks are owned by the composite; keep it alive with them.
+    auto keep = [model](const std::shared_ptr<operators::Model>& net) {
+      return std::shared_ptr<operators::Model>(model, net.get());
+    };
+    return nclaw_law(keep(m->elastic()), m->plastic() ? keep(m->plastic()) : nullptr);
+  }
+  const auto* u = dynamic_cast<const operators::NCLawUnconstrainedImpl*>(model.get());
+  PHYSML_CHECK(dynamic_cast<const operators::NCLawElasticImpl*>(model.get()) != nullptr || (u && !u->options().plastic()),
+               "a model of type '", model->type(), "' is not a constitutive law; expected nclaw, nclaw_elastic or ",
+               "an elastic nclaw_unconstrained");
+  return nclaw_law(std::move(model));
+}
+
 struct DifferentiableMPM::Impl {
   MPMOptions options;
   detail::MPMKernelParams params;
   at::Tensor volume, mass;
   int dim = 3;
   mutable std::atomic<std::int64_t> clamped{0};
+  mutable std::atomic<std::int64_t> inverted{0};
+  bool allow_inverted = false;
 };
 
 DifferentiableMPM::DifferentiableMPM(const MPMOptions& options, const mesh::ParticleSet& particles)
@@ -186,6 +206,9 @@ DifferentiableMPM::DifferentiableMPM(const MPMOptions& options, const mesh::Part
 
 DifferentiableMPM::~DifferentiableMPM() = default;
 std::int64_t DifferentiableMPM::clamped_count() const { return impl_->clamped.load(); }
+void DifferentiableMPM::allow_inverted(bool allow) { impl_->allow_inverted = allow; }
+bool DifferentiableMPM::inverted_allowed() const { return impl_->allow_inverted; }
+std::int64_t DifferentiableMPM::inverted_count() const { return impl_->inverted.load(); }
 
 const MPMOptions& DifferentiableMPM::options() const { return impl_->options; }
 
@@ -226,7 +249,9 @@ MPMState DifferentiableMPM::substep(const MPMState& s, const TorchLaw& law) cons
   const auto tau = tau3.slice(1, 0, D).slice(2, 0, D).to(s.x.scalar_type()).contiguous();
   if (!torch::isfinite(tau.detach()).all().item<bool>()) {
     const auto bad = torch::nonzero(~torch::isfinite(tau.detach()).flatten(1).all(1))[0].item<int64_t>();
-    PHYSML_THROW("DifferentiableMPM: the Kirchhoff stress of particle ", bad, " is not finite; expected a finite stress");
+    throw NonFiniteError(physml::detail::concat("DifferentiableMPM: the Kirchhoff stress of particle ", bad,
+                                        " is not finite; expected a finite stress"),
+                         __FILE__, __LINE__);
   }
   auto out = TransferFunction::apply(s.x, s.v, s.C, s.F, tau, I.volume.to(s.x.options()), I.mass.to(s.x.options()),
                                      &I.params, D, &I.clamped);
@@ -244,9 +269,17 @@ MPMState DifferentiableMPM::substep(const MPMState& s, const TorchLaw& law) cons
   auto J = torch::linalg::det(r.F.detach());
   if (D == 2) J = J * r.F_zz.detach();
   if (!(J > 0).all().item<bool>()) {
-    const auto bad = torch::nonzero(~(J > 0))[0].item<int64_t>();
-    PHYSML_THROW("DifferentiableMPM: J = det F = ", J[bad].item<double>(), " <= 0 at particle ", bad,
-                 " after the substep; expected J > 0 (time step too large for the velocity field or the stiffness)");
+    const auto bad_mask = ~(J > 0);
+    const auto bad = torch::nonzero(bad_mask)[0].item<int64_t>();
+    const double Jbad = J[bad].item<double>();
+    if (!std::isfinite(Jbad))
+      throw NonFiniteError(physml::detail::concat("DifferentiableMPM: the deformation gradient of particle ", bad,
+                                          " is not finite after the substep (J = ", Jbad, "); expected a finite state"),
+                           __FILE__, __LINE__);
+    if (!I.allow_inverted)
+      PHYSML_THROW("DifferentiableMPM: J = det F = ", Jbad, " <= 0 at particle ", bad,
+                   " after the substep; expected J > 0 (time step too large for the velocity field or the stiffness)");
+    I.inverted += bad_mask.sum().item<int64_t>();
   }
   return r;
 }

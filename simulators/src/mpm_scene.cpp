@@ -311,13 +311,15 @@ SimulateResult simulate(const MPMScene& scene, const SimulateOptions& o) {
   TorchLaw law;
   if (!o.law().empty()) {
     auto model = operators::load(o.law());
-    PHYSML_CHECK(model->type() == "nclaw_elastic" || model->type() == "nclaw_unconstrained", "-law '", o.law(),
-                 "' holds a model of type '", model->type(), "'; expected an elastic law (nclaw_elastic, nclaw_unconstrained)");
+    PHYSML_CHECK(model->type() == "nclaw" || model->type() == "nclaw_elastic" || model->type() == "nclaw_unconstrained",
+                 "-law '", o.law(), "' holds a model of type '", model->type(),
+                 "'; expected a learned law (nclaw, nclaw_elastic, nclaw_unconstrained)");
     model->to(torch::kDouble);
     model->eval();
-    law = nclaw_law(model);
+    law = learned_law(model);
     learned = std::make_unique<DifferentiableMPM>(scene.simulator, sim->particles());
-    log_info("law: ", model->type(), " from '", o.law(), "' for every body (no plasticity)");
+    log_info("law: ", model->type(), " from '", o.law(), "' for every body (",
+             law.plastic ? "elastic and plastic networks" : "elastic only, no plasticity", ")");
   }
   // Clamped particle-substeps of this run (either simulator) plus those of the runs resumed from.
   auto clamped_now = [&] { return clamped_before + sim->clamped_count() + (learned ? learned->clamped_count() : 0); };

@@ -87,6 +87,21 @@ physml_cli_test(NAME cli.simulate.trained_law COMMAND physml_cli simulate -outpu
   -law ${sim_dir}/nclaw_run/best.h5
   OUTPUT "law: nclaw_elastic from '.*nclaw_run/best.h5' for every body" "wrote '.*jelly2d_learned.h5' \\(13 frames of 56 particles"
   CREATES ${sim_dir}/jelly2d_learned.h5 PROPERTIES LABELS cli FIXTURES_REQUIRED sim_nclaw_law)
+# NCLaw's whole material (elastic + plastic network, one checkpoint, two learning rates), and
+# the simulator running both networks.
+physml_cli_test(NAME cli.train.nclaw_material COMMAND physml_cli train -model nclaw -data ${sim_dir}/jelly2d.h5
+  -output ${sim_dir}/nclaw_material -epochs 2 -segment_min 3 -segment_max 6 -nclaw_plastic_lr_scale 0.2 -threads 1
+  OUTPUT "training nclaw \\(11008 parameters\\) through the differentiable MPM on .*jelly2d.h5: 56 particles, 13 frames"
+         "epoch 2  train loss [0-9.e+-]+  rollout MSE [0-9.e+-]+"
+  CREATES ${sim_dir}/nclaw_material/last.h5 ${sim_dir}/nclaw_material/best.h5
+  PROPERTIES LABELS cli FIXTURES_REQUIRED sim_nclaw_data FIXTURES_SETUP sim_nclaw_material)
+physml_cli_test(NAME cli.simulate.trained_material COMMAND physml_cli simulate -output ${sim_dir}/jelly2d_material.h5
+  -frames 12 -mpm_dim 2 -mpm_cells 16 -mpm_dt 1e-3 -mpm_substeps 2 -body0_lower 0.3,0.2 -body0_upper 0.55,0.4
+  -body0_particles_per_cell_axis 2 -body0_velocity 0.5,-4 -body0_angular_velocity 0 -threads 1
+  -law ${sim_dir}/nclaw_material/best.h5
+  OUTPUT "law: nclaw from '.*nclaw_material/best.h5' for every body \\(elastic and plastic networks\\)"
+         "wrote '.*jelly2d_material.h5' \\(13 frames of 56 particles"
+  CREATES ${sim_dir}/jelly2d_material.h5 PROPERTIES LABELS cli FIXTURES_REQUIRED sim_nclaw_material)
 physml_cli_test(NAME cli.train.nclaw_needs_a_trajectory EXIT 1 COMMAND physml_cli train -model nclaw_elastic
   -data ${CMAKE_CURRENT_BINARY_DIR}/generate_data/darcy.h5 -output ${sim_dir}/nclaw_bad
   OUTPUT "physml train: error: .*darcy.h5' holds format 'physml.dataset', expected 'physml.trajectory'"

@@ -269,3 +269,68 @@ TEST(NCLaw, BadInputsAreErrors) {
   EXPECT_THROW_MSG(net->forward(F), "batch_signed_svd: F[1] has non-finite entries");
   EXPECT_THROW_MSG(NCLawElastic(NCLawElasticOptions().hidden({})), "hidden must list at least one layer width");
 }
+
+TEST(NCLaw, StressScaleMultipliesTheStressAndKeepsItsStructure) {
+  torch::manual_seed(3);
+  NCLawElastic unit;
+  unit->to(torch::kDouble);
+  NCLawElastic scaled(NCLawElasticOptions().stress_scale(1e4));
+  scaled->to(torch::kDouble);
+  {
+    torch::NoGradGuard ng;
+    for (std::size_t i = 0; i < unit->parameters().size(); ++i) scaled->parameters()[i].copy_(unit->parameters()[i]);
+  }
+  const auto F = random_F(16, 0.3);
+  const auto tau1 = unit->forward(F), tau = scaled->forward(F);
+  EXPECT_LT(max_abs(tau - 1e4 * tau1), 1e-10 * max_abs(tau));
+  const auto Q = random_rotations(16);
+  const auto rotated = scaled->forward(Q.matmul(F));
+  EXPECT_LT(max_abs(rotated - Q.matmul(tau).matmul(Q.transpose(1, 2))), 1e-10 * max_abs(tau));
+  EXPECT_EQ(max_abs(scaled->forward(torch::eye(3, kDouble).expand({2, 3, 3}).contiguous())), 0.0);
+  // A checkpoint config written before the key existed reads as scale 1.
+  EXPECT_EQ(NCLawElasticOptions::from_config({{"hidden", "64,64"}}).stress_scale(), 1.0);
+  EXPECT_EQ(NCLawElasticOptions::from_config(scaled->config()).stress_scale(), 1e4);
+  EXPECT_THROW_MSG(NCLawElastic(NCLawElasticOptions().stress_scale(0)), "stress_scale must be positive");
+  NCLawUnconstrained u(NCLawUnconstrainedOptions().stress_scale(-1.0 + 3.0));
+  EXPECT_EQ(NCLawUnconstrainedOptions::from_config(u->config()).stress_scale(), 2.0);
+}
+
+TEST(NCLaw, TheMaterialModelHoldsBothNetworksInTwoParameterGroups) {
+  const auto dir = physml::test::scratch_dir();
+  NCLaw law;  // NCLaw's: invariant networks, plastic, lr 0.1 for the plastic one
+  EXPECT_EQ(count_parameters(*law), 2 * 5504);
+  ASSERT_NE(law->plastic(), nullptr);
+  const auto groups = law->parameter_groups();
+  ASSERT_EQ(groups.size(), 2u);
+  EXPECT_EQ(groups[0].name, "elastic");
+  EXPECT_EQ(groups[0].lr_scale, 1.0);
+  EXPECT_EQ(groups[1].name, "plastic");
+  EXPECT_EQ(groups[1].lr_scale, 0.1);
+  std::int64_t in_groups = 0;
+  for (const auto& g : groups)
+    for (const auto& p : g.parameters) in_groups += p.numel();
+  EXPECT_EQ(in_groups, count_parameters(*law));
+  // forward is the elastic law; the plastic one is the return mapping.
+  torch::manual_seed(5);
+  const auto F = random_F(8, 0.3).to(torch::kFloat);
+  EXPECT_TRUE(torch::equal(law->forward(F), law->elastic()->forward(F)));
+  EXPECT_EQ(law->plastic()->type(), "nclaw_plastic");
+  // Baseline: unconstrained MLPs with biases, 5,385 each; elastic only: one group.
+  NCLaw base(NCLawOptions().law("unconstrained"));
+  EXPECT_EQ(count_parameters(*base), 2 * 5385);
+  NCLaw jelly(NCLawOptions().plastic(false));
+  EXPECT_EQ(jelly->plastic(), nullptr);
+  EXPECT_EQ(jelly->parameter_groups().size(), 1u);
+  // One checkpoint holds both networks.
+  const auto path = (dir / "nclaw.h5").string();
+  save(path, *law);
+  auto back = load(path);
+  ASSERT_EQ(back->type(), "nclaw");
+  auto* m = dynamic_cast<NCLawImpl*>(back.get());
+  ASSERT_NE(m, nullptr);
+  EXPECT_TRUE(torch::equal(m->elastic()->forward(F), law->elastic()->forward(F)));
+  EXPECT_TRUE(torch::equal(m->plastic()->forward(F), law->plastic()->forward(F)));
+  EXPECT_THROW_MSG(NCLaw(NCLawOptions().law("spline")), "unknown law 'spline'; expected invariant or unconstrained");
+  EXPECT_THROW_MSG(NCLaw(NCLawOptions().plastic_lr_scale(0)), "plastic_lr_scale must be positive");
+  EXPECT_THROW_MSG(create("nclaw", {{"plastic", "maybe"}}), "plastic");
+}

@@ -223,3 +223,49 @@ TEST(MPMDiff, BadStateIsRefused) {
   nan_law.elastic = [](const at::Tensor& F) { return torch::full_like(F, std::nan("")); };
   EXPECT_THROW_MSG(mpm.substep(st, nan_law), "Kirchhoff stress of particle 0 is not finite");
 }
+
+TEST(MPMDiff, InvertedElementsStopUnlessAllowedThenAreCounted) {
+  auto s = scene(2, "jelly");
+  sim::DifferentiableMPM mpm(s->options(), s->particles());
+  auto st = sim::DifferentiableMPM::state_of(s->particles());
+  // v_x = -k (x - 0.5), v_y = 0 with k dt = 3: the G2P velocity gradient is about diag(-k, 0),
+  // so F_trial = (I + dt C) F has det about 1 - k dt < 0 in the interior of the block.
+  const double k = 3.0 / s->options().dt();
+  st.v = torch::zeros_like(st.v);
+  st.v.select(1, 0).copy_(-k * (st.x.select(1, 0) - 0.5));
+  st.C = torch::zeros_like(st.C);
+  st.C.select(1, 0).select(1, 0).fill_(-k);
+  sim::TorchLaw zero;
+  zero.elastic = [](const at::Tensor& F) { return torch::zeros_like(F); };
+  EXPECT_FALSE(mpm.inverted_allowed());
+  EXPECT_THROW_MSG(mpm.substep(st, zero), "<= 0 at particle");
+  mpm.allow_inverted(true);
+  const auto next = mpm.substep(st, zero);
+  auto J = torch::linalg::det(next.F) * next.F_zz;
+  const auto inverted = (J <= 0).sum().item<std::int64_t>();
+  EXPECT_GT(inverted, 0);
+  EXPECT_EQ(mpm.inverted_count(), inverted);
+  // A non-finite state is an error whatever the policy, and of the recoverable type.
+  sim::TorchLaw nan_law;
+  nan_law.elastic = [](const at::Tensor& F) { return torch::full_like(F, std::nan("")); };
+  EXPECT_THROW(mpm.substep(st, nan_law), physml::NonFiniteError);
+}
+
+TEST(MPMDiff, LearnedLawOfATrainedModel) {
+  auto both = std::make_shared<physml::operators::NCLawImpl>();
+  const auto law = sim::learned_law(both);
+  EXPECT_TRUE(law.elastic && law.plastic);
+  const auto elastic_only = sim::learned_law(std::make_shared<physml::operators::NCLawElasticImpl>());
+  EXPECT_TRUE(elastic_only.elastic && !elastic_only.plastic);
+  EXPECT_THROW_MSG(sim::learned_law(std::make_shared<physml::operators::NCLawPlasticImpl>()),
+                   "a model of type 'nclaw_plastic' is not a constitutive law");
+  // The law keeps the model alive.
+  sim::TorchLaw kept;
+  {
+    auto m = std::make_shared<physml::operators::NCLawImpl>();
+    m->to(torch::kDouble);
+    kept = sim::learned_law(m);
+  }
+  const auto F = torch::eye(3, torch::kDouble).expand({2, 3, 3}).contiguous();
+  EXPECT_TRUE(torch::equal(kept.plastic(F), F));  // F_new(I) = I exactly
+}

@@ -94,3 +94,116 @@ TEST(NCLawTask, ResumedTrainingEqualsUninterruptedBitForBit) {
   ASSERT_EQ(pa.size(), pb.size());
   for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i])) << "parameter " << i;
 }
+
+TEST(NCLawTask, TrainsBothNetworksEachAtItsOwnLearningRate) {
+  // Adam's first step moves each parameter by -lr g / (|g| + eps), g its (clipped) gradient:
+  // lr for the elastic network, 0.1 lr for the plastic one (NCLaw's 1.0 and 0.1).
+  const auto dir = physml::test::scratch_dir();
+  physml::train::NCLawTask task(jelly_trajectory(dir), physml::train::NCLawTaskOptions().segment_min(4).segment_max(12));
+  torch::manual_seed(0);
+  auto law = std::make_shared<physml::operators::NCLawImpl>();
+  law->to(torch::kDouble);
+  std::vector<at::Tensor> before;
+  for (const auto& p : law->parameters()) before.push_back(p.detach().clone());
+  auto o = options(1).batch_size(100);  // one step on the whole trajectory, as NCLaw
+  o.schedule().lr = 0.5;
+  physml::train::Trainer trainer(law, o);
+  ASSERT_EQ(trainer.optimizer().param_groups().size(), 2u);
+  trainer.fit(task);
+  const auto groups = law->parameter_groups();
+  const auto params = law->parameters();
+  std::size_t i = 0;
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    double worst = 0, grad = 0;
+    for (std::size_t k = 0; k < groups[g].parameters.size(); ++k, ++i) {
+      const auto& p = params[i];
+      ASSERT_TRUE(p.grad().defined()) << groups[g].name;  // the step's (clipped) gradient is left in place
+      const auto expected = -0.5 * groups[g].lr_scale * p.grad() / (p.grad().abs() + 1e-8);
+      worst = std::max(worst, (p - before[i] - expected).abs().max().item<double>());
+      grad = std::max(grad, p.grad().abs().max().item<double>());
+    }
+    EXPECT_GT(grad, 0.0) << groups[g].name;
+    EXPECT_LT(worst, 1e-12) << groups[g].name;
+  }
+  EXPECT_EQ(i, before.size());
+}
+
+TEST(NCLawTask, ResumedTrainingOfBothNetworksEqualsUninterruptedBitForBit) {
+  const auto dir = physml::test::scratch_dir();
+  const auto traj = jelly_trajectory(dir);
+  const auto opts = physml::train::NCLawTaskOptions().segment_min(4).segment_max(12);
+  physml::train::NCLawTask t1(traj, opts), t2(traj, opts);
+  auto make = [] {
+    torch::manual_seed(0);
+    auto m = std::make_shared<physml::operators::NCLawImpl>();
+    m->to(torch::kDouble);
+    return m;
+  };
+  auto a = make();
+  physml::train::Trainer(a, options(3)).fit(t1);
+  auto b = make();
+  physml::train::Trainer(b, options(3).output_dir((dir / "run").string()).stop_after(1)).fit(t2);
+  physml::train::Trainer resumed(b, options(3).output_dir((dir / "run").string()));
+  resumed.resume((dir / "run" / "last.h5").string());
+  resumed.fit(t2);
+  const auto pa = a->parameters(), pb = b->parameters();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i])) << "parameter " << i;
+}
+
+namespace {
+/// NCLaw's elastic network that returns a NaN stress on its calls number from .. to - 1 (a
+/// blow-up at a known substep).
+class Sabotaged : public physml::operators::NCLawElasticImpl {
+public:
+  Sabotaged(std::int64_t from, std::int64_t to) : from_(from), to_(to) {}
+  at::Tensor forward(const at::Tensor& F) override {
+    auto tau = NCLawElasticImpl::forward(F);
+    const auto call = calls_++;
+    return call >= from_ && call < to_ ? tau * std::nan("") : tau;
+  }
+
+private:
+  std::int64_t calls_ = 0, from_, to_;
+};
+}  // namespace
+
+TEST(NCLawTask, SegmentsThatBlowUpAreSkippedAndCountedOrStopTraining) {
+  // Segments of 4 frames of 2 substeps: 8 law calls each, in order (no shuffling). The
+  // Trainer's check that the model is a law is call 0, so call 9 is segment 1's first.
+  const auto dir = physml::test::scratch_dir();
+  const auto traj = jelly_trajectory(dir);
+  const auto opts = physml::train::NCLawTaskOptions().segment_min(4).segment_max(4);
+  auto make = [](std::int64_t from, std::int64_t to) {
+    torch::manual_seed(0);
+    auto m = std::make_shared<Sabotaged>(from, to);
+    m->to(torch::kDouble);
+    return m;
+  };
+  physml::train::NCLawTask skip(traj, opts);
+  skip.begin_epoch(0, 1);
+  ASSERT_EQ(skip.size(), 6);
+  // The loss of the other five segments, one by one, with the same weights.
+  auto plain = make(0, 0);
+  double expected = 0;
+  for (std::int64_t b : {0, 2, 3, 4, 5}) expected += skip.loss(*plain, skip.batch({b}, 0)).item<double>() / 5.0;
+  auto law = make(9, 10);
+  auto o = options(1).batch_size(100).shuffle(false);
+  o.schedule().lr = 1e-12;
+  const auto records = physml::train::Trainer(law, o).fit(skip);
+  EXPECT_EQ(records.back().metric("diverged"), 1.0);
+  EXPECT_NEAR(records.back().train_loss, expected, 1e-12 * expected);
+  EXPECT_EQ(records.back().metric("valid_diverged_frame"), 0.0);
+  // A validation rollout that blows up at substep 11 (frame 6) scores on, from frame 5's positions.
+  auto late = make(10, 1000000);
+  std::int64_t frame = -1;
+  const double mse = skip.rollout_mse(*late, 0, 1, &frame);
+  EXPECT_EQ(frame, 6);
+  EXPECT_TRUE(std::isfinite(mse));
+  EXPECT_GT(mse, skip.rollout_mse(*make(0, 0), 0, 1));
+  // -diverged error: the blow-up stops training; so does an epoch whose segments all blow up.
+  physml::train::NCLawTask stop(traj, physml::train::NCLawTaskOptions(opts).diverged("error"));
+  EXPECT_THROW(physml::train::Trainer(make(9, 10), o).fit(stop), physml::NonFiniteError);
+  physml::train::NCLawTask all(traj, opts);
+  EXPECT_THROW_MSG(physml::train::Trainer(make(1, 1000000), o).fit(all), "the rollouts of all 6 segments");
+}

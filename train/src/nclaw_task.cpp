@@ -19,6 +19,10 @@ NCLawTaskOptions& NCLawTaskOptions::set_from_options(const Options& options) {
   loss_scale(r.real("loss_scale", loss_scale(), "factor of the position MSE"));
   valid_frames(r.integer("valid_frames", valid_frames(), "frames of the validation rollout from frame 0 (0 = all)", 0));
   valid_every(r.integer("valid_every", valid_every(), "validation MSE at every this-many-th frame", 1));
+  allow_inverted(r.boolean("allow_inverted", allow_inverted(),
+                           "roll out through inverted elements (J <= 0) and count them, instead of stopping"));
+  diverged(r.choice("diverged", {"skip", "error"}, diverged(),
+                    "a training segment that blows up: drop it from the loss (skip) or stop (error)"));
   r.end();
   PHYSML_CHECK(segment_min() <= segment_max(), "-segment_min ", segment_min(), " exceeds -segment_max ", segment_max());
   PHYSML_CHECK(loss_scale() > 0 && std::isfinite(loss_scale()), "-loss_scale ", loss_scale(), " must be positive");
@@ -38,7 +42,7 @@ struct NCLawTask::Impl {
   simulators::MPMOptions mpm;
   mesh::ParticleSet constants;  // volume, mass (positions of frame 0)
   at::Tensor x, v, C, F, Fzz;   // [T, N, ...]
-  std::int64_t T = 0, N = 0, substeps = 1, length = 25;
+  std::int64_t T = 0, N = 0, substeps = 1, length = 25, inverted_reported = 0, diverged = 0;
   std::unique_ptr<simulators::DifferentiableMPM> mpm_diff;
 
   simulators::MPMState frame(std::int64_t k) const {
@@ -47,13 +51,24 @@ struct NCLawTask::Impl {
   }
   /// Free rollout from frame `start` over `frames` frames; returns the positions [frames, N, d]
   /// of frames start+1 .. start+frames.
-  at::Tensor roll(operators::Model& model, std::int64_t start, std::int64_t frames) const {
+  /// If `diverged_frame` is given, a blow-up at frame k (NonFiniteError) ends the rollout
+  /// there: frames k.. repeat the positions of frame k - 1 and *diverged_frame = k.
+  at::Tensor roll(operators::Model& model, std::int64_t start, std::int64_t frames,
+                  std::int64_t* diverged_frame = nullptr) const {
     auto net = std::shared_ptr<operators::Model>(&model, [](operators::Model*) {});
-    const auto law = simulators::nclaw_law(net);
+    const auto law = simulators::learned_law(net);
     auto s = frame(start);
     std::vector<at::Tensor> xs;
+    if (diverged_frame) *diverged_frame = 0;
     for (std::int64_t f = 0; f < frames; ++f) {
-      for (std::int64_t k = 0; k < substeps; ++k) s = mpm_diff->substep(s, law);
+      try {
+        for (std::int64_t k = 0; k < substeps; ++k) s = mpm_diff->substep(s, law);
+      } catch (const NonFiniteError&) {
+        if (!diverged_frame) throw;
+        *diverged_frame = start + f + 1;
+        for (; f < frames; ++f) xs.push_back(s.x);
+        break;
+      }
       xs.push_back(s.x);
     }
     return torch::stack(xs);
@@ -82,6 +97,7 @@ NCLawTask::NCLawTask(const std::string& trajectory, NCLawTaskOptions options) : 
   I.constants = mesh::ParticleSet(I.x[0].clone());
   I.constants.set("volume", r.particle("volume").to(torch::kDouble)).set("mass", r.particle("mass").to(torch::kDouble));
   I.mpm_diff = std::make_unique<simulators::DifferentiableMPM>(I.mpm, I.constants);
+  I.mpm_diff->allow_inverted(I.o.allow_inverted());
   I.length = std::min<std::int64_t>(I.o.segment_min(), I.T - 1);
 }
 
@@ -110,10 +126,11 @@ void NCLawTask::prepare(operators::Model& model) {
   for (at::Tensor* t : {&I.x, &I.v, &I.C, &I.F, &I.Fzz})
     if (t->defined()) *t = t->to(params.front().device(), dtype);
   // A check that the model is a law: F [N, 3, 3] -> tau [N, 3, 3].
+  simulators::learned_law(std::shared_ptr<operators::Model>(&model, [](operators::Model*) {}));  // throws for other types
   torch::NoGradGuard ng;
   const auto tau = model.forward(torch::eye(3, params.front().options()).expand({2, 3, 3}).contiguous());
   PHYSML_CHECK(tau.sizes() == c10::IntArrayRef({2, 3, 3}), "NCLaw training: the model maps F [N, 3, 3] to ",
-               tau.sizes(), ", expected a stress [N, 3, 3] (model types nclaw_elastic, nclaw_unconstrained)");
+               tau.sizes(), ", expected a stress [N, 3, 3] (model types nclaw, nclaw_elastic, nclaw_unconstrained)");
 }
 
 Batch NCLawTask::batch(const std::vector<std::int64_t>& indices, std::uint64_t) const {
@@ -126,28 +143,56 @@ at::Tensor NCLawTask::loss(operators::Model& model, const Batch& batch) {
   const auto& I = *impl_;
   const auto starts = batch.input.to(torch::kCPU, torch::kDouble).round().to(torch::kLong);
   at::Tensor total;
+  std::int64_t used = 0;
+  std::string last_failure;
   for (std::int64_t b = 0; b < starts.size(0); ++b) {
     const auto s = starts[b].item<std::int64_t>();
     const auto frames = std::min(I.length, I.T - 1 - s);
-    const auto pred = I.roll(model, s, frames);
+    at::Tensor pred;
+    try {
+      pred = I.roll(model, s, frames);
+    } catch (const NonFiniteError& e) {
+      if (I.o.diverged() == "error") throw;
+      ++impl_->diverged;
+      last_failure = e.what();
+      continue;
+    }
     const auto l = I.o.loss_scale() * (pred - I.x.slice(0, s + 1, s + 1 + frames)).pow(2).mean();
     total = total.defined() ? total + l : l;
+    ++used;
   }
-  return total / static_cast<double>(starts.size(0));
+  if (used == 0)
+    throw NonFiniteError(physml::detail::concat("NCLaw training: the rollouts of all ", starts.size(0),
+                                        " segments of the batch blew up (last: ", last_failure,
+                                        "); the learned law is unstable at this time step"),
+                         __FILE__, __LINE__);
+  return total / static_cast<double>(used);
 }
 
-double NCLawTask::rollout_mse(operators::Model& model, std::int64_t frames, std::int64_t every) const {
+double NCLawTask::rollout_mse(operators::Model& model, std::int64_t frames, std::int64_t every,
+                              std::int64_t* diverged_frame) const {
   const auto& I = *impl_;
   torch::NoGradGuard ng;
   frames = frames <= 0 ? I.T - 1 : std::min(frames, I.T - 1);
-  const auto pred = I.roll(model, 0, frames);  // frames 1..frames
+  const auto pred = I.roll(model, 0, frames, diverged_frame);  // frames 1..frames
   const auto idx = torch::arange(every - 1, frames, every, torch::kLong);
   if (idx.numel() == 0) return (pred - I.x.slice(0, 1, 1 + frames)).pow(2).mean().item<double>();
   return (pred.index_select(0, idx) - I.x.slice(0, 1, 1 + frames).index_select(0, idx)).pow(2).mean().item<double>();
 }
 
 std::map<std::string, double> NCLawTask::validate(operators::Model& model) {
-  return {{"rollout_mse", rollout_mse(model, impl_->o.valid_frames(), impl_->o.valid_every())}};
+  auto& I = *impl_;
+  std::int64_t diverged_frame = 0;
+  const double mse = rollout_mse(model, I.o.valid_frames(), I.o.valid_every(), &diverged_frame);
+  const auto inverted = I.mpm_diff->inverted_count();
+  const auto since = inverted - I.inverted_reported;
+  I.inverted_reported = inverted;
+  const auto diverged = I.diverged;
+  I.diverged = 0;
+  return {{"rollout_mse", mse},
+          {"inverted", static_cast<double>(since)},
+          {"diverged", static_cast<double>(diverged)},
+          {"valid_diverged_frame", static_cast<double>(diverged_frame)}};
 }
 
 }  // namespace physml::train

@@ -22,12 +22,39 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::string& name,
   PHYSML_THROW("unknown optimizer '", name, "'; expected adam or adamw");
 }
 
-void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
-  for (auto& group : optimizer.param_groups()) {
-    if (auto* a = dynamic_cast<torch::optim::AdamOptions*>(&group.options()))
-      a->lr(lr);
-    else if (auto* w = dynamic_cast<torch::optim::AdamWOptions*>(&group.options()))
-      w->lr(lr);
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::string& name,
+                                                        const std::vector<operators::ParameterGroup>& groups,
+                                                        double lr, double weight_decay) {
+  PHYSML_CHECK(!groups.empty(), "make_optimizer: no parameter groups");
+  std::vector<double> scales;
+  for (const auto& g : groups) {
+    PHYSML_CHECK(g.lr_scale > 0 && std::isfinite(g.lr_scale), "parameter group '", g.name,
+                 "': lr_scale must be positive, got ", g.lr_scale);
+    scales.push_back(g.lr_scale);
+  }
+  auto opt = make_optimizer(name, groups.front().parameters, lr, weight_decay);
+  for (std::size_t k = 1; k < groups.size(); ++k) {
+    if (name == "adam")
+      opt->add_param_group(torch::optim::OptimizerParamGroup(
+          groups[k].parameters, std::make_unique<torch::optim::AdamOptions>(torch::optim::AdamOptions(lr).weight_decay(weight_decay))));
+    else
+      opt->add_param_group(torch::optim::OptimizerParamGroup(
+          groups[k].parameters, std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(lr).weight_decay(weight_decay))));
+  }
+  set_learning_rate(*opt, lr, scales);
+  return opt;
+}
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr, const std::vector<double>& scales) {
+  auto& groups = optimizer.param_groups();
+  PHYSML_CHECK(scales.empty() || scales.size() == groups.size(), "set_learning_rate: ", scales.size(),
+               " scales for ", groups.size(), " parameter groups");
+  for (std::size_t k = 0; k < groups.size(); ++k) {
+    const double g = scales.empty() ? lr : lr * scales[k];
+    if (auto* a = dynamic_cast<torch::optim::AdamOptions*>(&groups[k].options()))
+      a->lr(g);
+    else if (auto* w = dynamic_cast<torch::optim::AdamWOptions*>(&groups[k].options()))
+      w->lr(g);
     else
       PHYSML_THROW("set_learning_rate supports Adam and AdamW parameter groups only");
   }

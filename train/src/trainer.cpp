@@ -151,7 +151,15 @@ Trainer::Trainer(std::shared_ptr<operators::Model> model, TrainerOptions options
   s.total_steps = options_.epochs();
   options_.schedule(s);
   LRSchedule check(s);  // validates the schedule options
-  optimizer_ = make_optimizer(options_.optimizer(), model_->parameters(), s.lr, options_.weight_decay());
+  groups_ = model_->parameter_groups();
+  std::size_t grouped = 0;
+  for (const auto& g : groups_) {
+    lr_scales_.push_back(g.lr_scale);
+    grouped += g.parameters.size();
+  }
+  PHYSML_CHECK(grouped == model_->parameters().size(), "Trainer: the parameter groups of the '", model_->type(),
+               "' model hold ", grouped, " tensors, the model has ", model_->parameters().size());
+  optimizer_ = make_optimizer(options_.optimizer(), groups_, s.lr, options_.weight_decay());
   loss_by_name(options_.loss(), torch::ones({1, 1, 2}), torch::ones({1, 1, 2}));  // validates the loss name
 }
 
@@ -238,7 +246,7 @@ std::vector<EpochRecord> Trainer::fit(TrainingTask& task) {
     EpochRecord rec;
     rec.epoch = epoch_ + 1;
     rec.lr = schedule.lr(epoch_);
-    set_learning_rate(*optimizer_, rec.lr);
+    set_learning_rate(*optimizer_, rec.lr, lr_scales_);
     model_->train();
     double sum = 0;
     std::int64_t nb = 0;
@@ -259,8 +267,12 @@ std::vector<EpochRecord> Trainer::fit(TrainingTask& task) {
       else
         loss.backward();
       if (o.grad_clip() > 0) {
-        const double norm = torch::nn::utils::clip_grad_norm_(model_->parameters(), o.grad_clip());
-        if (!std::isfinite(norm)) PHYSML_DIVERGED("gradient norm is ", norm, " at epoch ", epoch_ + 1);
+        for (const auto& g : groups_) {  // per group (NCLaw clips each network's gradient on its own)
+          const double norm = torch::nn::utils::clip_grad_norm_(g.parameters, o.grad_clip());
+          if (!std::isfinite(norm))
+            PHYSML_DIVERGED("gradient norm", groups_.size() > 1 ? " of parameter group '" + g.name + "'" : std::string(),
+                            " is ", norm, " at epoch ", epoch_ + 1);
+        }
       }
       optimizer_->step();
       sum += value;

@@ -61,13 +61,18 @@ NCLawFeatures nclaw_features(const at::Tensor& F);
 struct NCLawElasticOptions {
   /// Widths of the hidden layers (NCLaw: 64, 64). Input 13, output 9, GELU, no biases.
   TORCH_ARG(std::vector<std::int64_t>, hidden) = {64, 64};
+  /// Stress unit of the network's output, Pa: P = stress_scale R sym(MLP(features)). NCLaw
+  /// learns the stress in Pa directly (1, with Adam at lr 1.0); a scale near the material's
+  /// modulus keeps the weights O(1) and allows ordinary learning rates. Equivariance and
+  /// P(I) = 0 hold for any scale.
+  TORCH_ARG(double, stress_scale) = 1.0;
 
 public:
-  /// {"hidden": "64,64"}.
+  /// {"hidden": "64,64", "stress_scale": "1"} (a config without stress_scale reads as 1).
   ModelConfig to_config() const;
   /// Parse to_config() output; unknown keys or bad values throw physml::Error.
   static NCLawElasticOptions from_config(const ModelConfig& config);
-  /// Read -hidden under the prefix of `options` (physml train: -nclaw_elastic_hidden).
+  /// Read -hidden, -stress_scale under the prefix of `options` (physml train: -nclaw_elastic_*).
   NCLawElasticOptions& set_from_options(const Options& options);
 };
 
@@ -136,13 +141,15 @@ struct NCLawUnconstrainedOptions {
   TORCH_ARG(bool, plastic) = false;
   /// Scale of the plastic correction (plastic only), dimensionless.
   TORCH_ARG(double, alpha) = 1e-3;
+  /// Stress unit of the elastic output, Pa (as NCLawElasticOptions::stress_scale).
+  TORCH_ARG(double, stress_scale) = 1.0;
 
 public:
-  /// {"hidden", "bias", "plastic", "alpha"}.
+  /// {"hidden", "bias", "plastic", "alpha", "stress_scale"}.
   ModelConfig to_config() const;
   /// Parse to_config() output; unknown keys or bad values throw physml::Error.
   static NCLawUnconstrainedOptions from_config(const ModelConfig& config);
-  /// Read -hidden, -bias under the prefix of `options` (-nclaw_unconstrained_*; an elastic law).
+  /// Read -hidden, -bias, -stress_scale under the prefix of `options` (-nclaw_unconstrained_*; an elastic law).
   NCLawUnconstrainedOptions& set_from_options(const Options& options);
 };
 
@@ -162,5 +169,53 @@ private:
   std::vector<at::Tensor> weights_, biases_;
 };
 TORCH_MODULE(NCLawUnconstrained);
+
+/// Options of NCLaw, the model NCLaw trains: an elastic and (optionally) a plastic network as
+/// one model, so that one checkpoint holds the whole learned material.
+struct NCLawOptions {
+  /// "invariant" (NCLaw's equivariant networks: nclaw_elastic + nclaw_plastic) or
+  /// "unconstrained" (the baseline: nclaw_unconstrained for both, with biases).
+  TORCH_ARG(std::string, law) = "invariant";
+  /// Hidden widths of both networks (NCLaw: 64, 64).
+  TORCH_ARG(std::vector<std::int64_t>, hidden) = {64, 64};
+  /// Stress unit of the elastic output, Pa (NCLaw: 1).
+  TORCH_ARG(double, stress_scale) = 1.0;
+  /// Learn a plastic network (a return mapping) too; false: elastic only (jelly).
+  TORCH_ARG(bool, plastic) = true;
+  /// Scale of the plastic correction (NCLaw: 1e-3).
+  TORCH_ARG(double, alpha) = 1e-3;
+  /// Learning rate of the plastic network as a multiple of the elastic network's (NCLaw: 0.1
+  /// against 1.0): the optimizer's second parameter group.
+  TORCH_ARG(double, plastic_lr_scale) = 0.1;
+
+public:
+  ModelConfig to_config() const;
+  /// Parse to_config() output; unknown keys or bad values throw physml::Error.
+  static NCLawOptions from_config(const ModelConfig& config);
+  /// Read -law, -hidden, -stress_scale, -plastic, -alpha, -plastic_lr_scale under the prefix of
+  /// `options` (physml train: -nclaw_*).
+  NCLawOptions& set_from_options(const Options& options);
+};
+
+/// NCLaw's learned material as one model (type "nclaw"): forward(F) is the elastic law
+/// (tau [N, 3, 3]); plastic() the return mapping F_trial -> F (null without plasticity).
+/// Parameter groups: "elastic" (lr scale 1) and "plastic" (plastic_lr_scale).
+class NCLawImpl : public Model {
+public:
+  explicit NCLawImpl(NCLawOptions options = {});
+  at::Tensor forward(const at::Tensor& F) override;
+  std::string type() const override { return "nclaw"; }
+  ModelConfig config() const override { return options_.to_config(); }
+  std::vector<ParameterGroup> parameter_groups() override;
+  const NCLawOptions& options() const { return options_; }
+  std::shared_ptr<Model> elastic() const { return elastic_; }
+  /// The plastic network, or null (options().plastic() false).
+  std::shared_ptr<Model> plastic() const { return plastic_; }
+
+private:
+  NCLawOptions options_;
+  std::shared_ptr<Model> elastic_, plastic_;
+};
+TORCH_MODULE(NCLaw);
 
 }  // namespace physml::operators

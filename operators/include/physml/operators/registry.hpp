@@ -22,6 +22,14 @@ namespace physml::operators {
 /// attributes (e.g. {"channels","24"}, {"levels","6"}).
 using ModelConfig = std::map<std::string, std::string>;
 
+/// Parameters that an optimizer treats together, with their learning rate as a multiple of
+/// the schedule's (e.g. NCLaw's plastic network at 0.1 times the elastic network's).
+struct ParameterGroup {
+  std::string name;
+  std::vector<at::Tensor> parameters;
+  double lr_scale = 1.0;
+};
+
 /// Common interface of PhysML's field-to-field models (neural operators, closures).
 /// forward maps [batch, in_channels, spatial...] to [batch, out_channels, spatial...].
 class Model : public torch::nn::Module {
@@ -32,6 +40,9 @@ public:
   virtual std::string type() const = 0;
   /// The options that rebuild this model through create().
   virtual ModelConfig config() const = 0;
+  /// The optimizer's parameter groups: by default one group {"all", parameters(), 1}. Every
+  /// parameter belongs to exactly one group; the Trainer clips gradient norms per group.
+  virtual std::vector<ParameterGroup> parameter_groups() { return {{"all", parameters(), 1.0}}; }
 };
 
 /// What a new model must fit: the channels of the data and its spatial sizes in tensor order

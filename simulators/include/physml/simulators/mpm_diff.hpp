@@ -56,6 +56,11 @@ TorchLaw neo_hookean_law(at::Tensor mu, at::Tensor lambda);
 /// nclaw_unconstrained models) as a law; `plastic` may be null (elastic only).
 TorchLaw nclaw_law(std::shared_ptr<operators::Model> elastic, std::shared_ptr<operators::Model> plastic = nullptr);
 
+/// The law of a trained model: "nclaw" (operators::NCLawImpl: its elastic and, if it has one,
+/// plastic network), or an elastic-only "nclaw_elastic" / "nclaw_unconstrained" (not plastic).
+/// Other types throw physml::Error naming the expected ones.
+TorchLaw learned_law(std::shared_ptr<operators::Model> model);
+
 /// The differentiable simulator for one scene's grid and particles (a single shared grid for
 /// any number of materials: give a law that maps each particle's F by its material).
 class DifferentiableMPM {
@@ -68,7 +73,8 @@ public:
   DifferentiableMPM& operator=(const DifferentiableMPM&) = delete;
 
   /// One substep of size dt (see the file comment). Throws physml::Error for wrong shapes
-  /// and for a non-finite stress or state (naming the particle).
+  /// and an inverted element (unless allow_inverted), physml::NonFiniteError for a
+  /// non-finite stress or state (naming the particle).
   MPMState substep(const MPMState& state, const TorchLaw& law) const;
   /// The state of a particle set (copies, no gradient).
   static MPMState state_of(const mesh::ParticleSet& particles);
@@ -76,6 +82,15 @@ public:
   /// Particle-substeps that substep() clamped back into the domain (-mpm_clamp_cells) so far,
   /// as MPMSimulator::clamped_count() counts them for the analytic laws.
   std::int64_t clamped_count() const;
+  /// Inverted elements (J = det F <= 0 after a substep). By default substep() throws, naming
+  /// the particle. With allow_inverted(true) it carries on and counts them: NCLaw's networks
+  /// are defined for J <= 0 (signed SVD: sigma_3 < 0, R a proper rotation), and the official
+  /// training lets an early, still weak law invert elements transiently. A non-finite state
+  /// or stress is an error either way.
+  void allow_inverted(bool allow);
+  bool inverted_allowed() const;
+  /// Particle-substeps with J <= 0 that substep() let through so far.
+  std::int64_t inverted_count() const;
 
 private:
   struct Impl;

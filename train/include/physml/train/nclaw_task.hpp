@@ -38,9 +38,20 @@ struct NCLawTaskOptions {
   /// scored by the mean position MSE over every valid_every-th frame (metric "rollout_mse").
   TORCH_ARG(std::int64_t, valid_frames) = 0;
   TORCH_ARG(std::int64_t, valid_every) = 5;
+  /// Let rollouts pass through inverted elements (J <= 0), counting them (metric "inverted",
+  /// particle-substeps per epoch), as NCLaw's training does: its networks are defined there
+  /// (signed SVD). false: the first inversion stops training with an error.
+  TORCH_ARG(bool, allow_inverted) = true;
+  /// What a training segment whose rollout blows up (non-finite stress or state) does:
+  /// "skip" drops it from the epoch's loss and counts it (metric "diverged"), as NCLaw's
+  /// training in effect does (it zeroes non-finite gradients step by step); "error" stops
+  /// training. An epoch whose segments all diverge is an error either way. A free validation
+  /// rollout that blows up scores its remaining frames with the last finite positions.
+  TORCH_ARG(std::string, diverged) = "skip";
 
 public:
-  /// Read -segment_min, -segment_max, -loss_scale, -valid_frames, -valid_every under the
+  /// Read -segment_min, -segment_max, -loss_scale, -valid_frames, -valid_every, -allow_inverted,
+  /// -diverged under the
   /// prefix of `options`.
   NCLawTaskOptions& set_from_options(const Options& options);
 };
@@ -65,7 +76,13 @@ public:
   /// input = the segments' first frames (as floating values; the Trainer casts batches).
   Batch batch(const std::vector<std::int64_t>& indices, std::uint64_t seed) const override;
   at::Tensor loss(operators::Model& model, const Batch& batch) override;
-  std::vector<std::string> metric_names() const override { return {"rollout_mse"}; }
+  /// rollout_mse (the criterion); inverted (particle-substeps with J <= 0 since the last
+  /// validation, training rollouts included); diverged (training segments dropped since the
+  /// last validation); valid_diverged_frame (frame at which the validation rollout blew up, 0
+  /// if it did not).
+  std::vector<std::string> metric_names() const override {
+    return {"rollout_mse", "inverted", "diverged", "valid_diverged_frame"};
+  }
   std::map<std::string, double> validate(operators::Model& model) override;
   std::string criterion() const override { return "rollout_mse"; }
 
@@ -73,7 +90,10 @@ public:
   std::int64_t segment_length(std::int64_t epoch, std::int64_t epochs) const;
   /// Mean position MSE of a free rollout of `model` from frame 0 over `frames` frames against
   /// the trajectory, at every `every`-th frame (no gradients).
-  double rollout_mse(operators::Model& model, std::int64_t frames, std::int64_t every) const;
+  /// A rollout that blows up at frame k scores frames k.. with the positions of frame k - 1
+  /// (diverged_frame, if given, receives k; 0 if it did not blow up).
+  double rollout_mse(operators::Model& model, std::int64_t frames, std::int64_t every,
+                     std::int64_t* diverged_frame = nullptr) const;
   std::int64_t frames() const;
   std::int64_t particles() const;
 

@@ -3,6 +3,8 @@
 /// Optimizers (Adam, AdamW) and learning-rate schedules as pure functions of the step count,
 /// so a resumed run gets exactly the learning rates of an uninterrupted one.
 
+#include "physml/operators/registry.hpp"
+
 #include <torch/optim/optimizer.h>
 
 #include <cstdint>
@@ -22,8 +24,14 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::string& name,
                                                         std::vector<at::Tensor> parameters, double lr,
                                                         double weight_decay);
 
-/// Set the learning rate of every parameter group (Adam/AdamW).
-void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
+/// The same with one optimizer parameter group per model group, each at lr * lr_scale.
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::string& name,
+                                                        const std::vector<operators::ParameterGroup>& groups,
+                                                        double lr, double weight_decay);
+
+/// Set the learning rate of every parameter group (Adam/AdamW): lr * scales[g] for group g if
+/// `scales` is given (one per group), else lr.
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr, const std::vector<double>& scales = {});
 
 /// Options of a learning-rate schedule (t = 0, 1, ... counts scheduler steps: epochs or iterations).
 struct ScheduleOptions {

@@ -246,6 +246,8 @@ private:
   std::shared_ptr<operators::Model> model_;
   TrainerOptions options_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::vector<operators::ParameterGroup> groups_;  // the model's, fixed at construction
+  std::vector<double> lr_scales_;
   std::vector<std::shared_ptr<TrainerCallback>> callbacks_;
   std::string metadata_;
   std::int64_t epoch_ = 0;
