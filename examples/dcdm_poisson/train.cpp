@@ -13,8 +13,9 @@
 // (poisson_scene.hpp), -lanczos_steps, -samples, -data FILE (save the Ritz data); the network's
 // -dcdm_variant, -dcdm_mask_channel, ... (DCDMNetOptions); the trainer's -epochs, -batch_size,
 // -lr, -seed (also of the Lanczos start and the combinations), -output DIR, -stop_after, ...
-// (TrainerOptions, DCDM defaults: train::dcdm_trainer_options) and -valid_fraction
-// (DCDMTaskOptions). Without -output nothing is trained (write the data with -data).
+// (TrainerOptions, DCDM defaults: train::dcdm_trainer_options) and -valid_fraction,
+// -dcdm_valid_solves N (select best.h5 by the mean DCDM iterations of N held-out solves),
+// -dcdm_valid_rtol, -dcdm_valid_max_its, -dcdm_valid_seed (DCDMTaskOptions). Without -output nothing is trained (write the data with -data).
 #include "poisson_scene.hpp"
 
 #include "physml/core/environment.hpp"
@@ -145,7 +146,24 @@ int main(int argc, char** argv) {
       physml::log_info("loss: untrained ", before, ", after ", r.epoch, " epochs: train ", r.train_loss, " valid ",
                        r.metric("valid_loss"), " (", physml::format_duration(timer.seconds()), "); model saved to ",
                        t.output_dir(), "/last.h5");
-      for (const auto& e : records) physml::log_info("epoch ", e.epoch, " train ", e.train_loss, " valid ", e.metric("valid_loss"));
+      for (const auto& e : records) {
+        if (task_options.valid_solves() > 0) {
+          physml::log_info("epoch ", e.epoch, " train ", e.train_loss, " valid ", e.metric("valid_loss"), " valid_its ",
+                           e.metric("valid_its"), " valid_relres ", e.metric("valid_relres"), " (", e.seconds, " s)");
+        } else {
+          physml::log_info("epoch ", e.epoch, " train ", e.train_loss, " valid ", e.metric("valid_loss"));
+        }
+      }
+      physml::log_info("best.h5: epoch ", trainer.best_epoch(), ", ", task.criterion(), " ", trainer.best_validation());
+      if (task_options.valid_solves() > 0) {
+        // The cost of the criterion: one validation of the last model, its held-out solves alone.
+        timer.reset();
+        torch::NoGradGuard ng;
+        net->eval();
+        const auto m = task.validate(*net);
+        physml::log_info("held-out solves of one validation: ", task_options.valid_solves(), " right-hand sides, mean ",
+                         m.at("valid_its"), " iterations, ", timer.seconds(), " s (valid_loss included)");
+      }
     }
     VecDestroy(&v0);
     MatDestroy(&A);

@@ -264,3 +264,183 @@ TEST(CliData, WriteTinyRitzDataset) {
   train::save_ritz_dataset((dir / "ritz16.h5").string(), d);
   EXPECT_EQ(train::load_ritz_dataset((dir / "ritz16.h5").string()).b.size(0), 60);
 }
+
+// ---- valid_its: held-out DCDM solves as the validation criterion (issue 17) ----
+
+namespace {
+/// Iterations of a PETSc KSP (type, PC) on b to ‖r‖/‖b‖ ≤ rtol, unpreconditioned norm, x0 = 0.
+PetscInt petsc_iterations(Mat A, const at::Tensor& b_row, const char* type, const char* pc_type, double rtol,
+                          std::shared_ptr<solvers::DirectionOperator> direction = nullptr) {
+  solvers::register_petsc_types();
+  const PetscInt n = b_row.numel();
+  Vec b, x;
+  PHYSML_PETSC(VecCreateSeq(PETSC_COMM_SELF, n, &b));
+  PHYSML_PETSC(VecDuplicate(b, &x));
+  {
+    PetscScalar* a;
+    PHYSML_PETSC(VecGetArray(b, &a));
+    const at::Tensor c = b_row.to(torch::kDouble).contiguous();
+    std::copy(c.data_ptr<double>(), c.data_ptr<double>() + n, a);
+    PHYSML_PETSC(VecRestoreArray(b, &a));
+  }
+  KSP ksp;
+  PHYSML_PETSC(KSPCreate(PETSC_COMM_SELF, &ksp));
+  PHYSML_PETSC(KSPSetOperators(ksp, A, A));
+  PHYSML_PETSC(KSPSetType(ksp, type));
+  PHYSML_PETSC(KSPSetTolerances(ksp, rtol, 1e-50, PETSC_DEFAULT, 1000));
+  PHYSML_PETSC(KSPSetNormType(ksp, KSP_NORM_UNPRECONDITIONED));
+  PC pc;
+  PHYSML_PETSC(KSPGetPC(ksp, &pc));
+  PHYSML_PETSC(PCSetType(pc, pc_type));
+  if (direction) {
+    solvers::ksp_dcdm_set_direction(ksp, direction);
+    solvers::DCDMSafeguard off;  // the network alone, as in dcdm_solve_batch
+    off.window = 0;
+    off.early_its = 0;
+    off.fallback = false;
+    solvers::ksp_dcdm_set_safeguard(ksp, off);
+  }
+  PHYSML_PETSC(KSPSolve(ksp, b, x));
+  PetscInt its;
+  KSPConvergedReason reason;
+  PHYSML_PETSC(KSPGetIterationNumber(ksp, &its));
+  PHYSML_PETSC(KSPGetConvergedReason(ksp, &reason));
+  EXPECT_GT(reason, 0) << "the PETSc solve did not converge";
+  KSPDestroy(&ksp);
+  VecDestroy(&x);
+  VecDestroy(&b);
+  return its;
+}
+
+/// A 14 x 12 Poisson matrix with a 3 x 3 solid block (decoupled rows, diagonal 1) and its fluid mask.
+Mat obstacle_matrix(at::Tensor* mask) {
+  auto solid = [](PetscInt i, PetscInt j, PetscInt) { return i >= 5 && i < 8 && j >= 4 && j < 7; };
+  *mask = torch::ones({12 * 14}, torch::kFloat);
+  for (int j = 0; j < 12; ++j)
+    for (int i = 0; i < 14; ++i)
+      if (solid(i, j, 0)) (*mask)[j * 14 + i] = 0;
+  return test::poisson_matrix({14, 12}, solid);
+}
+}  // namespace
+
+// With q = r the batched DCDM is CG, with q = D⁻¹r Jacobi-PCG: the iteration counts are those
+// of PETSc's KSPCG (PC none / jacobi) on the same right-hand sides, each one on its own.
+TEST(DCDMValidSolves, BatchSolveWithClassicalDirectionsCountsLikePetscCG) {
+  at::Tensor mask;
+  Mat A = obstacle_matrix(&mask);
+  const at::Tensor As = solvers::sparse_from_mat(A, torch::kDouble);
+  const at::Tensor b = train::dcdm_validation_rhs({14, 12}, mask, 3, 5);
+  at::Tensor diag = torch::zeros({14 * 12}, torch::kDouble);
+  const at::Tensor on = As.indices()[0] == As.indices()[1];
+  diag.index_add_(0, As.indices()[0].masked_select(on), As.values().masked_select(on));
+  const auto identity = [](const at::Tensor& r) { return r; };
+  const auto jacobi = [&](const at::Tensor& r) { return r / diag.reshape({1, -1}); };
+  const auto cg = train::dcdm_solve_batch(identity, As, b, 1e-6, 500);
+  const auto pcg = train::dcdm_solve_batch(jacobi, As, b, 1e-6, 500);
+  for (int s = 0; s < 3; ++s) {
+    SCOPED_TRACE("right-hand side " + std::to_string(s));
+    const PetscInt its_cg = petsc_iterations(A, b[s], KSPCG, PCNONE, 1e-6);
+    const PetscInt its_pcg = petsc_iterations(A, b[s], KSPCG, PCJACOBI, 1e-6);
+    EXPECT_GT(its_cg, 15);
+    EXPECT_EQ(cg.iterations[s].item<int64_t>(), its_cg);
+    EXPECT_EQ(pcg.iterations[s].item<int64_t>(), its_pcg);
+    EXPECT_LE(cg.relres[s].item<double>(), 1e-6);
+    // the iterate solves the system: ‖b − A x‖ = relres ‖b‖ (recursive residual = true residual here)
+    const at::Tensor res = b[s] - operators::sparse_apply(As, cg.x[s].reshape({1, -1})).reshape({-1});
+    EXPECT_NEAR(res.norm().item<double>(), cg.relres[s].item<double>(), 1e-8);
+  }
+  // a cap below the need: every row reports the cap and a residual above rtol
+  const auto capped = train::dcdm_solve_batch(identity, As, b, 1e-6, 5);
+  EXPECT_TRUE((capped.iterations == 5).all().item<bool>());
+  EXPECT_TRUE((capped.relres > 1e-6).all().item<bool>());
+  MatDestroy(&A);
+}
+
+// The held-out right-hand sides: unit norm, zero in solid cells, a pure function of the seed.
+TEST(DCDMValidSolves, ValidationRhsIsDeterministicUnderASeed) {
+  at::Tensor mask;
+  Mat A = obstacle_matrix(&mask);
+  MatDestroy(&A);
+  const at::Tensor b0 = train::dcdm_validation_rhs({14, 12}, mask, 4, 11);
+  EXPECT_TRUE(torch::equal(b0, train::dcdm_validation_rhs({14, 12}, mask, 4, 11)));
+  EXPECT_FALSE(torch::allclose(b0, train::dcdm_validation_rhs({14, 12}, mask, 4, 12)));
+  EXPECT_TRUE(torch::allclose(b0.norm(2, 1), torch::ones({4}, torch::kDouble)));
+  EXPECT_EQ((b0 * (1 - mask.to(torch::kDouble))).abs().max().item<double>(), 0.0);
+  EXPECT_THROW_MSG(train::dcdm_validation_rhs({14, 12}, torch::ones({5}), 1, 0), "expected a mask of 168 cells");
+}
+
+// valid_its of a trained network is KSP dcdm's iteration count (safeguard off) with the same
+// network on the same right-hand sides: the metric measures the solve a user runs.
+TEST(DCDMValidSolves, ValidItsEqualsKspDcdmWithTheSameNetwork) {
+  at::Tensor mask;
+  Mat A = obstacle_matrix(&mask);
+  const at::Tensor As = solvers::sparse_from_mat(A, torch::kDouble);
+  Vec v0 = solvers::lanczos_start_vector(A, 1);
+  auto ritz = solvers::ritz_pairs(solvers::lanczos(A, v0, 80));
+  VecDestroy(&v0);
+  at::Tensor b = solvers::ritz_training_vectors(ritz, 120, 2) * mask.reshape({1, -1});
+  b = b / b.norm(2, 1, true);
+  const int threads = torch::get_num_threads();
+  torch::set_num_threads(1);
+  torch::manual_seed(3);
+  auto net = std::make_shared<operators::DCDMNetImpl>(operators::DCDMNetOptions(2));
+  train::DCDMTask task(b, As, {14, 12}, mask, train::DCDMTaskOptions().valid_solves(3).valid_max_its(200));
+  EXPECT_EQ(task.criterion(), "valid_its");
+  const auto records = train::Trainer(net, dcdm_options(6, 1e-3)).fit(task);
+  torch::set_num_threads(threads);
+  const double valid_its = records.back().metric("valid_its");
+  EXPECT_LT(valid_its, 60) << "the network did not learn (CG needs about 40)";
+  net->eval();
+  auto direction = std::make_shared<solvers::NetworkDirection>(net, std::vector<int64_t>{14, 12});
+  direction->set_mask(mask);
+  double sum = 0;
+  for (int s = 0; s < 3; ++s) sum += petsc_iterations(A, task.validation_rhs()[s], "dcdm", PCJACOBI, 1e-6, direction);
+  // float32 network on a batch of 3 vs one at a time may round differently: allow one iteration
+  EXPECT_NEAR(valid_its, sum / 3, 1.0);
+  MatDestroy(&A);
+}
+
+// best.h5 follows valid_its when -dcdm_valid_solves > 0: the Trainer's best value is the
+// smallest valid_its of the run (not a valid_loss), at its first epoch, saved as the criterion;
+// and the metric repeats bit for bit under the same seeds.
+TEST(DCDMValidSolves, BestCheckpointFollowsValidItsAndIsDeterministic) {
+  auto dir = test::scratch_dir();
+  auto data = make_data(120);
+  std::vector<double> its[2];
+  for (int run = 0; run < 2; ++run) {
+    const int threads = torch::get_num_threads();
+    torch::set_num_threads(1);
+    torch::manual_seed(4);
+    auto net = std::make_shared<operators::DCDMNetImpl>(operators::DCDMNetOptions(2));
+    train::DCDMTask task(data.b, data.A, data.grid, {}, train::DCDMTaskOptions().valid_solves(2).valid_max_its(150));
+    train::Trainer trainer(net, dcdm_options(6, 1e-3).seed(1).output_dir((dir / std::to_string(run)).string()));
+    const auto records = trainer.fit(task);
+    torch::set_num_threads(threads);
+    ASSERT_EQ(records.size(), 6u);
+    double best = std::numeric_limits<double>::infinity();
+    std::int64_t best_epoch = 0;
+    for (const auto& r : records) {
+      its[run].push_back(r.metric("valid_its"));
+      if (r.metric("valid_its") < best) {
+        best = r.metric("valid_its");
+        best_epoch = r.epoch;
+      }
+    }
+    EXPECT_EQ(trainer.best_validation(), best);
+    EXPECT_EQ(trainer.best_epoch(), best_epoch);
+    auto info = io::read_checkpoint_info((dir / std::to_string(run) / "best.h5").string());
+    EXPECT_EQ(std::get<std::string>(info.state.at("criterion")), "valid_its");
+    EXPECT_EQ(std::get<std::int64_t>(info.state.at("epoch")), best_epoch);
+    EXPECT_EQ(test::log_lines_without_seconds(dir / std::to_string(run) / "log.csv")[0],
+              "epoch,lr,train_loss,valid_loss,valid_its,valid_relres");
+  }
+  EXPECT_EQ(its[0], its[1]);
+  EXPECT_GT(*std::max_element(its[0].begin(), its[0].end()), *std::min_element(its[0].begin(), its[0].end()))
+      << "valid_its did not change over the run: the test cannot tell the criterion from the first epoch";
+  // N = 0 keeps the Ritz loss as the criterion and no solves
+  train::DCDMTask plain(data.b, data.A, data.grid);
+  EXPECT_EQ(plain.criterion(), "valid_loss");
+  EXPECT_EQ(plain.metric_names(), std::vector<std::string>{"valid_loss"});
+  EXPECT_THROW_MSG(train::DCDMTask(data.b, data.A, data.grid, {}, train::DCDMTaskOptions().valid_solves(1).valid_rtol(2)),
+                   "valid_rtol in (0, 1)");
+}

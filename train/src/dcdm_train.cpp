@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <random>
 #include <sstream>
 
 namespace physml::train {
@@ -66,6 +67,123 @@ double evaluate_dcdm(operators::DCDMNetImpl& net, const at::Tensor& b_in, const 
   return sum / b.size(0);
 }
 
+DCDMBatchSolve dcdm_solve_batch(const DCDMDirectionFn& direction, const at::Tensor& A_in, const at::Tensor& b_in,
+                                double rtol, std::int64_t max_its, int k) {
+  PHYSML_CHECK(b_in.defined() && b_in.dim() == 2, "dcdm_solve_batch: expected b [N, n], got ",
+               b_in.defined() ? b_in.sizes() : at::IntArrayRef{});
+  PHYSML_CHECK(A_in.defined() && A_in.dim() == 2 && A_in.size(0) == b_in.size(1) && A_in.size(1) == b_in.size(1),
+               "dcdm_solve_batch: expected A [", b_in.size(1), ", ", b_in.size(1), "], got ",
+               A_in.defined() ? A_in.sizes() : at::IntArrayRef{});
+  PHYSML_CHECK(rtol > 0 && max_its >= 0 && k >= 0, "dcdm_solve_batch: need rtol > 0, max_its >= 0, k >= 0; got rtol = ",
+               rtol, ", max_its = ", max_its, ", k = ", k);
+  torch::NoGradGuard ng;
+  const auto dev = b_in.device();
+  at::Tensor A = A_in.to(dev).to(torch::kDouble);
+  if (A.is_sparse()) A = A.coalesce();
+  auto apply = [&](const at::Tensor& x) { return A.is_sparse() ? operators::sparse_apply(A, x) : torch::matmul(x, A.t()); };
+  const int64_t N = b_in.size(0), n = b_in.size(1);
+  const at::Tensor b = b_in.to(torch::kDouble);
+  const at::Tensor bnorm = b.norm(2, 1);
+  at::Tensor x = torch::zeros_like(b), r = b.clone();
+  at::Tensor its = torch::full({N}, max_its, torch::TensorOptions().dtype(torch::kLong).device(dev));
+  at::Tensor relres = torch::ones({N}, b.options());
+  at::Tensor done = bnorm <= 0;  // a zero right-hand side is solved by x0 = 0
+  its.masked_fill_(done, 0);
+  relres.masked_fill_(done, 0.0);
+  std::vector<at::Tensor> P, AP, pAp;  // ring buffer of the last k directions, full batch rows
+  int head = 0;
+  for (std::int64_t i = 1; i <= max_its; ++i) {
+    const at::Tensor idx = (~done).nonzero().reshape({-1});
+    if (idx.numel() == 0) break;
+    const at::Tensor ra = r.index_select(0, idx);
+    at::Tensor q = direction(ra / ra.norm(2, 1, true)).to(torch::kDouble).reshape({idx.size(0), n});
+    PHYSML_CHECK(torch::isfinite(q).all().item<bool>(), "dcdm_solve_batch: the direction contains NaN or Inf at iteration ", i);
+    if (!P.empty()) {
+      std::vector<at::Tensor> coef;  // classical Gram-Schmidt: every coefficient from the raw q
+      for (size_t j = 0; j < P.size(); ++j)
+        coef.push_back((q * AP[j].index_select(0, idx)).sum(1, true) / pAp[j].index_select(0, idx));
+      for (size_t j = 0; j < P.size(); ++j) q = q - coef[j] * P[j].index_select(0, idx);
+    }
+    const at::Tensor Aq = apply(q);
+    const at::Tensor qAq = (q * Aq).sum(1, true), qr = (q * ra).sum(1, true);
+    PHYSML_CHECK((qAq > 0).all().item<bool>(), "dcdm_solve_batch: q^T A q <= 0 at iteration ", i,
+                 " (A is not positive definite, or the direction vanished)");
+    const at::Tensor step = qr / qAq;
+    x.index_add_(0, idx, step * q);
+    const at::Tensor rnew = ra - step * Aq;
+    r.index_copy_(0, idx, rnew);
+    if (k > 0) {
+      if (static_cast<int>(P.size()) < k) {
+        P.push_back(torch::zeros_like(b));
+        AP.push_back(torch::zeros_like(b));
+        pAp.push_back(torch::ones({N, 1}, b.options()));
+        head = static_cast<int>(P.size()) - 1;
+      }
+      P[head].index_copy_(0, idx, q);
+      AP[head].index_copy_(0, idx, Aq);
+      pAp[head].index_copy_(0, idx, qAq);
+      head = (head + 1) % k;
+    }
+    const at::Tensor rel = rnew.norm(2, 1) / bnorm.index_select(0, idx);
+    relres.index_copy_(0, idx, rel);
+    const at::Tensor conv = rel <= rtol;
+    const at::Tensor newly = idx.masked_select(conv);
+    its.index_fill_(0, newly, i);
+    done.index_fill_(0, newly, true);
+  }
+  return {its, relres, x};
+}
+
+DCDMDirectionFn dcdm_network_direction(operators::DCDMNetImpl& net, std::vector<int64_t> grid, const at::Tensor& mask) {
+  const auto device = net.parameters().front().device();
+  const at::Tensor m = mask.defined() ? mask.to(device).to(torch::kFloat).reshape({1, -1}) : at::Tensor();
+  return [&net, grid = std::move(grid), m, device](const at::Tensor& r) {
+    torch::NoGradGuard ng;
+    const at::Tensor in = r.to(device).to(torch::kFloat);
+    at::Tensor q = net.forward(net_input(net, in, grid, m)).reshape({in.size(0), -1});
+    if (m.defined()) q = q * m;
+    return q.to(r.device()).to(torch::kDouble);
+  };
+}
+
+at::Tensor dcdm_validation_rhs(const std::vector<int64_t>& grid, const at::Tensor& mask, std::int64_t count,
+                               std::uint64_t seed) {
+  PHYSML_CHECK(!grid.empty() && grid.size() <= 3, "dcdm_validation_rhs: the grid must have 1 to 3 sizes, got ", grid.size());
+  PHYSML_CHECK(count >= 0, "dcdm_validation_rhs: count = ", count, " must be >= 0");
+  int64_t cells = 1;
+  for (auto g : grid) cells *= g;
+  PHYSML_CHECK(!mask.defined() || mask.numel() == cells, "dcdm_validation_rhs: expected a mask of ", cells,
+               " cells, got ", mask.numel());
+  const int dim = static_cast<int>(grid.size());
+  std::mt19937_64 eng(seed);
+  std::normal_distribution<double> gauss;
+  std::uniform_int_distribution<int> wave(1, 4);
+  std::uniform_real_distribution<double> phase(0.0, 2 * M_PI);
+  at::Tensor out = torch::zeros({count, cells}, torch::kDouble);
+  // cell-centre coordinates of every cell, x fastest: coord[c] [cells]
+  std::vector<at::Tensor> coord;
+  {
+    int64_t stride = 1;
+    for (int c = 0; c < dim; ++c) {
+      const at::Tensor flat = torch::arange(cells, torch::kLong);
+      coord.push_back(((flat.div(stride, "floor") % grid[c]).to(torch::kDouble) + 0.5) / static_cast<double>(grid[c]));
+      stride *= grid[c];
+    }
+  }
+  for (int64_t s = 0; s < count; ++s) {
+    at::Tensor f = torch::zeros({cells}, torch::kDouble);
+    for (int m = 0; m < 6; ++m) {
+      const double a = gauss(eng);
+      at::Tensor arg = torch::full({cells}, phase(eng), torch::kDouble);
+      for (int c = 0; c < dim; ++c) arg = arg + 2 * M_PI * wave(eng) * coord[c];
+      f = f + a * torch::cos(arg);
+    }
+    if (mask.defined()) f = f * mask.to(torch::kDouble).reshape({cells});
+    out[s] = f / f.norm().clamp_min(1e-300);
+  }
+  return out;
+}
+
 TrainerOptions dcdm_trainer_options() {
   ScheduleOptions s;
   s.type = "constant";
@@ -96,6 +214,21 @@ DCDMTask::DCDMTask(const at::Tensor& b, const at::Tensor& A, std::vector<int64_t
   A_ = A.to(torch::kFloat);
   if (A_.is_sparse()) A_ = A_.coalesce();
   if (mask.defined()) mask_ = mask.to(torch::kFloat).reshape({cells});
+  PHYSML_CHECK(options.valid_solves() >= 0 && options.valid_max_its() >= 1 && options.valid_rtol() > 0 &&
+                   options.valid_rtol() < 1,
+               "DCDMTask: need valid_solves >= 0, valid_max_its >= 1 and valid_rtol in (0, 1); got ",
+               options.valid_solves(), ", ", options.valid_max_its(), ", ", options.valid_rtol());
+  options_ = options;
+  if (options.valid_solves() > 0) {
+    valid_rhs_ = dcdm_validation_rhs(grid_, mask_, options.valid_solves(), options.valid_seed());
+    A64_ = A.to(torch::kDouble);
+    if (A64_.is_sparse()) A64_ = A64_.coalesce();
+  }
+}
+
+std::vector<std::string> DCDMTask::metric_names() const {
+  if (valid_rhs_.defined()) return {"valid_loss", "valid_its", "valid_relres"};
+  return {"valid_loss"};
 }
 
 void DCDMTask::prepare(operators::Model& model) {
@@ -107,6 +240,10 @@ void DCDMTask::prepare(operators::Model& model) {
   b_ = b_.to(device);
   A_ = A_.to(device);
   if (mask_.defined()) mask_ = mask_.to(device);
+  if (valid_rhs_.defined()) {
+    valid_rhs_ = valid_rhs_.to(device);
+    A64_ = A64_.to(device);
+  }
 }
 
 Batch DCDMTask::batch(const std::vector<std::int64_t>& indices, std::uint64_t) const {
@@ -123,9 +260,17 @@ at::Tensor DCDMTask::loss(operators::Model& model, const Batch& batch) {
 }
 
 std::map<std::string, double> DCDMTask::validate(operators::Model& model) {
-  if (n_valid_ == 0) return {};
   PHYSML_CHECK(net_ == &model, "DCDMTask::validate: call prepare(model) first (Trainer::fit does)");
-  return {{"valid_loss", evaluate_dcdm(*net_, b_.slice(0, n_train_), A_, grid_, mask_)}};
+  std::map<std::string, double> m;
+  if (n_valid_ > 0) m["valid_loss"] = evaluate_dcdm(*net_, b_.slice(0, n_train_), A_, grid_, mask_);
+  if (valid_rhs_.defined()) {
+    const auto s = dcdm_solve_batch(dcdm_network_direction(*net_, grid_, mask_), A64_, valid_rhs_, options_.valid_rtol(),
+                                    options_.valid_max_its());
+    m["valid_its"] = s.iterations.to(torch::kDouble).mean().item<double>();
+    // geometric mean of the final relative residuals: separates runs that all hit the cap
+    m["valid_relres"] = s.relres.clamp_min(1e-300).log().mean().exp().item<double>();
+  }
+  return m;
 }
 
 void save_ritz_dataset(const std::string& path, const RitzDataset& d) {
@@ -221,6 +366,17 @@ DCDMTaskOptions& DCDMTaskOptions::set_from_options(const Options& options) {
   valid_fraction(r.real("valid_fraction", valid_fraction(), "last fraction of the samples held out for validation"));
   PHYSML_CHECK(valid_fraction() >= 0 && valid_fraction() < 1, "option -", options.prefix(),
                "valid_fraction = ", valid_fraction(), " must be in [0, 1)");
+  valid_solves(r.integer("dcdm_valid_solves", valid_solves(),
+                         "held-out DCDM solves per epoch; their mean iteration count valid_its is the best.h5 "
+                         "criterion (0 = off: the Ritz valid_loss is)",
+                         0));
+  valid_rtol(r.real("dcdm_valid_rtol", valid_rtol(), "relative residual of the held-out solves"));
+  PHYSML_CHECK(valid_rtol() > 0 && valid_rtol() < 1, "option -", options.prefix(), "dcdm_valid_rtol = ", valid_rtol(),
+               " must be in (0, 1)");
+  valid_max_its(r.integer("dcdm_valid_max_its", valid_max_its(),
+                          "iteration cap of a held-out solve (a solve that does not converge counts as this)", 1));
+  valid_seed(static_cast<std::uint64_t>(
+      r.integer("dcdm_valid_seed", static_cast<long>(valid_seed()), "seed of the held-out right-hand sides", 0)));
   return *this;
 }
 
