@@ -115,9 +115,7 @@ contains
   subroutine fail_physml(what, code)
     character(len=*), intent(in) :: what
     integer(c_int), intent(in) :: code
-    character(len=2) :: digits
-    write (digits, '(i0)') code
-    call fail(what // ": status " // trim(digits) // ": " // physml_last_error())
+    call fail(what // ": " // physml_status_name(code) // ": " // physml_last_error())
   end subroutine
 
   !> "-name" (an option), not a negative number such as "-1".
