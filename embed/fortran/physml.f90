@@ -44,7 +44,7 @@ module physml
   public :: physml_initialize, physml_finalize, physml_options_set, physml_options_insert_file
   public :: physml_model_load, physml_model_destroy, physml_forward, physml_model_save
   public :: physml_trainer_create, physml_trainer_destroy, physml_trainer_step, physml_trainer_save
-  public :: physml_trainer_resume, physml_last_error
+  public :: physml_trainer_resume, physml_last_error, physml_status_name
 
   interface
     integer(c_int) function c_initialize(argc, argv) bind(C, name="physml_initialize")
@@ -112,6 +112,10 @@ module physml
     end function
     type(c_ptr) function c_last_error() bind(C, name="physml_last_error")
       import :: c_ptr
+    end function
+    type(c_ptr) function c_status_name(status) bind(C, name="physml_status_name")
+      import :: c_ptr, c_int
+      integer(c_int), value :: status
     end function
     integer(c_size_t) function c_strlen(s) bind(C, name="strlen")
       import :: c_size_t, c_ptr
@@ -310,10 +314,22 @@ contains
   !> The message of the last failed call on this thread.
   function physml_last_error() result(message)
     character(len=:), allocatable :: message
-    type(c_ptr) :: p
+    message = from_c_string(c_last_error())
+  end function
+
+  !> The name of a status code ("PHYSML_ERR_SHAPE").
+  function physml_status_name(status) result(name)
+    integer(c_int), intent(in) :: status
+    character(len=:), allocatable :: name
+    name = from_c_string(c_status_name(status))
+  end function
+
+  !> A copy of the NUL-terminated C string at p.
+  function from_c_string(p) result(message)
+    type(c_ptr), intent(in) :: p
+    character(len=:), allocatable :: message
     character(kind=c_char), pointer :: chars(:)
     integer :: n, i
-    p = c_last_error()
     n = int(c_strlen(p))
     allocate(character(len=n) :: message)
     if (n == 0) return
