@@ -311,12 +311,13 @@ SimulateResult simulate(const MPMScene& scene, const SimulateOptions& o) {
   TorchLaw law;
   if (!o.law().empty()) {
     auto model = operators::load(o.law());
-    PHYSML_CHECK(model->type() == "nclaw" || model->type() == "nclaw_elastic" || model->type() == "nclaw_unconstrained",
-                 "-law '", o.law(), "' holds a model of type '", model->type(),
-                 "'; expected a learned law (nclaw, nclaw_elastic, nclaw_unconstrained)");
+    try {
+      law = learned_law(model);  // the one check of which model types are laws
+    } catch (const Error& e) {
+      PHYSML_THROW("-law '", o.law(), "': ", e.what());
+    }
     model->to(torch::kDouble);
     model->eval();
-    law = learned_law(model);
     learned = std::make_unique<DifferentiableMPM>(scene.simulator, sim->particles());
     log_info("law: ", model->type(), " from '", o.law(), "' for every body (",
              law.plastic ? "elastic and plastic networks" : "elastic only, no plasticity", ")");

@@ -13,6 +13,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <tuple>
 
 using namespace physml;
 using namespace physml::embed;
@@ -93,6 +94,27 @@ double cost(const std::vector<double>& u) {
   return j;
 }
 
+/// u(T) of the solve from u0 and TSAdjoint's gradients of J = |u(T)|^2 / 2 (dJ/du(T) = u(T)):
+/// dJ/du(0) (lambda) and dJ/dp (mu).
+std::tuple<std::vector<double>, at::Tensor, at::Tensor> adjoint_gradients(LearnedRHS& rhs, const std::vector<double>& u0,
+                                                                          bool implicit) {
+  TS ts;
+  Vec u;
+  auto uT = solve(rhs, u0, &ts, &u, implicit);
+  Vec lambda, mu = rhs.create_parameter_vec();
+  PHYSML_PETSC(VecDuplicate(u, &lambda));
+  PHYSML_PETSC(VecCopy(u, lambda));
+  PHYSML_PETSC(TSSetCostGradients(ts, 1, &lambda, &mu));
+  PHYSML_PETSC(TSAdjointSolve(ts));
+  auto du0 = physml::as_tensor_read(lambda).clone();
+  auto dp = physml::as_tensor_read(mu).clone();
+  VecDestroy(&lambda);
+  VecDestroy(&mu);
+  VecDestroy(&u);
+  TSDestroy(&ts);
+  return {std::move(uT), du0, dp};
+}
+
 }  // namespace
 
 TEST(EmbedLearnedRHS, JacobianProductsMatchFiniteDifferencesAndEachOther) {
@@ -159,17 +181,7 @@ void check_adjoint(bool implicit) {
   auto model = make_network();
   LearnedRHS rhs(model, kN, {1, kN}, physics);
   const std::vector<double> u0(u0_values, u0_values + kN);
-  TS ts;
-  Vec u;
-  const auto uT = solve(rhs, u0, &ts, &u, implicit);
-  // dJ/du(T) = u(T); the adjoint returns dJ/du(0) in lambda and dJ/dp in mu.
-  Vec lambda, mu = rhs.create_parameter_vec();
-  PHYSML_PETSC(VecDuplicate(u, &lambda));
-  PHYSML_PETSC(VecCopy(u, lambda));
-  PHYSML_PETSC(TSSetCostGradients(ts, 1, &lambda, &mu));
-  PHYSML_PETSC(TSAdjointSolve(ts));
-  const auto dju0 = physml::as_tensor_read(lambda).clone();
-  const auto djp = physml::as_tensor_read(mu).clone();
+  const auto [uT, dju0, djp] = adjoint_gradients(rhs, u0, implicit);
   // Not trivially zero: the network and u(0) both matter.
   EXPECT_GT(dju0.norm().item<double>(), 1e-2);
   EXPECT_GT(djp.norm().item<double>(), 1e-2);
@@ -199,10 +211,6 @@ void check_adjoint(bool implicit) {
     offset += p.numel();
   }
   EXPECT_GT(cost(uT), 0);
-  VecDestroy(&lambda);
-  VecDestroy(&mu);
-  VecDestroy(&u);
-  TSDestroy(&ts);
 }
 }  // namespace
 
@@ -216,16 +224,7 @@ TEST(EmbedLearnedRHS, TSAdjointEqualsTheOdeintAdjointOfTheSameRK4Steps) {
   auto model = make_network();
   LearnedRHS rhs(model, kN, {1, kN}, physics);
   const std::vector<double> u0(u0_values, u0_values + kN);
-  TS ts;
-  Vec u;
-  const auto uT = solve(rhs, u0, &ts, &u, false);
-  Vec lambda, mu = rhs.create_parameter_vec();
-  PHYSML_PETSC(VecDuplicate(u, &lambda));
-  PHYSML_PETSC(VecCopy(u, lambda));
-  PHYSML_PETSC(TSSetCostGradients(ts, 1, &lambda, &mu));
-  PHYSML_PETSC(TSAdjointSolve(ts));
-  const auto ts_du0 = physml::as_tensor_read(lambda).clone();
-  const auto ts_dp = physml::as_tensor_read(mu).clone();
+  const auto [uT, ts_du0, ts_dp] = adjoint_gradients(rhs, u0, false);
 
   auto params = model.parameters();
   for (auto& p : params) p.requires_grad_(true);
@@ -248,8 +247,4 @@ TEST(EmbedLearnedRHS, TSAdjointEqualsTheOdeintAdjointOfTheSameRK4Steps) {
   EXPECT_GT(ts_dp.norm().item<double>(), 1e-2);
   EXPECT_LT((od_dp - ts_dp).abs().max().item<double>(), 1e-12 * ts_dp.abs().max().item<double>());
   for (auto& p : params) p.requires_grad_(false);
-  VecDestroy(&lambda);
-  VecDestroy(&mu);
-  VecDestroy(&u);
-  TSDestroy(&ts);
 }

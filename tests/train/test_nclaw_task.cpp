@@ -9,6 +9,8 @@
 
 #include <torch/torch.h>
 
+#include <functional>
+
 namespace {
 
 using Database = physml::test::OptionsDatabase;
@@ -78,14 +80,17 @@ TEST(NCLawTask, LearnsAJellyLawFromOneTrajectory) {
   EXPECT_DOUBLE_EQ(records.back().metric("rollout_mse"), task.rollout_mse(*law, 0, 5));
 }
 
-TEST(NCLawTask, ResumedTrainingEqualsUninterruptedBitForBit) {
+namespace {
+/// Three epochs in one go equal one epoch, a checkpoint and a resumed run of two more, bit for
+/// bit, for models from `make` (same seed each call).
+void expect_exact_resume(const std::function<std::shared_ptr<physml::operators::Model>()>& make) {
   const auto dir = physml::test::scratch_dir();
   const auto traj = jelly_trajectory(dir);
   const auto opts = physml::train::NCLawTaskOptions().segment_min(4).segment_max(12);
   physml::train::NCLawTask t1(traj, opts), t2(traj, opts);
-  auto a = fresh_law();
+  auto a = make();
   physml::train::Trainer(a, options(3)).fit(t1);
-  auto b = fresh_law();
+  auto b = make();
   physml::train::Trainer(b, options(3).output_dir((dir / "run").string()).stop_after(1)).fit(t2);
   physml::train::Trainer resumed(b, options(3).output_dir((dir / "run").string()));
   resumed.resume((dir / "run" / "last.h5").string());
@@ -94,6 +99,9 @@ TEST(NCLawTask, ResumedTrainingEqualsUninterruptedBitForBit) {
   ASSERT_EQ(pa.size(), pb.size());
   for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i])) << "parameter " << i;
 }
+}  // namespace
+
+TEST(NCLawTask, ResumedTrainingEqualsUninterruptedBitForBit) { expect_exact_resume(fresh_law); }
 
 TEST(NCLawTask, TrainsBothNetworksEachAtItsOwnLearningRate) {
   // Adam's first step moves each parameter by -lr g / (|g| + eps), g its (clipped) gradient:
@@ -129,26 +137,12 @@ TEST(NCLawTask, TrainsBothNetworksEachAtItsOwnLearningRate) {
 }
 
 TEST(NCLawTask, ResumedTrainingOfBothNetworksEqualsUninterruptedBitForBit) {
-  const auto dir = physml::test::scratch_dir();
-  const auto traj = jelly_trajectory(dir);
-  const auto opts = physml::train::NCLawTaskOptions().segment_min(4).segment_max(12);
-  physml::train::NCLawTask t1(traj, opts), t2(traj, opts);
-  auto make = [] {
+  expect_exact_resume([]() -> std::shared_ptr<physml::operators::Model> {
     torch::manual_seed(0);
     auto m = std::make_shared<physml::operators::NCLawImpl>();
     m->to(torch::kDouble);
     return m;
-  };
-  auto a = make();
-  physml::train::Trainer(a, options(3)).fit(t1);
-  auto b = make();
-  physml::train::Trainer(b, options(3).output_dir((dir / "run").string()).stop_after(1)).fit(t2);
-  physml::train::Trainer resumed(b, options(3).output_dir((dir / "run").string()));
-  resumed.resume((dir / "run" / "last.h5").string());
-  resumed.fit(t2);
-  const auto pa = a->parameters(), pb = b->parameters();
-  ASSERT_EQ(pa.size(), pb.size());
-  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i])) << "parameter " << i;
+  });
 }
 
 namespace {
