@@ -3,7 +3,10 @@
 //   darcy    Darcy 421²: CG with ICC, GAMG, BoomerAMG (iterations, setup, solve time)
 //   samples  time per sample at the published resolutions (Darcy 421, Helmholtz 101,
 //            Burgers 8192, Navier–Stokes 256² per step)
-// usage: bench_pde [-bench ns-fft,darcy,samples] [-threads 1]
+//   burgers-resolution  is a coarser Burgers solve good enough? The same u₀ (drawn at 8192,
+//            Fourier-truncated to the coarse grid) solved at 8192, 4096 and 2048 points,
+//            u(·, 1) compared on the 1024 points FNO keeps (-burgers_sigma, -samples)
+// usage: bench_pde [-bench ns-fft,darcy,samples,burgers-resolution] [-threads 1]
 #include "physml/core/environment.hpp"
 #include "physml/core/log.hpp"
 #include "physml/core/options.hpp"
@@ -192,15 +195,54 @@ void bench_samples() {
   }
 }
 
+// u₀ drawn at 8192 points and Fourier-truncated to n points (exact for the modes |k| < n/2).
+torch::Tensor truncate(const torch::Tensor& u, int64_t n) {
+  const int64_t N = u.size(0);
+  auto c = torch::fft::rfft(u).slice(0, 0, n / 2 + 1).clone();
+  c.index_put_({n / 2}, 0.0);  // drop the coarse Nyquist mode
+  return torch::fft::irfft(c, n) * (static_cast<double>(n) / static_cast<double>(N));
+}
+
+void bench_burgers_resolution(double sigma, int samples) {
+  std::printf("\n## Burgers: coarser solve grids against 8192 (sigma %g, nu 0.1, T = 1, %d samples)\n\n"
+              "u(., 1) on the 1024 points FNO keeps; relative L2 against the 8192 solve of the same u0\n\n"
+              "| sample | grid | steps | time | rel. L2 of u(., 1) vs 8192 | std u0 | std u(., 1) |\n|---|---|---|---|---|---|---|\n",
+              sigma, samples);
+  sim::BurgersOptions fine;  // 8192 points, the published grid
+  fine.sigma = sigma;
+  sim::BurgersGenerator gen(fine);
+  for (int i = 0; i < samples; ++i) {
+    auto u0 = gen.initial(0, static_cast<std::uint64_t>(i));
+    torch::Tensor reference;
+    for (int64_t n : {int64_t{8192}, int64_t{4096}, int64_t{2048}}) {
+      sim::BurgersOptions o = fine;
+      o.resolution = n;
+      sim::BurgersSolver solver(o);
+      physml::Timer t;
+      auto u1 = solver.solve(n == 8192 ? u0 : truncate(u0, n)).slice(0, 0, n, n / 1024);
+      const double seconds = t.seconds();
+      if (n == 8192) reference = u1;
+      const double err = (u1 - reference).norm().item<double>() / reference.norm().item<double>();
+      std::printf("| %d | %ld | %ld | %.2f s | %.2e | %.3g | %.3g |\n", i, static_cast<long>(n),
+                  static_cast<long>(solver.steps()), seconds, err, u0.std().item<double>(),
+                  u1.std().item<double>());
+      std::fflush(stdout);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   physml::Environment env(argc, argv);
   physml::Options o("");
   const std::string which = o.get_string("bench", "ns-fft,darcy,samples");
+  const double sigma = o.get_real("burgers_sigma", 625.0);
+  const int samples = static_cast<int>(o.get_int("samples", 3));
   if (which.find("ns-fft") != std::string::npos) bench_ns_fft();
   if (which.find("darcy") != std::string::npos) bench_darcy();
   if (which.find("samples") != std::string::npos) bench_samples();
+  if (which.find("burgers-resolution") != std::string::npos) bench_burgers_resolution(sigma, samples);
   physml::check_no_unused_options();
   return 0;
 }
