@@ -18,6 +18,7 @@ PACKAGES=(
   python3-torch                      # Python torch 1.13: benchmark references (bench/reference) and TorchScript test fixtures only; never linked
   python3-h5py                       # reads Dataset files in bench/reference scripts (baselines); never linked
   gfortran                           # the Fortran module of the C API (optional: skipped without it)
+  clang libclang-rt-14-dev           # libFuzzer + ASan/UBSan runtimes: the fuzz build (scripts/fuzz.sh, fuzz/README.md)
 )
 
 # LibTorch on Debian calls whatever libblas.so.3 / liblapack.so.3 the alternatives system

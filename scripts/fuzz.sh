@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Build PhysML's libFuzzer targets with clang (ASan + UBSan + fuzzer coverage, in their own
+# build directory) and run them (fuzz/README.md).
+#   scripts/fuzz.sh                 the short runs of the test suite (ctest -L fuzz)
+#   scripts/fuzz.sh TARGET SECONDS  a long run of one target, corpus in $build/fuzz/corpus/TARGET
+# Environment: PHYSML_FUZZ_BUILD_DIR (default ./build-fuzz), PHYSML_JOBS (default: all cores).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${PHYSML_FUZZ_BUILD_DIR:-$root/build-fuzz}"
+"$root/scripts/install-deps.sh"
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DPHYSML_FUZZ=ON -DPHYSML_BUILD_TESTS=OFF -DPHYSML_BUILD_BENCH=OFF -DPHYSML_BUILD_EXAMPLES=OFF \
+    -DPHYSML_CHECK_HEADERS=OFF -DPHYSML_FORTRAN=OFF >/dev/null
+fi
+cmake --build "$build" --target physml_fuzzers -j "${PHYSML_JOBS:-$(nproc)}"
+if [ $# -eq 0 ]; then
+  cd "$build"
+  exec ctest --output-on-failure -L fuzz -j "${PHYSML_JOBS:-$(nproc)}"
+fi
+target="$1"; seconds="${2:-600}"
+corpus="$build/fuzz/corpus/$target"
+mkdir -p "$corpus" "$build/fuzz/findings"
+seeds=()
+[ -d "$root/fuzz/seeds/$target" ] && seeds=("$root/fuzz/seeds/$target")
+cd "$build/fuzz/findings"
+ASAN_OPTIONS=detect_leaks=0:detect_odr_violation=0:allocator_may_return_null=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 OMP_NUM_THREADS=1 \
+  exec "$build/fuzz/$target" -max_total_time="$seconds" -max_len=4096 -timeout=60 -rss_limit_mb=4096 \
+    -print_final_stats=1 "$corpus" "${seeds[@]}"
