@@ -221,7 +221,7 @@ Grid Grid::from_json(const std::string& json) {
   nlohmann::json root;
   try {
     root = nlohmann::json::parse(json);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse errors and number overflows alike
     PHYSML_THROW("Grid::from_json: malformed JSON (", e.what(), ")");
   }
   PHYSML_CHECK(root.is_object(), "Grid::from_json: expected a JSON object, got: ", json);
@@ -242,7 +242,8 @@ Grid Grid::from_json(const std::string& json) {
   PHYSML_CHECK(root.contains("sizes"), "Grid::from_json: missing \"sizes\" (points per axis, x first)");
   std::vector<int64_t> sizes;
   for (double v : numbers("sizes")) {
-    PHYSML_CHECK(v == std::floor(v), "Grid::from_json: \"sizes\" must hold integers, got ", v);
+    PHYSML_CHECK(v == std::floor(v) && std::abs(v) <= 9007199254740992.0,  // 2^53: exact in a double
+                 "Grid::from_json: \"sizes\" must hold integers, got ", v);
     sizes.push_back(static_cast<int64_t>(v));
   }
   GridOptions o(sizes);

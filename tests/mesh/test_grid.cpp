@@ -207,3 +207,12 @@ TEST(Grid, FromJsonBadInput) {
   EXPECT_THROW_MSG(Grid::from_json("{\"type\": \"plex\", \"sizes\": [4]}"), "must be \"uniform_grid\"");
   EXPECT_THROW_MSG(Grid::from_json("{\"sizes\": [4, 0]}"), "must be positive");  // Grid's own checks
 }
+
+// Found by fuzz_grid_json: a number too large for a double escaped as nlohmann's out_of_range
+// exception instead of a physml::Error, and an integral size beyond int64 was cast (UB).
+TEST(Grid, FromJsonNumbersOutOfRangeAreErrors) {
+  EXPECT_THROW_MSG(Grid::from_json("4e33334"), "malformed JSON");
+  EXPECT_THROW_MSG(Grid::from_json("{\"sizes\": [1e400]}"), "malformed JSON");
+  EXPECT_THROW_MSG(Grid::from_json("{\"sizes\": [1e300]}"), "\"sizes\" must hold integers");
+  EXPECT_THROW_MSG(Grid::from_json("{\"sizes\": [-1e19]}"), "\"sizes\" must hold integers");
+}
