@@ -164,6 +164,8 @@ SimulateOptions& SimulateOptions::set_from_options(const Options& options) {
   png_every(r.integer("png_every", png_every(), "write a PNG every this many frames", 1));
   png_color(r.choice("png_color", {"speed", "material"}, png_color(), "colour of the renders"));
   law(r.string("law", law(), "trained elastic law (Checkpoint) in place of the analytic ones"));
+  law_allow_inverted(r.boolean("law_allow_inverted", law_allow_inverted(),
+                               "with -law: carry on through inverted elements (J <= 0), counting them, instead of stopping"));
   model(r.string("model", model(), "learned particle simulator (gns/giorom Checkpoint) instead of MPM; needs -initial"));
   initial(r.string("initial", initial(), "Trajectory whose first frames start the -model rollout (and score it)"));
   progress(r.boolean("progress", progress(), "print a progress line (rate, ETA)"));
@@ -238,6 +240,8 @@ using detail::frame_file;
 SimulateResult simulate(const MPMScene& scene, const SimulateOptions& o) {
   PHYSML_CHECK(!o.output().empty(), "no output file: set -output FILE.h5");
   PHYSML_CHECK(o.frames() >= 1, "-frames ", o.frames(), ": expected at least 1");
+  PHYSML_CHECK(!o.law_allow_inverted() || !o.law().empty(),
+               "-law_allow_inverted applies to a trained law: set -law FILE.h5 too (the analytic laws always stop at J <= 0)");
   const auto parent = std::filesystem::absolute(o.output()).parent_path();
   PHYSML_CHECK(std::filesystem::is_directory(parent), "output directory '", parent.string(), "' does not exist");
   auto sim = scene.build();
@@ -251,6 +255,7 @@ SimulateResult simulate(const MPMScene& scene, const SimulateOptions& o) {
   if (!o.law().empty()) {  // the file records which law made it (and a resume must use the same)
     auto j = nlohmann::ordered_json::parse(info.parameters_json);
     j["law"] = o.law();
+    if (o.law_allow_inverted()) j["law_allow_inverted"] = true;
     info.parameters_json = j.dump();
   }
   info.grid_json = scene.simulator.grid().to_json();
@@ -319,6 +324,7 @@ SimulateResult simulate(const MPMScene& scene, const SimulateOptions& o) {
     model->to(torch::kDouble);
     model->eval();
     learned = std::make_unique<DifferentiableMPM>(scene.simulator, sim->particles());
+    learned->allow_inverted(o.law_allow_inverted());
     log_info("law: ", model->type(), " from '", o.law(), "' for every body (",
              law.plastic ? "elastic and plastic networks" : "elastic only, no plasticity", ")");
   }
@@ -377,6 +383,9 @@ SimulateResult simulate(const MPMScene& scene, const SimulateOptions& o) {
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   result.clamped = clamped_now();
+  result.inverted = learned ? learned->inverted_count() : 0;
+  if (result.inverted > 0)
+    log_warning(result.inverted, " particle-substeps of this run had an inverted element (J <= 0; -law_allow_inverted)");
   if (result.status == SimulateResult::Status::interrupted) return result;
   writer.finish();
   if (progress) progress->finish();

@@ -155,3 +155,33 @@ TEST(Simulate, ATrainedLawReplacesTheAnalyticOne) {
   EXPECT_FALSE(torch::allclose(a.read("positions", 3, 4)[0], st.x, 1e-9, 1e-9));
   EXPECT_THROW_MSG(sim::simulate(scene, quiet(dir / "bad.h5", 1).law((dir / "t.h5").string())), "is not a PhysML model");
 }
+
+// -law_allow_inverted: a law without stiffness (the unconstrained network with zero weights:
+// zero stress) lets a block thrown at the floor (faster than a cell per substep) invert elements. simulate()
+// stops there with the particle named, unless inversions are allowed; then it runs to the end
+// and counts them, and the file records the setting.
+TEST(Simulate, ALawThatInvertsElementsStopsUnlessInversionsAreAllowed) {
+  const auto dir = physml::test::scratch_dir();
+  Database d;
+  d.set("-mpm_dim", "2");
+  d.set("-mpm_cells", "16");
+  d.set("-mpm_substeps", "2");
+  d.set("-mpm_threads", "1");
+  d.set("-body0_lower", "0.3,0.15");
+  d.set("-body0_upper", "0.6,0.45");
+  d.set("-body0_velocity", "0,-300");  // dt dv/dy ~ -1 at the floor: F_trial = (I + dt C) F inverts
+  auto scene = sim::MPMScene().set_from_options(Options("", d.db));
+  auto net = std::make_shared<physml::operators::NCLawUnconstrainedImpl>();
+  for (auto& p : net->parameters()) p.data().zero_();
+  physml::operators::save((dir / "soft.h5").string(), *net);
+  const auto law = (dir / "soft.h5").string();
+  EXPECT_THROW_MSG(sim::simulate(scene, quiet(dir / "stop.h5", 60).law(law)), "<= 0 at particle");
+  const auto r = sim::simulate(scene, quiet(dir / "go.h5", 60).law(law).law_allow_inverted(true));
+  EXPECT_EQ(r.status, sim::SimulateResult::Status::complete);
+  EXPECT_GT(r.inverted, 0);
+  auto t = physml::io::TrajectoryReader::open((dir / "go.h5").string());
+  EXPECT_EQ(t.info().frames, 61);
+  EXPECT_TRUE(torch::isfinite(t.read("positions", 60, 61)).all().item<bool>());
+  EXPECT_EQ(nlohmann::json::parse(t.info().parameters_json).at("law_allow_inverted"), true);
+  EXPECT_THROW_MSG(sim::simulate(scene, quiet(dir / "none.h5", 1).law_allow_inverted(true)), "set -law FILE.h5 too");
+}

@@ -101,6 +101,11 @@ struct SimulateOptions {
   /// elastic law; the substeps then run through DifferentiableMPM (no plasticity). "" = the
   /// analytic laws.
   TORCH_ARG(std::string, law) = "";
+  /// -law_allow_inverted: with -law, carry on through inverted elements (J <= 0) as NCLaw's
+  /// training does (DifferentiableMPM::allow_inverted), counting them, instead of stopping at
+  /// the first one; so that a law that inverts elements (e.g. the unconstrained baseline) can
+  /// still be rolled out and scored. Recorded in the file's parameters.
+  TORCH_ARG(bool, law_allow_inverted) = false;
   /// -model FILE.h5: a learned particle simulator (gns or giorom Checkpoint) instead of MPM;
   /// it steps from the first frames of -initial (simulate_learned, particle_rollout.hpp).
   TORCH_ARG(std::string, model) = "";
@@ -121,6 +126,7 @@ struct SimulateResult {
   std::int64_t frames_written = 0;  ///< in this run
   std::int64_t particles = 0;
   std::int64_t clamped = 0;         ///< clamped particle-substeps over the whole trajectory
+  std::int64_t inverted = 0;        ///< particle-substeps with J <= 0 in this run (-law_allow_inverted)
   double seconds = 0;               ///< wall time of this run's simulation
 };
 
