@@ -16,7 +16,7 @@ fi
 cmake --build "$build" --target physml_fuzzers -j "${PHYSML_JOBS:-$(nproc)}"
 if [ $# -eq 0 ]; then
   cd "$build"
-  exec ctest --output-on-failure -L fuzz -j "${PHYSML_JOBS:-$(nproc)}"
+  exec ctest --output-on-failure -L "fuzz|sanitize" -j "${PHYSML_JOBS:-$(nproc)}"
 fi
 target="$1"; seconds="${2:-600}"
 corpus="$build/fuzz/corpus/$target"
@@ -25,6 +25,6 @@ seeds=()
 [ -d "$root/fuzz/seeds/$target" ] && seeds=("$root/fuzz/seeds/$target")
 cd "$build/fuzz/findings"
 ASAN_OPTIONS=detect_leaks=0:detect_odr_violation=0:allocator_may_return_null=1 \
-UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 OMP_NUM_THREADS=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions="$root/fuzz/ubsan.supp" OMP_NUM_THREADS=1 \
   exec "$build/fuzz/$target" -max_total_time="$seconds" -max_len=4096 -timeout=60 -rss_limit_mb=4096 \
     -print_final_stats=1 "$corpus" "${seeds[@]}"
