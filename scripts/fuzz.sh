@@ -2,7 +2,9 @@
 # Build PhysML's libFuzzer targets with clang (ASan + UBSan + fuzzer coverage, in their own
 # build directory) and run them (fuzz/README.md).
 #   scripts/fuzz.sh                 the short runs of the test suite (ctest -L fuzz)
-#   scripts/fuzz.sh TARGET SECONDS  a long run of one target, corpus in $build/fuzz/corpus/TARGET
+#   scripts/fuzz.sh TARGET SECONDS [SEED_DIR]  a long run of one target, corpus in $build/fuzz/corpus/TARGET
+#                                   (seed inputs: fuzz/seeds/TARGET and SEED_DIR, e.g. small .h5 files
+#                                   for fuzz_hdf5_bytes, whose inputs may be up to 64 KiB)
 # Environment: PHYSML_FUZZ_BUILD_DIR (default ./build-fuzz), PHYSML_JOBS (default: all cores).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,12 +21,15 @@ if [ $# -eq 0 ]; then
   exec ctest --output-on-failure -L "fuzz|sanitize" -j "${PHYSML_JOBS:-$(nproc)}"
 fi
 target="$1"; seconds="${2:-600}"
+max_len=4096
+[ "$target" = fuzz_hdf5_bytes ] && max_len=65536   # whole HDF5 files
 corpus="$build/fuzz/corpus/$target"
 mkdir -p "$corpus" "$build/fuzz/findings"
 seeds=()
 [ -d "$root/fuzz/seeds/$target" ] && seeds=("$root/fuzz/seeds/$target")
+[ -n "${3:-}" ] && seeds+=("$(cd "$3" && pwd)")
 cd "$build/fuzz/findings"
 ASAN_OPTIONS=detect_leaks=0:detect_odr_violation=0:allocator_may_return_null=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions="$root/fuzz/ubsan.supp" OMP_NUM_THREADS=1 \
-  exec "$build/fuzz/$target" -max_total_time="$seconds" -max_len=4096 -timeout=60 -rss_limit_mb=4096 \
+  exec "$build/fuzz/$target" -max_total_time="$seconds" -max_len="$max_len" -timeout=60 -rss_limit_mb=4096 \
     -print_final_stats=1 "$corpus" "${seeds[@]}"
