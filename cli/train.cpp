@@ -268,7 +268,9 @@ PHYSML_COMMAND({"train", "train a neural operator (MgNO, FNO), a DCDM network or
                 "Viswanath et al.) on -data a.h5,b.h5 (Trajectory files of physml simulate), validated by free\n"
                 "rollouts of -valid_data c.h5: windows of -gns_window / -giorom_window velocities with random-walk\n"
                 "noise, acceleration MSE (+ -position_weight x next-position MSE), -sample_fraction for sparse\n"
-                "graphs; Adam lr 1e-4 decayed x0.9 per epoch, batch 2 windows by default.",
+                "graphs; Adam lr 1e-4 decayed x0.9 per epoch, batch 2 windows by default.\n"
+                "mpirun -n N physml train ...: data-parallel training, -batch_size per rank (a step sees\n"
+                "batch_size x N samples), gradients averaged over ranks, rank 0 writes (docs/parallel.md).",
                 run_train, /*config_file=*/true});
 
 }  // namespace
