@@ -78,6 +78,7 @@ int run_train_dcdm(const Options& opt, const std::string& data, const std::strin
                    task.size(), " + ", task.validation_size(), " Ritz right-hand sides (train + validation), grid ", g);
   const double before = physml::train::evaluate_dcdm(*net, d.b, d.A, d.grid, d.mask);
   auto records = trainer.fit(task);
+  if (trainer.rank() != 0) return 0;  // rank 0 prints (and writes)
   if (!records.empty()) {
     const auto& r = records.back();
     std::printf("epoch %lld  train loss %.4e  valid loss %.4e  (before this run %.4e)\n",
@@ -109,6 +110,7 @@ int run_train_nclaw(const Options& opt, const std::string& type, const std::stri
   physml::log_info("training ", type, " (", nparams, " parameters) through the differentiable MPM on ", data, ": ",
                    task.particles(), " particles, ", task.frames(), " frames");
   auto records = trainer.fit(task);
+  if (trainer.rank() != 0) return 0;  // rank 0 prints (and writes)
   if (!records.empty()) {
     const auto& r = records.back();
     std::printf("epoch %lld  train loss %.4e  rollout MSE %.4e  (best %.4e)\n", static_cast<long long>(r.epoch),
@@ -140,6 +142,7 @@ int run_train_particles(const Options& opt, const std::string& type, const std::
   physml::log_info("training ", type, " (", nparams, " parameters) on ", split_list(data).size(), " trajectories (",
                    task.dim(), "-D), validating on ", split_list(valid).size());
   auto records = trainer.fit(task);
+  if (trainer.rank() != 0) return 0;  // rank 0 prints (and writes)
   if (!records.empty()) {
     const auto& r = records.back();
     std::printf("epoch %lld  train loss %.4e  one-step MSE %.4e  rollout MSE %.4e  (best %.4e)\n",
@@ -227,6 +230,7 @@ int run_train(const std::vector<std::string>& args) {
                    ", grid ", in.size() > 2 ? std::to_string(in[1]) + "x" + std::to_string(in[2]) : std::to_string(in[1]));
   physml::check_no_unused_options();
   auto records = trainer.fit(train, valid);
+  if (trainer.rank() != 0) return 0;  // rank 0 prints and draws the figures
   if (!records.empty()) {
     const auto& r = records.back();
     std::printf("epoch %lld  train loss %.4e  valid L2 %.4e  valid H1 %.4e  (best valid L2 %.4e)\n",
@@ -264,7 +268,9 @@ PHYSML_COMMAND({"train", "train a neural operator (MgNO, FNO), a DCDM network or
                 "Viswanath et al.) on -data a.h5,b.h5 (Trajectory files of physml simulate), validated by free\n"
                 "rollouts of -valid_data c.h5: windows of -gns_window / -giorom_window velocities with random-walk\n"
                 "noise, acceleration MSE (+ -position_weight x next-position MSE), -sample_fraction for sparse\n"
-                "graphs; Adam lr 1e-4 decayed x0.9 per epoch, batch 2 windows by default.",
+                "graphs; Adam lr 1e-4 decayed x0.9 per epoch, batch 2 windows by default.\n"
+                "mpirun -n N physml train ...: data-parallel training, -batch_size per rank (a step sees\n"
+                "batch_size x N samples), gradients averaged over ranks, rank 0 writes (docs/parallel.md).",
                 run_train, /*config_file=*/true});
 
 }  // namespace

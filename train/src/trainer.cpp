@@ -14,7 +14,9 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -30,6 +32,26 @@ at::Tensor to_model(const at::Tensor& t, const operators::Model& m) {
   auto params = m.parameters();
   if (params.empty()) return t;
   return t.to(params.front().device(), params.front().scalar_type());
+}
+
+/// Per-sample relative L2 and H1 errors [end - first] (float64, CPU) of `model` on samples
+/// first..end-1 of `data`, in batches of `batch_size` from `first`, no gradients.
+std::pair<at::Tensor, at::Tensor> sample_errors(operators::Model& model, const GridDataset& data, std::int64_t first,
+                                                std::int64_t end, std::int64_t batch_size, bool periodic) {
+  torch::NoGradGuard guard;
+  const bool was_training = model.is_training();
+  model.eval();
+  std::vector<at::Tensor> l2, h1;
+  for (std::int64_t b = first; b < end; b += batch_size) {
+    auto [x, y] = data.range(b, std::min(end, b + batch_size));
+    x = to_model(x, model);
+    y = to_model(y, model);
+    auto p = model.forward(x);
+    l2.push_back(relative_lp(p, y).to(torch::kDouble).cpu());
+    h1.push_back(relative_h1(p, y, periodic).to(torch::kDouble).cpu());
+  }
+  if (was_training) model.train();
+  return {torch::cat(l2), torch::cat(h1)};
 }
 
 double state_real(const io::Attributes& s, const std::string& key, double def) {
@@ -140,9 +162,20 @@ std::map<std::string, double> SupervisedTask::validate(operators::Model& model) 
   return {{"valid_l2", m.l2_mean}, {"valid_h1", m.h1_mean}};
 }
 
+std::map<std::string, double> SupervisedTask::validate_part(operators::Model& model, int rank, int ranks,
+                                                            std::int64_t* samples) {
+  *samples = 0;
+  if (!valid_) return {};
+  const auto [first, end] = rank_slice(valid_->size(), rank, ranks);
+  if (first == end) return {};
+  auto [L, H] = sample_errors(model, *valid_, first, end, eval_batch_size_, periodic_);
+  *samples = end - first;
+  return {{"valid_l2", L.mean().item<double>()}, {"valid_h1", H.mean().item<double>()}};
+}
+
 // ---- trainer ---------------------------------------------------------------------------
 
-Trainer::Trainer(std::shared_ptr<operators::Model> model, TrainerOptions options)
+Trainer::Trainer(std::shared_ptr<operators::Model> model, TrainerOptions options, MPI_Comm comm)
     : model_(std::move(model)), options_(std::move(options)), best_(std::numeric_limits<double>::infinity()) {
   PHYSML_CHECK(model_ != nullptr, "Trainer needs a model");
   PHYSML_CHECK(options_.epochs() >= 1, "Trainer epochs must be >= 1, got ", options_.epochs());
@@ -161,6 +194,7 @@ Trainer::Trainer(std::shared_ptr<operators::Model> model, TrainerOptions options
                "' model hold ", grouped, " tensors, the model has ", model_->parameters().size());
   optimizer_ = make_optimizer(options_.optimizer(), groups_, s.lr, options_.weight_decay());
   loss_by_name(options_.loss(), torch::ones({1, 1, 2}), torch::ones({1, 1, 2}));  // validates the loss name
+  parallel_ = std::make_unique<DataParallel>(comm);
 }
 
 Trainer::~Trainer() = default;
@@ -202,8 +236,88 @@ std::vector<EpochRecord> Trainer::fit(const GridDataset& train, const GridDatase
   return fit(task);
 }
 
+namespace {
+
+/// Run `action` on rank 0 only (the file writes of a data-parallel run), collectively: when it
+/// throws on rank 0, rank 0 rethrows and every other rank throws a physml::Error naming the
+/// failure, instead of waiting forever in the next reduction. On one rank: just `action()`.
+template <class Action>
+void on_rank0(const DataParallel& dp, Action&& action) {
+  if (!dp.distributed()) {
+    action();
+    return;
+  }
+  std::exception_ptr error;
+  std::string message;
+  if (dp.rank() == 0) {
+    try {
+      action();
+    } catch (const std::exception& e) {
+      error = std::current_exception();
+      message = e.what();
+      if (message.empty()) message = "error";
+    }
+  }
+  int n = static_cast<int>(message.size());
+  MPI_Bcast(&n, 1, MPI_INT, 0, dp.comm());
+  if (n == 0) return;
+  message.resize(static_cast<std::size_t>(n));
+  MPI_Bcast(message.data(), n, MPI_CHAR, 0, dp.comm());
+  if (error) std::rethrow_exception(error);
+  PHYSML_CHECK(false, "rank 0 stopped the data-parallel training: ", message);
+}
+
+/// Metrics of a data-parallel validation: TrainingTask::validate_part on every rank, reduced
+/// over ranks (sums for summed_metrics(), else sample-weighted means) for the names the task
+/// declares (metric_names() and criterion()). An exception on any rank is thrown on every rank.
+std::map<std::string, double> reduce_validation(TrainingTask& task, operators::Model& model, const DataParallel& dp) {
+  auto names = task.metric_names();
+  if (std::find(names.begin(), names.end(), task.criterion()) == names.end()) names.push_back(task.criterion());
+  const auto summed = task.summed_metrics();
+  std::map<std::string, double> local;
+  std::int64_t samples = 0;
+  std::exception_ptr error;
+  bool nonfinite = false;
+  try {
+    local = task.validate_part(model, dp.rank(), dp.size(), &samples);
+  } catch (const NonFiniteError&) {
+    error = std::current_exception();
+    nonfinite = true;
+  } catch (const std::exception&) {
+    error = std::current_exception();
+  }
+  // [weighted sum, weight] per name, then [non-finite failures, other failures].
+  std::vector<double> v(2 * names.size() + 2, 0.0);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const auto it = local.find(names[i]);
+    if (it == local.end() || samples == 0) continue;
+    const bool sum = std::find(summed.begin(), summed.end(), names[i]) != summed.end();
+    v[2 * i] = sum ? it->second : it->second * static_cast<double>(samples);
+    v[2 * i + 1] = static_cast<double>(samples);
+  }
+  v[2 * names.size()] = error && nonfinite ? 1 : 0;
+  v[2 * names.size() + 1] = error && !nonfinite ? 1 : 0;
+  dp.allreduce_sum(v);
+  if (error) std::rethrow_exception(error);
+  if (v[2 * names.size()] > 0)
+    throw NonFiniteError("validation diverged on another rank (its message is on its stderr)", __FILE__, __LINE__);
+  PHYSML_CHECK(v[2 * names.size() + 1] == 0, "validation failed on another rank (its message is on its stderr)");
+  std::map<std::string, double> metrics;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (v[2 * i + 1] <= 0) continue;
+    const bool sum = std::find(summed.begin(), summed.end(), names[i]) != summed.end();
+    metrics[names[i]] = sum ? v[2 * i] : v[2 * i] / v[2 * i + 1];
+  }
+  return metrics;
+}
+
+}  // namespace
+
 std::vector<EpochRecord> Trainer::fit(TrainingTask& task) {
   const auto& o = options_;
+  const DataParallel& dp = *parallel_;
+  const bool distributed = dp.distributed();
+  const bool writer = dp.rank() == 0;  // rank 0 writes files and progress
   task.begin_epoch(epoch_, o.epochs());
   task.prepare(*model_);  // may decide the samples (a particle task's windows depend on the model)
   PHYSML_CHECK(task.size() >= 1, "Trainer: the task has no training samples");
@@ -211,22 +325,36 @@ std::vector<EpochRecord> Trainer::fit(TrainingTask& task) {
   PHYSML_CHECK(o.loss_reduction() == "mean" || o.loss_reduction() == "sum", "Trainer: loss_reduction '",
                o.loss_reduction(), "' is not one of mean, sum");
   const bool sum_over_batch = o.loss_reduction() == "sum";
+  const auto parameters = model_->parameters();
+  if (distributed) {
+    // Every rank starts from rank 0's weights (and buffers, e.g. normalizers).
+    auto tensors = parameters;
+    for (const auto& b : model_->buffers()) tensors.push_back(b);
+    dp.broadcast(tensors);
+    if (writer && task.size() < dp.size())
+      log_warning("data-parallel training: ", task.size(), " training samples on ", dp.size(),
+                  " ranks; ranks ", task.size(), "..", dp.size() - 1, " have no samples and only wait");
+  }
   const std::string dir = o.output_dir();
   std::vector<std::shared_ptr<TrainerCallback>> callbacks;
   // The log line of an epoch is written before its checkpoints: a run killed in between has a
   // log one epoch ahead, which the resumed run's CsvLog trims (the other way round, kill -9
   // after the checkpoint would lose the epoch's line for good).
   std::shared_ptr<CsvLog> log;
-  if (!dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    PHYSML_CHECK(!ec && std::filesystem::is_directory(dir), "Trainer: cannot create the output directory '", dir,
-                 "': ", ec ? ec.message() : std::string("a file of that name exists"),
-                 "; expected a directory that exists or can be created (for last.h5, best.h5, log.csv)");
+  if (!dir.empty() && writer) {
     const auto csv = (std::filesystem::path(dir) / "log.csv").string();
     log = std::make_shared<CsvLog>(csv);
-    log->on_fit_begin(*this, task.metric_names());
     callbacks.push_back(std::make_shared<LossCurves>((std::filesystem::path(dir) / "loss.png").string(), csv));
+  }
+  if (!dir.empty()) {
+    on_rank0(dp, [&] {
+      std::error_code ec;
+      std::filesystem::create_directories(dir, ec);
+      PHYSML_CHECK(!ec && std::filesystem::is_directory(dir), "Trainer: cannot create the output directory '", dir,
+                   "': ", ec ? ec.message() : std::string("a file of that name exists"),
+                   "; expected a directory that exists or can be created (for last.h5, best.h5, log.csv)");
+      log->on_fit_begin(*this, task.metric_names());
+    });
   }
   callbacks.insert(callbacks.end(), callbacks_.begin(), callbacks_.end());
   const auto metric_names = task.metric_names();
@@ -240,7 +368,10 @@ std::vector<EpochRecord> Trainer::fit(TrainingTask& task) {
   const std::int64_t last = o.stop_after() < 0 ? o.epochs() : std::min(o.epochs(), epoch_ + o.stop_after());
   std::vector<EpochRecord> records;
   std::optional<Progress> progress;
-  if (o.verbose()) progress.emplace("train", o.epochs(), epoch_, 10.0);
+  if (o.verbose() && writer) progress.emplace("train", o.epochs(), epoch_, 10.0);
+  // A step of R ranks sees batch_size × R samples: the global batches of one rank's order.
+  const std::int64_t global_batch = o.batch_size() * dp.size();
+  std::vector<std::int64_t> part;  // this rank's slice of a global batch
   while (epoch_ < last) {
     Timer timer;
     EpochRecord rec;
@@ -251,21 +382,68 @@ std::vector<EpochRecord> Trainer::fit(TrainingTask& task) {
     double sum = 0;
     std::int64_t nb = 0;
     task.begin_epoch(epoch_, o.epochs());
-    const auto batches = epoch_batches(task.size(), o.batch_size(), o.shuffle(), o.seed(), epoch_);
+    const auto batches = epoch_batches(task.size(), global_batch, o.shuffle(), o.seed(), epoch_);
     const std::uint64_t epoch_seed = derive_seed(o.seed(), static_cast<std::uint64_t>(epoch_));
-    for (const auto& idx : batches) {
-      Batch b = task.batch(idx, derive_seed(epoch_seed, static_cast<std::uint64_t>(nb)));
-      if (b.input.defined()) b.input = to_model(b.input, *model_);
-      if (b.target.defined()) b.target = to_model(b.target, *model_);
-      optimizer_->zero_grad();
-      auto loss = task.loss(*model_, b);
-      const double value = loss.item<double>();
-      if (!std::isfinite(value))
-        PHYSML_DIVERGED("loss is ", value, " at epoch ", epoch_ + 1, ", batch ", nb + 1, " (lr ", rec.lr, ")");
-      if (sum_over_batch)
-        (loss * static_cast<double>(idx.size())).backward();
-      else
-        loss.backward();
+    for (const auto& global : batches) {
+      std::uint64_t batch_seed = derive_seed(epoch_seed, static_cast<std::uint64_t>(nb));
+      double value = 0;
+      if (!distributed) {
+        const auto& idx = global;
+        Batch b = task.batch(idx, batch_seed);
+        if (b.input.defined()) b.input = to_model(b.input, *model_);
+        if (b.target.defined()) b.target = to_model(b.target, *model_);
+        optimizer_->zero_grad();
+        auto loss = task.loss(*model_, b);
+        value = loss.item<double>();
+        if (!std::isfinite(value))
+          PHYSML_DIVERGED("loss is ", value, " at epoch ", epoch_ + 1, ", batch ", nb + 1, " (lr ", rec.lr, ")");
+        if (sum_over_batch)
+          (loss * static_cast<double>(idx.size())).backward();
+        else
+          loss.backward();
+      } else {
+        // This rank's contiguous slice; its gradient enters the sum with weight n_r / N (the
+        // batch mean of the global batch) or 1 for loss_reduction sum (backward of n_r × loss).
+        const auto [first, end] = rank_slice(static_cast<std::int64_t>(global.size()), dp.rank(), dp.size());
+        part.assign(global.begin() + first, global.begin() + end);
+        if (dp.rank() > 0) batch_seed = derive_seed(batch_seed, static_cast<std::uint64_t>(dp.rank()));
+        const double n_local = static_cast<double>(part.size()), n_global = static_cast<double>(global.size());
+        optimizer_->zero_grad();
+        double local = 0;
+        std::exception_ptr error;
+        bool nonfinite = false;
+        if (!part.empty()) {
+          try {
+            Batch b = task.batch(part, batch_seed);
+            if (b.input.defined()) b.input = to_model(b.input, *model_);
+            if (b.target.defined()) b.target = to_model(b.target, *model_);
+            auto loss = task.loss(*model_, b);
+            local = loss.item<double>();
+            if (std::isfinite(local)) (sum_over_batch ? loss * n_local : loss).backward();
+          } catch (const NonFiniteError&) {
+            error = std::current_exception();
+            nonfinite = true;
+          } catch (const std::exception&) {
+            error = std::current_exception();
+          }
+        }
+        // One reduction of the scalars (loss, failures, which gradients exist), then the buckets.
+        std::vector<double> head{local * n_local, error && nonfinite ? 1.0 : 0.0, error && !nonfinite ? 1.0 : 0.0};
+        for (const auto& p : parameters) head.push_back(p.grad().defined() ? 1.0 : 0.0);
+        dp.allreduce_sum(head);
+        if (error) std::rethrow_exception(error);
+        if (head[1] > 0)
+          PHYSML_DIVERGED("a rank's loss blew up at epoch ", epoch_ + 1, ", batch ", nb + 1,
+                          " (its message is on its stderr)");
+        PHYSML_CHECK(head[2] == 0, "data-parallel training stopped: another rank failed at epoch ", epoch_ + 1,
+                     ", batch ", nb + 1, " (its message is on its stderr)");
+        value = head[0] / n_global;
+        if (!std::isfinite(value))
+          PHYSML_DIVERGED("loss is ", value, " at epoch ", epoch_ + 1, ", batch ", nb + 1, " (lr ", rec.lr, ")");
+        std::vector<bool> defined(parameters.size());
+        for (std::size_t i = 0; i < parameters.size(); ++i) defined[i] = head[3 + i] > 0;
+        dp.allreduce_gradients(parameters, defined, sum_over_batch ? 1.0 : n_local / n_global);
+      }
       if (o.grad_clip() > 0) {
         for (const auto& g : groups_) {  // per group (NCLaw clips each network's gradient on its own)
           const double norm = torch::nn::utils::clip_grad_norm_(g.parameters, o.grad_clip());
@@ -282,13 +460,22 @@ std::vector<EpochRecord> Trainer::fit(TrainingTask& task) {
     {
       torch::NoGradGuard no_grad;
       model_->eval();
-      rec.metrics = task.validate(*model_);
+      rec.metrics = distributed ? reduce_validation(task, *model_, dp) : task.validate(*model_);
       model_->train();
     }
     for (const auto& [name, value] : rec.metrics)
       if (!std::isfinite(value)) PHYSML_DIVERGED("validation ", name, " is ", value, " at epoch ", epoch_ + 1);
-    for (const auto& p : model_->parameters())
+    for (const auto& p : parameters)
       if (!torch::isfinite(p).all().item<bool>()) PHYSML_DIVERGED("non-finite parameters after epoch ", epoch_ + 1);
+    if (distributed) {
+      // The ranks must hold the same weights (identical reductions); a cheap check per epoch.
+      double checksum = 0;
+      for (const auto& p : parameters) checksum += p.detach().to(torch::kDouble).abs().sum().item<double>();
+      std::vector<double> range{checksum, -checksum};
+      dp.allreduce_min(range);
+      PHYSML_CHECK(range[0] == -range[1], "data-parallel training: the ranks' parameters differ after epoch ",
+                   epoch_ + 1, " (sum |w| from ", range[0], " to ", -range[1], ")");
+    }
     ++epoch_;
     rec.seconds = timer.seconds();
     const auto criterion = rec.metrics.find(task.criterion());
@@ -299,16 +486,18 @@ std::vector<EpochRecord> Trainer::fit(TrainingTask& task) {
       best_epoch_ = epoch_;
     }
     if (!dir.empty()) {
-      io::Attributes state{{"epoch", static_cast<std::int64_t>(epoch_)},
-                           {"best_validation", best_},
-                           {"best_epoch", static_cast<std::int64_t>(best_epoch_)},
-                           {"criterion", criterion != rec.metrics.end() ? task.criterion() : std::string("train_loss")},
-                           {"train_loss", rec.train_loss},
-                           {"seed", static_cast<std::int64_t>(o.seed())}};
-      if (!metadata_.empty()) state["options"] = metadata_;
-      log->on_epoch_end(*this, rec);
-      operators::save((std::filesystem::path(dir) / "last.h5").string(), *model_, state, optimizer_.get());
-      if (improved) operators::save((std::filesystem::path(dir) / "best.h5").string(), *model_, state);
+      on_rank0(dp, [&] {
+        io::Attributes state{{"epoch", static_cast<std::int64_t>(epoch_)},
+                             {"best_validation", best_},
+                             {"best_epoch", static_cast<std::int64_t>(best_epoch_)},
+                             {"criterion", criterion != rec.metrics.end() ? task.criterion() : std::string("train_loss")},
+                             {"train_loss", rec.train_loss},
+                             {"seed", static_cast<std::int64_t>(o.seed())}};
+        if (!metadata_.empty()) state["options"] = metadata_;
+        log->on_epoch_end(*this, rec);
+        operators::save((std::filesystem::path(dir) / "last.h5").string(), *model_, state, optimizer_.get());
+        if (improved) operators::save((std::filesystem::path(dir) / "best.h5").string(), *model_, state);
+      });
     }
     for (auto& c : callbacks) c->on_epoch_end(*this, rec);
     std::ostringstream status;
@@ -324,20 +513,7 @@ std::vector<EpochRecord> Trainer::fit(TrainingTask& task) {
 }
 
 Metrics evaluate(operators::Model& model, const GridDataset& data, std::int64_t batch_size, bool periodic) {
-  torch::NoGradGuard guard;
-  const bool was_training = model.is_training();
-  model.eval();
-  std::vector<at::Tensor> l2, h1;
-  for (std::int64_t b = 0; b < data.size(); b += batch_size) {
-    auto [x, y] = data.range(b, std::min(data.size(), b + batch_size));
-    x = to_model(x, model);
-    y = to_model(y, model);
-    auto p = model.forward(x);
-    l2.push_back(relative_lp(p, y).to(torch::kDouble).cpu());
-    h1.push_back(relative_h1(p, y, periodic).to(torch::kDouble).cpu());
-  }
-  if (was_training) model.train();
-  auto L = torch::cat(l2), H = torch::cat(h1);
+  auto [L, H] = sample_errors(model, data, 0, data.size(), batch_size, periodic);
   Metrics m;
   m.samples = L.size(0);
   m.l2_mean = L.mean().item<double>();
@@ -399,7 +575,7 @@ TrainerOptions& TrainerOptions::set_from_options(const Options& options, const s
   {
     OptionsReader r(options, title.empty() ? std::string("Trainer: training of a model on a task") : title);
     epochs(r.integer("epochs", epochs(), "total epochs of the run (the schedule length)", 1));
-    batch_size(r.integer("batch_size", batch_size(), "samples per batch", 1));
+    batch_size(r.integer("batch_size", batch_size(), "samples per batch on each rank (a step sees batch_size x ranks)", 1));
     optimizer(r.choice("optimizer", {"adam", "adamw"}, optimizer(), "adam (L2 weight decay) or adamw (decoupled)"));
     weight_decay(r.real("weight_decay", weight_decay(), "weight decay"));
     loss(r.choice("loss", {"l2", "h1", "h1_spectral", "mse"}, loss(), "training loss of supervised training, on decoded outputs"));

@@ -84,6 +84,9 @@ public:
     return {"rollout_mse", "inverted", "diverged", "valid_diverged_frame"};
   }
   std::map<std::string, double> validate(operators::Model& model) override;
+  /// On several ranks: the inversions and dropped segments each rank counted, summed (the
+  /// validation rollout runs on every rank, so its inversions count once per rank).
+  std::vector<std::string> summed_metrics() const override { return {"inverted", "diverged"}; }
   std::string criterion() const override { return "rollout_mse"; }
 
   /// The segment length (frames) of epoch `epoch` of `epochs`: min + (max - min)(1 - cos(pi e / (E - 1)))/2.

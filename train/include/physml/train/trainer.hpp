@@ -3,9 +3,11 @@
 /// The one training loop: a Trainer runs any TrainingTask (supervised operator learning on
 /// GridDataset pairs, the unsupervised DCDM loss, ...) on an operators::Model, with
 /// callbacks for logging and figures, best-validation and last Checkpoints, exact resume,
-/// NaN/Inf detection and gradient clipping.
+/// NaN/Inf detection and gradient clipping; data-parallel over the ranks of an MPI
+/// communicator (docs/parallel.md).
 
 #include "physml/operators/registry.hpp"
+#include "physml/train/data_parallel.hpp"
 #include "physml/train/dataset.hpp"
 #include "physml/train/schedule.hpp"
 
@@ -27,6 +29,7 @@ namespace physml::train {
 struct TrainerOptions {
   /// Total epochs of the run (the schedule length).
   TORCH_ARG(std::int64_t, epochs) = 10;
+  /// Samples per batch on each rank: a step of a run on R ranks sees batch_size × R samples.
   TORCH_ARG(std::int64_t, batch_size) = 8;
   /// "adam" (L2 weight decay) or "adamw".
   TORCH_ARG(std::string, optimizer) = "adam";
@@ -122,6 +125,23 @@ public:
   }
   /// The metric minimized for best.h5 ("train_loss" when validate() does not return it).
   virtual std::string criterion() const { return "train_loss"; }
+  /// Validation in a data-parallel run (the Trainer on more than one rank calls this instead
+  /// of validate(), on every rank): the metrics of this rank's part `rank` of `ranks` of the
+  /// validation data, and in *samples the weight of its numbers (the samples of its part, 0
+  /// for none). The Trainer sums each metric of metric_names() (and criterion()) over ranks
+  /// for summed_metrics(), else takes the sample-weighted mean, so every rank sees the same
+  /// numbers. The default validates the whole set on every rank with weight 1 (the mean of
+  /// equal numbers for a deterministic validate(); duplicated work, no extra code).
+  virtual std::map<std::string, double> validate_part(operators::Model& model, int rank, int ranks,
+                                                      std::int64_t* samples) {
+    (void)rank;
+    (void)ranks;
+    *samples = 1;
+    return validate(model);
+  }
+  /// Metrics that count events of this rank (e.g. training segments dropped): summed over
+  /// ranks instead of averaged in a data-parallel run.
+  virtual std::vector<std::string> summed_metrics() const { return {}; }
 };
 
 class Trainer;
@@ -190,6 +210,9 @@ public:
   at::Tensor loss(operators::Model& model, const Batch& batch) override;
   std::vector<std::string> metric_names() const override { return {"valid_l2", "valid_h1"}; }
   std::map<std::string, double> validate(operators::Model& model) override;
+  /// valid_l2 and valid_h1 over this rank's contiguous part (rank_slice) of the validation set.
+  std::map<std::string, double> validate_part(operators::Model& model, int rank, int ranks,
+                                              std::int64_t* samples) override;
   std::string criterion() const override { return "valid_l2"; }
 
 private:
@@ -213,9 +236,21 @@ private:
 /// after k epochs and resumed by a new Trainer ends bit for bit where the uninterrupted run
 /// ends (tests/train/test_trainer.cpp, test_dcdm_train.cpp). The Trainer draws no numbers
 /// from torch's global generator.
+///
+/// Data parallelism: on a communicator of R > 1 ranks every rank walks the same batch order of
+/// global batches of batch_size × R samples and trains on its contiguous rank_slice of each;
+/// the gradients are summed over ranks weighted by each rank's sample count (DataParallel, a
+/// duplicate of `comm`), so a step is the one-rank step of the global batch to rounding. Rank
+/// 0's parameters and buffers are broadcast at the start of fit; training loss and validation
+/// metrics are reduced over ranks (validate_part), so every rank takes the same decisions; only
+/// rank 0 writes checkpoints, the log, figures and progress. Batch seeds of rank r > 0 are
+/// derive_seed(seed of the batch, r): ranks draw different noise. A checkpoint does not depend
+/// on the rank count (resume on any). On one rank nothing of this runs (no MPI call).
 class Trainer {
 public:
-  Trainer(std::shared_ptr<operators::Model> model, TrainerOptions options);
+  /// `comm`: the ranks that train together (all must construct the Trainer and call fit; a
+  /// communicator of one rank trains alone).
+  Trainer(std::shared_ptr<operators::Model> model, TrainerOptions options, MPI_Comm comm = PETSC_COMM_WORLD);
   ~Trainer();
   /// Continue from a Checkpoint written by a Trainer (last.h5). The model must have the same
   /// type and options, and the run the same seed (else the batch order would differ).
@@ -224,7 +259,8 @@ public:
   /// writes (e.g. an OptionsRecorder's json() over everything the driver read: the data, the
   /// model, the trainer), so a checkpoint records exactly how it was made.
   Trainer& set_metadata(std::string options_json);
-  /// Add a callback (after the default CsvLog and LossCurves of output_dir).
+  /// Add a callback (after the default CsvLog and LossCurves of output_dir, which run on rank
+  /// 0 only); added callbacks run on every rank (check rank() before writing files).
   Trainer& add_callback(std::shared_ptr<TrainerCallback> callback);
   /// Train `task` until `epochs` (or stop_after epochs in this call). Throws
   /// physml::NonFiniteError if a loss, gradient, validation metric or parameter becomes
@@ -241,6 +277,11 @@ public:
   const TrainerOptions& options() const { return options_; }
   operators::Model& model() const { return *model_; }
   torch::optim::Optimizer& optimizer() { return *optimizer_; }
+  /// This rank and the number of ranks training together (0 and 1 without MPI).
+  int rank() const { return parallel_->rank(); }
+  int ranks() const { return parallel_->size(); }
+  /// The reductions over ranks (e.g. to count its MPI_Allreduce calls).
+  const DataParallel& data_parallel() const { return *parallel_; }
 
 private:
   std::shared_ptr<operators::Model> model_;
@@ -253,6 +294,7 @@ private:
   std::int64_t epoch_ = 0;
   double best_;
   std::int64_t best_epoch_ = 0;
+  std::unique_ptr<DataParallel> parallel_;
 };
 
 /// Mean/std/max of per-sample relative L2 and H1 errors of `model` on `data`, batched.
