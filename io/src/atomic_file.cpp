@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 
 namespace fs = std::filesystem;
 
@@ -26,6 +27,18 @@ void check_writable_path(const std::string& path, const std::string& what) {
   PHYSML_CHECK(fs::is_directory(dir, ec), "cannot write ", what, " '", path, "': directory '", dir.string(),
                "' does not exist");
   PHYSML_CHECK(!fs::is_directory(p, ec), "cannot write ", what, " '", path, "': a directory of that name exists");
+}
+
+bool file_ends_with(const std::string& path, std::string_view tail) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return false;
+  const auto size = static_cast<std::streamoff>(in.tellg());
+  const auto n = static_cast<std::streamoff>(tail.size());
+  if (size < n) return false;
+  std::string last(tail.size(), '\0');
+  in.seekg(size - n);
+  in.read(last.data(), n);
+  return in.good() && last == tail;
 }
 
 namespace {
@@ -48,6 +61,26 @@ void sync_and_rename(const std::string& from, const std::string& to, bool remove
 }  // namespace
 
 void publish_file(const std::string& tmp, const std::string& path) { sync_and_rename(tmp, path, true); }
+
+void write_text_file(const std::string& path, const std::string& what, const std::string& content) {
+  check_writable_path(path, what);
+  const std::string tmp = temporary_path(path);
+  bool ok = false;
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (out.good()) {
+      out.write(content.data(), static_cast<std::streamsize>(content.size()));
+      out.close();  // flushes: a full disk shows here at the latest
+      ok = !out.fail();
+    }
+  }
+  if (!ok) {
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
+    PHYSML_THROW("cannot write ", what, " '", path, "' (disk full or no permission?)");
+  }
+  publish_file(tmp, path);
+}
 
 void publish_partial(const std::string& partial, const std::string& path) { sync_and_rename(partial, path, false); }
 

@@ -14,10 +14,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+
+#include <sys/mman.h>
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 
@@ -82,8 +86,14 @@ public:
   Handle(const Handle&) = delete;
   Handle& operator=(const Handle&) = delete;
   ~Handle() { reset(); }
+  /// Closing never prints HDF5's error stack (a close that fails to flush, e.g. on a full
+  /// disk, is reported by the flush or the file's close that follows, as physml::Error).
   void reset() {
-    if (id_ >= 0 && closer_) closer_(id_);
+    if (id_ >= 0 && closer_) {
+      QuietHdf5 quiet;
+      closer_(id_);
+      H5Eclear2(H5E_DEFAULT);
+    }
     id_ = -1;
   }
   hid_t get() const { return id_; }
@@ -155,6 +165,23 @@ c10::ScalarType dtype_from_name(const std::string& name) {
 
 std::string shape_string(const std::vector<std::int64_t>& shape) { return shape_str(shape); }
 
+namespace {
+/// Point the file descriptor under an open HDF5 file (sec2 driver) at an anonymous in-memory
+/// file (memfd; sparse, so the final truncate costs nothing), so that what HDF5 still has to
+/// write when it closes the file goes nowhere and cannot fail for lack of disk space. For files whose content is being thrown away: a temporary file given up after an
+/// error, or a file whose own close failed (libhdf5 1.10 keeps such a file half-closed and
+/// crashes closing it again at exit). The on-disk file keeps what it held.
+void discard_writes(hid_t file) noexcept {
+  void* handle = nullptr;
+  if (H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) < 0 || handle == nullptr) return;
+  const int fd = *static_cast<int*>(handle);
+  const int sink = ::memfd_create("physml-discarded-hdf5", MFD_CLOEXEC);
+  if (sink < 0) return;
+  ::dup2(sink, fd);
+  ::close(sink);
+}
+}  // namespace
+
 struct H5File::Impl {
   std::string path;      // final path
   std::string tmp_path;  // non-empty for create(): where the data go until commit()
@@ -162,13 +189,29 @@ struct H5File::Impl {
   Mode mode = Mode::read;
   bool created = false;
 
+  bool broken = false;  // a write or flush failed: later writes are refused (see poison())
+
   ~Impl() { abandon(); }
 
-  /// Close without committing; a created file's temporary is removed.
+  /// After a failed write or flush (disk full, I/O error): what HDF5 still holds for this file
+  /// is thrown away (discard_writes) and later writes are refused, so that no close has to
+  /// flush into a file that cannot take it. libhdf5 1.10 leaves an object whose close failed
+  /// half-closed, and crashes closing it again when the library shuts down; this avoids it.
+  /// The file on disk keeps what it held at the failure.
+  void poison() noexcept {
+    if (file < 0 || broken) return;
+    discard_writes(file);
+    broken = true;
+  }
+
+  /// Close without committing; a created file's temporary is removed. A resumable file
+  /// (read_write) is flushed first, so it keeps the work done; a created one is discarded.
   void abandon() noexcept {
     if (file >= 0) {
       QuietHdf5 quiet;
+      if (created || (mode == Mode::read_write && H5Fflush(file, H5F_SCOPE_GLOBAL) < 0)) poison();
       H5Fclose(file);
+      H5Eclear2(H5E_DEFAULT);
       file = -1;
     }
     if (created && !tmp_path.empty()) {
@@ -182,6 +225,14 @@ struct H5File::Impl {
   void check_writable() const {
     check_open();
     PHYSML_CHECK(mode == Mode::read_write, "HDF5 file '", path, "' was opened read-only; cannot write");
+    PHYSML_CHECK(!broken, "HDF5 file '", path, "' had a failed write earlier (disk full?); nothing more is written to it");
+  }
+
+  /// Throw naming `what` and HDF5's reason after poisoning the file (see poison()).
+  [[noreturn]] void write_failed(const std::string& what) {
+    std::string reason = hdf5_reason();
+    poison();
+    PHYSML_THROW(what, reason);
   }
 
   std::string where(const std::string& name) const { return "'" + norm(name) + "' in HDF5 file '" + path + "'"; }
@@ -353,16 +404,22 @@ const std::string& H5File::path() const { return impl_->path; }
 void H5File::flush() {
   impl_->check_open();
   QuietHdf5 quiet;
-  PHYSML_CHECK(H5Fflush(impl_->file, H5F_SCOPE_GLOBAL) >= 0, "cannot flush HDF5 file '", impl_->path, "'",
-               hdf5_reason());
+  if (impl_->mode == Mode::read_write) impl_->check_writable();
+  if (H5Fflush(impl_->file, H5F_SCOPE_GLOBAL) < 0) impl_->write_failed("cannot flush HDF5 file '" + impl_->path + "'");
 }
 
 void H5File::commit() {
   impl_->check_open();
   QuietHdf5 quiet;
-  if (impl_->mode == Mode::read_write)
-    PHYSML_CHECK(H5Fflush(impl_->file, H5F_SCOPE_GLOBAL) >= 0, "cannot flush HDF5 file '", impl_->path, "'",
-                 hdf5_reason());
+  if (impl_->mode == Mode::read_write) {
+    impl_->check_writable();
+    // Everything is written by this flush, so the close below has nothing left to fail on.
+    if (H5Fflush(impl_->file, H5F_SCOPE_GLOBAL) < 0) {
+      std::string reason = hdf5_reason();
+      impl_->abandon();
+      PHYSML_THROW("cannot write HDF5 file '", impl_->path, "'", reason);
+    }
+  }
   herr_t rc = H5Fclose(impl_->file);
   impl_->file = -1;
   if (rc < 0) {
@@ -388,8 +445,8 @@ void H5File::write(const std::string& name, const at::Tensor& t) {
   Handle dset = impl_->create_dataset(name, c.scalar_type(), c.sizes().vec());
   QuietHdf5 quiet;
   if (c.numel() == 0) return;
-  PHYSML_CHECK(H5Dwrite(dset.get(), types.memory, H5S_ALL, H5S_ALL, H5P_DEFAULT, c.data_ptr()) >= 0,
-               "cannot write dataset ", impl_->where(name), hdf5_reason());
+  if (H5Dwrite(dset.get(), types.memory, H5S_ALL, H5S_ALL, H5P_DEFAULT, c.data_ptr()) < 0 || H5Dflush(dset.get()) < 0)
+    impl_->write_failed("cannot write dataset " + impl_->where(name));
 }
 
 void H5File::create_dataset(const std::string& name, c10::ScalarType dtype, const std::vector<std::int64_t>& shape) {
@@ -487,9 +544,9 @@ void H5File::write_rows(const std::string& name, std::int64_t begin, const at::T
   Handle fspace(H5Dget_space(dset.get()), H5Sclose);
   H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
   Handle mspace(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), H5Sclose);
-  PHYSML_CHECK(H5Dwrite(dset.get(), h5_types(dtype, name).memory, mspace.get(), fspace.get(), H5P_DEFAULT,
-                        c.data_ptr()) >= 0,
-               "cannot write rows of dataset ", impl_->where(name), hdf5_reason());
+  if (H5Dwrite(dset.get(), h5_types(dtype, name).memory, mspace.get(), fspace.get(), H5P_DEFAULT, c.data_ptr()) < 0 ||
+      H5Dflush(dset.get()) < 0)
+    impl_->write_failed("cannot write rows of dataset " + impl_->where(name));
 }
 
 bool H5File::exists(const std::string& name) const {

@@ -83,6 +83,13 @@ public:
     std::error_code ec;
     PHYSML_CHECK(fs::exists(tmp_, ec) && fs::file_size(tmp_, ec) > 0, "PLplot did not write PNG '", path_, "'",
                  plplot_messages().empty() ? std::string() : " (PLplot: " + plplot_messages() + ")");
+    // cairo does not report a failed write(2) to PLplot: a PNG cut off by a full disk lacks
+    // its closing IEND chunk (length 0, "IEND", CRC AE 42 60 82) and is not published.
+    static constexpr char iend[] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', '\xAE', '\x42', '\x60', '\x82'};
+    if (!file_ends_with(tmp_, std::string_view(iend, sizeof iend))) {
+      fs::remove(tmp_, ec);
+      PHYSML_THROW("could not write PNG '", path_, "': the file was cut off (disk full?)");
+    }
     published_ = true;  // publish_file removes the temporary itself if the rename fails
     publish_file(tmp_, path_);
   }

@@ -11,6 +11,7 @@
 #include <vtkCellData.h>
 #include <vtkCellType.h>
 #include <vtkDataArray.h>
+#include <vtkErrorCode.h>
 #include <vtkIdTypeArray.h>
 #include <vtkImageData.h>
 #include <vtkNew.h>
@@ -27,6 +28,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 namespace fs = std::filesystem;
 
@@ -96,10 +98,18 @@ void write_atomically(vtkXMLWriter* w, const std::string& path) {
   w->SetFileName(tmp.c_str());
   w->SetDataModeToAppended();
   w->EncodeAppendedDataOff();  // raw binary (compressed with zlib by default)
-  if (w->Write() != 1) {
+  // VTK's writers return 1 from Write() even when a write(2) failed part-way (disk full): the
+  // error code and the closing tag of the XML file are checked as well, so a cut-off file is
+  // never renamed over `path`.
+  const bool written = w->Write() == 1 && w->GetErrorCode() == 0 && file_ends_with(tmp, "</VTKFile>\n");
+  if (!written) {
+    const unsigned long code = w->GetErrorCode();
     std::error_code ec;
     fs::remove(tmp, ec);
-    PHYSML_THROW("VTK could not write '", path, "' (disk full or no permission?)");
+    PHYSML_THROW("VTK could not write '", path, "'",
+                 code == vtkErrorCode::OutOfDiskSpaceError ? std::string(" (out of disk space)")
+                 : code != 0 ? " (VTK error code " + std::to_string(code) + ")"
+                             : std::string(" (the file was cut off: disk full?)"));
   }
   publish_file(tmp, path);
 }
@@ -241,29 +251,17 @@ void PvdWriter::add(double time, const std::string& file, int part) {
 }
 
 void PvdWriter::write() const {
-  check_target(path_);
-  std::string tmp = temporary_path(path_);
-  {
-    std::ofstream out(tmp);
-    PHYSML_CHECK(out.good(), "cannot write '", path_, "'");
-    out << "<?xml version=\"1.0\"?>\n"
-        << "<VTKFile type=\"Collection\" version=\"0.1\" byte_order=\"LittleEndian\">\n  <Collection>\n";
-    char t[64];
-    for (const auto& e : entries_) {
-      std::snprintf(t, sizeof t, "%.17g", e.time);
-      out << "    <DataSet timestep=\"" << t << "\" group=\"\" part=\"" << e.part << "\" file=\""
-          << xml_escape(e.file) << "\"/>\n";
-    }
-    out << "  </Collection>\n</VTKFile>\n";
-    out.flush();
-    if (!out.good()) {
-      out.close();
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      PHYSML_THROW("cannot write '", path_, "' (disk full?)");
-    }
+  std::ostringstream out;
+  out << "<?xml version=\"1.0\"?>\n"
+      << "<VTKFile type=\"Collection\" version=\"0.1\" byte_order=\"LittleEndian\">\n  <Collection>\n";
+  char t[64];
+  for (const auto& e : entries_) {
+    std::snprintf(t, sizeof t, "%.17g", e.time);
+    out << "    <DataSet timestep=\"" << t << "\" group=\"\" part=\"" << e.part << "\" file=\""
+        << xml_escape(e.file) << "\"/>\n";
   }
-  publish_file(tmp, path_);
+  out << "  </Collection>\n</VTKFile>\n";
+  io::write_text_file(path_, "VTK file", out.str());
 }
 
 }  // namespace physml::io

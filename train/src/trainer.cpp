@@ -115,16 +115,9 @@ void CsvLog::on_epoch_end(const Trainer&, const EpochRecord& r) {
 }
 
 void CsvLog::write() const {
-  const std::string tmp = io::temporary_path(path_);
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    PHYSML_CHECK(f.good(), "cannot write training log ", tmp);
-    f << csv_header(columns_) << '\n';
-    for (const auto& l : lines_) f << l << '\n';
-    f.close();
-    PHYSML_CHECK(f.good(), "cannot write training log ", tmp);
-  }
-  io::publish_file(tmp, path_);
+  std::string content = csv_header(columns_) + '\n';
+  for (const auto& l : lines_) content += l + '\n';
+  io::write_text_file(path_, "training log", content);
 }
 
 void LossCurves::on_fit_end(const Trainer&, const std::vector<EpochRecord>& records) {

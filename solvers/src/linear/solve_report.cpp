@@ -84,21 +84,15 @@ std::vector<std::pair<std::string, std::string>> ksp_settings(KSP ksp) {
 }
 
 void write_history_csv(const std::string& path, const std::vector<SolveReport>& reports) {
-  io::check_writable_path(path, "residual history");
-  const std::string tmp = io::temporary_path(path);
-  {
-    std::ofstream csv(tmp);
-    PHYSML_CHECK(csv.good(), "cannot write the residual history '", tmp, "'");
-    csv.precision(10);
-    csv << "solver,iteration,residual,relative_residual\n";
-    for (const auto& r : reports) {
-      const double r0 = !r.history.empty() && r.history[0] > 0 ? r.history[0] : 1.0;  // b = 0: |r_0| = 0
-      for (std::size_t i = 0; i < r.history.size(); ++i)
-        csv << r.label << ',' << i << ',' << r.history[i] << ',' << r.history[i] / r0 << '\n';
-    }
-    PHYSML_CHECK(csv.good(), "writing the residual history '", tmp, "' failed");
+  std::ostringstream csv;
+  csv.precision(10);
+  csv << "solver,iteration,residual,relative_residual\n";
+  for (const auto& r : reports) {
+    const double r0 = !r.history.empty() && r.history[0] > 0 ? r.history[0] : 1.0;  // b = 0: |r_0| = 0
+    for (std::size_t i = 0; i < r.history.size(); ++i)
+      csv << r.label << ',' << i << ',' << r.history[i] << ',' << r.history[i] / r0 << '\n';
   }
-  io::publish_file(tmp, path);
+  io::write_text_file(path, "residual history", csv.str());
 }
 
 void write_history_png(const std::string& path, const std::vector<SolveReport>& reports) {
