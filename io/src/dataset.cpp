@@ -205,6 +205,7 @@ DatasetWriter DatasetWriter::open(const std::string& path, const DatasetInfo& in
 }
 
 bool DatasetWriter::already_complete() const { return impl_->complete; }
+bool DatasetWriter::write_failed() const { return impl_->file && impl_->file->write_failed(); }
 const std::string& DatasetWriter::path() const { return impl_->path; }
 const DatasetInfo& DatasetWriter::info() const { return impl_->info; }
 

@@ -64,7 +64,17 @@ std::vector<std::string> hdf5_error_messages() {
 std::string hdf5_reason() {
   auto msgs = hdf5_error_messages();
   if (msgs.empty()) return "";
-  return " (HDF5: " + msgs.back() + ")";
+  std::string m = msgs.back();
+  // The file driver's messages carry a timestamp, buffer addresses and the system's reason
+  // ("file write failed: time = ..., errno = 28, error message = 'No space left on device', ...");
+  // keep the first words and the reason.
+  const auto reason = m.find("error message = '");
+  if (reason != std::string::npos) {
+    const auto begin = reason + 17, end = m.find('\'', begin);
+    const auto head = m.substr(0, m.find(':'));
+    m = head + ": " + m.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+  }
+  return " (HDF5: " + m + ")";
 }
 
 /// Owns one HDF5 identifier and closes it with the matching H5?close.
@@ -548,6 +558,8 @@ void H5File::write_rows(const std::string& name, std::int64_t begin, const at::T
       H5Dflush(dset.get()) < 0)
     impl_->write_failed("cannot write rows of dataset " + impl_->where(name));
 }
+
+bool H5File::write_failed() const { return impl_->broken; }
 
 bool H5File::exists(const std::string& name) const {
   QuietHdf5 quiet;

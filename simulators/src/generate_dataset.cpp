@@ -267,6 +267,10 @@ GenerateResult generate_dataset(DataGenerator& g, const GenerateOptions& o, MPI_
         try {
           writer->write_sample(sp, idx, r.input, r.output);  // refuses NaN/Inf, naming the sample
         } catch (const std::exception& e) {
+          if (writer->write_failed()) {  // the file, not the sample: nothing more can be written
+            fatal = detail::concat("cannot write '", o.output(), ".partial' (sample ", sp, "[", idx, "]): ", e.what());
+            continue;
+          }
           ++failures;
           if (first_failure.empty()) first_failure = e.what();
           log_warning("sample ", sp, "[", idx, "] not written: ", e.what());

@@ -78,6 +78,9 @@ public:
   void finish();
   /// True if <path> existed with identical info (nothing to do).
   bool already_complete() const;
+  /// True once writing to the partial file failed (disk full, I/O error; H5File::write_failed):
+  /// no later sample can be written, unlike a refused sample (wrong shape, NaN).
+  bool write_failed() const;
   /// The final path.
   const std::string& path() const;
   /// The settings this writer was opened with.

@@ -67,6 +67,9 @@ public:
   c10::ScalarType dtype(const std::string& name) const;
   /// True if an object (group or dataset) of that path exists.
   bool exists(const std::string& name) const;
+  /// True once a write or flush of this file failed (disk full, I/O error): it then refuses
+  /// further writes, and the file on disk keeps what it held at the failure.
+  bool write_failed() const;
   /// Create a group (and its parents) if it does not exist.
   void create_group(const std::string& name);
   /// Names of the direct children (datasets and groups) of a group ("" or "/" = root), sorted.
