@@ -14,7 +14,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -178,9 +177,10 @@ std::string shape_string(const std::vector<std::int64_t>& shape) { return shape_
 namespace {
 /// Point the file descriptor under an open HDF5 file (sec2 driver) at an anonymous in-memory
 /// file (memfd; sparse, so the final truncate costs nothing), so that what HDF5 still has to
-/// write when it closes the file goes nowhere and cannot fail for lack of disk space. For files whose content is being thrown away: a temporary file given up after an
-/// error, or a file whose own close failed (libhdf5 1.10 keeps such a file half-closed and
-/// crashes closing it again at exit). The on-disk file keeps what it held.
+/// write when it closes the file goes nowhere and cannot fail for lack of disk space. For files
+/// whose content is thrown away (a temporary given up after an error) or whose writes already
+/// failed: libhdf5 1.10 keeps a file whose close failed half-closed and crashes closing it
+/// again at exit, so such a close must not fail. The file on disk keeps what it held.
 void discard_writes(hid_t file) noexcept {
   void* handle = nullptr;
   if (H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) < 0 || handle == nullptr) return;
