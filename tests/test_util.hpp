@@ -7,6 +7,8 @@
 #include <petscsys.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 namespace physml::test {
@@ -19,6 +21,13 @@ inline std::filesystem::path scratch_dir() {
   std::filesystem::remove_all(p);
   std::filesystem::create_directories(p);
   return p;
+}
+
+/// The whole content of a file as bytes ("" if it cannot be read): for checking that a file
+/// did not change.
+inline std::string file_bytes(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 /// A private PETSc options database for one test (so tests do not see each other's keys).

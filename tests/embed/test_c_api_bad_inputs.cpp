@@ -27,10 +27,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string file_bytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
+using physml::test::file_bytes;
 
 void write_bytes(const fs::path& path, const std::string& bytes) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);

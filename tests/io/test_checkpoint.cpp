@@ -33,10 +33,7 @@ struct NetImpl : torch::nn::Module {
 };
 TORCH_MODULE(Net);
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using physml::test::file_bytes;
 
 void expect_bit_equal(const torch::nn::Module& a, const torch::nn::Module& b) {
   auto pa = a.named_parameters(), pb = b.named_parameters();
@@ -176,7 +173,7 @@ TEST(Checkpoint, BadFilesAndAtomicOverwrite) {
   EXPECT_THROW_MSG(load_checkpoint(path, *a), "does not exist");
   EXPECT_THROW_MSG(read_checkpoint_info(path), "does not exist");
   save_checkpoint(path, *a, "net", {});
-  auto bytes = slurp(path);
+  auto bytes = file_bytes(path);
   {
     std::ofstream out(dir / "cut.h5", std::ios::binary);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size() / 2));
@@ -193,6 +190,6 @@ TEST(Checkpoint, BadFilesAndAtomicOverwrite) {
     }
   } complex;
   EXPECT_THROW_MSG(save_checkpoint(path, complex, "complex", {}), "supported dtypes are float32");
-  EXPECT_EQ(slurp(path), bytes);
+  EXPECT_EQ(file_bytes(path), bytes);
   for (const auto& e : fs::directory_iterator(dir)) EXPECT_EQ(e.path().string().find(".tmp-"), std::string::npos);
 }

@@ -17,10 +17,7 @@ using namespace physml::io;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using physml::test::file_bytes;
 
 DatasetInfo small_info() {
   DatasetInfo info;
@@ -141,7 +138,7 @@ TEST(Dataset, ResumesAnInterruptedGeneration) {
   for (std::int64_t i = 0; i < 3; ++i)
     EXPECT_TRUE(torch::equal(r.read("train", "inputs", i, i + 1)[0], sample("train", i).first.to(torch::kFloat32)));
   // opening again with identical settings: nothing to do
-  auto before = slurp(path);
+  auto before = file_bytes(path);
   {
     auto w = DatasetWriter::open(path, info);
     EXPECT_TRUE(w.already_complete());
@@ -151,7 +148,7 @@ TEST(Dataset, ResumesAnInterruptedGeneration) {
                      "already complete");
     w.finish();
   }
-  EXPECT_EQ(slurp(path), before);
+  EXPECT_EQ(file_bytes(path), before);
   EXPECT_FALSE(fs::exists(path + ".partial"));
 }
 
@@ -164,7 +161,7 @@ TEST(Dataset, DifferentSettingsAreRefusedAndFilesUntouched) {
     auto [in, out] = sample("train", 0);
     w.write_sample("train", 0, in, out);
   }
-  auto partial_before = slurp(path + ".partial");
+  auto partial_before = file_bytes(path + ".partial");
   auto other = info;
   other.seed = 18;
   EXPECT_THROW_MSG(DatasetWriter::open(path, other), "seed: 17 in the file, 18 requested");
@@ -177,21 +174,21 @@ TEST(Dataset, DifferentSettingsAreRefusedAndFilesUntouched) {
   other = info;
   other.dtype = torch::kFloat64;
   EXPECT_THROW_MSG(DatasetWriter::open(path, other), "dtype: float32 in the file, float64 requested");
-  EXPECT_EQ(slurp(path + ".partial"), partial_before);
+  EXPECT_EQ(file_bytes(path + ".partial"), partial_before);
   // finish it, then a different request against the final file
   {
     auto w = DatasetWriter::open(path, info);
     write_all(w);
     w.finish();
   }
-  auto final_before = slurp(path);
+  auto final_before = file_bytes(path);
   other = info;
   other.output_shape = {1, 4, 5};
   EXPECT_THROW_MSG(DatasetWriter::open(path, other), "already exists with different settings (output_shape: [2, 4, 5]");
   other = info;
   other.generator = "poisson";
   EXPECT_THROW_MSG(DatasetWriter::open(path, other), "generator: 'darcy' in the file, 'poisson' requested");
-  EXPECT_EQ(slurp(path), final_before);
+  EXPECT_EQ(file_bytes(path), final_before);
   EXPECT_FALSE(fs::exists(path + ".partial"));
 }
 
@@ -260,7 +257,7 @@ TEST(Dataset, ReaderRejectsOtherFiles) {
   auto w = DatasetWriter::open(path, small_info());
   write_all(w);
   w.finish();
-  auto bytes = slurp(path);
+  auto bytes = file_bytes(path);
   {
     std::ofstream out(dir / "cut.h5", std::ios::binary);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size() / 2));
@@ -269,7 +266,7 @@ TEST(Dataset, ReaderRejectsOtherFiles) {
   // a damaged partial file cannot be resumed, and is left alone
   fs::copy_file(dir / "cut.h5", path + "x.partial");
   EXPECT_THROW_MSG(DatasetWriter::open(path + "x", small_info()), "delete it to start over");
-  EXPECT_EQ(slurp(path + "x.partial"), bytes.substr(0, bytes.size() / 2));
+  EXPECT_EQ(file_bytes(path + "x.partial"), bytes.substr(0, bytes.size() / 2));
 }
 
 // A NaN or Inf that reached a file (another writer, a bit flip, an edited file) is reported by
@@ -292,7 +289,7 @@ TEST(Dataset, ReaderReportsTheFirstNonFiniteValue) {
     f.write_rows("test/outputs", 1, rows);
     f.commit();
   }
-  const auto before = slurp(path);
+  const auto before = file_bytes(path);
   auto r = DatasetReader::open(path);
   EXPECT_NO_THROW(r.read("train", "outputs", 0, 3));  // other splits and fields are fine
   EXPECT_NO_THROW(r.read("test", "inputs", 0, 2));
@@ -310,5 +307,5 @@ TEST(Dataset, ReaderReportsTheFirstNonFiniteValue) {
   }
   EXPECT_THROW_MSG(r.read("test", "outputs", 1, 2), "outputs of sample 1, flat index 27");
   EXPECT_EQ(content_checksum(r).size(), 16u);  // the checksum reads raw bytes
-  EXPECT_EQ(slurp(path), before);                // reading changed nothing
+  EXPECT_EQ(file_bytes(path), before);                // reading changed nothing
 }

@@ -33,10 +33,7 @@ using namespace physml::io;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using physml::test::file_bytes;
 
 /// Files in `dir` other than `keep`.
 std::vector<std::string> others(const fs::path& dir, const std::vector<std::string>& keep) {
@@ -107,7 +104,7 @@ void expect_refused_and_untouched(const fs::path& target, const std::string& goo
   const auto message = error_of(write);
   EXPECT_FALSE(message.empty()) << "the write into a full " << limit << "-byte disk did not throw";
   EXPECT_NE(message.find(names), std::string::npos) << message;
-  EXPECT_EQ(slurp(target), good) << "the existing " << target << " changed";
+  EXPECT_EQ(file_bytes(target), good) << "the existing " << target << " changed";
   EXPECT_EQ(others(target.parent_path(), {target.filename().string()}), std::vector<std::string>{})
       << "temporary files left behind";
 }
@@ -149,7 +146,7 @@ TEST(DiskFull, H5FileOverAnExistingFileKeepsIt) {
     f.write("x", torch::arange(10, torch::kFloat64));
     f.commit();
   }
-  const auto good = slurp(path);
+  const auto good = file_bytes(path);
   expect_refused_and_untouched(
       path, good,
       [&] {
@@ -169,7 +166,7 @@ TEST(DiskFull, CheckpointOverAnExistingCheckpointKeepsIt) {
   const auto path = dir / "last.h5";
   torch::nn::Linear small(2, 2), large(512, 256);
   save_checkpoint(path.string(), *small, "net", {{"width", "2"}});
-  const auto good = slurp(path);
+  const auto good = file_bytes(path);
   expect_refused_and_untouched(
       path, good, [&] { save_checkpoint(path.string(), *large, "net", {{"width", "512"}}); }, path.string());
   EXPECT_EQ(read_checkpoint_info(path.string()).config.at("width"), "2");
@@ -181,7 +178,7 @@ TEST(DiskFull, PngOverAnExistingPictureKeepsIt) {
   const auto dir = disk.dir();
   const auto path = dir / "field.png";
   write_field_png(path.string(), {"small", torch::rand({4, 4})}, FieldPlotOptions{64, 48});
-  const auto good = slurp(path);
+  const auto good = file_bytes(path);
   // Noise does not compress: a 1600x1200 picture of it is far over the limit.
   expect_refused_and_untouched(
       path, good,
@@ -195,7 +192,7 @@ TEST(DiskFull, VtkOverAnExistingFileKeepsIt) {
   const auto dir = disk.dir();
   const auto path = dir / "particles.vtp";
   write_vtp(path.string(), torch::rand({4, 3}));
-  const auto good = slurp(path);
+  const auto good = file_bytes(path);
   expect_refused_and_untouched(
       path, good, [&] { write_vtp(path.string(), torch::rand({40000, 3}), {{"v", torch::rand({40000, 3})}}); },
       path.string());
@@ -271,7 +268,7 @@ TEST(DiskFull, TextFilesKeepTheirLastCompleteVersion) {
   const auto dir = disk.dir();
   const auto path = dir / "log.csv";
   write_text_file(path.string(), "training log", "epoch,loss\n1,0.5\n");
-  const auto good = slurp(path);
+  const auto good = file_bytes(path);
   expect_refused_and_untouched(
       path, good, [&] { write_text_file(path.string(), "training log", std::string(4 * limit, 'x')); },
       "cannot write training log '" + path.string() + "' (disk full or no permission?)");
@@ -279,13 +276,13 @@ TEST(DiskFull, TextFilesKeepTheirLastCompleteVersion) {
   const auto pvd = dir / "series.pvd";
   PvdWriter series(pvd.string());
   series.add(0.0, "frame_0.vtp");
-  const auto good_pvd = slurp(pvd);
+  const auto good_pvd = file_bytes(pvd);
   // Enough entries that the collection outgrows the limit: the .pvd keeps its last version.
   const auto message = error_of([&] {
     for (int i = 1; i < 8000; ++i) series.add(i, "frame_with_a_long_name_" + std::to_string(i) + ".vtp");
   });
   EXPECT_NE(message.find("cannot write VTK file '" + pvd.string() + "'"), std::string::npos) << message;
-  const auto kept = slurp(pvd);
+  const auto kept = file_bytes(pvd);
   EXPECT_EQ(kept.rfind("</VTKFile>\n"), kept.size() - 11) << "the kept .pvd is not complete";
   EXPECT_GE(kept.size(), good_pvd.size());
   EXPECT_EQ(others(dir, {"log.csv", "series.pvd"}), std::vector<std::string>{});

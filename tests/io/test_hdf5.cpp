@@ -16,10 +16,7 @@ using physml::io::H5File;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using physml::test::file_bytes;
 
 /// A small valid file with one float32 dataset of 1000 values and a few attributes.
 fs::path make_file(const fs::path& dir, const std::string& name = "a.h5") {
@@ -215,7 +212,7 @@ TEST(Hdf5, MissingFileNotHdf5AndDirectory) {
 TEST(Hdf5, TruncatedFileGivesClearError) {
   auto dir = physml::test::scratch_dir();
   auto good = make_file(dir);
-  auto bytes = slurp(good);
+  auto bytes = file_bytes(good);
   ASSERT_GT(bytes.size(), 4000u);
   auto cut = dir / "cut.h5";
   {
@@ -223,21 +220,21 @@ TEST(Hdf5, TruncatedFileGivesClearError) {
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size() / 2));
   }
   EXPECT_THROW_MSG(H5File::open(cut.string()), "is truncated");
-  auto before = slurp(cut);
+  auto before = file_bytes(cut);
   EXPECT_THROW(H5File::open(cut.string(), H5File::Mode::read_write), physml::Error);
-  EXPECT_EQ(slurp(cut), before);  // failed open did not touch it
+  EXPECT_EQ(file_bytes(cut), before);  // failed open did not touch it
 }
 
 TEST(Hdf5, AbandonedWriteLeavesPreviousFileByteIdentical) {
   auto dir = physml::test::scratch_dir();
   auto path = make_file(dir, "keep.h5");
-  auto before = slurp(path);
+  auto before = file_bytes(path);
   {
     auto f = H5File::create(path.string());
     f.write("group/x", torch::ones({10, 100}));  // different content, same name
     // destroyed without commit()
   }
-  EXPECT_EQ(slurp(path), before);
+  EXPECT_EQ(file_bytes(path), before);
   EXPECT_TRUE(no_temporaries(dir));
   // a write that fails half way (unsupported dtype) leaves it intact as well
   try {
@@ -248,7 +245,7 @@ TEST(Hdf5, AbandonedWriteLeavesPreviousFileByteIdentical) {
     FAIL() << "expected an error";
   } catch (const physml::Error&) {
   }
-  EXPECT_EQ(slurp(path), before);
+  EXPECT_EQ(file_bytes(path), before);
   EXPECT_TRUE(no_temporaries(dir));
   // and a committed write replaces it
   {
@@ -257,7 +254,7 @@ TEST(Hdf5, AbandonedWriteLeavesPreviousFileByteIdentical) {
     f.commit();
     EXPECT_THROW_MSG(f.write("z", torch::ones({1})), "closed");
   }
-  EXPECT_NE(slurp(path), before);
+  EXPECT_NE(file_bytes(path), before);
   EXPECT_TRUE(H5File::open(path.string()).exists("y"));
   EXPECT_FALSE(H5File::open(path.string()).exists("group"));
   EXPECT_TRUE(no_temporaries(dir));
@@ -266,7 +263,7 @@ TEST(Hdf5, AbandonedWriteLeavesPreviousFileByteIdentical) {
 TEST(Hdf5, ReadersNeverModifyTheFile) {
   auto dir = physml::test::scratch_dir();
   auto path = make_file(dir);
-  auto before = slurp(path);
+  auto before = file_bytes(path);
   auto time_before = fs::last_write_time(path);
   {
     auto f = H5File::open(path.string());
@@ -274,7 +271,7 @@ TEST(Hdf5, ReadersNeverModifyTheFile) {
     EXPECT_THROW(f.read("missing"), physml::Error);
     EXPECT_THROW(f.read("group/x", torch::kInt64), physml::Error);
   }
-  EXPECT_EQ(slurp(path), before);
+  EXPECT_EQ(file_bytes(path), before);
   EXPECT_EQ(fs::last_write_time(path), time_before);
 }
 

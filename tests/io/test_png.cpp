@@ -22,14 +22,11 @@ using namespace physml::io;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using physml::test::file_bytes;
 
 /// Width and height from the IHDR chunk, after checking the 8-byte PNG signature.
 std::pair<int, int> png_size(const fs::path& p) {
-  std::string b = slurp(p);
+  std::string b = file_bytes(p);
   EXPECT_GE(b.size(), 24u);
   if (b.size() < 24) return {0, 0};
   const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
@@ -242,7 +239,7 @@ TEST(Png, BadInputGivesClearErrorsAndKeepsFiles) {
   auto dir = physml::test::scratch_dir();
   auto path = (dir / "p.png").string();
   write_field_png(path, {"ok", torch::rand({4, 4})});
-  auto before = slurp(path);
+  auto before = file_bytes(path);
   EXPECT_THROW_MSG(write_field_png(path, {"v", torch::rand({4})}), "field 'v' has shape [4], expected [ny, nx]");
   auto nan = torch::rand({4, 4});
   nan[1][1] = std::nan("");
@@ -255,7 +252,7 @@ TEST(Png, BadInputGivesClearErrorsAndKeepsFiles) {
   logy.log_y = true;
   EXPECT_THROW_MSG(write_line_plot_png(path, {Series{"neg", {1, 2}, {-1, -2}}}, logy), "no series has a drawable point");
   EXPECT_THROW_MSG(write_line_plot_png(path, {}), "no series");
-  EXPECT_EQ(slurp(path), before);
+  EXPECT_EQ(file_bytes(path), before);
   // a constant field still draws (its colour range is widened)
   write_field_png((dir / "const.png").string(), {"const", torch::full({3, 3}, 2.0)});
   EXPECT_EQ(png_size(dir / "const.png"), (std::pair<int, int>{800, 600}));

@@ -40,10 +40,7 @@ torch::Tensor values(vtkDataArray* a) {
   return t;
 }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using physml::test::file_bytes;
 
 }  // namespace
 
@@ -227,7 +224,7 @@ TEST(Vtk, FailedWriteLeavesExistingFileIntact) {
   auto dir = physml::test::scratch_dir();
   auto path = (dir / "f.vti").string();
   write_vti(path, {{2, 3}}, {{"u", torch::ones({2, 3})}});
-  auto before = slurp(path);
+  auto before = file_bytes(path);
   EXPECT_THROW(write_vti(path, {{2, 3}}, {{"u", torch::ones({2, 4})}}), physml::Error);
-  EXPECT_EQ(slurp(path), before);
+  EXPECT_EQ(file_bytes(path), before);
 }
