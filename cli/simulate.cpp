@@ -4,6 +4,7 @@
 #include "command.hpp"
 
 #include "physml/core/error.hpp"
+#include "physml/core/log.hpp"
 #include "physml/core/options.hpp"
 #include "physml/simulators/mpm_scene.hpp"
 #include "physml/simulators/particle_rollout.hpp"
@@ -30,7 +31,10 @@ const char* kUsage =
     "  -mpm_dim 2|3, -mpm_cells N, -mpm_dt S, -mpm_substeps K, -mpm_boundary free_slip|no_slip\n"
     "  -store state|kinematics   per-frame fields (x, v, C, F) or (x, v)\n"
     "  -vtk DIR -vtk_every K, -png DIR -png_every K -png_color speed|material\n"
-    "  -law FILE.h5              a trained NCLaw elastic law in place of the analytic ones\n\n"
+    "  -law FILE.h5              a trained NCLaw elastic law in place of the analytic ones\n"
+    "  -trajectories N           N trajectories TRAJ_<k>.h5, each body's velocity and angular velocity\n"
+    "                            plus U(-S, S) per component (-velocity_spread S, -angular_velocity_spread S,\n"
+    "                            -ensemble_seed): GNS/GIOROM training data; round-robin over MPI ranks\n\n"
     "physml simulate -model RUN/best.h5 -initial TRUTH.h5 -output PRED.h5 -frames N rolls a learned\n"
     "particle simulator (physml train -model gns|giorom) out from the first frames of TRUTH.h5 and\n"
     "reports its position MSE against the frames TRUTH.h5 holds (same outputs, resumable).";
@@ -40,7 +44,15 @@ int run_simulate(const std::vector<std::string>& args) {
   const physml::Options opt;
   auto scene = sim::MPMScene().set_from_options(opt);
   const auto options = sim::SimulateOptions().set_from_options(opt);
+  const auto ensemble = sim::EnsembleOptions().set_from_options(opt);
   if (opt.has("help")) return 0;
+  if (ensemble.trajectories() > 1 || ensemble.velocity_spread() > 0 || ensemble.angular_velocity_spread() > 0) {
+    const auto r = sim::simulate_ensemble(scene, options, ensemble);
+    if (r.status == sim::SimulateResult::Status::interrupted) return 128 + r.signal;
+    physml::log_info(r.simulated, " of ", r.files.size(), " trajectories simulated in this run, ", r.already_complete,
+                     " already complete: '", r.files.front(), "' ... '", r.files.back(), "'");
+    return 0;
+  }
   if (!options.model().empty()) {  // a learned particle simulator instead of MPM
     const auto learned = sim::simulate_learned(options);
     return learned.run.status == sim::SimulateResult::Status::interrupted ? 128 + learned.run.signal : 0;

@@ -139,8 +139,8 @@ int run_train_particles(const Options& opt, const std::string& type, const std::
   physml::train::ParticleTask task(split_list(data), split_list(valid), task_options);
   physml::train::Trainer trainer(model, t);
   const auto nparams = prepare_trainer(trainer, *model, resume, recorder);
-  physml::log_info("training ", type, " (", nparams, " parameters) on ", split_list(data).size(), " trajectories (",
-                   task.dim(), "-D), validating on ", split_list(valid).size());
+  physml::log_info("training ", type, " (", nparams, " parameters) on ", task.train_trajectories(), " trajectories (",
+                   task.dim(), "-D), validating on ", task.valid_trajectories());
   auto records = trainer.fit(task);
   if (trainer.rank() != 0) return 0;  // rank 0 prints (and writes)
   if (!records.empty()) {
@@ -189,8 +189,8 @@ int run_train(const std::vector<std::string>& args) {
     auto types = physml::operators::configurable_models();
     type = r.choice("model", types, "mgno", "model type (each reads its own -<type>_* keys)");
     data = r.string("data", "", "Dataset file (physml generate; a dcdm-ritz file for -model dcdm; a Trajectory file "
-                    "of physml simulate for -model nclaw_*; comma-separated Trajectory files for -model gns|giorom)");
-    valid_data = r.string("valid_data", "", "validation Trajectory files for -model gns|giorom (comma-separated)");
+                    "of physml simulate for -model nclaw_*; comma-separated Trajectory files or wildcard patterns for -model gns|giorom)");
+    valid_data = r.string("valid_data", "", "validation Trajectory files or patterns for -model gns|giorom (comma-separated)");
     out = r.string("output", "", "output directory (last.h5, best.h5, log.csv, loss.png, figures/)");
     resume = r.string("resume", "", "checkpoint to resume from exactly (DIR/last.h5)");
     device = r.string("device", "cpu", "torch device of the model (cpu, cuda, cuda:1, ...)");
@@ -265,7 +265,8 @@ PHYSML_COMMAND({"train", "train a neural operator (MgNO, FNO), a DCDM network or
                 "teacher-forced segments of -segment_min to -segment_max frames, position MSE, validation by a\n"
                 "free rollout (rollout_mse); Adam lr 1.0, cosine schedule, clip 0.1, 300 epochs by default.\n"
                 "-model gns|giorom: a learned particle simulator (GNS, Sanchez-Gonzalez et al. 2020; GIOROM,\n"
-                "Viswanath et al.) on -data a.h5,b.h5 (Trajectory files of physml simulate), validated by free\n"
+                "Viswanath et al.) on -data a.h5,b.h5 or -data 'runs/jelly_0*.h5' (Trajectory files of physml simulate,\n"
+                "e.g. the members of physml simulate -trajectories N), validated by free\n"
                 "rollouts of -valid_data c.h5: windows of -gns_window / -giorom_window velocities with random-walk\n"
                 "noise, acceleration MSE (+ -position_weight x next-position MSE), -sample_fraction for sparse\n"
                 "graphs; Adam lr 1e-4 decayed x0.9 per epoch, batch 2 windows by default.\n"

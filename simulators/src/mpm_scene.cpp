@@ -9,6 +9,7 @@
 #include "physml/core/log.hpp"
 #include "physml/core/options_reader.hpp"
 #include "physml/core/progress.hpp"
+#include "physml/core/random.hpp"
 #include "physml/io/png.hpp"
 #include "physml/io/trajectory.hpp"
 #include "physml/io/vtk.hpp"
@@ -125,6 +126,18 @@ std::string MPMScene::parameters_json() const {
   std::vector<std::pair<std::string, std::string>> named;
   for (const auto& [k, v] : values) named.emplace_back(!k.empty() && k[0] == '-' ? k.substr(1) : k, v);
   return options_json(named);
+}
+
+MPMScene& MPMScene::record(const std::string& key, const std::string& value) {
+  if (recorded_.empty()) recorded_.emplace_back("bodies", std::to_string(bodies.size()));
+  const auto k = key.empty() || key[0] == '-' ? key : "-" + key;
+  for (auto& [name, v] : recorded_)
+    if (name == k || name == key) {
+      v = value;
+      return *this;
+    }
+  recorded_.emplace_back(k, value);
+  return *this;
 }
 
 MPMOptions mpm_options_from_parameters(const std::string& parameters_json) {
@@ -396,6 +409,130 @@ SimulateResult simulate(const MPMScene& scene, const SimulateOptions& o) {
                                     result.seconds
                               : 0.0,
            " particle-substeps/s)");
+  return result;
+}
+
+EnsembleOptions& EnsembleOptions::set_from_options(const Options& options) {
+  OptionsReader r(options, "MPM ensemble (several trajectories with random initial motions)");
+  trajectories(r.integer("trajectories", trajectories(),
+                         "trajectories of the scene, each with its own random initial motion (OUTPUT_<k>.h5)", 1, 100000));
+  velocity_spread(r.real("velocity_spread", velocity_spread(),
+                         "each body's initial velocity plus U(-S, S) per component [m/s] (per trajectory)"));
+  angular_velocity_spread(r.real("angular_velocity_spread", angular_velocity_spread(),
+                                 "each body's angular velocity plus U(-S, S) per component [rad/s] (per trajectory)"));
+  seed(r.integer("ensemble_seed", seed(), "seed of the trajectories' initial motions", 0));
+  r.end();
+  PHYSML_CHECK(std::isfinite(velocity_spread()) && velocity_spread() >= 0, "-velocity_spread ", velocity_spread(),
+               ": expected a finite value >= 0");
+  PHYSML_CHECK(std::isfinite(angular_velocity_spread()) && angular_velocity_spread() >= 0, "-angular_velocity_spread ",
+               angular_velocity_spread(), ": expected a finite value >= 0");
+  return *this;
+}
+
+namespace {
+
+/// U(-spread, spread) for component j of draw `what` (0 velocity, 1 angular) of body b, member k.
+double ensemble_draw(const EnsembleOptions& o, std::int64_t k, size_t b, int what, size_t j, double spread) {
+  auto s = derive_seed(static_cast<std::uint64_t>(o.seed()), static_cast<std::uint64_t>(k));
+  s = derive_seed(s, 2 * b + static_cast<std::uint64_t>(what));
+  s = derive_seed(s, j);
+  const double u = static_cast<double>(s >> 11) * 0x1.0p-53;  // [0, 1)
+  return spread * (2 * u - 1);
+}
+
+std::string join(const std::vector<double>& v) {
+  std::string out;
+  char buf[64];
+  for (size_t j = 0; j < v.size(); ++j) {
+    std::snprintf(buf, sizeof buf, "%.17g", v[j]);
+    out += (j ? "," : "") + std::string(buf);
+  }
+  return out;
+}
+
+}  // namespace
+
+MPMScene ensemble_member(const MPMScene& scene, const EnsembleOptions& o, std::int64_t k) {
+  PHYSML_CHECK(k >= 0 && k < o.trajectories(), "ensemble member ", k, ": expected 0 <= k < ", o.trajectories());
+  MPMScene m = scene;
+  for (size_t b = 0; b < m.bodies.size(); ++b) {
+    auto v = m.bodies[b].velocity();
+    auto w = m.bodies[b].angular_velocity();
+    for (size_t j = 0; j < v.size(); ++j) v[j] += ensemble_draw(o, k, b, 0, j, o.velocity_spread());
+    for (size_t j = 0; j < w.size(); ++j) w[j] += ensemble_draw(o, k, b, 1, j, o.angular_velocity_spread());
+    m.bodies[b].velocity(v).angular_velocity(w);
+    const auto prefix = "body" + std::to_string(b) + "_";
+    m.record(prefix + "velocity", join(v)).record(prefix + "angular_velocity", join(w));
+  }
+  m.record("ensemble_member", std::to_string(k));
+  return m;
+}
+
+std::string ensemble_file(const std::string& output, std::int64_t k, std::int64_t n) {
+  PHYSML_CHECK(!output.empty(), "no output file: set -output FILE.h5");
+  const std::filesystem::path p(output);
+  const int digits = static_cast<int>(std::to_string(std::max<std::int64_t>(n - 1, 0)).size());
+  char index[32];
+  std::snprintf(index, sizeof index, "%0*lld", digits, static_cast<long long>(k));
+  return (p.parent_path() / (p.stem().string() + "_" + index + p.extension().string())).string();
+}
+
+EnsembleResult simulate_ensemble(const MPMScene& scene, const SimulateOptions& o, const EnsembleOptions& e, MPI_Comm comm) {
+  int rank = 0, size = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  PHYSML_CHECK(o.model().empty(), "-trajectories simulates MPM scenes; a -model rollout takes one -initial file");
+  const auto n = e.trajectories();
+  EnsembleResult result;
+  for (std::int64_t k = 0; k < n; ++k) result.files.push_back(ensemble_file(o.output(), k, n));
+
+  std::unique_ptr<InterruptGuard> guard;
+  if (o.handle_signals()) guard = std::make_unique<InterruptGuard>();
+  long counts[3] = {0, 0, 0};  // simulated, already complete, interrupted signal
+  std::string failure;
+  for (std::int64_t k = rank; k < n && failure.empty(); k += size) {
+    if (InterruptGuard::interrupted()) {
+      counts[2] = InterruptGuard::signal();
+      break;
+    }
+    const auto file = result.files[static_cast<size_t>(k)];
+    const auto stem = std::filesystem::path(file).stem().string();
+    auto member_options = o;
+    member_options.output(file);
+    if (!o.vtk().empty()) member_options.vtk((std::filesystem::path(o.vtk()) / stem).string());
+    if (!o.png().empty()) member_options.png((std::filesystem::path(o.png()) / stem).string());
+    try {
+      const auto r = simulate(ensemble_member(scene, e, k), member_options);
+      if (r.status == SimulateResult::Status::interrupted) {
+        counts[2] = r.signal;
+        break;
+      }
+      ++counts[r.status == SimulateResult::Status::already_complete ? 1 : 0];
+    } catch (const Error& err) {
+      failure = "trajectory " + std::to_string(k) + " of " + std::to_string(n) + " ('" + file + "'): " + err.what();
+    }
+  }
+  // Collective end: the counts, the first interrupting signal, the lowest failing rank's message.
+  long total[3] = {0, 0, 0};
+  MPI_Allreduce(counts, total, 2, MPI_LONG, MPI_SUM, comm);
+  MPI_Allreduce(&counts[2], &total[2], 1, MPI_LONG, MPI_MAX, comm);
+  int failed = failure.empty() ? size : rank, root = size;
+  MPI_Allreduce(&failed, &root, 1, MPI_INT, MPI_MIN, comm);
+  if (root < size) {
+    int len = static_cast<int>(failure.size());
+    MPI_Bcast(&len, 1, MPI_INT, root, comm);
+    failure.resize(static_cast<size_t>(len));
+    MPI_Bcast(failure.data(), len, MPI_CHAR, root, comm);
+    PHYSML_THROW(failure);
+  }
+  result.simulated = total[0];
+  result.already_complete = total[1];
+  if (total[2] != 0) {
+    result.status = SimulateResult::Status::interrupted;
+    result.signal = static_cast<int>(total[2]);
+  } else if (result.simulated == 0) {
+    result.status = SimulateResult::Status::already_complete;
+  }
   return result;
 }
 

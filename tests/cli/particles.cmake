@@ -5,7 +5,7 @@ file(MAKE_DIRECTORY ${par_dir})
 set(par_scene -frames 20 -threads 1 -mpm_dim 2 -mpm_cells 16 -body0_lower 0.3,0.4 -body0_upper 0.6,0.7 -store kinematics
   -progress 0)
 physml_cli_test(NAME cli.particles.clean COMMAND ${CMAKE_COMMAND} -E rm -rf ${par_dir}/a.h5 ${par_dir}/b.h5 ${par_dir}/gns
-  ${par_dir}/giorom ABSENT ${par_dir}/a.h5 PROPERTIES LABELS cli FIXTURES_SETUP par_clean)
+  ${par_dir}/giorom ${par_dir}/e_0.h5 ${par_dir}/e_1.h5 ${par_dir}/e_2.h5 ${par_dir}/ens ${par_dir}/mpi ABSENT ${par_dir}/a.h5 PROPERTIES LABELS cli FIXTURES_SETUP par_clean)
 physml_cli_test(NAME cli.particles.simulate_a COMMAND physml_cli simulate -output ${par_dir}/a.h5 ${par_scene}
   -body0_velocity 1,0.5 -body0_angular_velocity 2
   OUTPUT "wrote '.*a.h5' \\(21 frames of 25 particles" CREATES ${par_dir}/a.h5
@@ -84,3 +84,54 @@ message("resumed rollout identical: ${out}")
 physml_cli_test(NAME cli.particles.rollout_resume_bit_for_bit COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:physml_cli>
   -DCHECK=$<TARGET_FILE:physml_trajectory_compare> -DDIR=${par_dir} -P ${par_resume}
   OUTPUT "resumed rollout identical: ok" PROPERTIES LABELS cli FIXTURES_REQUIRED par_gns)
+
+# An ensemble for GNS/GIOROM data (physml simulate -trajectories): one file per member with its
+# own random initial motion, a rerun that does nothing, training on a wildcard pattern, the same
+# files from two MPI ranks.
+set(par_ensemble -trajectories 3 -velocity_spread 0.5 -angular_velocity_spread 1 -ensemble_seed 2 ${par_scene})
+physml_cli_test(NAME cli.particles.ensemble COMMAND physml_cli simulate -output ${par_dir}/e.h5 ${par_ensemble}
+  OUTPUT "wrote '.*e_0.h5' \\(21 frames of 25 particles" "wrote '.*e_2.h5' \\(21 frames of 25 particles"
+         "3 of 3 trajectories simulated in this run, 0 already complete: '.*e_0.h5' [.][.][.] '.*e_2.h5'"
+  CREATES ${par_dir}/e_0.h5 ${par_dir}/e_1.h5 ${par_dir}/e_2.h5 ABSENT ${par_dir}/e.h5 ${par_dir}/e_3.h5
+  PROPERTIES LABELS cli FIXTURES_REQUIRED par_clean FIXTURES_SETUP par_ensemble)
+physml_cli_test(NAME cli.particles.ensemble_rerun_is_noop COMMAND physml_cli simulate -output ${par_dir}/e.h5 ${par_ensemble}
+  OUTPUT "0 of 3 trajectories simulated in this run, 3 already complete" UNCHANGED ${par_dir}/e_1.h5
+  PROPERTIES LABELS cli FIXTURES_REQUIRED par_ensemble)
+physml_cli_test(NAME cli.particles.ensemble_other_seed_refused EXIT 1 COMMAND physml_cli simulate -output ${par_dir}/e.h5
+  ${par_ensemble} -ensemble_seed 3
+  OUTPUT "physml simulate: error: trajectory 0 of 3 \\('.*e_0.h5'\\): " UNCHANGED ${par_dir}/e_0.h5
+  PROPERTIES LABELS cli FIXTURES_REQUIRED par_ensemble)
+physml_cli_test(NAME cli.particles.train_on_pattern COMMAND physml_cli train -model gns -data "${par_dir}/e_*.h5"
+  -valid_data ${par_dir}/b.h5 -output ${par_dir}/ens -epochs 1 -gns_latent 8 -gns_steps 1 -gns_radius 0.1 -threads 1
+  OUTPUT "training gns \\([0-9]+ parameters\\) on 3 trajectories \\(2-D\\), validating on 1" "epoch 1  train loss"
+  CREATES ${par_dir}/ens/last.h5
+  PROPERTIES LABELS cli FIXTURES_REQUIRED "par_ensemble;par_b")
+physml_cli_test(NAME cli.particles.pattern_matches_nothing EXIT 1 COMMAND physml_cli train -model gns
+  -data "${par_dir}/nothing_*.h5" -output ${par_dir}/x -threads 1
+  OUTPUT "physml train: error: ParticleTask: training pattern '.*nothing_[*].h5' matches no file" ABSENT ${par_dir}/x/last.h5
+  PROPERTIES LABELS cli)
+set(par_ens_mpi ${CMAKE_CURRENT_BINARY_DIR}/particles_ensemble_mpi.cmake)
+file(WRITE ${par_ens_mpi} [=[
+file(REMOVE_RECURSE ${DIR}/mpi)
+file(MAKE_DIRECTORY ${DIR}/mpi)
+execute_process(COMMAND ${MPIEXEC} --allow-run-as-root --oversubscribe -n 2 ${EXE} simulate -output ${DIR}/mpi/e.h5 ${ARGS}
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0 OR NOT "${out}${err}" MATCHES "3 of 3 trajectories simulated in this run")
+  message(FATAL_ERROR "mpirun -n 2 physml simulate -trajectories 3: exit ${rc}
+${out}${err}")
+endif()
+foreach(k 0 1 2)
+  execute_process(COMMAND ${CHECK} ${DIR}/mpi/e_${k}.h5 ${DIR}/e_${k}.h5 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "member ${k} differs between 2 ranks and 1 rank:\n${out}${err}")
+  endif()
+endforeach()
+message("same members on 2 ranks and 1 rank: ok")
+]=])
+find_program(PHYSML_MPIEXEC NAMES mpirun mpiexec)
+if(PHYSML_MPIEXEC)
+  physml_cli_test(NAME cli.particles.ensemble_mpi_same_as_serial COMMAND ${CMAKE_COMMAND} -DMPIEXEC=${PHYSML_MPIEXEC}
+    -DEXE=$<TARGET_FILE:physml_cli> -DCHECK=$<TARGET_FILE:physml_trajectory_compare> -DDIR=${par_dir}
+    "-DARGS=${par_ensemble}" -P ${par_ens_mpi}
+    OUTPUT "same members on 2 ranks and 1 rank: ok" PROPERTIES LABELS "cli;mpi" FIXTURES_REQUIRED par_ensemble)
+endif()

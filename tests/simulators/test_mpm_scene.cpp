@@ -185,3 +185,112 @@ TEST(Simulate, ALawThatInvertsElementsStopsUnlessInversionsAreAllowed) {
   EXPECT_EQ(nlohmann::json::parse(t.info().parameters_json).at("law_allow_inverted"), true);
   EXPECT_THROW_MSG(sim::simulate(scene, quiet(dir / "none.h5", 1).law_allow_inverted(true)), "set -law FILE.h5 too");
 }
+
+TEST(Ensemble, MemberFilesAreNumberedWithTheDigitsOfTheCount) {
+  EXPECT_EQ(sim::ensemble_file("d/jelly.h5", 3, 20), "d/jelly_03.h5");
+  EXPECT_EQ(sim::ensemble_file("d/jelly.h5", 19, 20), "d/jelly_19.h5");
+  EXPECT_EQ(sim::ensemble_file("jelly.h5", 7, 10), "jelly_7.h5");
+  EXPECT_EQ(sim::ensemble_file("d/jelly.h5", 42, 101), "d/jelly_042.h5");
+  EXPECT_THROW_MSG(sim::ensemble_file("", 0, 2), "no output file");
+}
+
+TEST(Ensemble, MembersGetSeededInitialMotionsWithinTheSpread) {
+  Database d;
+  auto scene = small_scene(d);  // sand box (velocity (1, -1.5) by default) and jelly ball
+  auto e = sim::EnsembleOptions().trajectories(5).velocity_spread(0.5).angular_velocity_spread(2).seed(3);
+  std::vector<std::vector<double>> seen;
+  for (std::int64_t k = 0; k < 5; ++k) {
+    const auto m = sim::ensemble_member(scene, e, k);
+    ASSERT_EQ(m.bodies.size(), 2u);
+    for (size_t b = 0; b < 2; ++b) {
+      const auto &v0 = scene.bodies[b].velocity(), &v = m.bodies[b].velocity();
+      const auto &w0 = scene.bodies[b].angular_velocity(), &w = m.bodies[b].angular_velocity();
+      ASSERT_EQ(v.size(), 2u);
+      ASSERT_EQ(w.size(), 1u);
+      for (size_t j = 0; j < 2; ++j) EXPECT_LE(std::abs(v[j] - v0[j]), 0.5) << "member " << k << " body " << b;
+      EXPECT_LE(std::abs(w[0] - w0[0]), 2.0);
+      seen.push_back({v[0], v[1], w[0]});
+    }
+    // The same draws again (no hidden state), and the built particles move with them: the
+    // sand box (material 0, no rotation about anything but its centroid) has mean velocity v.
+    EXPECT_EQ(sim::ensemble_member(scene, e, k).bodies[0].velocity(), m.bodies[0].velocity());
+    auto s = m.build();
+    const auto& P = s->particles();
+    auto sand = P.get("material").reshape({-1}) == 0;
+    auto mean = P.velocities().index({sand}).mean(0);
+    EXPECT_NEAR(mean[0].item<double>(), m.bodies[0].velocity()[0], 1e-12);
+    EXPECT_NEAR(mean[1].item<double>(), m.bodies[0].velocity()[1], 1e-12);
+    const auto p = nlohmann::json::parse(m.parameters_json());
+    EXPECT_EQ(p.at("ensemble_member"), k);
+    // Recorded as the option text "vx,vy", exactly (17 significant digits).
+    const auto recorded = p.at("body0_velocity").get<std::string>();
+    const auto comma = recorded.find(',');
+    ASSERT_NE(comma, std::string::npos) << recorded;
+    EXPECT_EQ(std::stod(recorded.substr(0, comma)), m.bodies[0].velocity()[0]);
+    EXPECT_EQ(std::stod(recorded.substr(comma + 1)), m.bodies[0].velocity()[1]);
+  }
+  // Ten draws of (vx, vy, w): all different, and they fill the spread (not all near its centre).
+  for (size_t a = 0; a < seen.size(); ++a)
+    for (size_t b = a + 1; b < seen.size(); ++b) EXPECT_NE(seen[a], seen[b]);
+  double widest = 0;
+  for (size_t a = 0; a < seen.size(); ++a)
+    widest = std::max(widest, std::abs(seen[a][0] - scene.bodies[a % 2].velocity()[0]));
+  EXPECT_GT(widest, 0.25);
+  // Another seed, other draws; no spread, the scene's own motion.
+  EXPECT_NE(sim::ensemble_member(scene, e.seed(4), 0).bodies[0].velocity(),
+            sim::ensemble_member(scene, e.seed(3), 0).bodies[0].velocity());
+  auto still = sim::ensemble_member(scene, sim::EnsembleOptions().trajectories(2), 1);
+  EXPECT_EQ(still.bodies[1].velocity(), scene.bodies[1].velocity());
+  EXPECT_THROW_MSG(sim::ensemble_member(scene, e, 5), "ensemble member 5: expected 0 <= k < 5");
+}
+
+TEST(Ensemble, SimulatesEveryMemberIntoItsOwnResumableFile) {
+  const auto dir = physml::test::scratch_dir();
+  Database d;
+  auto scene = small_scene(d);
+  const auto e = sim::EnsembleOptions().trajectories(3).velocity_spread(0.5).seed(1);
+  const auto out = (dir / "e.h5").string();
+  // Interrupted in the first member: nothing complete, the partial file kept.
+  auto r0 = sim::simulate_ensemble(scene, quiet(out, 3).test_interrupt_after(2), e);
+  EXPECT_EQ(r0.status, sim::SimulateResult::Status::interrupted);
+  EXPECT_TRUE(std::filesystem::exists(dir / "e_0.h5.partial"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "e_1.h5"));
+  auto r = sim::simulate_ensemble(scene, quiet(out, 3), e);
+  EXPECT_EQ(r.status, sim::SimulateResult::Status::complete);
+  EXPECT_EQ(r.simulated, 3);
+  ASSERT_EQ(r.files, (std::vector<std::string>{(dir / "e_0.h5").string(), (dir / "e_1.h5").string(), (dir / "e_2.h5").string()}));
+  for (std::int64_t k = 0; k < 3; ++k) {
+    // Member k's file is simulate() of ensemble_member(k), frame by frame.
+    const auto ref = (dir / ("ref" + std::to_string(k) + ".h5")).string();
+    sim::simulate(sim::ensemble_member(scene, e, k), quiet(ref, 3));
+    auto a = physml::io::TrajectoryReader::open(r.files[static_cast<size_t>(k)]);
+    auto b = physml::io::TrajectoryReader::open(ref);
+    EXPECT_TRUE(torch::equal(a.read("positions", 0, 4), b.read("positions", 0, 4))) << "member " << k;
+    EXPECT_TRUE(torch::equal(a.read("velocities", 0, 4), b.read("velocities", 0, 4))) << "member " << k;
+    EXPECT_EQ(nlohmann::json::parse(a.info().parameters_json).at("ensemble_member"), k);
+  }
+  auto first = physml::io::TrajectoryReader::open(r.files[0]).read("velocities", 0, 1);
+  auto second = physml::io::TrajectoryReader::open(r.files[1]).read("velocities", 0, 1);
+  EXPECT_FALSE(torch::equal(first, second));
+  const auto bytes = physml::test::file_bytes(r.files[2]);
+  auto again = sim::simulate_ensemble(scene, quiet(out, 3), e);
+  EXPECT_EQ(again.status, sim::SimulateResult::Status::already_complete);
+  EXPECT_EQ(again.already_complete, 3);
+  EXPECT_EQ(physml::test::file_bytes(r.files[2]), bytes);
+  // Another seed is another ensemble: the existing files are refused and left intact.
+  EXPECT_THROW_MSG(sim::simulate_ensemble(scene, quiet(out, 3), sim::EnsembleOptions(e).seed(2)), "trajectory 0 of 3");
+  EXPECT_EQ(physml::test::file_bytes(r.files[2]), bytes);
+}
+
+TEST(Ensemble, BadOptionsNameTheKey) {
+  Database d;
+  d.set("-velocity_spread", "-1");
+  EXPECT_THROW_MSG(sim::EnsembleOptions().set_from_options(Options("", d.db)), "-velocity_spread -1: expected a finite value >= 0");
+  Database z;
+  z.set("-trajectories", "0");
+  EXPECT_THROW_MSG(sim::EnsembleOptions().set_from_options(Options("", z.db)), "trajectories");
+  Database s;
+  auto scene = small_scene(s);
+  EXPECT_THROW_MSG(sim::simulate_ensemble(scene, quiet("x.h5", 2).model("m.h5"), sim::EnsembleOptions().trajectories(2)),
+                   "-trajectories simulates MPM scenes");
+}

@@ -8,6 +8,8 @@
 
 #include <torch/torch.h>
 
+#include <glob.h>
+
 #include <cmath>
 #include <filesystem>
 
@@ -67,9 +69,34 @@ struct ParticleTask::Impl {
   }
 };
 
+namespace {
+
+/// The entries of `files` with the wildcard patterns replaced by the files they match (sorted).
+std::vector<std::string> expand_patterns(const std::vector<std::string>& files, const char* what) {
+  std::vector<std::string> out;
+  for (const auto& f : files) {
+    if (f.find_first_of("*?[") == std::string::npos) {
+      out.push_back(f);
+      continue;
+    }
+    glob_t g{};
+    const int rc = ::glob(f.c_str(), 0, nullptr, &g);  // sorted by glob(3)
+    std::vector<std::string> matched(g.gl_pathv, g.gl_pathv + (rc == 0 ? g.gl_pathc : 0));
+    globfree(&g);
+    PHYSML_CHECK(rc == 0 || rc == GLOB_NOMATCH, "ParticleTask: ", what, " pattern '", f, "' could not be read (glob error ", rc, ")");
+    PHYSML_CHECK(!matched.empty(), "ParticleTask: ", what, " pattern '", f, "' matches no file");
+    out.insert(out.end(), matched.begin(), matched.end());
+  }
+  return out;
+}
+
+}  // namespace
+
 ParticleTask::ParticleTask(std::vector<std::string> train, std::vector<std::string> valid, ParticleTaskOptions options)
     : impl_(std::make_unique<Impl>()) {
   impl_->o = options;
+  train = expand_patterns(train, "training");
+  valid = expand_patterns(valid, "validation");
   PHYSML_CHECK(!train.empty(), "ParticleTask: no training trajectories");
   for (const auto& p : train) impl_->train.push_back(Impl::read(p));
   for (const auto& p : valid) impl_->valid.push_back(Impl::read(p));
@@ -83,6 +110,10 @@ ParticleTask::ParticleTask(std::vector<std::string> train, std::vector<std::stri
 ParticleTask::~ParticleTask() = default;
 
 std::int64_t ParticleTask::dim() const { return impl_->d; }
+
+std::int64_t ParticleTask::train_trajectories() const { return static_cast<std::int64_t>(impl_->train.size()); }
+
+std::int64_t ParticleTask::valid_trajectories() const { return static_cast<std::int64_t>(impl_->valid.size()); }
 
 std::int64_t ParticleTask::size() const { return static_cast<std::int64_t>(impl_->samples.size()); }
 

@@ -16,6 +16,7 @@
 #include "physml/core/options.hpp"
 #include "physml/simulators/mpm.hpp"
 
+#include <petscsys.h>
 #include <torch/arg.h>
 
 #include <cstdint>
@@ -66,6 +67,9 @@ struct MPMScene {
   std::unique_ptr<MPMSimulator> build() const;
   /// The options read by set_from_options, as a JSON object (nlohmann/json).
   std::string parameters_json() const;
+  /// Record `key` = `value` for parameters_json() (replacing an earlier value of the key), e.g.
+  /// the velocity an ensemble member was given.
+  MPMScene& record(const std::string& key, const std::string& value);
 
 private:
   std::vector<std::pair<std::string, std::string>> recorded_;
@@ -137,6 +141,48 @@ struct SimulateResult {
 /// failing step (inverted element, NaN stress: the message names particle and substep; the
 /// partial file keeps the frames before it).
 SimulateResult simulate(const MPMScene& scene, const SimulateOptions& options);
+
+/// Settings of simulate_ensemble(): several trajectories of one scene with random initial motions
+/// (GNS/GIOROM training data: "several trajectories each with random initial velocities").
+struct EnsembleOptions {
+  /// -trajectories N: members of the ensemble (1 = simulate() alone).
+  TORCH_ARG(std::int64_t, trajectories) = 1;
+  /// -velocity_spread S: every body's initial velocity plus U(-S, S) per component [m/s].
+  TORCH_ARG(double, velocity_spread) = 0;
+  /// -angular_velocity_spread S: every body's angular velocity plus U(-S, S) per component [rad/s].
+  TORCH_ARG(double, angular_velocity_spread) = 0;
+  /// -ensemble_seed: the draws of member k depend only on (seed, k, body), not on the rank count.
+  TORCH_ARG(std::int64_t, seed) = 0;
+
+public:
+  EnsembleOptions& set_from_options(const Options& options);
+};
+
+/// Member k of the ensemble: `scene` with each body's velocity and angular velocity perturbed by
+/// the draws of (options.seed(), k, body), recorded in parameters_json() (with "ensemble_member").
+MPMScene ensemble_member(const MPMScene& scene, const EnsembleOptions& options, std::int64_t k);
+
+/// The file of member k of n: OUTPUT's stem + "_" + k zero-padded to the digits of n - 1 +
+/// its extension ("jelly.h5", 20 members: "jelly_00.h5" ... "jelly_19.h5"). The VTK / PNG
+/// directories of a member are DIR/<its stem>.
+std::string ensemble_file(const std::string& output, std::int64_t k, std::int64_t n);
+
+struct EnsembleResult {
+  std::vector<std::string> files;  ///< every member's file, in member order (all ranks)
+  std::int64_t simulated = 0;      ///< members simulated (or finished) in this run, all ranks
+  std::int64_t already_complete = 0;
+  SimulateResult::Status status = SimulateResult::Status::complete;  ///< interrupted if any rank was
+  int signal = 0;
+};
+
+/// Simulate the members of the ensemble round-robin over the ranks of `comm` (rank r runs
+/// k = r, r + size, ...), each into ensemble_file(options.output(), k, n) through simulate(): a
+/// member's file depends only on (scene, seed, k), whatever the rank count; a rerun skips
+/// complete members and resumes partial ones. Stops at the first interrupted member (status
+/// interrupted on every rank). Collective: a failure on any rank (bad scene, failed step, full
+/// disk) is thrown on every rank with the failing member named.
+EnsembleResult simulate_ensemble(const MPMScene& scene, const SimulateOptions& options, const EnsembleOptions& ensemble,
+                                 MPI_Comm comm = PETSC_COMM_WORLD);
 
 /// A PNG render of the particles projected on the plane of axes 0 (right) and 1 (up), on
 /// `pixels` x `pixels` cells of the domain, coloured by the mean speed or the material index

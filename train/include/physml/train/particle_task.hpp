@@ -39,8 +39,11 @@ TrainerOptions particle_trainer_options();
 class ParticleTask : public TrainingTask {
 public:
   /// `train` and `valid`: Trajectory files (positions [T, N, d] and the particles' "material";
-  /// every file the same dimension). Throws physml::Error naming a file that is missing, too
-  /// short for the model's window, of another dimension, or without materials.
+  /// every file the same dimension). An entry with a wildcard (*, ?, [...]) stands for the files
+  /// it matches, sorted (e.g. "data/jelly_0*.h5" for the members of `physml simulate
+  /// -trajectories`); a pattern that matches nothing is an error. Throws physml::Error naming a
+  /// file that is missing, too short for the model's window, of another dimension, or without
+  /// materials.
   ParticleTask(std::vector<std::string> train, std::vector<std::string> valid, ParticleTaskOptions options = {});
   ~ParticleTask() override;
 
@@ -57,6 +60,9 @@ public:
   std::string criterion() const override { return "rollout_mse"; }
 
   std::int64_t dim() const;
+  /// Training and validation trajectories (after the wildcards are expanded).
+  std::int64_t train_trajectories() const;
+  std::int64_t valid_trajectories() const;
 
 private:
   struct Impl;
