@@ -122,12 +122,40 @@ int run_train_nclaw(const Options& opt, const std::string& type, const std::stri
 }
 
 /// Title of the trainer's -help section with the particle simulators' defaults.
-const char* const kParticleTrainerTitle = "Trainer with -model gns|giorom (defaults of GNS training)";
+const char* const kParticleTrainerTitle = "Trainer with -model gns|giorom|giorom_evaluator (defaults of GNS training)";
 
 using physml::cli::split_list;
 
 /// -model gns | giorom: a learned particle simulator on Trajectory files of physml simulate
 /// (train::ParticleTask through train::Trainer).
+/// -model giorom_evaluator: GIOROM's point evaluator on the full-resolution frames of Trajectory
+/// files (train::EvaluatorTask through train::Trainer).
+int run_train_evaluator(const Options& opt, const std::string& data, const std::string& valid, const std::string& resume,
+                        const std::string& device, const physml::OptionsRecorder& recorder) {
+  auto t = physml::train::particle_trainer_options().set_from_options(opt, kParticleTrainerTitle);
+  const auto task_options = physml::train::EvaluatorTaskOptions().set_from_options(opt);
+  physml::seed_everything(t.seed());
+  auto model = physml::operators::create_from_options("giorom_evaluator", opt, {});
+  model->to(c10::Device(device));
+  physml::check_no_unused_options();
+  physml::train::EvaluatorTask task(split_list(data), split_list(valid), task_options);
+  physml::train::Trainer trainer(model, t);
+  const auto nparams = prepare_trainer(trainer, *model, resume, recorder);
+  physml::log_info("training giorom_evaluator (", nparams, " parameters) on ", task.train_trajectories(), " trajectories (",
+                   task.dim(), "-D, ", task.size(), " frames), validating on ", task.valid_trajectories());
+  auto records = trainer.fit(task);
+  if (trainer.rank() != 0) return 0;
+  if (!records.empty()) {
+    const auto& r = records.back();
+    std::printf("epoch %lld  train loss %.4e  position MSE %.4e  relative error %.4e  (best %.4e)\n",
+                static_cast<long long>(r.epoch), r.train_loss, r.metric("position_mse"), r.metric("relative_error"),
+                trainer.best_validation());
+  }
+  std::printf("model: %s/best.h5, %s/last.h5; log: %s/log.csv, %s/loss.png\n", t.output_dir().c_str(),
+              t.output_dir().c_str(), t.output_dir().c_str(), t.output_dir().c_str());
+  return 0;
+}
+
 int run_train_particles(const Options& opt, const std::string& type, const std::string& data, const std::string& valid,
                         const std::string& resume, const std::string& device, const physml::OptionsRecorder& recorder) {
   auto t = physml::train::particle_trainer_options().set_from_options(opt, kParticleTrainerTitle);
@@ -174,6 +202,8 @@ void read_every_section(const Options& opt) {
   physml::operators::GIOROMOptions().set_from_options(opt.sub("giorom_"));
   physml::train::particle_trainer_options().set_from_options(opt, kParticleTrainerTitle);
   physml::train::ParticleTaskOptions().set_from_options(opt);
+  physml::operators::PointEvaluatorOptions().set_from_options(opt.sub("giorom_evaluator_"));
+  physml::train::EvaluatorTaskOptions().set_from_options(opt);
 }
 
 int run_train(const std::vector<std::string>& args) {
@@ -204,11 +234,13 @@ int run_train(const std::vector<std::string>& args) {
            {"-model", type}, {"-data", data}, {"-valid_data", valid_data}, {"-output", out}, {"-resume", resume}, {"-device", device}})
     recorder.add(k, v);
   PHYSML_CHECK(!data.empty(), "missing required option -data (a Dataset file)");
-  const bool particles = type == "gns" || type == "giorom";  // -data lists Trajectory files, checked by the task
+  // -data lists Trajectory files (or patterns), checked by the task
+  const bool particles = type == "gns" || type == "giorom" || type == "giorom_evaluator";
   PHYSML_CHECK(particles || std::filesystem::exists(data), "data file '", data, "' does not exist");
   PHYSML_CHECK(!out.empty(), "missing required option -output (a directory)");
   PHYSML_CHECK(!std::filesystem::exists(out) || std::filesystem::is_directory(out), "-output '", out,
                "' is a file; expected a directory (for last.h5, best.h5, log.csv)");
+  if (type == "giorom_evaluator") return run_train_evaluator(opt, data, valid_data, resume, device, recorder);
   if (particles) return run_train_particles(opt, type, data, valid_data, resume, device, recorder);
   if (type == "dcdm") return run_train_dcdm(opt, data, resume, device, recorder);
   if (type.rfind("nclaw", 0) == 0) return run_train_nclaw(opt, type, data, resume, device, recorder);
@@ -270,6 +302,9 @@ PHYSML_COMMAND({"train", "train a neural operator (MgNO, FNO), a DCDM network or
                 "rollouts of -valid_data c.h5: windows of -gns_window / -giorom_window velocities with random-walk\n"
                 "noise, acceleration MSE (+ -position_weight x next-position MSE), -sample_fraction for sparse\n"
                 "graphs; Adam lr 1e-4 decayed x0.9 per epoch, batch 2 windows by default.\n"
+                "-model giorom_evaluator: GIOROM's point evaluator on the full-resolution frames of -data (frame 0\n"
+                "the reference; -evaluator_sparse points per trajectory, -evaluator_sampling fps|random,\n"
+                "-evaluator_queries per sample), validated by the position MSE of every particle of -valid_data.\n"
                 "mpirun -n N physml train ...: data-parallel training, -batch_size per rank (a step sees\n"
                 "batch_size x N samples), gradients averaged over ranks, rank 0 writes (docs/parallel.md).",
                 run_train, /*config_file=*/true});

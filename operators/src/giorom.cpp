@@ -204,6 +204,20 @@ at::Tensor GIOROMImpl::network(const GraphBatch& g, const at::Tensor& x) {
 // ----------------------------------------------------------------------------------------
 // Point evaluator
 
+PointEvaluatorOptions& PointEvaluatorOptions::set_from_options(const Options& options) {
+  OptionsReader r(options, "GIOROM point evaluator: displacements of the sparse points at any query point");
+  dim(r.integer("dim", dim(), "spatial dimension (2 or 3)", 2, 3));
+  grid(r.integer("grid", grid(), "points per axis of the splatting grid", 2));
+  width(r.integer("width", width(), "width of the correction MLP", 1));
+  hidden(r.integer("hidden", hidden(), "hidden layers of the correction MLP", 0));
+  frequencies(r.integer("frequencies", frequencies(), "frequencies of the positional encoding", 0));
+  lower(r.real_list("lower", lower(), "lower corner of the box of the reference positions (default 0)"));
+  upper(r.real_list("upper", upper(), "upper corner of the box of the reference positions (default 1)"));
+  r.end();
+  validate();
+  return *this;
+}
+
 ModelConfig PointEvaluatorOptions::to_config() const {
   return {{"dim", std::to_string(dim())},           {"grid", std::to_string(grid())},
           {"width", std::to_string(width())},       {"hidden", std::to_string(hidden())},

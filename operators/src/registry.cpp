@@ -115,7 +115,10 @@ std::map<std::string, Entry>& table() {
     builtin["giorom_evaluator"] = {[](const ModelConfig& c) -> std::shared_ptr<Model> {
                                      return std::make_shared<PointEvaluatorImpl>(PointEvaluatorOptions::from_config(c));
                                    },
-                                   nullptr};
+                                   [](const Options& o, const ModelShape&) -> std::shared_ptr<Model> {
+                                     return std::make_shared<PointEvaluatorImpl>(
+                                         PointEvaluatorOptions().set_from_options(o.sub("giorom_evaluator_")));
+                                   }};
     return builtin;
   }();
   return t;

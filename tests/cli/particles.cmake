@@ -5,7 +5,7 @@ file(MAKE_DIRECTORY ${par_dir})
 set(par_scene -frames 20 -threads 1 -mpm_dim 2 -mpm_cells 16 -body0_lower 0.3,0.4 -body0_upper 0.6,0.7 -store kinematics
   -progress 0)
 physml_cli_test(NAME cli.particles.clean COMMAND ${CMAKE_COMMAND} -E rm -rf ${par_dir}/a.h5 ${par_dir}/b.h5 ${par_dir}/gns
-  ${par_dir}/giorom ${par_dir}/e_0.h5 ${par_dir}/e_1.h5 ${par_dir}/e_2.h5 ${par_dir}/ens ${par_dir}/mpi ABSENT ${par_dir}/a.h5 PROPERTIES LABELS cli FIXTURES_SETUP par_clean)
+  ${par_dir}/giorom ${par_dir}/e_0.h5 ${par_dir}/e_1.h5 ${par_dir}/e_2.h5 ${par_dir}/ens ${par_dir}/ev ${par_dir}/mpi ABSENT ${par_dir}/a.h5 PROPERTIES LABELS cli FIXTURES_SETUP par_clean)
 physml_cli_test(NAME cli.particles.simulate_a COMMAND physml_cli simulate -output ${par_dir}/a.h5 ${par_scene}
   -body0_velocity 1,0.5 -body0_angular_velocity 2
   OUTPUT "wrote '.*a.h5' \\(21 frames of 25 particles" CREATES ${par_dir}/a.h5
@@ -135,3 +135,16 @@ if(PHYSML_MPIEXEC)
     "-DARGS=${par_ensemble}" -P ${par_ens_mpi}
     OUTPUT "same members on 2 ranks and 1 rank: ok" PROPERTIES LABELS "cli;mpi" FIXTURES_REQUIRED par_ensemble)
 endif()
+
+# GIOROM's point evaluator on the full-resolution frames of the ensemble.
+physml_cli_test(NAME cli.particles.train_evaluator COMMAND physml_cli train -model giorom_evaluator -data "${par_dir}/e_*.h5"
+  -valid_data ${par_dir}/b.h5 -output ${par_dir}/ev -epochs 2 -evaluator_sparse 8 -evaluator_queries 10
+  -giorom_evaluator_grid 4 -giorom_evaluator_width 8 -threads 1
+  OUTPUT "training giorom_evaluator \\([0-9]+ parameters\\) on 3 trajectories \\(2-D, 60 frames\\), validating on 1"
+         "epoch 2  train loss [0-9.e+-]+  position MSE [0-9.e+-]+  relative error [0-9.e+-]+"
+  CREATES ${par_dir}/ev/best.h5 ${par_dir}/ev/last.h5 ${par_dir}/ev/log.csv
+  PROPERTIES LABELS cli FIXTURES_REQUIRED "par_ensemble;par_b")
+physml_cli_test(NAME cli.particles.evaluator_too_many_sparse_points EXIT 1 COMMAND physml_cli train -model giorom_evaluator
+  -data "${par_dir}/e_*.h5" -output ${par_dir}/x -evaluator_sparse 26 -threads 1
+  OUTPUT "physml train: error: EvaluatorTask: -evaluator_sparse 26 exceeds the 25 particles of '.*e_0.h5'"
+  ABSENT ${par_dir}/x/last.h5 PROPERTIES LABELS cli FIXTURES_REQUIRED par_ensemble)

@@ -36,7 +36,8 @@ TEST(Registry, EveryBuiltinTypeIsRegisteredWithoutAnyRegistrationCall) {
   for (const char* t : {"dcdm", "fno", "mgno", "normalized"})
     EXPECT_NE(std::find(names.begin(), names.end(), t), names.end()) << t;
   EXPECT_EQ(configurable_models(),
-            (std::vector<std::string>{"dcdm", "fno", "giorom", "gns", "mgno", "nclaw", "nclaw_elastic", "nclaw_unconstrained"}));
+            (std::vector<std::string>{"dcdm", "fno", "giorom", "giorom_evaluator", "gns", "mgno", "nclaw", "nclaw_elastic",
+                                      "nclaw_unconstrained"}));
   EXPECT_THROW_MSG(register_model("mgno", [](const ModelConfig&) -> std::shared_ptr<Model> { return nullptr; }),
                    "already registered");
 }

@@ -2,14 +2,17 @@
 
 #include "physml/core/error.hpp"
 #include "physml/core/options_reader.hpp"
+#include "physml/core/random.hpp"
 #include "physml/io/trajectory.hpp"
 #include "physml/mesh/sampling.hpp"
+#include "physml/operators/giorom.hpp"
 #include "physml/simulators/particle_rollout.hpp"
 
 #include <torch/torch.h>
 
 #include <glob.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -37,42 +40,52 @@ TrainerOptions particle_trainer_options() {
   return TrainerOptions().epochs(20).batch_size(2).optimizer("adam").weight_decay(0.0).schedule(s);
 }
 
+namespace {
+
+struct TrajectoryData {
+  std::string path;
+  at::Tensor x;         // [T, N, d] float64
+  at::Tensor material;  // [N] int64
+};
+
+/// Positions and materials of a Trajectory file; `who` names the task in the messages.
+TrajectoryData read_trajectory(const std::string& path, const char* who) {
+  PHYSML_CHECK(std::filesystem::exists(path), who, ": trajectory file '", path, "' does not exist");
+  auto r = io::TrajectoryReader::open(path);
+  const auto& info = r.info();
+  TrajectoryData t;
+  t.path = path;
+  t.x = r.read("positions", 0, info.frames).to(torch::kDouble);
+  at::Tensor m;
+  try {
+    m = r.particle("material");
+  } catch (const Error& e) {
+    PHYSML_THROW(who, ": '", path, "' stores no particle materials (write it with physml simulate): ", e.what());
+  }
+  t.material = m.to(torch::kLong).reshape({-1});
+  PHYSML_CHECK(t.material.size(0) == t.x.size(1), who, ": '", path, "' has ", t.material.size(0), " materials for ",
+               t.x.size(1), " particles");
+  return t;
+}
+
+}  // namespace
+
 struct ParticleTask::Impl {
   ParticleTaskOptions o;
-  struct Trajectory {
-    std::string path;
-    at::Tensor x;         // [T, N, d] float64
-    at::Tensor material;  // [N] int64
-  };
+  using Trajectory = TrajectoryData;
   std::vector<Trajectory> train, valid;
   std::int64_t window = 5, d = 0;
   std::vector<std::pair<std::int64_t, std::int64_t>> samples;  // (trajectory, t)
   double noise = 0;
 
-  static Trajectory read(const std::string& path) {
-    PHYSML_CHECK(std::filesystem::exists(path), "ParticleTask: trajectory file '", path, "' does not exist");
-    auto r = io::TrajectoryReader::open(path);
-    const auto& info = r.info();
-    Trajectory t;
-    t.path = path;
-    t.x = r.read("positions", 0, info.frames).to(torch::kDouble);
-    at::Tensor m;
-    try {
-      m = r.particle("material");
-    } catch (const Error& e) {
-      PHYSML_THROW("ParticleTask: '", path, "' stores no particle materials (write it with physml simulate): ", e.what());
-    }
-    t.material = m.to(torch::kLong).reshape({-1});
-    PHYSML_CHECK(t.material.size(0) == t.x.size(1), "ParticleTask: '", path, "' has ", t.material.size(0),
-                 " materials for ", t.x.size(1), " particles");
-    return t;
-  }
+  static Trajectory read(const std::string& path) { return read_trajectory(path, "ParticleTask"); }
 };
 
 namespace {
 
 /// The entries of `files` with the wildcard patterns replaced by the files they match (sorted).
-std::vector<std::string> expand_patterns(const std::vector<std::string>& files, const char* what) {
+std::vector<std::string> expand_patterns(const std::vector<std::string>& files, const char* what,
+                                         const char* who = "ParticleTask") {
   std::vector<std::string> out;
   for (const auto& f : files) {
     if (f.find_first_of("*?[") == std::string::npos) {
@@ -83,8 +96,8 @@ std::vector<std::string> expand_patterns(const std::vector<std::string>& files, 
     const int rc = ::glob(f.c_str(), 0, nullptr, &g);  // sorted by glob(3)
     std::vector<std::string> matched(g.gl_pathv, g.gl_pathv + (rc == 0 ? g.gl_pathc : 0));
     globfree(&g);
-    PHYSML_CHECK(rc == 0 || rc == GLOB_NOMATCH, "ParticleTask: ", what, " pattern '", f, "' could not be read (glob error ", rc, ")");
-    PHYSML_CHECK(!matched.empty(), "ParticleTask: ", what, " pattern '", f, "' matches no file");
+    PHYSML_CHECK(rc == 0 || rc == GLOB_NOMATCH, who, ": ", what, " pattern '", f, "' could not be read (glob error ", rc, ")");
+    PHYSML_CHECK(!matched.empty(), who, ": ", what, " pattern '", f, "' matches no file");
     out.insert(out.end(), matched.begin(), matched.end());
   }
   return out;
@@ -220,6 +233,178 @@ std::map<std::string, double> ParticleTask::validate(operators::Model& model) {
   }
   if (was_training) model.train();
   return {{"rollout_mse", rollout_sum / static_cast<double>(n_roll)}, {"one_step_mse", one / static_cast<double>(n_one)}};
+}
+
+// ---------------------------------------------------------------------------------------------
+// EvaluatorTask
+
+EvaluatorTaskOptions& EvaluatorTaskOptions::set_from_options(const Options& options) {
+  OptionsReader r(options, "GIOROM point evaluator training: full-resolution frames of Trajectory files");
+  sparse(r.integer("evaluator_sparse", sparse(), "sparse points per trajectory (at most its particles)", 1));
+  sampling(r.choice("evaluator_sampling", {"fps", "random"}, sampling(), "how the sparse points are chosen"));
+  queries(r.integer("evaluator_queries", queries(), "query particles per training sample (0 = all)", 0));
+  valid_every(r.integer("evaluator_valid_every", valid_every(), "validate on every k-th frame", 1));
+  r.end();
+  return *this;
+}
+
+struct EvaluatorTask::Impl {
+  EvaluatorTaskOptions o;
+  std::vector<TrajectoryData> train, valid;
+  std::vector<at::Tensor> sparse_train, sparse_valid;  // [S] int64 per trajectory
+  std::vector<std::pair<std::int64_t, std::int64_t>> samples;  // (trajectory, frame)
+  std::int64_t d = 0;
+
+  at::Tensor choose(const TrajectoryData& t, std::int64_t index) const {
+    const auto n = t.x.size(1);
+    PHYSML_CHECK(o.sparse() <= n, "EvaluatorTask: -evaluator_sparse ", o.sparse(), " exceeds the ", n, " particles of '",
+                 t.path, "'");
+    if (o.sampling() == "random")
+      return std::get<0>(mesh::random_sample(n, o.sparse(), static_cast<std::uint64_t>(index)).sort());
+    return mesh::farthest_point_sample(t.x[0], o.sparse(), 0);
+  }
+
+  /// Position MSE (sum over axes, mean over the queries) of frame f of t; the queries' squared
+  /// displacement sum and error sum go to *err / *disp when given.
+  static at::Tensor frame_mse(operators::PointEvaluatorImpl& ev, const TrajectoryData& t, const at::Tensor& sparse,
+                              std::int64_t f, const at::Tensor& queries, double* err = nullptr, double* disp = nullptr) {
+    const auto X = t.x[0], x = t.x[f];
+    const auto Xq = queries.defined() ? X.index_select(0, queries) : X;
+    const auto xq = queries.defined() ? x.index_select(0, queries) : x;
+    const auto pred = ev.evaluate(X.index_select(0, sparse), x.index_select(0, sparse), Xq);
+    const auto e = (pred - xq.to(pred.options())).pow(2).sum(-1);
+    if (err) *err += e.sum().item<double>();
+    if (disp) *disp += (xq - Xq).pow(2).sum().item<double>();
+    return e.mean();
+  }
+};
+
+EvaluatorTask::EvaluatorTask(std::vector<std::string> train, std::vector<std::string> valid, EvaluatorTaskOptions options)
+    : impl_(std::make_unique<Impl>()) {
+  auto& I = *impl_;
+  I.o = options;
+  PHYSML_CHECK(I.o.sampling() == "fps" || I.o.sampling() == "random", "EvaluatorTask: sampling '", I.o.sampling(),
+               "': expected fps or random");
+  PHYSML_CHECK(I.o.sparse() >= 1 && I.o.queries() >= 0 && I.o.valid_every() >= 1,
+               "EvaluatorTask: expected sparse >= 1, queries >= 0, valid_every >= 1");
+  train = expand_patterns(train, "training", "EvaluatorTask");
+  valid = expand_patterns(valid, "validation", "EvaluatorTask");
+  PHYSML_CHECK(!train.empty(), "EvaluatorTask: no training trajectories");
+  for (const auto& p : train) I.train.push_back(read_trajectory(p, "EvaluatorTask"));
+  for (const auto& p : valid) I.valid.push_back(read_trajectory(p, "EvaluatorTask"));
+  I.d = I.train[0].x.size(2);
+  for (const auto* set : {&I.train, &I.valid})
+    for (const auto& t : *set) {
+      PHYSML_CHECK(t.x.size(2) == I.d, "EvaluatorTask: '", t.path, "' holds ", t.x.size(2), "-D particles, '",
+                   I.train[0].path, "' ", I.d, "-D ones");
+      PHYSML_CHECK(t.x.size(0) >= 2, "EvaluatorTask: '", t.path, "' has ", t.x.size(0),
+                   " frame(s); expected the reference frame and at least one more");
+      PHYSML_CHECK(torch::isfinite(t.x).all().item<bool>(), "EvaluatorTask: '", t.path, "' has NaN or Inf positions");
+    }
+  for (size_t k = 0; k < I.train.size(); ++k) {
+    I.sparse_train.push_back(I.choose(I.train[k], static_cast<std::int64_t>(k)));
+    for (std::int64_t f = 1; f < I.train[k].x.size(0); ++f) I.samples.emplace_back(static_cast<std::int64_t>(k), f);
+  }
+  for (size_t k = 0; k < I.valid.size(); ++k) I.sparse_valid.push_back(I.choose(I.valid[k], static_cast<std::int64_t>(k)));
+}
+
+EvaluatorTask::~EvaluatorTask() = default;
+
+std::int64_t EvaluatorTask::size() const { return static_cast<std::int64_t>(impl_->samples.size()); }
+
+std::int64_t EvaluatorTask::dim() const { return impl_->d; }
+
+std::int64_t EvaluatorTask::train_trajectories() const { return static_cast<std::int64_t>(impl_->train.size()); }
+
+std::int64_t EvaluatorTask::valid_trajectories() const { return static_cast<std::int64_t>(impl_->valid.size()); }
+
+at::Tensor EvaluatorTask::sparse_indices(std::int64_t k) const {
+  PHYSML_CHECK(k >= 0 && k < train_trajectories(), "EvaluatorTask: no training trajectory ", k);
+  return impl_->sparse_train[static_cast<size_t>(k)];
+}
+
+namespace {
+
+operators::PointEvaluatorImpl& as_evaluator(operators::Model& model) {
+  auto* ev = dynamic_cast<operators::PointEvaluatorImpl*>(&model);
+  PHYSML_CHECK(ev != nullptr, "EvaluatorTask: a model of type '", model.type(),
+               "' is not a point evaluator (expected giorom_evaluator)");
+  return *ev;
+}
+
+}  // namespace
+
+void EvaluatorTask::prepare(operators::Model& model) {
+  auto& ev = as_evaluator(model);
+  const auto& eo = ev.options();
+  PHYSML_CHECK(eo.dim() == impl_->d, "EvaluatorTask: the giorom_evaluator model is ", eo.dim(), "-D, the trajectories are ",
+               impl_->d, "-D");
+  for (const auto* set : {&impl_->train, &impl_->valid})
+    for (const auto& t : *set)
+      for (std::int64_t a = 0; a < impl_->d; ++a) {
+        const double lo = eo.lower().empty() ? 0.0 : eo.lower()[static_cast<size_t>(a)];
+        const double hi = eo.upper().empty() ? 1.0 : eo.upper()[static_cast<size_t>(a)];
+        const auto c = t.x[0].select(1, a);
+        const double mn = c.min().item<double>(), mx = c.max().item<double>();
+        PHYSML_CHECK(mn >= lo && mx <= hi, "EvaluatorTask: the reference positions of '", t.path, "' on axis ", a, " span ",
+                     mn, " .. ", mx, ", outside the evaluator's box ", lo, " .. ", hi,
+                     " (set -giorom_evaluator_lower / -giorom_evaluator_upper)");
+      }
+}
+
+Batch EvaluatorTask::batch(const std::vector<std::int64_t>& indices, std::uint64_t seed) const {
+  const auto& I = *impl_;
+  auto input = torch::empty({static_cast<std::int64_t>(indices.size()), 2}, torch::kLong);
+  const std::int64_t q = I.o.queries();
+  std::vector<at::Tensor> queries;
+  for (size_t b = 0; b < indices.size(); ++b) {
+    const auto [k, f] = I.samples.at(static_cast<size_t>(indices[b]));
+    input[static_cast<std::int64_t>(b)][0] = k;
+    input[static_cast<std::int64_t>(b)][1] = f;
+    if (q > 0) {
+      const auto n = I.train[static_cast<size_t>(k)].x.size(1);
+      queries.push_back(mesh::random_sample(n, std::min(q, n), derive_seed(seed, b)));
+    }
+  }
+  if (q == 0) return {input, torch::empty({input.size(0), 0}, torch::kLong)};
+  // Trajectories with fewer than q particles keep them all: pad by repeating (same mean weight).
+  const auto width = std::max_element(queries.begin(), queries.end(), [](const at::Tensor& a, const at::Tensor& c) {
+                       return a.size(0) < c.size(0);
+                     })->size(0);
+  for (auto& t : queries)
+    if (t.size(0) < width) t = t.repeat({(width + t.size(0) - 1) / t.size(0)}).slice(0, 0, width);
+  return {input, torch::stack(queries)};
+}
+
+at::Tensor EvaluatorTask::loss(operators::Model& model, const Batch& batch) {
+  auto& ev = as_evaluator(model);
+  const auto& I = *impl_;
+  // (The Trainer may have cast the batch to the model's dtype: indices are exact in it.)
+  const auto in = batch.input.to(torch::kCPU).to(torch::kLong);
+  const auto qs = batch.target.to(torch::kCPU).to(torch::kLong);
+  at::Tensor total;
+  for (std::int64_t b = 0; b < in.size(0); ++b) {
+    const auto k = in[b][0].item<std::int64_t>(), f = in[b][1].item<std::int64_t>();
+    const auto& t = I.train.at(static_cast<size_t>(k));
+    const auto m = Impl::frame_mse(ev, t, I.sparse_train[static_cast<size_t>(k)], f, qs.size(1) > 0 ? qs[b] : at::Tensor());
+    total = total.defined() ? total + m : m;
+  }
+  return total / static_cast<double>(in.size(0));
+}
+
+std::map<std::string, double> EvaluatorTask::validate(operators::Model& model) {
+  const auto& I = *impl_;
+  if (I.valid.empty()) return {};
+  auto& ev = as_evaluator(model);
+  torch::NoGradGuard ng;
+  double mse = 0, err = 0, disp = 0;
+  std::int64_t frames = 0;
+  for (size_t k = 0; k < I.valid.size(); ++k)
+    for (std::int64_t f = 1; f < I.valid[k].x.size(0); f += I.o.valid_every()) {
+      mse += Impl::frame_mse(ev, I.valid[k], I.sparse_valid[k], f, at::Tensor(), &err, &disp).item<double>();
+      ++frames;
+    }
+  return {{"position_mse", mse / static_cast<double>(frames)}, {"relative_error", disp > 0 ? std::sqrt(err / disp) : 0.0}};
 }
 
 }  // namespace physml::train

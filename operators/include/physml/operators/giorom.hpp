@@ -89,6 +89,9 @@ struct PointEvaluatorOptions {
   TORCH_ARG(std::vector<double>, upper) = {};
 
 public:
+  /// -giorom_evaluator_* keys under the prefix of `options` (dim, grid, width, hidden,
+  /// frequencies, lower, upper); current values are the defaults.
+  PointEvaluatorOptions& set_from_options(const Options& options);
   ModelConfig to_config() const;
   static PointEvaluatorOptions from_config(const ModelConfig& config);
   void validate() const;

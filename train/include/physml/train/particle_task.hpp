@@ -69,4 +69,58 @@ private:
   std::unique_ptr<Impl> impl_;
 };
 
+/// Settings of EvaluatorTask.
+struct EvaluatorTaskOptions {
+  /// -evaluator_sparse: sparse points per trajectory (the GIOROM graph's nodes; at most N).
+  TORCH_ARG(std::int64_t, sparse) = 1000;
+  /// -evaluator_sampling: "fps" (farthest points of the reference frame, from particle 0) or
+  /// "random" (seeded by the trajectory's index).
+  TORCH_ARG(std::string, sampling) = "fps";
+  /// -evaluator_queries: query points per training sample, a random subset of the particles
+  /// drawn per batch (0 = every particle).
+  TORCH_ARG(std::int64_t, queries) = 0;
+  /// -evaluator_valid_every: validate on every k-th frame of the validation trajectories.
+  TORCH_ARG(std::int64_t, valid_every) = 1;
+
+public:
+  EvaluatorTaskOptions& set_from_options(const Options& options);
+};
+
+/// Training GIOROM's point evaluator (operators::PointEvaluator, type giorom_evaluator) on the
+/// full-resolution frames of Trajectory files: frame 0 is the reference configuration X; each
+/// trajectory has a fixed sparse subset S of its particles (EvaluatorTaskOptions::sampling);
+/// a sample is one frame f >= 1, whose loss is the position MSE (squared distance, mean over the
+/// query particles) of evaluate(X_S, x_f[S], X_q) against x_f[q]. Validation: the same MSE over
+/// every particle of every valid_every-th frame of the validation trajectories
+/// ("position_mse"), and the relative error sqrt(sum |err|^2 / sum |x_f - X|^2) over the same
+/// points ("relative_error": 1 for an evaluator that predicts no motion).
+class EvaluatorTask : public TrainingTask {
+public:
+  /// `train` and `valid`: Trajectory files or wildcard patterns, as for ParticleTask.
+  EvaluatorTask(std::vector<std::string> train, std::vector<std::string> valid, EvaluatorTaskOptions options = {});
+  ~EvaluatorTask() override;
+
+  std::int64_t size() const override;
+  /// Checks that `model` is a giorom_evaluator of the trajectories' dimension whose box holds
+  /// every reference position.
+  void prepare(operators::Model& model) override;
+  /// input [B, 2]: (trajectory, frame) of each sample; target [B, Q]: each sample's query
+  /// particles (distinct, drawn from `seed`), or [B, 0] when queries = 0 (every particle).
+  Batch batch(const std::vector<std::int64_t>& indices, std::uint64_t seed) const override;
+  at::Tensor loss(operators::Model& model, const Batch& batch) override;
+  std::vector<std::string> metric_names() const override { return {"position_mse", "relative_error"}; }
+  std::map<std::string, double> validate(operators::Model& model) override;
+  std::string criterion() const override { return "position_mse"; }
+
+  std::int64_t dim() const;
+  std::int64_t train_trajectories() const;
+  std::int64_t valid_trajectories() const;
+  /// The sparse particle indices of training trajectory `k` ([S] int64).
+  at::Tensor sparse_indices(std::int64_t k) const;
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 }  // namespace physml::train
