@@ -37,7 +37,10 @@ const char* kUsage =
     "                            -ensemble_seed): GNS/GIOROM training data; round-robin over MPI ranks\n\n"
     "physml simulate -model RUN/best.h5 -initial TRUTH.h5 -output PRED.h5 -frames N rolls a learned\n"
     "particle simulator (physml train -model gns|giorom) out from the first frames of TRUTH.h5 and\n"
-    "reports its position MSE against the frames TRUTH.h5 holds (same outputs, resumable).";
+    "reports its position MSE against the frames TRUTH.h5 holds (same outputs, resumable).\n"
+    "With -evaluator EV.h5 (physml train -model giorom_evaluator) it is GIOROM's reduced-order rollout: the\n"
+    "model steps -evaluator_sparse K particles (-evaluator_sampling fps|random on frame 0) and the evaluator\n"
+    "gives every particle's position each frame.";
 
 int run_simulate(const std::vector<std::string>& args) {
   PHYSML_CHECK(args.empty(), "physml simulate takes no positional arguments, got '", args.front(), "'");

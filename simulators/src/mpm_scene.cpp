@@ -181,6 +181,12 @@ SimulateOptions& SimulateOptions::set_from_options(const Options& options) {
                                "with -law: carry on through inverted elements (J <= 0), counting them, instead of stopping"));
   model(r.string("model", model(), "learned particle simulator (gns/giorom Checkpoint) instead of MPM; needs -initial"));
   initial(r.string("initial", initial(), "Trajectory whose first frames start the -model rollout (and score it)"));
+  evaluator(r.string("evaluator", evaluator(),
+                     "with -model: a giorom_evaluator Checkpoint; the model steps -evaluator_sparse particles, the "
+                     "evaluator gives all"));
+  evaluator_sparse(r.integer("evaluator_sparse", evaluator_sparse(), "with -evaluator: particles the model steps", 1));
+  evaluator_sampling(r.choice("evaluator_sampling", {"fps", "random"}, evaluator_sampling(),
+                              "with -evaluator: how they are chosen on frame 0 (farthest points from particle 0, or seeded random)"));
   progress(r.boolean("progress", progress(), "print a progress line (rate, ETA)"));
   test_interrupt_after(r.integer("test_interrupt_after", test_interrupt_after(),
                                  "(testing) raise SIGINT after this many frames are written", 0));

@@ -6,7 +6,9 @@
 #include "physml/core/progress.hpp"
 #include "physml/io/trajectory.hpp"
 #include "physml/io/vtk.hpp"
+#include "physml/mesh/sampling.hpp"
 #include "physml/operators/checkpoint.hpp"
+#include "physml/operators/giorom.hpp"
 #include "scene_output.hpp"
 
 #include <nlohmann/json.hpp>
@@ -42,6 +44,15 @@ at::Tensor rollout_particles(operators::ParticleModel& model, const at::Tensor& 
   return torch::stack(out);
 }
 
+at::Tensor sparse_subset(const at::Tensor& points, std::int64_t k, const std::string& sampling, std::uint64_t seed) {
+  PHYSML_CHECK(points.dim() == 2 && points.size(0) >= 1, "sparse_subset: expected points [N >= 1, d], got ", points.sizes());
+  const auto n = points.size(0);
+  PHYSML_CHECK(k >= 1 && k <= n, "sparse_subset: ", k, " sparse points of ", n, ": expected 1 .. ", n);
+  if (sampling == "random") return std::get<0>(mesh::random_sample(n, k, seed).sort());
+  PHYSML_CHECK(sampling == "fps", "sparse_subset: sampling '", sampling, "': expected fps or random");
+  return mesh::farthest_point_sample(points, k, 0);
+}
+
 LearnedRolloutResult simulate_learned(const SimulateOptions& o) {
   PHYSML_CHECK(!o.output().empty(), "no output file: set -output FILE.h5");
   PHYSML_CHECK(!o.initial().empty(), "-model needs -initial FILE.h5 (the Trajectory whose first frames start the rollout)");
@@ -64,6 +75,30 @@ LearnedRolloutResult simulate_learned(const SimulateOptions& o) {
                W + 1);
   PHYSML_CHECK(o.frames() > W, "-frames ", o.frames(), ": a rollout needs more than the window's ", W, " frames after frame 0");
   const auto material = reader.particle("material").to(torch::kLong).reshape({-1});
+  // GIOROM's reduced-order rollout: the model on a sparse subset, the evaluator for all.
+  std::shared_ptr<operators::PointEvaluatorImpl> evaluator;
+  at::Tensor sparse, reference;
+  if (!o.evaluator().empty()) {
+    PHYSML_CHECK(std::filesystem::exists(o.evaluator()), "evaluator file '", o.evaluator(), "' does not exist");
+    auto e = operators::load(o.evaluator());
+    evaluator = std::dynamic_pointer_cast<operators::PointEvaluatorImpl>(e);
+    PHYSML_CHECK(evaluator != nullptr, "-evaluator '", o.evaluator(), "' holds a model of type '", e->type(),
+                 "'; expected giorom_evaluator");
+    PHYSML_CHECK(evaluator->options().dim() == d, "-evaluator '", o.evaluator(), "' is ", evaluator->options().dim(),
+                 "-D; the ", model->type(), " model is ", d, "-D");
+    evaluator->eval();
+    try {
+      sparse = sparse_subset(truth[0], o.evaluator_sparse(), o.evaluator_sampling());
+    } catch (const Error& e2) {
+      PHYSML_THROW("-evaluator_sparse with -initial '", o.initial(), "': ", e2.what());
+    }
+    reference = truth[0];
+  }
+  auto full = [&](const at::Tensor& stepped) {  // every particle's positions from the stepped ones
+    if (!evaluator) return stepped;
+    return evaluator->evaluate(reference.index_select(0, sparse), stepped, reference).to(torch::kDouble);
+  };
+  const auto stepped_material = evaluator ? material.index_select(0, sparse) : material;
 
   io::TrajectoryInfo info;
   info.simulator = model->type();
@@ -72,6 +107,11 @@ LearnedRolloutResult simulate_learned(const SimulateOptions& o) {
   p["model_type"] = model->type();
   p["initial"] = o.initial();
   p["window"] = W;
+  if (evaluator) {
+    p["evaluator"] = o.evaluator();
+    p["evaluator_sparse"] = o.evaluator_sparse();
+    p["evaluator_sampling"] = o.evaluator_sampling();
+  }
   info.parameters_json = p.dump();
   info.grid_json = in.grid_json;
   info.particles = truth.size(1);
@@ -89,12 +129,15 @@ LearnedRolloutResult simulate_learned(const SimulateOptions& o) {
     return result;
   }
   std::int64_t start = writer.frames_written();
-  at::Tensor window = truth.slice(0, 0, W + 1);
+  // The window of the stepped particles (all, or the sparse subset) and the last full frame.
+  at::Tensor window = evaluator ? truth.slice(0, 0, W + 1).index_select(1, sparse) : truth.slice(0, 0, W + 1);
+  at::Tensor last;
   if (start > W + 1) {
     const auto s = writer.resume_state();
     PHYSML_CHECK(s.count("window") && s.count("frame") && s.at("frame").item<std::int64_t>() == start - 1,
                  "partial Trajectory file '", o.output(), ".partial' has no usable resume state; delete it to start over");
     window = s.at("window");
+    if (s.count("last")) last = s.at("last");
     log_info("resuming '", o.output(), "' after frame ", start - 1, " of ", info.frames - 1);
   }  // else: nothing predicted yet, the window is the initial file's
   if (start == 0) writer.write_particles({{"material", material}});
@@ -133,14 +176,16 @@ LearnedRolloutResult simulate_learned(const SimulateOptions& o) {
       x = truth[k];
       prev = k > 0 ? truth[k - 1] : truth[k];
     } else {
-      x = rollout_particles(*model, window, material, 1)[0].to(torch::kDouble);
-      prev = window[W];
-      window = torch::cat({window.slice(0, 1), x.unsqueeze(0)});
+      const auto stepped = rollout_particles(*model, window, stepped_material, 1)[0].to(torch::kDouble);
+      prev = last.defined() ? last : (evaluator ? truth[W] : window[W]);
+      window = torch::cat({window.slice(0, 1), stepped.unsqueeze(0)});
+      x = full(stepped);
       if (k < in.frames) result.mse.push_back((x - truth[k]).pow(2).sum(1).mean().item<double>());
     }
+    last = x;
     const auto v = (x - prev) / (info.frame_dt > 0 ? info.frame_dt : 1.0);
     writer.write_frame(k, static_cast<double>(k) * info.frame_dt, {{"positions", x}, {"velocities", v}},
-                       {{"window", window.clone()}, {"frame", torch::full({1}, k, torch::kLong)}});
+                       {{"window", window.clone()}, {"last", x.clone()}, {"frame", torch::full({1}, k, torch::kLong)}});
     if (pvd && k % o.vtk_every() == 0) {
       const auto path = detail::frame_file(o.vtk(), k, "vtp");
       io::write_vtp(path, x, {{"velocity", v}, {"material", material}});
@@ -164,7 +209,8 @@ LearnedRolloutResult simulate_learned(const SimulateOptions& o) {
   writer.finish();
   if (progress) progress->finish();
   for (double m : result.mse) result.mean_mse += m / static_cast<double>(result.mse.size());
-  log_info("wrote '", o.output(), "' (", info.frames, " frames of ", info.particles, " particles by ", model->type(), ", ",
+  log_info("wrote '", o.output(), "' (", info.frames, " frames of ", info.particles, " particles by ", model->type(),
+           evaluator ? " on " + std::to_string(sparse.size(0)) + " sparse particles + giorom_evaluator" : std::string(), ", ",
            result.run.seconds > 0 ? static_cast<double>(result.run.frames_written) / result.run.seconds : 0.0, " frames/s)");
   if (!result.mse.empty())
     log_info("rollout position MSE against '", o.initial(), "' over ", result.mse.size(), " predicted frames: mean ",

@@ -143,8 +143,20 @@ physml_cli_test(NAME cli.particles.train_evaluator COMMAND physml_cli train -mod
   OUTPUT "training giorom_evaluator \\([0-9]+ parameters\\) on 3 trajectories \\(2-D, 60 frames\\), validating on 1"
          "epoch 2  train loss [0-9.e+-]+  position MSE [0-9.e+-]+  relative error [0-9.e+-]+"
   CREATES ${par_dir}/ev/best.h5 ${par_dir}/ev/last.h5 ${par_dir}/ev/log.csv
-  PROPERTIES LABELS cli FIXTURES_REQUIRED "par_ensemble;par_b")
+  PROPERTIES LABELS cli FIXTURES_REQUIRED "par_ensemble;par_b" FIXTURES_SETUP par_ev)
 physml_cli_test(NAME cli.particles.evaluator_too_many_sparse_points EXIT 1 COMMAND physml_cli train -model giorom_evaluator
   -data "${par_dir}/e_*.h5" -output ${par_dir}/x -evaluator_sparse 26 -threads 1
   OUTPUT "physml train: error: EvaluatorTask: -evaluator_sparse 26 exceeds the 25 particles of '.*e_0.h5'"
   ABSENT ${par_dir}/x/last.h5 PROPERTIES LABELS cli FIXTURES_REQUIRED par_ensemble)
+
+# GIOROM's reduced-order rollout: the GNS on 8 sparse particles, the evaluator for all 25.
+physml_cli_test(NAME cli.particles.rollout_with_evaluator COMMAND physml_cli simulate -model ${par_dir}/gns/best.h5
+  -evaluator ${par_dir}/ev/best.h5 -evaluator_sparse 8 -initial ${par_dir}/b.h5 -output ${par_dir}/ev/pred.h5 -frames 20
+  -progress 0
+  OUTPUT "wrote '.*pred.h5' \\(21 frames of 25 particles by gns on 8 sparse particles [+] giorom_evaluator"
+         "rollout position MSE against '.*b.h5' over 15 predicted frames: mean [0-9.e+-]+, last [0-9.e+-]+"
+  CREATES ${par_dir}/ev/pred.h5 PROPERTIES LABELS cli FIXTURES_REQUIRED "par_gns;par_ev")
+physml_cli_test(NAME cli.particles.rollout_evaluator_not_an_evaluator EXIT 1 COMMAND physml_cli simulate
+  -model ${par_dir}/gns/best.h5 -evaluator ${par_dir}/gns/best.h5 -initial ${par_dir}/b.h5 -output ${par_dir}/x.h5 -frames 20
+  OUTPUT "physml simulate: error: -evaluator '.*best.h5' holds a model of type 'gns'; expected giorom_evaluator"
+  ABSENT ${par_dir}/x.h5 PROPERTIES LABELS cli FIXTURES_REQUIRED par_gns)

@@ -3,10 +3,14 @@
 #include "physml/core/interrupt.hpp"
 #include "physml/core/options.hpp"
 #include "physml/io/trajectory.hpp"
+#include "physml/mesh/sampling.hpp"
 #include "physml/operators/checkpoint.hpp"
+#include "physml/operators/giorom.hpp"
+#include "physml/operators/gns.hpp"
 #include "physml/operators/nclaw.hpp"
 #include "physml/simulators/mpm_diff.hpp"
 #include "physml/simulators/mpm_scene.hpp"
+#include "physml/simulators/particle_rollout.hpp"
 #include "test_util.hpp"
 
 #include <nlohmann/json.hpp>
@@ -293,4 +297,54 @@ TEST(Ensemble, BadOptionsNameTheKey) {
   auto scene = small_scene(s);
   EXPECT_THROW_MSG(sim::simulate_ensemble(scene, quiet("x.h5", 2).model("m.h5"), sim::EnsembleOptions().trajectories(2)),
                    "-trajectories simulates MPM scenes");
+}
+
+TEST(LearnedRollout, ReducedOrderRolloutIsTheEvaluatorOfTheSparseRollout) {
+  const auto dir = physml::test::scratch_dir();
+  Database d;
+  auto scene = small_scene(d);  // 61 particles, 2 materials
+  sim::simulate(scene, quiet(dir / "truth.h5", 9));
+  torch::manual_seed(2);
+  namespace ops = physml::operators;
+  auto gns = std::make_shared<ops::GNSImpl>(ops::GNSOptions()
+                                                .inputs(ops::ParticleInputOptions().dim(2).window(3).radius(0.2).materials(2))
+                                                .latent(8)
+                                                .steps(1)
+                                                .mlp_hidden(1));
+  auto ev = std::make_shared<ops::PointEvaluatorImpl>(ops::PointEvaluatorOptions().dim(2).grid(6).width(8));
+  ops::save((dir / "gns.h5").string(), *gns);
+  ops::save((dir / "ev.h5").string(), *ev);
+  auto o = quiet(dir / "pred.h5", 6)
+               .model((dir / "gns.h5").string())
+               .initial((dir / "truth.h5").string())
+               .evaluator((dir / "ev.h5").string())
+               .evaluator_sparse(20);
+  const auto r = sim::simulate_learned(o);
+  EXPECT_EQ(r.run.status, sim::SimulateResult::Status::complete);
+  ASSERT_EQ(r.mse.size(), 3u);  // frames 4, 5, 6
+  auto truth_reader = physml::io::TrajectoryReader::open((dir / "truth.h5").string());
+  const auto truth = truth_reader.read("positions", 0, 10);
+  const auto material = truth_reader.particle("material").reshape({-1}).to(torch::kLong);
+  auto pred = physml::io::TrajectoryReader::open((dir / "pred.h5").string());
+  EXPECT_EQ(pred.info().particles, 61);  // every particle, not the 20 stepped ones
+  const auto x = pred.read("positions", 0, 7);
+  EXPECT_TRUE(torch::equal(x.slice(0, 0, 4), truth.slice(0, 0, 4)));  // the window: copied
+  // By hand: the GNS steps the 20 farthest points of frame 0, the evaluator maps them to all.
+  const auto S = physml::mesh::farthest_point_sample(truth[0], 20, 0);
+  EXPECT_TRUE(torch::equal(S, sim::sparse_subset(truth[0], 20, "fps")));
+  auto window = truth.slice(0, 0, 4).index_select(1, S);
+  for (int k = 4; k <= 6; ++k) {
+    const auto stepped = sim::rollout_particles(*gns, window, material.index_select(0, S), 1)[0].to(torch::kDouble);
+    window = torch::cat({window.slice(0, 1), stepped.unsqueeze(0)});
+    torch::NoGradGuard ng;
+    const auto all = ev->evaluate(truth[0].index_select(0, S), stepped, truth[0]).to(torch::kDouble);
+    EXPECT_TRUE(torch::allclose(x[k], all, 1e-12, 1e-12)) << "frame " << k;
+    EXPECT_NEAR(r.mse[static_cast<size_t>(k - 4)], (all - truth[k]).pow(2).sum(1).mean().item<double>(), 1e-12);
+  }
+  // An evaluator of the wrong kind, too many sparse points: named.
+  EXPECT_THROW_MSG(sim::simulate_learned(quiet(dir / "bad.h5", 6).model(o.model()).initial(o.initial()).evaluator(o.model())),
+                   "holds a model of type 'gns'; expected giorom_evaluator");
+  EXPECT_THROW_MSG(
+      sim::simulate_learned(quiet(dir / "bad.h5", 6).model(o.model()).initial(o.initial()).evaluator(o.evaluator()).evaluator_sparse(62)),
+      "sparse_subset: 62 sparse points of 61: expected 1 .. 61");
 }

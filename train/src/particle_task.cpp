@@ -259,9 +259,7 @@ struct EvaluatorTask::Impl {
     const auto n = t.x.size(1);
     PHYSML_CHECK(o.sparse() <= n, "EvaluatorTask: -evaluator_sparse ", o.sparse(), " exceeds the ", n, " particles of '",
                  t.path, "'");
-    if (o.sampling() == "random")
-      return std::get<0>(mesh::random_sample(n, o.sparse(), static_cast<std::uint64_t>(index)).sort());
-    return mesh::farthest_point_sample(t.x[0], o.sparse(), 0);
+    return simulators::sparse_subset(t.x[0], o.sparse(), o.sampling(), static_cast<std::uint64_t>(index));
   }
 
   /// Position MSE (sum over axes, mean over the queries) of frame f of t; the queries' squared

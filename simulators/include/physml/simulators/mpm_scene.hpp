@@ -116,6 +116,14 @@ struct SimulateOptions {
   /// -initial FILE.h5: the Trajectory whose first W + 1 frames start a -model rollout (and
   /// whose later frames, if any, score it).
   TORCH_ARG(std::string, initial) = "";
+  /// -evaluator FILE.h5: with -model, GIOROM's reduced-order rollout: the model steps a sparse
+  /// subset of the particles (-evaluator_sparse, -evaluator_sampling, chosen on frame 0 by
+  /// sparse_subset), and this point evaluator (a giorom_evaluator Checkpoint, `physml train
+  /// -model giorom_evaluator`) gives every particle's position each frame. "" = the model steps
+  /// every particle.
+  TORCH_ARG(std::string, evaluator) = "";
+  TORCH_ARG(std::int64_t, evaluator_sparse) = 1000;
+  TORCH_ARG(std::string, evaluator_sampling) = "fps";
   /// (testing) raise SIGINT after this many frames are written in this run.
   TORCH_ARG(std::int64_t, test_interrupt_after) = 0;
 

@@ -13,6 +13,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace physml::simulators {
@@ -22,6 +23,12 @@ namespace physml::simulators {
 /// physml::Error naming the frame if a prediction becomes NaN or Inf.
 at::Tensor rollout_particles(operators::ParticleModel& model, const at::Tensor& window, const at::Tensor& material,
                              std::int64_t frames);
+
+/// The sparse subset of k of the points [N, d] on which GIOROM's stepper runs: "fps" (farthest
+/// points, greedy from point 0) or "random" (k distinct points drawn from `seed`, sorted). The
+/// one choice the evaluator's training (train::EvaluatorTask) and the reduced-order rollout
+/// share. Throws physml::Error for k outside 1 .. N or another sampling.
+at::Tensor sparse_subset(const at::Tensor& points, std::int64_t k, const std::string& sampling, std::uint64_t seed = 0);
 
 /// What simulate_learned measured.
 struct LearnedRolloutResult {
@@ -36,8 +43,10 @@ struct LearnedRolloutResult {
 /// options.initial() (a Trajectory file, e.g. of `physml simulate`), into options.output():
 /// frames 0 .. W copied, W + 1 .. options.frames() predicted; positions and velocities
 /// (x_k - x_{k-1}) / frame_dt per frame; resumable like `simulate` (the window is the resume
-/// state). Throws physml::Error for a model of another kind or dimension, a too short or
-/// missing initial file, fewer frames than the window.
+/// state). With options.evaluator(): the model steps sparse_subset(frame 0) of the particles
+/// and the evaluator maps their positions to every particle's each frame (GIOROM's reduced-order
+/// rollout; the output and the score hold all particles). Throws physml::Error for a model of
+/// another kind or dimension, a too short or missing initial file, fewer frames than the window.
 LearnedRolloutResult simulate_learned(const SimulateOptions& options);
 
 }  // namespace physml::simulators
