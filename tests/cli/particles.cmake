@@ -5,7 +5,7 @@ file(MAKE_DIRECTORY ${par_dir})
 set(par_scene -frames 20 -threads 1 -mpm_dim 2 -mpm_cells 16 -body0_lower 0.3,0.4 -body0_upper 0.6,0.7 -store kinematics
   -progress 0)
 physml_cli_test(NAME cli.particles.clean COMMAND ${CMAKE_COMMAND} -E rm -rf ${par_dir}/a.h5 ${par_dir}/b.h5 ${par_dir}/gns
-  ${par_dir}/giorom ${par_dir}/e_0.h5 ${par_dir}/e_1.h5 ${par_dir}/e_2.h5 ${par_dir}/ens ${par_dir}/ev ${par_dir}/mpi ABSENT ${par_dir}/a.h5 PROPERTIES LABELS cli FIXTURES_SETUP par_clean)
+  ${par_dir}/giorom ${par_dir}/e_0.h5 ${par_dir}/e_1.h5 ${par_dir}/e_2.h5 ${par_dir}/ens ${par_dir}/ev ${par_dir}/mpi ${par_dir}/example ABSENT ${par_dir}/a.h5 PROPERTIES LABELS cli FIXTURES_SETUP par_clean)
 physml_cli_test(NAME cli.particles.simulate_a COMMAND physml_cli simulate -output ${par_dir}/a.h5 ${par_scene}
   -body0_velocity 1,0.5 -body0_angular_velocity 2
   OUTPUT "wrote '.*a.h5' \\(21 frames of 25 particles" CREATES ${par_dir}/a.h5
@@ -160,3 +160,13 @@ physml_cli_test(NAME cli.particles.rollout_evaluator_not_an_evaluator EXIT 1 COM
   -model ${par_dir}/gns/best.h5 -evaluator ${par_dir}/gns/best.h5 -initial ${par_dir}/b.h5 -output ${par_dir}/x.h5 -frames 20
   OUTPUT "physml simulate: error: -evaluator '.*best.h5' holds a model of type 'gns'; expected giorom_evaluator"
   ABSENT ${par_dir}/x.h5 PROPERTIES LABELS cli FIXTURES_REQUIRED par_gns)
+
+# examples/particles/run.sh end to end at a tiny size: data, three trainings, two rollouts, the table.
+physml_cli_test(NAME cli.particles.example_smoke COMMAND ${CMAKE_COMMAND} -E env PHYSML=$<TARGET_FILE:physml_cli>
+  OUT=${par_dir}/example TRAJ=3 FRAMES=12 EPOCHS=1 GNS_LATENT=16 GNS_STEPS=1
+  ${PROJECT_SOURCE_DIR}/examples/particles/run.sh
+  OUTPUT "3 of 3 trajectories simulated in this run"
+         "[|] GNS, full graph \\(550 particles\\) [|] [0-9.e+-]+, [0-9.e+-]+ [|] [0-9.]+ [|]"
+         "[|] GIOROM, 137 sparse particles [+] evaluator [|] [0-9.e+-]+, [0-9.e+-]+ [|] [0-9.]+ [|]"
+  CREATES ${par_dir}/example/table.md ${par_dir}/example/rollout_giorom.h5 ${par_dir}/example/rollout_giorom_png/mpm_00000.png
+  PROPERTIES LABELS cli FIXTURES_REQUIRED par_clean)
