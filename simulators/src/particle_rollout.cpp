@@ -180,7 +180,11 @@ LearnedRolloutResult simulate_learned(const SimulateOptions& o) {
       prev = last.defined() ? last : (evaluator ? truth[W] : window[W]);
       window = torch::cat({window.slice(0, 1), stepped.unsqueeze(0)});
       x = full(stepped);
-      if (k < in.frames) result.mse.push_back((x - truth[k]).pow(2).sum(1).mean().item<double>());
+      if (k < in.frames) {
+        result.mse.push_back((x - truth[k]).pow(2).sum(1).mean().item<double>());
+        const auto still = truth[W] + static_cast<double>(k - W) * (truth[W] - truth[W - 1]);
+        result.baseline_mse.push_back((still - truth[k]).pow(2).sum(1).mean().item<double>());
+      }
     }
     last = x;
     const auto v = (x - prev) / (info.frame_dt > 0 ? info.frame_dt : 1.0);
@@ -209,12 +213,14 @@ LearnedRolloutResult simulate_learned(const SimulateOptions& o) {
   writer.finish();
   if (progress) progress->finish();
   for (double m : result.mse) result.mean_mse += m / static_cast<double>(result.mse.size());
+  for (double m : result.baseline_mse) result.mean_baseline_mse += m / static_cast<double>(result.baseline_mse.size());
   log_info("wrote '", o.output(), "' (", info.frames, " frames of ", info.particles, " particles by ", model->type(),
            evaluator ? " on " + std::to_string(sparse.size(0)) + " sparse particles + giorom_evaluator" : std::string(), ", ",
            result.run.seconds > 0 ? static_cast<double>(result.run.frames_written) / result.run.seconds : 0.0, " frames/s)");
   if (!result.mse.empty())
     log_info("rollout position MSE against '", o.initial(), "' over ", result.mse.size(), " predicted frames: mean ",
-             result.mean_mse, ", last ", result.mse.back());
+             result.mean_mse, ", last ", result.mse.back(), " (constant-velocity extrapolation of the window: mean ",
+             result.mean_baseline_mse, ", last ", result.baseline_mse.back(), ")");
   return result;
 }
 

@@ -340,7 +340,11 @@ TEST(LearnedRollout, ReducedOrderRolloutIsTheEvaluatorOfTheSparseRollout) {
     const auto all = ev->evaluate(truth[0].index_select(0, S), stepped, truth[0]).to(torch::kDouble);
     EXPECT_TRUE(torch::allclose(x[k], all, 1e-12, 1e-12)) << "frame " << k;
     EXPECT_NEAR(r.mse[static_cast<size_t>(k - 4)], (all - truth[k]).pow(2).sum(1).mean().item<double>(), 1e-12);
+    // The constant-velocity baseline: x_3 + (k - 3)(x_3 - x_2), every particle.
+    const auto still = truth[3] + static_cast<double>(k - 3) * (truth[3] - truth[2]);
+    EXPECT_NEAR(r.baseline_mse[static_cast<size_t>(k - 4)], (still - truth[k]).pow(2).sum(1).mean().item<double>(), 1e-15);
   }
+  EXPECT_GT(r.baseline_mse.back(), 0.0);
   // An evaluator of the wrong kind, too many sparse points: named.
   EXPECT_THROW_MSG(sim::simulate_learned(quiet(dir / "bad.h5", 6).model(o.model()).initial(o.initial()).evaluator(o.model())),
                    "holds a model of type 'gns'; expected giorom_evaluator");

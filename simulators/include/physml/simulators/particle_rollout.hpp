@@ -37,6 +37,10 @@ struct LearnedRolloutResult {
   /// that the initial file also holds (frames W+1 ..), and its mean.
   std::vector<double> mse;
   double mean_mse = 0;
+  /// The same for the constant-velocity extrapolation of the window, x_k = x_W + (k - W)
+  /// (x_W - x_{W-1}): the baseline a learned simulator has to beat to have learned anything.
+  std::vector<double> baseline_mse;
+  double mean_baseline_mse = 0;
 };
 
 /// The rollout options.model() (a gns/giorom Checkpoint) makes from the first W + 1 frames of
