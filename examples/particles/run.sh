@@ -6,26 +6,28 @@
 # environment variable (defaults: a smoke run of a few minutes on 2 cores):
 #   TRAJ (12 trajectories: all but the last two train, one validates, the last is the test),
 #   FRAMES (60), PPC (particles per cell and axis, 2), EPOCHS (2), GNS_LATENT (64), GNS_STEPS (4),
-#   SPARSE (fraction of the particles GIOROM steps, 0.25), THREADS (1), OUT (particles-output).
+#   SPARSE (fraction of the particles GIOROM steps, 0.25), MATERIAL (water|sand|plasticine|jelly),
+#   THREADS (1), OUT (particles-output).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 physml="${PHYSML:-$here/../../build/bin/physml}"
 [ -x "$physml" ] || { echo "run.sh: no physml at '$physml' (build it: ./scripts/build.sh --target physml_cli, or set PHYSML)" >&2; exit 1; }
 TRAJ=${TRAJ:-12} FRAMES=${FRAMES:-60} PPC=${PPC:-2} EPOCHS=${EPOCHS:-2} GNS_LATENT=${GNS_LATENT:-64}
 GNS_STEPS=${GNS_STEPS:-4} SPARSE=${SPARSE:-0.25} THREADS=${THREADS:-1} OUT=${OUT:-particles-output}
+MATERIAL=${MATERIAL:-water}
 [ "$TRAJ" -ge 3 ] || { echo "run.sh: TRAJ must be >= 3 (train, validation, test)" >&2; exit 1; }
 mkdir -p "$OUT/data"
 last=$((TRAJ - 1)) valid=$((TRAJ - 2))
 digits=${#last}
-file() { printf "%s/data/water_%0${digits}d.h5" "$OUT" "$1"; }
+file() { printf "%s/data/${MATERIAL}_%0${digits}d.h5" "$OUT" "$1"; }
 test_file=$(file "$last") valid_file=$(file "$valid")
 
-# 1. Data: one scene, TRAJ members with their own initial velocity (+-1 m/s) and spin (+-2 rad/s).
+# 1. Data: one scene (a block of MATERIAL), TRAJ members with their own initial velocity (+-1 m/s) and spin (+-2 rad/s).
 t0=$(date +%s.%N)
-"$physml" simulate -mpm_dim 2 -mpm_cells 32 -body0_material water -body0_lower 0.2,0.15 -body0_upper 0.55,0.55 \
+"$physml" simulate -mpm_dim 2 -mpm_cells 32 -body0_material "$MATERIAL" -body0_lower 0.2,0.15 -body0_upper 0.55,0.55 \
   -body0_particles_per_cell_axis "$PPC" -body0_velocity 0,0 -body0_angular_velocity 0 -mpm_substeps 10 \
   -store kinematics -trajectories "$TRAJ" -velocity_spread 1 -angular_velocity_spread 2 -frames "$FRAMES" \
-  -output "$OUT/data/water.h5" -threads "$THREADS" -progress 0 2>&1 | tee "$OUT/simulate.log"
+  -output "$OUT/data/$MATERIAL.h5" -threads "$THREADS" -progress 0 2>&1 | tee "$OUT/simulate.log"
 t1=$(date +%s.%N)
 particles=$(sed -n "s/.*frames of \([0-9]*\) particles.*/\1/p" "$OUT/simulate.log" | head -1)
 [ -n "$particles" ] || particles=$(sed -n "s/.*simulating [0-9]* of [0-9]* frames of \([0-9]*\) particles.*/\1/p" "$OUT/simulate.log" | head -1)
