@@ -58,7 +58,7 @@ roll rollout_gns -model "$OUT/gns/best.h5"
 roll rollout_giorom -model "$OUT/giorom/best.h5" -evaluator "$OUT/evaluator/best.h5" -evaluator_sparse "$sparse_n"
 
 mse() { sed -n "s/.*predicted frames: mean \([^,]*\), last \([^ ]*\).*/\1 \2/p" "$OUT/$1.log"; }
-baseline() { sed -n "s/.*extrapolation of the window: mean \([^,]*\), last \([^)]*\)).*/\1 \2/p" "$OUT/$1.log"; }
+baseline() { sed -n "s/.*with the mean training acceleration: mean \([^,]*\), last \([^)]*\)).*/\1 \2/p" "$OUT/$1.log"; }
 fps() { sed -n "s/.*, \([0-9.e+-]*\) frames\/s).*/\1/p" "$OUT/$1.log"; }
 mpm=$(/usr/bin/python3 -c "print(f'{($t1 - $t0) / ($TRAJ * ($FRAMES + 1)) * 1000:.2f}')")
 {
@@ -66,7 +66,7 @@ mpm=$(/usr/bin/python3 -c "print(f'{($t1 - $t0) / ($TRAJ * ($FRAMES + 1)) * 1000
   echo "|---|---|---|"
   echo "| MPM (ground truth, 10 substeps per frame, incl. output) | 0 | $mpm |"
   read -r m l <<<"$(baseline rollout_gns)"
-  echo "| constant velocity from the last two window frames (no learning) | $m, $l | - |"
+  echo "| the window extrapolated with the mean training acceleration (a network returning 0) | $m, $l | - |"
   read -r m l <<<"$(mse rollout_gns)"
   echo "| GNS, full graph ($particles particles) | $m, $l | $(/usr/bin/python3 -c "print(f'{1000 / $(fps rollout_gns):.2f}')") |"
   read -r m l <<<"$(mse rollout_giorom)"

@@ -99,6 +99,7 @@ LearnedRolloutResult simulate_learned(const SimulateOptions& o) {
     return evaluator->evaluate(reference.index_select(0, sparse), stepped, reference).to(torch::kDouble);
   };
   const auto stepped_material = evaluator ? material.index_select(0, sparse) : material;
+  const auto mean_acceleration = model->statistics().acc_mean.to(torch::kDouble).reshape({1, d});
 
   io::TrajectoryInfo info;
   info.simulator = model->type();
@@ -182,7 +183,8 @@ LearnedRolloutResult simulate_learned(const SimulateOptions& o) {
       x = full(stepped);
       if (k < in.frames) {
         result.mse.push_back((x - truth[k]).pow(2).sum(1).mean().item<double>());
-        const auto still = truth[W] + static_cast<double>(k - W) * (truth[W] - truth[W - 1]);
+        const double n = static_cast<double>(k - W);
+        const auto still = truth[W] + n * (truth[W] - truth[W - 1]) + 0.5 * n * (n + 1) * mean_acceleration;
         result.baseline_mse.push_back((still - truth[k]).pow(2).sum(1).mean().item<double>());
       }
     }
@@ -219,7 +221,7 @@ LearnedRolloutResult simulate_learned(const SimulateOptions& o) {
            result.run.seconds > 0 ? static_cast<double>(result.run.frames_written) / result.run.seconds : 0.0, " frames/s)");
   if (!result.mse.empty())
     log_info("rollout position MSE against '", o.initial(), "' over ", result.mse.size(), " predicted frames: mean ",
-             result.mean_mse, ", last ", result.mse.back(), " (constant-velocity extrapolation of the window: mean ",
+             result.mean_mse, ", last ", result.mse.back(), " (the window extrapolated with the mean training acceleration: mean ",
              result.mean_baseline_mse, ", last ", result.baseline_mse.back(), ")");
   return result;
 }

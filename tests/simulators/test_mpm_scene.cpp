@@ -312,6 +312,9 @@ TEST(LearnedRollout, ReducedOrderRolloutIsTheEvaluatorOfTheSparseRollout) {
                                                 .steps(1)
                                                 .mlp_hidden(1));
   auto ev = std::make_shared<ops::PointEvaluatorImpl>(ops::PointEvaluatorOptions().dim(2).grid(6).width(8));
+  const auto stats = ops::ParticleStatistics::of(
+      {physml::io::TrajectoryReader::open((dir / "truth.h5").string()).read("positions", 0, 10).to(torch::kDouble)});
+  gns->set_statistics(stats);  // a mean acceleration (gravity) for the baseline
   ops::save((dir / "gns.h5").string(), *gns);
   ops::save((dir / "ev.h5").string(), *ev);
   auto o = quiet(dir / "pred.h5", 6)
@@ -340,11 +343,13 @@ TEST(LearnedRollout, ReducedOrderRolloutIsTheEvaluatorOfTheSparseRollout) {
     const auto all = ev->evaluate(truth[0].index_select(0, S), stepped, truth[0]).to(torch::kDouble);
     EXPECT_TRUE(torch::allclose(x[k], all, 1e-12, 1e-12)) << "frame " << k;
     EXPECT_NEAR(r.mse[static_cast<size_t>(k - 4)], (all - truth[k]).pow(2).sum(1).mean().item<double>(), 1e-12);
-    // The constant-velocity baseline: x_3 + (k - 3)(x_3 - x_2), every particle.
-    const auto still = truth[3] + static_cast<double>(k - 3) * (truth[3] - truth[2]);
+    // The baseline: x_3 + n (x_3 - x_2) + mu n (n + 1) / 2, n = k - 3, every particle.
+    const double n = k - 3;
+    const auto still = truth[3] + n * (truth[3] - truth[2]) + 0.5 * n * (n + 1) * stats.acc_mean.to(torch::kDouble).reshape({1, 2});
     EXPECT_NEAR(r.baseline_mse[static_cast<size_t>(k - 4)], (still - truth[k]).pow(2).sum(1).mean().item<double>(), 1e-15);
   }
   EXPECT_GT(r.baseline_mse.back(), 0.0);
+  EXPECT_LT(stats.acc_mean[1].item<double>(), 0.0);  // gravity pulls along -y: the baseline used it
   // An evaluator of the wrong kind, too many sparse points: named.
   EXPECT_THROW_MSG(sim::simulate_learned(quiet(dir / "bad.h5", 6).model(o.model()).initial(o.initial()).evaluator(o.model())),
                    "holds a model of type 'gns'; expected giorom_evaluator");

@@ -37,8 +37,10 @@ struct LearnedRolloutResult {
   /// that the initial file also holds (frames W+1 ..), and its mean.
   std::vector<double> mse;
   double mean_mse = 0;
-  /// The same for the constant-velocity extrapolation of the window, x_k = x_W + (k - W)
-  /// (x_W - x_{W-1}): the baseline a learned simulator has to beat to have learned anything.
+  /// The same for the extrapolation of the window with the model's mean training acceleration
+  /// mu (its normalisation statistics): x_k = x_W + n (x_W - x_{W-1}) + mu n (n + 1) / 2,
+  /// n = k - W, which is what the model predicts when its network returns zero: the baseline a
+  /// learned simulator has to beat to have learned anything.
   std::vector<double> baseline_mse;
   double mean_baseline_mse = 0;
 };
