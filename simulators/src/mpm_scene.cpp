@@ -259,6 +259,7 @@ using detail::frame_file;
 SimulateResult simulate(const MPMScene& scene, const SimulateOptions& o) {
   PHYSML_CHECK(!o.output().empty(), "no output file: set -output FILE.h5");
   PHYSML_CHECK(o.frames() >= 1, "-frames ", o.frames(), ": expected at least 1");
+  PHYSML_CHECK(o.evaluator().empty(), "-evaluator applies to a learned rollout: set -model and -initial too");
   PHYSML_CHECK(!o.law_allow_inverted() || !o.law().empty(),
                "-law_allow_inverted applies to a trained law: set -law FILE.h5 too (the analytic laws always stop at J <= 0)");
   const auto parent = std::filesystem::absolute(o.output()).parent_path();
@@ -514,8 +515,10 @@ EnsembleResult simulate_ensemble(const MPMScene& scene, const SimulateOptions& o
         break;
       }
       ++counts[r.status == SimulateResult::Status::already_complete ? 1 : 0];
-    } catch (const Error& err) {
+    } catch (const std::exception& err) {  // any error: every rank must reach the collectives below
       failure = "trajectory " + std::to_string(k) + " of " + std::to_string(n) + " ('" + file + "'): " + err.what();
+    } catch (...) {
+      failure = "trajectory " + std::to_string(k) + " of " + std::to_string(n) + " ('" + file + "'): unknown error";
     }
   }
   // Collective end: the counts, the first interrupting signal, the lowest failing rank's message.

@@ -5,7 +5,7 @@ file(MAKE_DIRECTORY ${par_dir})
 set(par_scene -frames 20 -threads 1 -mpm_dim 2 -mpm_cells 16 -body0_lower 0.3,0.4 -body0_upper 0.6,0.7 -store kinematics
   -progress 0)
 physml_cli_test(NAME cli.particles.clean COMMAND ${CMAKE_COMMAND} -E rm -rf ${par_dir}/a.h5 ${par_dir}/b.h5 ${par_dir}/gns
-  ${par_dir}/giorom ${par_dir}/e_0.h5 ${par_dir}/e_1.h5 ${par_dir}/e_2.h5 ${par_dir}/ens ${par_dir}/ev ${par_dir}/mpi ${par_dir}/example ABSENT ${par_dir}/a.h5 PROPERTIES LABELS cli FIXTURES_SETUP par_clean)
+  ${par_dir}/giorom ${par_dir}/e_0.h5 ${par_dir}/e_1.h5 ${par_dir}/e_2.h5 ${par_dir}/ens ${par_dir}/ev ${par_dir}/mpi ${par_dir}/mpi_fail ${par_dir}/example ABSENT ${par_dir}/a.h5 PROPERTIES LABELS cli FIXTURES_SETUP par_clean)
 physml_cli_test(NAME cli.particles.simulate_a COMMAND physml_cli simulate -output ${par_dir}/a.h5 ${par_scene}
   -body0_velocity 1,0.5 -body0_angular_velocity 2
   OUTPUT "wrote '.*a.h5' \\(21 frames of 25 particles" CREATES ${par_dir}/a.h5
@@ -126,14 +126,27 @@ foreach(k 0 1 2)
     message(FATAL_ERROR "member ${k} differs between 2 ranks and 1 rank:\n${out}${err}")
   endif()
 endforeach()
-message("same members on 2 ranks and 1 rank: ok")
+# A member that fails on rank 1 only (its file exists with other settings): every rank ends,
+# the command fails naming it, the other members are written, the refused file is untouched.
+file(REMOVE_RECURSE ${DIR}/mpi_fail)
+file(MAKE_DIRECTORY ${DIR}/mpi_fail)
+file(COPY_FILE ${DIR}/e_0.h5 ${DIR}/mpi_fail/e_1.h5)
+file(SHA256 ${DIR}/mpi_fail/e_1.h5 before)
+execute_process(COMMAND ${MPIEXEC} --allow-run-as-root --oversubscribe -n 2 ${EXE} simulate -output ${DIR}/mpi_fail/e.h5 ${ARGS}
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 120)
+file(SHA256 ${DIR}/mpi_fail/e_1.h5 after)
+if(rc EQUAL 0 OR NOT "${out}${err}" MATCHES "error: trajectory 1 of 3 \\('[^']*e_1.h5'\\): Trajectory file" OR
+   NOT EXISTS ${DIR}/mpi_fail/e_2.h5 OR NOT before STREQUAL after)
+  message(FATAL_ERROR "a member failing on rank 1: exit ${rc}\n${out}${err}")
+endif()
+message("same members on 2 ranks and 1 rank: ok; a failure on rank 1 reported: ok")
 ]=])
 find_program(PHYSML_MPIEXEC NAMES mpirun mpiexec)
 if(PHYSML_MPIEXEC)
   physml_cli_test(NAME cli.particles.ensemble_mpi_same_as_serial COMMAND ${CMAKE_COMMAND} -DMPIEXEC=${PHYSML_MPIEXEC}
     -DEXE=$<TARGET_FILE:physml_cli> -DCHECK=$<TARGET_FILE:physml_trajectory_compare> -DDIR=${par_dir}
     "-DARGS=${par_ensemble}" -P ${par_ens_mpi}
-    OUTPUT "same members on 2 ranks and 1 rank: ok" PROPERTIES LABELS "cli;mpi" FIXTURES_REQUIRED par_ensemble)
+    OUTPUT "same members on 2 ranks and 1 rank: ok; a failure on rank 1 reported: ok" PROPERTIES LABELS "cli;mpi" FIXTURES_REQUIRED par_ensemble)
 endif()
 
 # GIOROM's point evaluator on the full-resolution frames of the ensemble.
@@ -170,3 +183,11 @@ physml_cli_test(NAME cli.particles.example_smoke COMMAND ${CMAKE_COMMAND} -E env
          "[|] GIOROM, 137 sparse particles [+] evaluator [|] [0-9.e+-]+, [0-9.e+-]+ [|] [0-9.]+ [|]"
   CREATES ${par_dir}/example/table.md ${par_dir}/example/rollout_giorom.h5 ${par_dir}/example/rollout_giorom_png/mpm_00000.png
   PROPERTIES LABELS cli FIXTURES_REQUIRED par_clean)
+physml_cli_test(NAME cli.particles.evaluator_needs_a_model EXIT 1 COMMAND physml_cli simulate -evaluator ${par_dir}/ev/best.h5
+  -output ${par_dir}/x.h5 ${par_scene}
+  OUTPUT "physml simulate: error: -evaluator applies to a learned rollout: set -model and -initial too" ABSENT ${par_dir}/x.h5
+  PROPERTIES LABELS cli)
+physml_cli_test(NAME cli.particles.train_and_valid_overlap EXIT 1 COMMAND physml_cli train -model gns -data "${par_dir}/e_*.h5"
+  -valid_data ${par_dir}/e_2.h5 -output ${par_dir}/x -threads 1
+  OUTPUT "physml train: error: ParticleTask: '.*e_2.h5' is listed twice \\(training and validation files\\)"
+  ABSENT ${par_dir}/x/last.h5 PROPERTIES LABELS cli FIXTURES_REQUIRED par_ensemble)

@@ -350,6 +350,23 @@ TEST(LearnedRollout, ReducedOrderRolloutIsTheEvaluatorOfTheSparseRollout) {
   }
   EXPECT_GT(r.baseline_mse.back(), 0.0);
   EXPECT_LT(stats.acc_mean[1].item<double>(), 0.0);  // gravity pulls along -y: the baseline used it
+  // Interrupted after 5 frames and resumed: the same file as the uninterrupted run.
+  auto o2 = o;
+  o2.output((dir / "pred2.h5").string());
+  EXPECT_EQ(sim::simulate_learned(sim::SimulateOptions(o2).test_interrupt_after(5)).run.status,
+            sim::SimulateResult::Status::interrupted);
+  EXPECT_EQ(sim::simulate_learned(o2).run.status, sim::SimulateResult::Status::complete);
+  auto resumed = physml::io::TrajectoryReader::open(o2.output());
+  EXPECT_TRUE(torch::equal(resumed.read("positions", 0, 7), x));
+  EXPECT_TRUE(torch::equal(resumed.read("velocities", 0, 7), pred.read("velocities", 0, 7)));
+  // An evaluator whose box does not hold the particles: refused before any file is written.
+  auto small = std::make_shared<ops::PointEvaluatorImpl>(
+      ops::PointEvaluatorOptions().dim(2).grid(6).width(8).lower({0.4, 0.0}).upper({1.0, 1.0}));
+  ops::save((dir / "small.h5").string(), *small);
+  EXPECT_THROW_MSG(sim::simulate_learned(sim::SimulateOptions(o).output((dir / "boxed.h5").string())
+                                             .evaluator((dir / "small.h5").string())),
+                   "outside the evaluator's box");
+  EXPECT_FALSE(std::filesystem::exists(dir / "boxed.h5.partial"));
   // An evaluator of the wrong kind, too many sparse points: named.
   EXPECT_THROW_MSG(sim::simulate_learned(quiet(dir / "bad.h5", 6).model(o.model()).initial(o.initial()).evaluator(o.model())),
                    "holds a model of type 'gns'; expected giorom_evaluator");

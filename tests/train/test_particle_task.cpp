@@ -114,6 +114,10 @@ TEST(ParticleTask, BadDataIsRefusedClearly) {
   tr::ParticleTask three({damped(dir, "three.h5", 4, 8, 10, 3)}, {});
   EXPECT_THROW_MSG(three.prepare(*gns), "the gns model is 2-D, the trajectories are 3-D");
   EXPECT_THROW_MSG(tr::ParticleTask({damped(dir, "a.h5", 5), damped(dir, "b3.h5", 6, 8, 10, 3)}, {}), "3-D particles");
+  // One file for training and validation (e.g. through an overlapping pattern), or twice.
+  const auto a = (dir / "a.h5").string();
+  EXPECT_THROW_MSG(tr::ParticleTask({(dir / "*.h5").string()}, {a}), "a.h5' is listed twice (training and validation files)");
+  EXPECT_THROW_MSG(tr::ParticleTask({a, (dir / "." / "a.h5").string()}, {}), "is listed twice (training and training files)");
 }
 
 // ---------------------------------------------------------------------------------------------

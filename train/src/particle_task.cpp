@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
 
 namespace physml::train {
 
@@ -88,7 +89,7 @@ std::vector<std::string> expand_patterns(const std::vector<std::string>& files, 
                                          const char* who = "ParticleTask") {
   std::vector<std::string> out;
   for (const auto& f : files) {
-    if (f.find_first_of("*?[") == std::string::npos) {
+    if (f.find_first_of("*?[") == std::string::npos || std::filesystem::exists(f)) {  // a literal path
       out.push_back(f);
       continue;
     }
@@ -103,13 +104,31 @@ std::vector<std::string> expand_patterns(const std::vector<std::string>& files, 
   return out;
 }
 
+/// Both lists expanded; a file listed twice, or for training and validation, is an error (an
+/// overlapping pattern would otherwise validate on training data without a word).
+void expand_file_lists(std::vector<std::string>& train, std::vector<std::string>& valid, const char* who) {
+  train = expand_patterns(train, "training", who);
+  valid = expand_patterns(valid, "validation", who);
+  std::map<std::string, std::string> seen;  // canonical path -> the list it came from
+  for (const auto* list : {&train, &valid})
+    for (const auto& f : *list) {
+      std::error_code ec;
+      auto key = std::filesystem::weakly_canonical(f, ec).string();
+      if (ec) key = f;
+      const char* where = list == &train ? "training" : "validation";
+      const auto it = seen.find(key);
+      PHYSML_CHECK(it == seen.end(), who, ": '", f, "' is listed twice (", it == seen.end() ? "" : it->second, " and ",
+                   where, " files); each trajectory may appear once");
+      seen.emplace(key, where);
+    }
+}
+
 }  // namespace
 
 ParticleTask::ParticleTask(std::vector<std::string> train, std::vector<std::string> valid, ParticleTaskOptions options)
     : impl_(std::make_unique<Impl>()) {
   impl_->o = options;
-  train = expand_patterns(train, "training");
-  valid = expand_patterns(valid, "validation");
+  expand_file_lists(train, valid, "ParticleTask");
   PHYSML_CHECK(!train.empty(), "ParticleTask: no training trajectories");
   for (const auto& p : train) impl_->train.push_back(Impl::read(p));
   for (const auto& p : valid) impl_->valid.push_back(Impl::read(p));
@@ -285,8 +304,7 @@ EvaluatorTask::EvaluatorTask(std::vector<std::string> train, std::vector<std::st
                "': expected fps or random");
   PHYSML_CHECK(I.o.sparse() >= 1 && I.o.queries() >= 0 && I.o.valid_every() >= 1,
                "EvaluatorTask: expected sparse >= 1, queries >= 0, valid_every >= 1");
-  train = expand_patterns(train, "training", "EvaluatorTask");
-  valid = expand_patterns(valid, "validation", "EvaluatorTask");
+  expand_file_lists(train, valid, "EvaluatorTask");
   PHYSML_CHECK(!train.empty(), "EvaluatorTask: no training trajectories");
   for (const auto& p : train) I.train.push_back(read_trajectory(p, "EvaluatorTask"));
   for (const auto& p : valid) I.valid.push_back(read_trajectory(p, "EvaluatorTask"));
@@ -365,7 +383,8 @@ Batch EvaluatorTask::batch(const std::vector<std::int64_t>& indices, std::uint64
     }
   }
   if (q == 0) return {input, torch::empty({input.size(0), 0}, torch::kLong)};
-  // Trajectories with fewer than q particles keep them all: pad by repeating (same mean weight).
+  // Trajectories with fewer than q particles keep them all, padded to the batch's width by
+  // repeating them cyclically (so the first ones count slightly more in that sample's mean).
   const auto width = std::max_element(queries.begin(), queries.end(), [](const at::Tensor& a, const at::Tensor& c) {
                        return a.size(0) < c.size(0);
                      })->size(0);

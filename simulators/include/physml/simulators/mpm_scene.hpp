@@ -153,7 +153,8 @@ SimulateResult simulate(const MPMScene& scene, const SimulateOptions& options);
 /// Settings of simulate_ensemble(): several trajectories of one scene with random initial motions
 /// (GNS/GIOROM training data: "several trajectories each with random initial velocities").
 struct EnsembleOptions {
-  /// -trajectories N: members of the ensemble (1 = simulate() alone).
+  /// -trajectories N: members of the ensemble (`physml simulate` runs simulate() alone for
+  /// N = 1 without spreads; simulate_ensemble() itself always writes OUTPUT_<k>.h5).
   TORCH_ARG(std::int64_t, trajectories) = 1;
   /// -velocity_spread S: every body's initial velocity plus U(-S, S) per component [m/s].
   TORCH_ARG(double, velocity_spread) = 0;
@@ -188,7 +189,8 @@ struct EnsembleResult {
 /// member's file depends only on (scene, seed, k), whatever the rank count; a rerun skips
 /// complete members and resumes partial ones. Stops at the first interrupted member (status
 /// interrupted on every rank). Collective: a failure on any rank (bad scene, failed step, full
-/// disk) is thrown on every rank with the failing member named.
+/// disk) is thrown on every rank with the failing member named, once every rank has finished
+/// its members (a failing rank stops at its failure; the others run on to the end).
 EnsembleResult simulate_ensemble(const MPMScene& scene, const SimulateOptions& options, const EnsembleOptions& ensemble,
                                  MPI_Comm comm = PETSC_COMM_WORLD);
 
