@@ -28,6 +28,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <type_traits>
 
 namespace {
 
@@ -127,55 +128,31 @@ const char* const kParticleTrainerTitle = "Trainer with -model gns|giorom|giorom
 using physml::cli::split_list;
 
 /// -model gns | giorom: a learned particle simulator on Trajectory files of physml simulate
-/// (train::ParticleTask through train::Trainer).
-/// -model giorom_evaluator: GIOROM's point evaluator on the full-resolution frames of Trajectory
-/// files (train::EvaluatorTask through train::Trainer).
-int run_train_evaluator(const Options& opt, const std::string& data, const std::string& valid, const std::string& resume,
-                        const std::string& device, const physml::OptionsRecorder& recorder) {
+/// (train::ParticleTask); -model giorom_evaluator: GIOROM's point evaluator on their
+/// full-resolution frames (train::EvaluatorTask); both through the one train::Trainer with GNS's
+/// defaults. `Task` reads its options; the two metrics name what the final line prints.
+template <class Task, class TaskOptions>
+int run_train_trajectories(const Options& opt, const std::string& type, const std::string& data, const std::string& valid,
+                           const std::string& resume, const std::string& device, const physml::OptionsRecorder& recorder,
+                           const char* metric1, const char* label1, const char* metric2, const char* label2) {
   auto t = physml::train::particle_trainer_options().set_from_options(opt, kParticleTrainerTitle);
-  const auto task_options = physml::train::EvaluatorTaskOptions().set_from_options(opt);
-  physml::seed_everything(t.seed());
-  auto model = physml::operators::create_from_options("giorom_evaluator", opt, {});
-  model->to(c10::Device(device));
-  physml::check_no_unused_options();
-  physml::train::EvaluatorTask task(split_list(data), split_list(valid), task_options);
-  physml::train::Trainer trainer(model, t);
-  const auto nparams = prepare_trainer(trainer, *model, resume, recorder);
-  physml::log_info("training giorom_evaluator (", nparams, " parameters) on ", task.train_trajectories(), " trajectories (",
-                   task.dim(), "-D, ", task.size(), " frames), validating on ", task.valid_trajectories());
-  auto records = trainer.fit(task);
-  if (trainer.rank() != 0) return 0;
-  if (!records.empty()) {
-    const auto& r = records.back();
-    std::printf("epoch %lld  train loss %.4e  position MSE %.4e  relative error %.4e  (best %.4e)\n",
-                static_cast<long long>(r.epoch), r.train_loss, r.metric("position_mse"), r.metric("relative_error"),
-                trainer.best_validation());
-  }
-  std::printf("model: %s/best.h5, %s/last.h5; log: %s/log.csv, %s/loss.png\n", t.output_dir().c_str(),
-              t.output_dir().c_str(), t.output_dir().c_str(), t.output_dir().c_str());
-  return 0;
-}
-
-int run_train_particles(const Options& opt, const std::string& type, const std::string& data, const std::string& valid,
-                        const std::string& resume, const std::string& device, const physml::OptionsRecorder& recorder) {
-  auto t = physml::train::particle_trainer_options().set_from_options(opt, kParticleTrainerTitle);
-  const auto task_options = physml::train::ParticleTaskOptions().set_from_options(opt);
+  const auto task_options = TaskOptions().set_from_options(opt);
   physml::seed_everything(t.seed());
   auto model = physml::operators::create_from_options(type, opt, {});
   model->to(c10::Device(device));
   physml::check_no_unused_options();
-  physml::train::ParticleTask task(split_list(data), split_list(valid), task_options);
+  Task task(split_list(data), split_list(valid), task_options);
   physml::train::Trainer trainer(model, t);
   const auto nparams = prepare_trainer(trainer, *model, resume, recorder);
   physml::log_info("training ", type, " (", nparams, " parameters) on ", task.train_trajectories(), " trajectories (",
-                   task.dim(), "-D), validating on ", task.valid_trajectories());
+                   task.dim(), "-D", std::is_same_v<Task, physml::train::EvaluatorTask> ? ", " + std::to_string(task.size()) + " frames" : "",
+                   "), validating on ", task.valid_trajectories());
   auto records = trainer.fit(task);
   if (trainer.rank() != 0) return 0;  // rank 0 prints (and writes)
   if (!records.empty()) {
     const auto& r = records.back();
-    std::printf("epoch %lld  train loss %.4e  one-step MSE %.4e  rollout MSE %.4e  (best %.4e)\n",
-                static_cast<long long>(r.epoch), r.train_loss, r.metric("one_step_mse"), r.metric("rollout_mse"),
-                trainer.best_validation());
+    std::printf("epoch %lld  train loss %.4e  %s %.4e  %s %.4e  (best %.4e)\n", static_cast<long long>(r.epoch), r.train_loss,
+                label1, r.metric(metric1), label2, r.metric(metric2), trainer.best_validation());
   }
   std::printf("model: %s/best.h5, %s/last.h5; log: %s/log.csv, %s/loss.png\n", t.output_dir().c_str(),
               t.output_dir().c_str(), t.output_dir().c_str(), t.output_dir().c_str());
@@ -240,8 +217,13 @@ int run_train(const std::vector<std::string>& args) {
   PHYSML_CHECK(!out.empty(), "missing required option -output (a directory)");
   PHYSML_CHECK(!std::filesystem::exists(out) || std::filesystem::is_directory(out), "-output '", out,
                "' is a file; expected a directory (for last.h5, best.h5, log.csv)");
-  if (type == "giorom_evaluator") return run_train_evaluator(opt, data, valid_data, resume, device, recorder);
-  if (particles) return run_train_particles(opt, type, data, valid_data, resume, device, recorder);
+  if (type == "giorom_evaluator")
+    return run_train_trajectories<physml::train::EvaluatorTask, physml::train::EvaluatorTaskOptions>(
+        opt, type, data, valid_data, resume, device, recorder, "position_mse", "position MSE", "relative_error",
+        "relative error");
+  if (particles)
+    return run_train_trajectories<physml::train::ParticleTask, physml::train::ParticleTaskOptions>(
+        opt, type, data, valid_data, resume, device, recorder, "one_step_mse", "one-step MSE", "rollout_mse", "rollout MSE");
   if (type == "dcdm") return run_train_dcdm(opt, data, resume, device, recorder);
   if (type.rfind("nclaw", 0) == 0) return run_train_nclaw(opt, type, data, resume, device, recorder);
 
