@@ -249,6 +249,17 @@ bad_input(simulate_dim_out_of_range OUTPUT "physml simulate: error: option -mpm_
   COMMAND simulate -output ${D}/out.h5 -frames 2 -mpm_dim 4)
 bad_input(simulate_over_dataset OUTPUT "physml simulate: error: .*darcy.h5.*holds format 'physml.dataset', expected 'physml.trajectory'"
   COMMAND simulate -output ${D}/darcy.h5 -frames 2 -mpm_dim 2 -mpm_cells 16 -threads 1)
+bad_input(simulate_negative_velocity_spread OUTPUT "physml simulate: error: -velocity_spread -1: expected a finite value >= 0"
+  ABSENT ${D}/out_0.h5 COMMAND simulate -output ${D}/out.h5 -frames 2 -mpm_dim 2 -mpm_cells 16 -trajectories 2 -velocity_spread -1)
+bad_input(simulate_zero_trajectories OUTPUT "physml simulate: error: option -trajectories = 0 is out of range"
+  COMMAND simulate -output ${D}/out.h5 -frames 2 -mpm_dim 2 -mpm_cells 16 -trajectories 0)
+bad_input(simulate_evaluator_without_model OUTPUT
+  "physml simulate: error: -evaluator applies to a learned rollout: set -model and -initial too"
+  COMMAND simulate -evaluator ${D}/run/last.h5 -output ${D}/out.h5 -frames 2 -mpm_dim 2 -mpm_cells 16 -threads 1)
+bad_input(train_particles_pattern_matches_nothing OUTPUT "physml train: error: ParticleTask: training pattern '.*nothing_[*].h5' matches no file"
+  COMMAND train -model gns -data "${D}/nothing_*.h5" -output ${D}/out -threads 1)
+bad_input(train_evaluator_on_a_dataset OUTPUT "physml train: error: .*darcy.h5.*physml.dataset.*physml.trajectory"
+  COMMAND train -model giorom_evaluator -data ${D}/darcy.h5 -output ${D}/out -threads 1)
 bad_input(simulate_read_only_directory OUTPUT "physml simulate: error: .*/proc/physml_bad_input.h5"
   ABSENT /proc/physml_bad_input.h5 COMMAND simulate -output /proc/physml_bad_input.h5 -frames 2 -mpm_dim 2 -mpm_cells 16)
 

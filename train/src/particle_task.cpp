@@ -104,11 +104,10 @@ std::vector<std::string> expand_patterns(const std::vector<std::string>& files, 
   return out;
 }
 
-/// Both lists expanded; a file listed twice, or for training and validation, is an error (an
-/// overlapping pattern would otherwise validate on training data without a word).
-void expand_file_lists(std::vector<std::string>& train, std::vector<std::string>& valid, const char* who) {
-  train = expand_patterns(train, "training", who);
-  valid = expand_patterns(valid, "validation", who);
+/// A file listed twice, or for training and validation, is an error (an overlapping pattern
+/// would otherwise validate on training data without a word). After the files were read, so
+/// that a file of the wrong kind is reported as that first.
+void check_listed_once(const std::vector<std::string>& train, const std::vector<std::string>& valid, const char* who) {
   std::map<std::string, std::string> seen;  // canonical path -> the list it came from
   for (const auto* list : {&train, &valid})
     for (const auto& f : *list) {
@@ -128,10 +127,12 @@ void expand_file_lists(std::vector<std::string>& train, std::vector<std::string>
 ParticleTask::ParticleTask(std::vector<std::string> train, std::vector<std::string> valid, ParticleTaskOptions options)
     : impl_(std::make_unique<Impl>()) {
   impl_->o = options;
-  expand_file_lists(train, valid, "ParticleTask");
+  train = expand_patterns(train, "training");
+  valid = expand_patterns(valid, "validation");
   PHYSML_CHECK(!train.empty(), "ParticleTask: no training trajectories");
   for (const auto& p : train) impl_->train.push_back(Impl::read(p));
   for (const auto& p : valid) impl_->valid.push_back(Impl::read(p));
+  check_listed_once(train, valid, "ParticleTask");
   impl_->d = impl_->train[0].x.size(2);
   for (const auto* set : {&impl_->train, &impl_->valid})
     for (const auto& t : *set)
@@ -304,10 +305,12 @@ EvaluatorTask::EvaluatorTask(std::vector<std::string> train, std::vector<std::st
                "': expected fps or random");
   PHYSML_CHECK(I.o.sparse() >= 1 && I.o.queries() >= 0 && I.o.valid_every() >= 1,
                "EvaluatorTask: expected sparse >= 1, queries >= 0, valid_every >= 1");
-  expand_file_lists(train, valid, "EvaluatorTask");
+  train = expand_patterns(train, "training", "EvaluatorTask");
+  valid = expand_patterns(valid, "validation", "EvaluatorTask");
   PHYSML_CHECK(!train.empty(), "EvaluatorTask: no training trajectories");
   for (const auto& p : train) I.train.push_back(read_trajectory(p, "EvaluatorTask"));
   for (const auto& p : valid) I.valid.push_back(read_trajectory(p, "EvaluatorTask"));
+  check_listed_once(train, valid, "EvaluatorTask");
   I.d = I.train[0].x.size(2);
   for (const auto* set : {&I.train, &I.valid})
     for (const auto& t : *set) {
