@@ -40,6 +40,13 @@ std::string damped(const std::filesystem::path& dir, const std::string& name, st
   return path;
 }
 
+/// The particle trainer's defaults for a short test run at a constant learning rate.
+tr::TrainerOptions short_run(std::int64_t epochs, std::int64_t batch, double lr) {
+  tr::ScheduleOptions s;
+  s.lr = lr;
+  return tr::particle_trainer_options().epochs(epochs).batch_size(batch).verbose(false).schedule(s);
+}
+
 ops::ParticleInputOptions inputs(double noise) {
   return ops::ParticleInputOptions().dim(2).window(3).radius(0.15).materials(1).embedding(2).noise(noise);
 }
@@ -92,11 +99,7 @@ TEST(ParticleTask, GNSLearnsADampedMotion) {
   tr::ParticleTask task(train, {valid}, tr::ParticleTaskOptions().valid_frames(6));
   torch::manual_seed(1);
   auto gns = std::make_shared<ops::GNSImpl>(ops::GNSOptions().inputs(inputs(0)).latent(16).steps(1).mlp_hidden(1));
-  tr::Trainer trainer(gns, tr::particle_trainer_options().epochs(12).batch_size(4).verbose(false).schedule([] {
-    tr::ScheduleOptions s;
-    s.lr = 3e-3;
-    return s;
-  }()));
+  tr::Trainer trainer(gns, short_run(12, 4, 3e-3));
   const auto records = trainer.fit(task);
   ASSERT_EQ(records.size(), 12u);
   const double first = records.front().metric("one_step_mse"), last = records.back().metric("one_step_mse");
@@ -204,11 +207,7 @@ TEST(EvaluatorTask, TrainingBeatsTheSplatInterpolationOnAHeldOutTrajectory) {
   // The untrained evaluator is the splat interpolation: some error, far below no motion at all.
   EXPECT_GT(untrained.at("relative_error"), 0.02);
   EXPECT_LT(untrained.at("relative_error"), 0.8);
-  tr::Trainer trainer(ev, tr::particle_trainer_options().epochs(25).batch_size(4).verbose(false).schedule([] {
-    tr::ScheduleOptions s;
-    s.lr = 3e-3;
-    return s;
-  }()));
+  tr::Trainer trainer(ev, short_run(25, 4, 3e-3));
   const auto records = trainer.fit(task);
   ASSERT_EQ(records.size(), 25u);
   const double after = records.back().metric("position_mse");

@@ -358,17 +358,19 @@ void EvaluatorTask::prepare(operators::Model& model) {
   const auto& eo = ev.options();
   PHYSML_CHECK(eo.dim() == impl_->d, "EvaluatorTask: the giorom_evaluator model is ", eo.dim(), "-D, the trajectories are ",
                impl_->d, "-D");
-  for (const auto* set : {&impl_->train, &impl_->valid})
-    for (const auto& t : *set)
-      for (std::int64_t a = 0; a < impl_->d; ++a) {
-        const double lo = eo.lower().empty() ? 0.0 : eo.lower()[static_cast<size_t>(a)];
-        const double hi = eo.upper().empty() ? 1.0 : eo.upper()[static_cast<size_t>(a)];
-        const auto c = t.x[0].select(1, a);
-        const double mn = c.min().item<double>(), mx = c.max().item<double>();
-        PHYSML_CHECK(mn >= lo && mx <= hi, "EvaluatorTask: the reference positions of '", t.path, "' on axis ", a, " span ",
-                     mn, " .. ", mx, ", outside the evaluator's box ", lo, " .. ", hi,
-                     " (set -giorom_evaluator_lower / -giorom_evaluator_upper)");
+  // The evaluator's own checks (box, shapes), once per trajectory now rather than at the first batch.
+  torch::NoGradGuard ng;
+  const auto& I = *impl_;
+  for (const auto* set : {&I.train, &I.valid})
+    for (size_t k = 0; k < set->size(); ++k) {
+      const auto& t = (*set)[k];
+      const auto X = t.x[0], S = (set == &I.train ? I.sparse_train : I.sparse_valid)[k];
+      try {
+        ev.evaluate(X.index_select(0, S), X.index_select(0, S), X);
+      } catch (const Error& e) {
+        PHYSML_THROW("EvaluatorTask: '", t.path, "': ", e.what(), " (set -giorom_evaluator_lower / -giorom_evaluator_upper)");
       }
+    }
 }
 
 Batch EvaluatorTask::batch(const std::vector<std::int64_t>& indices, std::uint64_t seed) const {
