@@ -41,7 +41,14 @@ int run_solve(const std::vector<std::string>& args) {
   PHYSML_CHECK(std::filesystem::exists(path), "system file '", path, "' does not exist");
   physml::solvers::register_petsc_types();
 
-  physml::solvers::LinearSystem system = physml::solvers::load_linear_system(path);
+  // On several ranks (mpirun -n R physml solve ...) the system is read distributed by rows and
+  // every solver runs on all ranks (a DCDM network on the field gathered to rank 0:
+  // solvers/linear/gathered_operator.hpp); rank 0 prints and writes the files.
+  int rank = 0, ranks = 1;
+  MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
+  MPI_Comm_size(PETSC_COMM_WORLD, &ranks);
+  const bool root = rank == 0;
+  physml::solvers::LinearSystem system = physml::solvers::load_linear_system(path, PETSC_COMM_WORLD);
   struct Release {  // the system and x are freed on every path out, thrown errors included
     physml::solvers::LinearSystem& s;
     ~Release() { s.destroy(); }
@@ -57,11 +64,17 @@ int run_solve(const std::vector<std::string>& args) {
   if (!prefixed) names.push_back("");
   PetscInt n;
   PHYSML_PETSC(MatGetSize(A, &n, nullptr));
-  std::printf("system      %s (%ld unknowns)\n", path.c_str(), static_cast<long>(n));
+  if (root) {
+    if (ranks > 1) std::printf("system      %s (%ld unknowns on %d ranks)\n", path.c_str(), static_cast<long>(n), ranks);
+    else std::printf("system      %s (%ld unknowns)\n", path.c_str(), static_cast<long>(n));
+  }
   std::vector<physml::solvers::SolveReport> reports;
   int status = 0;
   for (const auto& name : names) {
     const auto r = physml::solvers::run_solve(A, b, x, prefixed ? name + "_" : "");
+    if (!r.converged()) status = 2;
+    reports.push_back(r);
+    if (!root) continue;
     std::printf("solver      %s: %s + %s\n", r.label.c_str(), r.ksp_type.c_str(), r.pc_type.c_str());
     std::printf("iterations  %ld (%s)\n", static_cast<long>(r.iterations), KSPConvergedReasons[r.reason]);
     std::printf("setup       %.4f s\nsolve       %.4f s\n", r.setup_seconds, r.solve_seconds);
@@ -70,9 +83,8 @@ int run_solve(const std::vector<std::string>& args) {
       const double r0 = !r.history.empty() && r.history[0] > 0 ? r.history[0] : 1.0;  // b = 0
       for (std::size_t i = 0; i < r.history.size(); ++i) std::printf("  %4zu  %.6e\n", i, r.history[i] / r0);
     }
-    if (!r.converged()) status = 2;
-    reports.push_back(r);
   }
+  if (!root) return status;
   if (!history_csv.empty()) physml::solvers::write_history_csv(history_csv, reports);
   if (!plot.empty()) {
     physml::solvers::write_history_png(plot, reports);
@@ -95,7 +107,10 @@ PHYSML_COMMAND({"solve", "solve a linear system (PETSc binary or HDF5) with any 
                 "  -ksp_type fcg -ksp_fcg_mmax 2 -ksp_fcg_truncation_type standard -pc_type dcdm -pc_dcdm_model net.h5\n"
                 "The norm is the unpreconditioned residual unless -ksp_norm_type says otherwise.\n"
                 "Prints iterations, setup and solve seconds and the residual history; exits 2 if\n"
-                "the solver did not converge.",
+                "the solver did not converge.\n"
+                "On several ranks (mpirun -n R physml solve ...) the system is read distributed by rows\n"
+                "and every solver runs distributed; a DCDM or physml PC network runs on the field\n"
+                "gathered to rank 0 (the iterations are those of one rank). Rank 0 prints and writes.",
                 run_solve});
 
 }  // namespace

@@ -10,11 +10,17 @@
 //   bad_input_fixtures random OUT BYTES             pseudo-random bytes (fixed seed)
 //   bad_input_fixtures system OUT N KIND            a 1-D Laplacian system of N rows (physml.linear_system);
 //                                                   KIND ok | nan | nonsquare | column | rhs
+//   bad_input_fixtures poisson2d OUT N              the N x N cell-centred 5-point Poisson system (Dirichlet
+//                                                   walls) with a smooth right-hand side (good input, for solves)
+//   bad_input_fixtures dcdm_model OUT SEED          an untrained 2-D DCDM network (operators::save), seeded
 #include "physml/core/error.hpp"
 #include "physml/io/hdf5.hpp"
+#include "physml/operators/checkpoint.hpp"
+#include "physml/operators/dcdm_net.hpp"
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -67,6 +73,39 @@ void linear_system(const std::string& out, std::int64_t n, const std::string& ki
   f.write("A/col_idx", torch::tensor(col, torch::kLong));
   f.write("A/values", torch::tensor(val, torch::kDouble));
   f.write("b", torch::ones({kind == "rhs" ? n - 1 : n}, torch::kDouble));
+  f.commit();
+}
+
+void poisson2d(const std::string& out, std::int64_t n) {
+  std::vector<std::int64_t> row_ptr{0}, col;
+  std::vector<double> val, b;
+  for (std::int64_t j = 0; j < n; ++j)
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::int64_t nb[4][2] = {{i, j - 1}, {i - 1, j}, {i + 1, j}, {i, j + 1}};
+      for (int k = 0; k < 2; ++k)
+        if (nb[k][0] >= 0 && nb[k][1] >= 0) {
+          col.push_back(nb[k][1] * n + nb[k][0]);
+          val.push_back(-1.0);
+        }
+      col.push_back(j * n + i);
+      val.push_back(4.0);
+      for (int k = 2; k < 4; ++k)
+        if (nb[k][0] < n && nb[k][1] < n) {
+          col.push_back(nb[k][1] * n + nb[k][0]);
+          val.push_back(-1.0);
+        }
+      row_ptr.push_back(static_cast<std::int64_t>(col.size()));
+      const double x = (i + 0.5) / n, y = (j + 0.5) / n;
+      b.push_back(std::sin(M_PI * x) * std::sin(2 * M_PI * y) + 0.3 * x);
+    }
+  auto f = H5File::create(out);
+  physml::io::stamp_file(f, "physml.linear_system", 1);
+  f.set_attribute("/", "rows", n * n);
+  f.set_attribute("/", "cols", n * n);
+  f.write("A/row_ptr", torch::tensor(row_ptr, torch::kLong));
+  f.write("A/col_idx", torch::tensor(col, torch::kLong));
+  f.write("A/values", torch::tensor(val, torch::kDouble));
+  f.write("b", torch::tensor(b, torch::kDouble));
   f.commit();
 }
 
@@ -126,6 +165,16 @@ int run(const std::vector<std::string>& a) {
   }
   if (op == "system" && a.size() == 4) {
     linear_system(a[1], std::stoll(a[2]), a[3]);
+    return 0;
+  }
+  if (op == "poisson2d" && a.size() == 3) {
+    poisson2d(a[1], std::stoll(a[2]));
+    return 0;
+  }
+  if (op == "dcdm_model" && a.size() == 3) {
+    torch::manual_seed(std::stoull(a[2]));
+    physml::operators::DCDMNet net(physml::operators::DCDMNetOptions(2));
+    physml::operators::save(a[1], *net);
     return 0;
   }
   PHYSML_THROW("bad_input_fixtures: unknown operation or wrong argument count: ", op, " (", a.size(), " arguments)");

@@ -7,6 +7,7 @@
 #include "petsc_types_impl.hpp"
 #include "physml/core/error.hpp"
 #include "physml/core/options_reader.hpp"
+#include "physml/solvers/linear/gathered_operator.hpp"
 #include "physml/operators/registry.hpp"
 
 #include <petsc/private/kspimpl.h>
@@ -74,10 +75,8 @@ void prepare_operator(KSP ksp, KSPDCDM* d) {
     const int dim = std::stoi(model->config().at("dim"));
     DM dm = nullptr;
     if (ksp->dm) dm = ksp->dm;
-    auto net = std::make_shared<NetworkDirection>(model, resolve_dcdm_grid(dim, M, d->grid_option, dm));
-    net->set_mask(solid_mask_from_matrix(A));
-    if (d->input_scale == "grid") net->set_input_scale(net->grid_input_scale());
-    d->direction = net;
+    // On several ranks the network runs on the field gathered to rank 0 (gathered_operator.hpp).
+    d->direction = network_direction_for(model, resolve_dcdm_grid(dim, M, d->grid_option, dm), A, dm, d->input_scale);
     d->direction_from_options = true;
   }
   PHYSML_CHECK(d->direction, "KSP dcdm: no direction operator; give -ksp_dcdm_model FILE");

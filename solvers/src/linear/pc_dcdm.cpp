@@ -6,6 +6,7 @@
 #include "petsc_types_impl.hpp"
 #include "physml/core/error.hpp"
 #include "physml/core/options_reader.hpp"
+#include "physml/solvers/linear/gathered_operator.hpp"
 #include "physml/operators/registry.hpp"
 
 #include <petsc/private/pcimpl.h>
@@ -35,10 +36,9 @@ PetscErrorCode PCSetUp_DCDM(PC pc) {
       PHYSML_CHECK(M == N, "PC dcdm: the matrix is ", M, " x ", N, "; expected a square matrix");
       auto model = cached_dcdm_model(d->model_path);
       const int dim = std::stoi(model->config().at("dim"));
-      auto net = std::make_shared<NetworkDirection>(model, resolve_dcdm_grid(dim, M, d->grid_option, pc->dm));
-      net->set_mask(solid_mask_from_matrix(pc->pmat));
-      if (d->input_scale == "grid") net->set_input_scale(net->grid_input_scale());
-      d->direction = net;
+      // On several ranks the network runs on the field gathered to rank 0 (gathered_operator.hpp).
+      d->direction = network_direction_for(model, resolve_dcdm_grid(dim, M, d->grid_option, pc->dm), pc->pmat, pc->dm,
+                                           d->input_scale);
       d->from_options = true;
     }
   });

@@ -7,6 +7,7 @@
 #include "physml/core/error.hpp"
 #include "physml/core/options_reader.hpp"
 #include "physml/operators/registry.hpp"
+#include "physml/solvers/linear/gathered_operator.hpp"
 #include "physml/solvers/linear/model_operator.hpp"
 
 #include <petsc/private/pcimpl.h>
@@ -58,6 +59,8 @@ void set_up(PC pc) {
     o.input_rms = d->input_rms;
     o.dtype = d->dtype == "float64" ? c10::kDouble : c10::kFloat;
     d->op = std::make_shared<ModelOperator>(model, o);
+    // On several ranks the model runs on the residual gathered to rank 0 (gathered_operator.hpp).
+    if (object_ranks((PetscObject)pc->pmat) > 1) d->op = std::make_shared<GatheredOperator>(d->op, dm, PetscObjectComm((PetscObject)pc->pmat));
     d->from_options = true;
   }
   const PetscInt rows = d->op->rows(), cols = d->op->cols();

@@ -1,5 +1,6 @@
 #include "physml/solvers/linear/system_io.hpp"
 
+#include "physml/core/collective.hpp"
 #include "physml/core/error.hpp"
 #include "physml/io/hdf5.hpp"
 
@@ -30,66 +31,107 @@ bool is_hdf5_file(const std::string& path) {
   return std::memcmp(sig, "\x89HDF\r\n\x1a\n", 8) == 0;
 }
 
-LinearSystem load_linear_system_hdf5(const std::string& path) {
-  PHYSML_CHECK(std::filesystem::exists(path), "linear system: file '", path, "' does not exist");
-  auto f = io::H5File::open(path);
-  if (auto fmt = f.find_attribute("/", "format")) {
-    PHYSML_CHECK(std::holds_alternative<std::string>(*fmt) && std::get<std::string>(*fmt) == kFormat,
-                 "linear system: '", path, "' has a 'format' attribute that is not \"", kFormat,
-                 "\" (it is another kind of PhysML file)");
-    io::check_format(f, kFormat, kFormatVersion);
-  }
-  for (const char* name : {"A/row_ptr", "A/col_idx", "A/values", "b"}) {
-    PHYSML_CHECK(f.exists(name), "linear system: '", path, "' has no dataset '/", name,
-                 "'; expected CSR datasets /A/row_ptr, /A/col_idx, /A/values and /b (docs/file-formats.md)");
-  }
-  const std::int64_t rows = f.attribute_int("/", "rows");
-  const std::int64_t cols = f.attribute_int("/", "cols");
-  PHYSML_CHECK(rows > 0 && cols > 0, "linear system: '", path, "' has rows = ", rows, ", cols = ", cols,
-               "; expected positive sizes");
-  PHYSML_CHECK(rows == cols, "linear system: '", path, "' holds a non-square matrix (", rows, " x ", cols,
-               "); expected a square matrix");
-  const at::Tensor row_ptr = f.read("A/row_ptr", torch::kLong, {rows + 1});
-  const std::int64_t nnz = f.shape("A/col_idx").empty() ? -1 : f.shape("A/col_idx")[0];
-  const at::Tensor col_idx = f.read("A/col_idx", torch::kLong, {-1});
-  const at::Tensor values = f.read("A/values", torch::kDouble, {nnz});
-  const at::Tensor b = f.read("b", torch::kDouble, {rows});
-  const auto* rp = row_ptr.data_ptr<int64_t>();
-  PHYSML_CHECK(rp[0] == 0, "linear system: '", path, "': A/row_ptr[0] = ", rp[0], ", expected 0");
-  for (std::int64_t i = 0; i < rows; ++i) {
-    PHYSML_CHECK(rp[i + 1] >= rp[i], "linear system: '", path, "': A/row_ptr decreases at row ", i, " (", rp[i], " -> ",
-                 rp[i + 1], "); expected non-decreasing row pointers");
-  }
-  PHYSML_CHECK(rp[rows] == nnz, "linear system: '", path, "': A/row_ptr[", rows, "] = ", rp[rows],
-               " but A/col_idx has ", nnz, " entries; expected them equal");
-  if (nnz > 0) {
-    const auto lo = col_idx.min().item<int64_t>(), hi = col_idx.max().item<int64_t>();
-    PHYSML_CHECK(lo >= 0 && hi < cols, "linear system: '", path, "': A/col_idx has entries in [", lo, ", ", hi,
-                 "], expected 0 <= column < ", cols);
-    PHYSML_CHECK(torch::isfinite(values).all().item<bool>(), "linear system: '", path, "': A/values contains NaN or Inf");
-  }
-  PHYSML_CHECK(torch::isfinite(b).all().item<bool>(), "linear system: '", path, "': b contains NaN or Inf");
+LinearSystem load_linear_system_hdf5(const std::string& path, MPI_Comm comm) {
+  PetscMPIInt rank = 0, size = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  // Every rank reads its own block of rows (hyperslabs of the CSR arrays: nothing is read
+  // twice, nothing funnels through rank 0) and checks it; a bad file stops every rank with the
+  // message of the lowest rank that found the problem.
+  std::int64_t rows = 0, cols = 0, nnz = 0, rstart = 0, rend = 0;
+  at::Tensor row_ptr, col_idx, values, b;
+  run_collectively(comm, [&] {
+    PHYSML_CHECK(std::filesystem::exists(path), "linear system: file '", path, "' does not exist");
+    auto f = io::H5File::open(path);
+    if (auto fmt = f.find_attribute("/", "format")) {
+      PHYSML_CHECK(std::holds_alternative<std::string>(*fmt) && std::get<std::string>(*fmt) == kFormat,
+                   "linear system: '", path, "' has a 'format' attribute that is not \"", kFormat,
+                   "\" (it is another kind of PhysML file)");
+      io::check_format(f, kFormat, kFormatVersion);
+    }
+    for (const char* name : {"A/row_ptr", "A/col_idx", "A/values", "b"}) {
+      PHYSML_CHECK(f.exists(name), "linear system: '", path, "' has no dataset '/", name,
+                   "'; expected CSR datasets /A/row_ptr, /A/col_idx, /A/values and /b (docs/file-formats.md)");
+    }
+    rows = f.attribute_int("/", "rows");
+    cols = f.attribute_int("/", "cols");
+    PHYSML_CHECK(rows > 0 && cols > 0, "linear system: '", path, "' has rows = ", rows, ", cols = ", cols,
+                 "; expected positive sizes");
+    PHYSML_CHECK(rows == cols, "linear system: '", path, "' holds a non-square matrix (", rows, " x ", cols,
+                 "); expected a square matrix");
+    const struct {
+      const char* name;
+      c10::ScalarType dtype;
+      std::int64_t length;  // -1: any
+    } expected[] = {{"A/row_ptr", torch::kLong, rows + 1}, {"A/col_idx", torch::kLong, -1},
+                    {"A/values", torch::kDouble, -1}, {"b", torch::kDouble, rows}};
+    for (const auto& e : expected) {
+      const auto shape = f.shape(e.name);
+      PHYSML_CHECK(shape.size() == 1 && (e.length < 0 || shape[0] == e.length), "linear system: '", path,
+                   "': dataset '", e.name, "' has shape ", at::IntArrayRef(shape), ", expected [",
+                   e.length < 0 ? std::string("nnz") : std::to_string(e.length), "]");
+      PHYSML_CHECK(f.dtype(e.name) == e.dtype, "linear system: '", path, "': dataset '", e.name, "' is ",
+                   c10::toString(f.dtype(e.name)), ", expected ", c10::toString(e.dtype));
+    }
+    nnz = f.shape("A/col_idx")[0];
+    PHYSML_CHECK(f.shape("A/values")[0] == nnz, "linear system: '", path, "': A/values has ", f.shape("A/values")[0],
+                 " entries but A/col_idx has ", nnz, "; expected them equal");
+    // PETSc's default split of the rows (PetscSplitOwnership): the first rows % size ranks one more.
+    const std::int64_t base = rows / size, extra = rows % size;
+    rstart = rank * base + std::min<std::int64_t>(rank, extra);
+    rend = rstart + base + (rank < extra ? 1 : 0);
+    row_ptr = f.read_rows("A/row_ptr", rstart, rend + 1);
+    const auto* rp = row_ptr.data_ptr<int64_t>();
+    if (rstart == 0) PHYSML_CHECK(rp[0] == 0, "linear system: '", path, "': A/row_ptr[0] = ", rp[0], ", expected 0");
+    for (std::int64_t i = rstart; i < rend; ++i) {
+      PHYSML_CHECK(rp[i + 1 - rstart] >= rp[i - rstart], "linear system: '", path, "': A/row_ptr decreases at row ", i,
+                   " (", rp[i - rstart], " -> ", rp[i + 1 - rstart], "); expected non-decreasing row pointers");
+    }
+    if (rend == rows)
+      PHYSML_CHECK(rp[rows - rstart] == nnz, "linear system: '", path, "': A/row_ptr[", rows, "] = ", rp[rows - rstart],
+                   " but A/col_idx has ", nnz, " entries; expected them equal");
+    const std::int64_t lo = rp[0], hi = rp[rend - rstart];
+    PHYSML_CHECK(lo >= 0 && hi <= nnz, "linear system: '", path, "': A/row_ptr of rows [", rstart, ", ", rend,
+                 ") points to entries [", lo, ", ", hi, ") outside the ", nnz, " of A/col_idx");
+    col_idx = f.read_rows("A/col_idx", lo, hi);
+    values = f.read_rows("A/values", lo, hi);
+    b = f.read_rows("b", rstart, rend);
+    if (hi > lo) {
+      const auto cmin = col_idx.min().item<int64_t>(), cmax = col_idx.max().item<int64_t>();
+      PHYSML_CHECK(cmin >= 0 && cmax < cols, "linear system: '", path, "': A/col_idx has entries in [", cmin, ", ", cmax,
+                   "], expected 0 <= column < ", cols);
+      PHYSML_CHECK(torch::isfinite(values).all().item<bool>(), "linear system: '", path, "': A/values contains NaN or Inf");
+    }
+    PHYSML_CHECK(torch::isfinite(b).all().item<bool>(), "linear system: '", path, "': b contains NaN or Inf");
+  });
 
   LinearSystem s;
-  std::vector<PetscInt> nnz_row(static_cast<size_t>(rows));
-  for (std::int64_t i = 0; i < rows; ++i) nnz_row[i] = static_cast<PetscInt>(rp[i + 1] - rp[i]);
-  PHYSML_PETSC(MatCreateSeqAIJ(PETSC_COMM_SELF, static_cast<PetscInt>(rows), static_cast<PetscInt>(cols), 0,
-                               nnz_row.data(), &s.A));
+  const auto nl = static_cast<PetscInt>(rend - rstart);
+  const auto* rp = row_ptr.data_ptr<int64_t>();
   const auto* ci = col_idx.data_ptr<int64_t>();
   const auto* v = values.data_ptr<double>();
+  std::vector<PetscInt> diag(static_cast<size_t>(nl)), off(static_cast<size_t>(nl));
+  for (PetscInt i = 0; i < nl; ++i) {
+    for (std::int64_t k = rp[i] - rp[0]; k < rp[i + 1] - rp[0]; ++k) {
+      if (ci[k] >= rstart && ci[k] < rend) ++diag[i];
+      else ++off[i];
+    }
+  }
+  const auto n = static_cast<PetscInt>(rows);
+  PHYSML_PETSC(MatCreateAIJ(comm, nl, nl, n, n, 0, diag.data(), 0, off.data(), &s.A));
   std::vector<PetscInt> c;
-  for (std::int64_t i = 0; i < rows; ++i) {
-    const PetscInt r = static_cast<PetscInt>(i);
-    c.assign(ci + rp[i], ci + rp[i + 1]);
+  for (PetscInt i = 0; i < nl; ++i) {
+    const PetscInt r = static_cast<PetscInt>(rstart) + i;
+    c.assign(ci + (rp[i] - rp[0]), ci + (rp[i + 1] - rp[0]));
     // ADD_VALUES: a duplicate (row, column) entry in the file is summed, as in COO/scipy.
-    PHYSML_PETSC(MatSetValues(s.A, 1, &r, static_cast<PetscInt>(c.size()), c.data(), v + rp[i], ADD_VALUES));
+    PHYSML_PETSC(MatSetValues(s.A, 1, &r, static_cast<PetscInt>(c.size()), c.data(), v + (rp[i] - rp[0]), ADD_VALUES));
   }
   PHYSML_PETSC(MatAssemblyBegin(s.A, MAT_FINAL_ASSEMBLY));
   PHYSML_PETSC(MatAssemblyEnd(s.A, MAT_FINAL_ASSEMBLY));
-  PHYSML_PETSC(VecCreateSeq(PETSC_COMM_SELF, static_cast<PetscInt>(rows), &s.b));
+  PHYSML_PETSC(MatCreateVecs(s.A, nullptr, &s.b));  // A's row layout (a VECSEQ on one rank)
   PetscScalar* bb;
   PHYSML_PETSC(VecGetArray(s.b, &bb));
-  std::memcpy(bb, b.data_ptr<double>(), sizeof(double) * static_cast<size_t>(rows));
+  if (nl > 0) std::memcpy(bb, b.data_ptr<double>(), sizeof(double) * static_cast<size_t>(nl));
   PHYSML_PETSC(VecRestoreArray(s.b, &bb));
   return s;
 }
@@ -99,6 +141,11 @@ void save_linear_system_hdf5(const std::string& path, Mat A, Vec b) {
   PHYSML_PETSC(MatGetSize(A, &m, &n));
   PHYSML_PETSC(VecGetSize(b, &nb));
   PHYSML_CHECK(nb == m, "save_linear_system_hdf5: b has ", nb, " entries, A has ", m, " rows");
+  PetscMPIInt ranks = 1;
+  MPI_Comm_size(PetscObjectComm((PetscObject)A), &ranks);
+  PHYSML_CHECK(ranks == 1, "save_linear_system_hdf5: the matrix lives on ", ranks, " ranks; this writer takes a matrix of ",
+               "one rank (write a distributed system with MatView/VecView to a PETSc binary viewer, which physml solve ",
+               "reads on any rank count)");
   std::vector<int64_t> rp = {0}, ci;
   std::vector<double> vals;
   for (PetscInt i = 0; i < m; ++i) {
@@ -128,12 +175,12 @@ void save_linear_system_hdf5(const std::string& path, Mat A, Vec b) {
   f.commit();
 }
 
-LinearSystem load_linear_system_petsc(const std::string& path) {
+LinearSystem load_linear_system_petsc(const std::string& path, MPI_Comm comm) {
   PHYSML_CHECK(std::filesystem::exists(path), "linear system: file '", path, "' does not exist");
   LinearSystem s;
   PetscViewer viewer;
-  PHYSML_PETSC(PetscViewerBinaryOpen(PETSC_COMM_WORLD, path.c_str(), FILE_MODE_READ, &viewer));
-  PHYSML_PETSC(MatCreate(PETSC_COMM_WORLD, &s.A));
+  PHYSML_PETSC(PetscViewerBinaryOpen(comm, path.c_str(), FILE_MODE_READ, &viewer));
+  PHYSML_PETSC(MatCreate(comm, &s.A));
   PHYSML_PETSC(MatSetFromOptions(s.A));
   PetscErrorCode ierr = MatLoad(s.A, viewer);
   if (ierr) {
@@ -141,7 +188,7 @@ LinearSystem load_linear_system_petsc(const std::string& path) {
     s.destroy();
     PHYSML_THROW("linear system: '", path, "' is neither a PhysML HDF5 linear system nor a PETSc binary file starting with a Mat");
   }
-  PHYSML_PETSC(VecCreate(PETSC_COMM_WORLD, &s.b));
+  PHYSML_PETSC(VecCreate(comm, &s.b));
   ierr = VecLoad(s.b, viewer);
   PetscViewerDestroy(&viewer);
   if (ierr) {
@@ -159,9 +206,9 @@ LinearSystem load_linear_system_petsc(const std::string& path) {
   return s;
 }
 
-LinearSystem load_linear_system(const std::string& path) {
+LinearSystem load_linear_system(const std::string& path, MPI_Comm comm) {
   PHYSML_CHECK(std::filesystem::exists(path), "linear system: file '", path, "' does not exist");
-  return is_hdf5_file(path) ? load_linear_system_hdf5(path) : load_linear_system_petsc(path);
+  return is_hdf5_file(path) ? load_linear_system_hdf5(path, comm) : load_linear_system_petsc(path, comm);
 }
 
 }  // namespace physml::solvers

@@ -11,7 +11,11 @@
 ///   root attributes rows, cols (int64; must be equal: A is square); format, format_version
 ///   (optional for hand-written files; if present they must be "physml.linear_system", 1).
 ///
-/// The system is read on one process into a sequential MATSEQAIJ / VECSEQ (one MPI rank).
+/// Both readers are collective over a communicator (PETSC_COMM_WORLD by default) and give a
+/// matrix distributed by rows in PETSc's default split (MATSEQAIJ / VECSEQ on one rank,
+/// MATMPIAIJ / VECMPI on several): MatLoad/VecLoad for PETSc binary; for HDF5 every rank reads
+/// its own block of rows as hyperslabs of the CSR arrays and checks it, and a bad file stops
+/// every rank with the message of the lowest rank that found the problem.
 
 #include <petscmat.h>
 #include <petscvec.h>
@@ -34,18 +38,19 @@ bool is_hdf5_file(const std::string& path);
 /// Read a system from a PhysML HDF5 linear-system file. Throws physml::Error naming the file
 /// and what is wrong: missing file or dataset, non-square (rows != cols), row_ptr of the
 /// wrong length / not starting at 0 / decreasing / not ending at nnz, column index out of
-/// range, b of the wrong length, NaN or Inf in the values or b.
-LinearSystem load_linear_system_hdf5(const std::string& path);
+/// range, b of the wrong length, a dataset of the wrong dtype (int64 indices, float64 values),
+/// NaN or Inf in the values or b.
+LinearSystem load_linear_system_hdf5(const std::string& path, MPI_Comm comm = PETSC_COMM_WORLD);
 
 /// Write A (any assembled AIJ-convertible Mat, one rank) and b as a PhysML HDF5
-/// linear-system file, atomically.
+/// linear-system file, atomically. Throws physml::Error for a matrix of several ranks.
 void save_linear_system_hdf5(const std::string& path, Mat A, Vec b);
 
 /// Read a system from PETSc binary (Mat then Vec). Throws physml::Error if the file is
 /// missing, holds no Mat, holds no Vec after it, or the Mat is not square / b does not fit.
-LinearSystem load_linear_system_petsc(const std::string& path);
+LinearSystem load_linear_system_petsc(const std::string& path, MPI_Comm comm = PETSC_COMM_WORLD);
 
 /// Read either kind, chosen by the file's content (HDF5 signature, else PETSc binary).
-LinearSystem load_linear_system(const std::string& path);
+LinearSystem load_linear_system(const std::string& path, MPI_Comm comm = PETSC_COMM_WORLD);
 
 }  // namespace physml::solvers
