@@ -61,10 +61,9 @@ function(physml_cli_test)
   if(ARG_PROPERTIES)
     set_tests_properties(${ARG_NAME} PROPERTIES ${ARG_PROPERTIES})
   endif()
-  # Under the sanitizers, MPI, PETSc and LibTorch keep process-lifetime allocations: leak
-  # checking would only report those (as for the GoogleTest programs, tests/CMakeLists.txt).
+  # Under the sanitizers: the options of cmake/sanitizer-options.env (as for the GoogleTest
+  # programs, tests/CMakeLists.txt).
   if(PHYSML_SANITIZE)
-    set_property(TEST ${ARG_NAME} APPEND PROPERTY ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0:detect_odr_violation=0"
-      "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
+    set_property(TEST ${ARG_NAME} APPEND PROPERTY ENVIRONMENT ${PHYSML_SANITIZER_ENV})
   endif()
 endfunction()

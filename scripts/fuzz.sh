@@ -29,7 +29,8 @@ seeds=()
 [ -d "$root/fuzz/seeds/$target" ] && seeds=("$root/fuzz/seeds/$target")
 [ -n "${3:-}" ] && seeds+=("$(cd "$3" && pwd)")
 cd "$build/fuzz/findings"
-ASAN_OPTIONS=detect_leaks=0:detect_odr_violation=0:allocator_may_return_null=1 \
-UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions="$root/fuzz/ubsan.supp" OMP_NUM_THREADS=1 \
+. "$root/cmake/sanitizer-options.env"   # PHYSML_ASAN_OPTIONS, PHYSML_UBSAN_OPTIONS: written once
+ASAN_OPTIONS="$PHYSML_ASAN_OPTIONS:allocator_may_return_null=1" \
+UBSAN_OPTIONS="$PHYSML_UBSAN_OPTIONS:suppressions=$root/fuzz/ubsan.supp" OMP_NUM_THREADS=1 \
   exec "$build/fuzz/$target" -max_total_time="$seconds" -max_len="$max_len" -timeout=60 -rss_limit_mb=4096 \
     -print_final_stats=1 "$corpus" "${seeds[@]}"

@@ -8,7 +8,8 @@
 // Sanitizer builds: MPI and PETSc keep intentional process-lifetime allocations, so leak
 // reports would only list those. This also covers ctest's test discovery, which runs the
 // executable without the tests' ENVIRONMENT. Every other ASan/UBSan check stays on.
-extern "C" const char* __asan_default_options() { return "detect_leaks=0:detect_odr_violation=0"; }
+// The options are those of cmake/sanitizer-options.env (PHYSML_ASAN_OPTIONS, from CMake).
+extern "C" const char* __asan_default_options() { return PHYSML_ASAN_OPTIONS; }
 #endif
 
 int main(int argc, char** argv) {
