@@ -444,3 +444,41 @@ TEST(DCDMValidSolves, BestCheckpointFollowsValidItsAndIsDeterministic) {
   EXPECT_THROW_MSG(train::DCDMTask(data.b, data.A, data.grid, {}, train::DCDMTaskOptions().valid_solves(1).valid_rtol(2)),
                    "valid_rtol in (0, 1)");
 }
+
+// Data-parallel DCDM training (docs/parallel.md): 2 ranks with batch 3 each make the steps of
+// one rank with batch 6, to rounding; batch 3 on one rank is another training (the test can
+// fail). Run by the ctest train.mpi.data_parallel (mpiexec -n 2, filter *DataParallel*); on
+// one rank it skips.
+TEST(DCDMTrainDataParallelMPI, TwoRanksTrainAsOneRankWithTheDoubledBatch) {
+  int ranks = 1, rank = 0;
+  MPI_Comm_size(PETSC_COMM_WORLD, &ranks);
+  MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
+  if (ranks != 2) GTEST_SKIP() << "needs 2 MPI ranks (ctest train.mpi.data_parallel)";
+  auto data = make_data(16, 8, 30);  // 12 training right-hand sides, 4 validation
+  train::DCDMTask task(data.b, data.A, data.grid, {}, train::DCDMTaskOptions().valid_fraction(0.25));
+  auto net = [](uint64_t seed) {
+    torch::manual_seed(seed);
+    return std::make_shared<operators::DCDMNetImpl>(operators::DCDMNetOptions(2));
+  };
+  auto two = net(rank == 0 ? 4 : 40);  // rank 1 starts elsewhere: the broadcast fixes that
+  auto r2 = train::Trainer(two, dcdm_options(2, 1e-3).batch_size(3).seed(6)).fit(task);
+  auto one = net(4), half = net(4);
+  auto r1 = train::Trainer(one, dcdm_options(2, 1e-3).batch_size(6).seed(6), PETSC_COMM_SELF).fit(task);
+  train::Trainer(half, dcdm_options(2, 1e-3).batch_size(3).seed(6), PETSC_COMM_SELF).fit(task);
+  auto difference = [](const operators::Model& a, const operators::Model& b) {
+    double worst = 0;
+    const auto pa = a.parameters(), pb = b.parameters();
+    for (std::size_t i = 0; i < pa.size(); ++i) {
+      const auto x = pa[i].detach().to(torch::kDouble), y = pb[i].detach().to(torch::kDouble);
+      worst = std::max(worst, (x - y).norm().item<double>() / std::max(y.norm().item<double>(), 1e-30));
+    }
+    return worst;
+  };
+  EXPECT_LT(difference(*two, *one), 1e-4) << "2 ranks x 3 against 1 rank x 6";
+  EXPECT_GT(difference(*two, *half), 1e-3) << "2 ranks x 3 against 1 rank x 3";
+  ASSERT_EQ(r2.size(), 2u);
+  for (std::size_t e = 0; e < 2; ++e) {
+    EXPECT_NEAR(r2[e].train_loss, r1[e].train_loss, 1e-5 * std::abs(r1[e].train_loss));
+    EXPECT_NEAR(r2[e].metric("valid_loss"), r1[e].metric("valid_loss"), 1e-5 * std::abs(r1[e].metric("valid_loss")));
+  }
+}
