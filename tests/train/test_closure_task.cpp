@@ -119,3 +119,41 @@ TEST(ClosureTask, RefusesMismatchedData) {
   Halves h;
   EXPECT_THROW_MSG(task.prepare(h), "a closure must return [1, 1, 32]");
 }
+
+// Data-parallel a-posteriori closure training (docs/parallel.md): 2 ranks with batch 2 each
+// make the steps of one rank with batch 4, to rounding; batch 2 on one rank is another
+// training. Run by the ctest train.mpi.data_parallel (mpiexec -n 2, filter *DataParallel*).
+TEST(ClosureTaskDataParallelMPI, TwoRanksTrainAsOneRankWithTheDoubledBatch) {
+  int ranks = 1, rank = 0;
+  MPI_Comm_size(PETSC_COMM_WORLD, &ranks);
+  MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
+  if (ranks != 2) GTEST_SKIP() << "needs 2 MPI ranks (ctest train.mpi.data_parallel)";
+  auto train = synthetic(2.0, 1, 3), valid = synthetic(2.0, 1, 4);
+  ClosureTask task(train, &valid, ClosureTaskOptions().window(3).substeps(5));  // 10 windows
+  ScheduleOptions s;
+  s.type = "step";
+  s.lr = 0.3;
+  s.step_size = 4;
+  s.gamma = 0.5;
+  auto options = [&](std::int64_t batch) {
+    return TrainerOptions().epochs(3).batch_size(batch).weight_decay(0).schedule(s).seed(1).verbose(false);
+  };
+  auto start = [](double theta) {
+    auto m = std::make_shared<LinearClosure>();
+    torch::NoGradGuard g;
+    m->theta.fill_(theta);
+    return m;
+  };
+  auto two = start(rank == 0 ? 0.0 : 1.0), one = start(0.0), half = start(0.0);  // the broadcast fixes rank 1
+  auto r2 = Trainer(two, options(2)).fit(task);
+  auto r1 = Trainer(one, options(4), PETSC_COMM_SELF).fit(task);
+  Trainer(half, options(2), PETSC_COMM_SELF).fit(task);
+  const double t2 = two->theta.item<double>(), t1 = one->theta.item<double>(), th = half->theta.item<double>();
+  EXPECT_NEAR(t2, t1, 1e-9 * std::abs(t1)) << "2 ranks x 2 against 1 rank x 4";
+  EXPECT_GT(std::abs(t2 - th), 1e-3) << "2 ranks x 2 against 1 rank x 2: " << t2 << " vs " << th;
+  ASSERT_EQ(r2.size(), 3u);
+  for (std::size_t e = 0; e < 3; ++e) {
+    EXPECT_NEAR(r2[e].train_loss, r1[e].train_loss, 1e-9 * std::abs(r1[e].train_loss));
+    EXPECT_NEAR(r2[e].metric("valid_loss"), r1[e].metric("valid_loss"), 1e-9 * std::abs(r1[e].metric("valid_loss")));
+  }
+}
