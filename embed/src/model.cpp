@@ -522,14 +522,16 @@ void Model::save(const std::string& path) const {
     return;
   }
   io::check_writable_path(path, "TorchScript file");
-  const auto tmp = io::temporary_path(path);
+  // Serialized in memory first: LibTorch's archive writer throws from its destructor when the
+  // file's last write fails (a full disk), which terminates the process; in memory nothing can
+  // fail but the allocation, and the bytes then go through the checked temporary-file writer.
+  std::ostringstream bytes(std::ios::binary);
   try {
-    impl_->script->save(tmp);
+    impl_->script->save(bytes);
   } catch (const c10::Error& e) {
-    std::filesystem::remove(tmp);
-    PHYSML_THROW("cannot write TorchScript file '", path, "': ", e.what_without_backtrace());
+    PHYSML_THROW("cannot serialize TorchScript model for '", path, "': ", e.what_without_backtrace());
   }
-  io::publish_file(tmp, path);
+  io::write_text_file(path, "TorchScript file", bytes.str());
 }
 
 ModelFormat Model::format() const { return impl_->format; }

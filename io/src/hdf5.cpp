@@ -403,7 +403,11 @@ H5File H5File::create(const std::string& path) {
   impl->file = H5Fcreate(impl->tmp_path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
   if (impl->file < 0) {
     std::string reason = hdf5_reason(), tmp = impl->tmp_path;
-    impl->tmp_path.clear();  // nothing was created that we own
+    impl->tmp_path.clear();
+    // The name is ours alone (temporary_path): on a full disk open(2) succeeds and the first
+    // write fails, so an empty temporary may be left; remove it.
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
     PHYSML_THROW("cannot create HDF5 file '", path, "' (temporary '", tmp, "')", reason);
   }
   return H5File(std::move(impl));
