@@ -30,6 +30,33 @@ inline std::string file_bytes(const std::filesystem::path& p) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+/// The number of ranks of PETSC_COMM_WORLD.
+inline int world_size() {
+  int n = 1;
+  MPI_Comm_size(PETSC_COMM_WORLD, &n);
+  return n;
+}
+
+/// This process's rank in PETSC_COMM_WORLD.
+inline int world_rank() {
+  int r = 0;
+  MPI_Comm_rank(PETSC_COMM_WORLD, &r);
+  return r;
+}
+
+/// One scratch directory of the test shared by the ranks of PETSC_COMM_WORLD (rank 0 makes
+/// it fresh and empty, as scratch_dir(); the others wait for it).
+inline std::filesystem::path shared_scratch_dir() {
+  std::filesystem::path p;
+  if (world_rank() == 0) p = scratch_dir();
+  MPI_Barrier(PETSC_COMM_WORLD);
+  if (world_rank() != 0) {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    p = std::filesystem::path(PHYSML_TEST_DATA_DIR) / (std::string(info->test_suite_name()) + "." + info->name());
+  }
+  return p;
+}
+
 /// A private PETSc options database for one test (so tests do not see each other's keys).
 struct OptionsDatabase {
   PetscOptions db = nullptr;
@@ -41,6 +68,11 @@ struct OptionsDatabase {
 };
 
 }  // namespace physml::test
+
+/// Skip a test written for two MPI ranks when run on another count; `ctest_name` is the ctest
+/// that runs it under mpiexec -n 2.
+#define REQUIRE_TWO_RANKS(ctest_name) \
+  if (::physml::test::world_size() != 2) GTEST_SKIP() << "needs 2 MPI ranks (ctest " ctest_name ")"
 
 /// Expect `stmt` to throw physml::Error whose message contains `substr`.
 #define EXPECT_THROW_MSG(stmt, substr)                                                    \

@@ -2,6 +2,7 @@
 // resumable, interruptible, with snapshots of the first samples.
 #include "physml/simulators/generate_dataset.hpp"
 
+#include "physml/core/collective.hpp"
 #include "physml/core/error.hpp"
 #include "physml/core/interrupt.hpp"
 #include "physml/core/log.hpp"
@@ -107,17 +108,6 @@ GeneratedSample recv_result(const io::DatasetInfo& info, int src, MPI_Comm comm)
   return r;
 }
 
-/// A string error of rank 0 made collective: every rank throws it.
-void bcast_error(int ok, const std::string& message, int rank, MPI_Comm comm) {
-  MPI_Bcast(&ok, 1, MPI_INT, 0, comm);
-  if (ok) return;
-  int n = static_cast<int>(message.size());
-  MPI_Bcast(&n, 1, MPI_INT, 0, comm);
-  std::string m = rank == 0 ? message : std::string(static_cast<size_t>(n), ' ');
-  MPI_Bcast(m.data(), n, MPI_CHAR, 0, comm);
-  PHYSML_THROW(m);
-}
-
 }  // namespace
 
 GenerateResult generate_dataset(DataGenerator& g, const GenerateOptions& o, MPI_Comm comm) {
@@ -168,28 +158,21 @@ GenerateResult generate_dataset(DataGenerator& g, const GenerateOptions& o, MPI_
   std::unique_ptr<io::DatasetWriter> writer;
   const int64_t nunits = (total + unit - 1) / unit;
   std::vector<int> needed(static_cast<size_t>(nunits), 0);
-  int open_ok = 1;
-  std::string open_error;
-  if (rank == 0) {
-    try {
-      const auto parent = std::filesystem::absolute(o.output()).parent_path();
-      PHYSML_CHECK(std::filesystem::is_directory(parent), "output directory '", parent.string(), "' does not exist");
-      PHYSML_CHECK(access(parent.c_str(), W_OK) == 0, "output directory '", parent.string(), "' is not writable");
-      writer = std::make_unique<io::DatasetWriter>(io::DatasetWriter::open(o.output(), info));
-      for (int64_t u = 0; u < nunits; ++u) {
-        int need = 0;
-        for (int64_t i = u * unit; i < std::min(total, (u + 1) * unit); ++i) {
-          auto [sp, idx] = split_of(i);
-          need = need || !writer->has_sample(sp, idx);
-        }
-        needed[static_cast<size_t>(u)] = need;
+  run_collectively(comm, [&] {
+    if (rank != 0) return;
+    const auto parent = std::filesystem::absolute(o.output()).parent_path();
+    PHYSML_CHECK(std::filesystem::is_directory(parent), "output directory '", parent.string(), "' does not exist");
+    PHYSML_CHECK(access(parent.c_str(), W_OK) == 0, "output directory '", parent.string(), "' is not writable");
+    writer = std::make_unique<io::DatasetWriter>(io::DatasetWriter::open(o.output(), info));
+    for (int64_t u = 0; u < nunits; ++u) {
+      int need = 0;
+      for (int64_t i = u * unit; i < std::min(total, (u + 1) * unit); ++i) {
+        auto [sp, idx] = split_of(i);
+        need = need || !writer->has_sample(sp, idx);
       }
-    } catch (const std::exception& e) {
-      open_ok = 0;
-      open_error = e.what();
+      needed[static_cast<size_t>(u)] = need;
     }
-  }
-  bcast_error(open_ok, open_error, rank, comm);
+  });
   MPI_Bcast(needed.data(), static_cast<int>(nunits), MPI_INT, 0, comm);
   std::vector<int64_t> todo;
   for (int64_t u = 0; u < nunits; ++u)
@@ -292,12 +275,8 @@ GenerateResult generate_dataset(DataGenerator& g, const GenerateOptions& o, MPI_
       }
     }
     // A fatal error on rank 0 stops every rank after this round, with rank 0's message.
-    int stop = fatal.empty() ? 0 : 1;
-    MPI_Allreduce(MPI_IN_PLACE, &stop, 1, MPI_INT, MPI_MAX, comm);
-    if (stop) {
-      writer.reset();  // the partial file keeps every sample written so far
-      bcast_error(0, fatal, rank, comm);
-    }
+    if (!fatal.empty()) writer.reset();  // the partial file keeps every sample written so far
+    run_collectively(comm, [&] { PHYSML_CHECK(fatal.empty(), fatal); });
     // Every rank stops after the same round once any rank has seen a signal.
     interrupted = InterruptGuard::signal();
     MPI_Allreduce(MPI_IN_PLACE, &interrupted, 1, MPI_INT, MPI_MAX, comm);
@@ -321,15 +300,12 @@ GenerateResult generate_dataset(DataGenerator& g, const GenerateOptions& o, MPI_
     result.present = total - missing;
     return result;
   }
-  MPI_Bcast(&failures, 1, MPI_INT64_T, 0, comm);
-  if (failures > 0) {
+  run_collectively(comm, [&] {
+    if (failures == 0) return;  // (counted on rank 0 only)
     writer.reset();
-    bcast_error(0,
-                rank == 0 ? detail::concat(failures, " sample(s) failed and were not written (first: ", first_failure,
-                                           "); the partial file '", o.output(), ".partial' keeps the others")
-                          : std::string(),
-                rank, comm);
-  }
+    PHYSML_THROW(failures, " sample(s) failed and were not written (first: ", first_failure, "); the partial file '",
+                 o.output(), ".partial' keeps the others");
+  });
   if (rank == 0) {
     writer->finish();
     if (progress) progress->finish();

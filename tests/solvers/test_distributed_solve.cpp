@@ -25,37 +25,13 @@
 #include <filesystem>
 
 using namespace physml;
+using physml::test::world_rank;
+using physml::test::world_size;
 using namespace physml::solvers;
 using physml::test::poisson_matrix;
 using physml::test::residual_history;
 
 namespace {
-
-int world_size() {
-  int n = 1;
-  MPI_Comm_size(PETSC_COMM_WORLD, &n);
-  return n;
-}
-int world_rank() {
-  int r = 0;
-  MPI_Comm_rank(PETSC_COMM_WORLD, &r);
-  return r;
-}
-
-#define REQUIRE_TWO_RANKS() \
-  if (world_size() != 2) GTEST_SKIP() << "needs 2 MPI ranks (ctest solvers.mpi.distributed)"
-
-/// One scratch directory of the test shared by the ranks (rank 0 makes it).
-std::filesystem::path shared_dir() {
-  std::filesystem::path p;
-  if (world_rank() == 0) p = test::scratch_dir();
-  MPI_Barrier(PETSC_COMM_WORLD);
-  if (world_rank() != 0) {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    p = std::filesystem::path(PHYSML_TEST_DATA_DIR) / (std::string(info->test_suite_name()) + "." + info->name());
-  }
-  return p;
-}
 
 /// All entries of a (distributed) Vec on every rank, in global index order.
 at::Tensor all_of(Vec v) {
@@ -200,8 +176,8 @@ TEST(DistributedSolve, OneRankGatheredOperatorIsTheOperatorItself) {
 }
 
 TEST(DistributedSolveMPI, HDF5LoaderGivesEachRankItsRowsOfTheSameSystem) {
-  REQUIRE_TWO_RANKS();
-  const auto dir = shared_dir();
+  REQUIRE_TWO_RANKS("solvers.mpi.distributed");
+  const auto dir = physml::test::shared_scratch_dir();
   Systems s(dir / "poisson.h5", 9, 7);  // 63 rows: rank 0 takes 32, rank 1 31 (PETSc's split)
   PetscInt rs, re;
   PHYSML_PETSC(MatGetOwnershipRange(s.parallel.A, &rs, &re));
@@ -237,8 +213,8 @@ TEST(DistributedSolveMPI, HDF5LoaderGivesEachRankItsRowsOfTheSameSystem) {
 }
 
 TEST(DistributedSolveMPI, KSPDCDMFromOptionsTakesTheSerialIterations) {
-  REQUIRE_TWO_RANKS();
-  const auto dir = shared_dir();
+  REQUIRE_TWO_RANKS("solvers.mpi.distributed");
+  const auto dir = physml::test::shared_scratch_dir();
   Systems s(dir / "poisson.h5", 16, 16);
   const auto model = save_dcdm(dir, 7);
   register_petsc_types();
@@ -264,8 +240,8 @@ TEST(DistributedSolveMPI, KSPDCDMFromOptionsTakesTheSerialIterations) {
 }
 
 TEST(DistributedSolveMPI, PCDCDMAndPCPhysMLInsideFlexibleKrylovTakeTheSerialIterations) {
-  REQUIRE_TWO_RANKS();
-  const auto dir = shared_dir();
+  REQUIRE_TWO_RANKS("solvers.mpi.distributed");
+  const auto dir = physml::test::shared_scratch_dir();
   Systems s(dir / "poisson.h5", 16, 16);
   const auto dcdm = save_dcdm(dir, 3);
   const auto mgno = (dir / "mgno.h5").string();
@@ -297,7 +273,7 @@ TEST(DistributedSolveMPI, PCDCDMAndPCPhysMLInsideFlexibleKrylovTakeTheSerialIter
 }
 
 TEST(DistributedSolveMPI, ADMDAFieldReachesTheNetworkInGridOrder) {
-  REQUIRE_TWO_RANKS();
+  REQUIRE_TWO_RANKS("solvers.mpi.distributed");
   // A 16 x 16 DMDA split along x (2 x 1 ranks): its global vectors are in PETSc's block
   // order, not the grid's, so the gather must go through the natural ordering.
   const PetscInt n = 16;
@@ -342,7 +318,7 @@ TEST(DistributedSolveMPI, ADMDAFieldReachesTheNetworkInGridOrder) {
   // The global order really differs from the grid order here (else the test could not fail).
   EXPECT_FALSE(torch::allclose(all_of(b), all_of(natural)));
 
-  const auto dir = shared_dir();
+  const auto dir = physml::test::shared_scratch_dir();
   const auto model_path = save_dcdm(dir, 5);
   auto model = cached_dcdm_model(model_path);
   // The direction of the gathered field equals the serial network's on the grid-ordered rhs;
@@ -384,8 +360,8 @@ TEST(DistributedSolveMPI, ADMDAFieldReachesTheNetworkInGridOrder) {
 }
 
 TEST(DistributedSolveMPI, AFailureOfTheNetworkOnRankZeroReachesEveryRank) {
-  REQUIRE_TWO_RANKS();
-  const auto dir = shared_dir();
+  REQUIRE_TWO_RANKS("solvers.mpi.distributed");
+  const auto dir = physml::test::shared_scratch_dir();
   Systems s(dir / "poisson.h5", 16, 16);
   // A NaN weight: the network's output is NaN on rank 0, both ranks see a NonFiniteError and
   // KSP dcdm falls back to the PC together (iteration 1 on both), or stops together.
@@ -434,8 +410,8 @@ TEST(DistributedSolveMPI, AFailureOfTheNetworkOnRankZeroReachesEveryRank) {
 }
 
 TEST(DistributedSolveMPI, LanczosOnTwoRanksGivesTheSerialRitzPairs) {
-  REQUIRE_TWO_RANKS();
-  const auto dir = shared_dir();
+  REQUIRE_TWO_RANKS("solvers.mpi.distributed");
+  const auto dir = physml::test::shared_scratch_dir();
   Systems s(dir / "poisson.h5", 12, 10);
   const int steps = 30;
   Vec v0s = lanczos_start_vector(s.A_serial, 42), v0p = lanczos_start_vector(s.parallel.A, 42);

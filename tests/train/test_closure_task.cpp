@@ -124,10 +124,8 @@ TEST(ClosureTask, RefusesMismatchedData) {
 // make the steps of one rank with batch 4, to rounding; batch 2 on one rank is another
 // training. Run by the ctest train.mpi.data_parallel (mpiexec -n 2, filter *DataParallel*).
 TEST(ClosureTaskDataParallelMPI, TwoRanksTrainAsOneRankWithTheDoubledBatch) {
-  int ranks = 1, rank = 0;
-  MPI_Comm_size(PETSC_COMM_WORLD, &ranks);
-  MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
-  if (ranks != 2) GTEST_SKIP() << "needs 2 MPI ranks (ctest train.mpi.data_parallel)";
+  REQUIRE_TWO_RANKS("train.mpi.data_parallel");
+  const int rank = test::world_rank();
   auto train = synthetic(2.0, 1, 3), valid = synthetic(2.0, 1, 4);
   ClosureTask task(train, &valid, ClosureTaskOptions().window(3).substeps(5));  // 10 windows
   ScheduleOptions s;

@@ -9,6 +9,7 @@
 #include "physml/train/data_parallel.hpp"
 #include "physml/train/dataset.hpp"
 #include "physml/train/trainer.hpp"
+#include "model_compare.hpp"
 #include "test_util.hpp"
 
 #include <torch/torch.h>
@@ -17,23 +18,12 @@
 #include <set>
 
 using namespace physml;
+using physml::test::world_rank;
+using physml::test::max_relative_difference;
+using physml::test::world_size;
 using namespace physml::train;
 
 namespace {
-
-int world_size() {
-  int n = 1;
-  MPI_Comm_size(PETSC_COMM_WORLD, &n);
-  return n;
-}
-int world_rank() {
-  int r = 0;
-  MPI_Comm_rank(PETSC_COMM_WORLD, &r);
-  return r;
-}
-
-#define REQUIRE_TWO_RANKS()                                                                 \
-  if (world_size() != 2) GTEST_SKIP() << "needs 2 MPI ranks (ctest train.mpi.data_parallel)"
 
 /// A scratch directory of this test and rank (the ranks of one test must not share one).
 std::filesystem::path rank_dir() {
@@ -90,18 +80,6 @@ TrainerOptions tiny_options(std::int64_t batch, const std::string& reduction) {
       .loss_reduction(reduction);
 }
 
-/// max over tensors of ||a - b|| / ||b||.
-double max_relative_difference(const operators::Model& a, const operators::Model& b) {
-  const auto pa = a.parameters(), pb = b.parameters();
-  EXPECT_EQ(pa.size(), pb.size());
-  double worst = 0;
-  for (std::size_t i = 0; i < pa.size() && i < pb.size(); ++i) {
-    const auto x = pa[i].detach().to(torch::kDouble), y = pb[i].detach().to(torch::kDouble);
-    worst = std::max(worst, (x - y).norm().item<double>() / std::max(y.norm().item<double>(), 1e-30));
-  }
-  return worst;
-}
-
 /// The same double on every rank of PETSC_COMM_WORLD.
 bool same_on_every_rank(double v) {
   double lo = v, hi = v;
@@ -150,7 +128,7 @@ TEST(DataParallel, OneRankMakesNoMPICall) {
 }
 
 TEST(DataParallelMPI, BucketedAllreduceSumsWeightedGradients) {
-  REQUIRE_TWO_RANKS();
+  REQUIRE_TWO_RANKS("train.mpi.data_parallel");
   const int r = world_rank();
   DataParallel dp(PETSC_COMM_WORLD, /*bucket_elements=*/5);
   ASSERT_TRUE(dp.distributed());
@@ -186,7 +164,7 @@ TEST(DataParallelMPI, BucketedAllreduceSumsWeightedGradients) {
 }
 
 TEST(DataParallelMPI, BroadcastCopiesRankZero) {
-  REQUIRE_TWO_RANKS();
+  REQUIRE_TWO_RANKS("train.mpi.data_parallel");
   const int r = world_rank();
   DataParallel dp(PETSC_COMM_WORLD);
   std::vector<at::Tensor> t{torch::full({3}, 1.0f + r), torch::full({2, 2}, 2.0 + r, torch::kDouble),
@@ -203,7 +181,7 @@ TEST(DataParallelMPI, BroadcastCopiesRankZero) {
 class DataParallelMPIReduction : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(DataParallelMPIReduction, TwoRanksTrainAsOneRankWithTheDoubledBatch) {
-  REQUIRE_TWO_RANKS();
+  REQUIRE_TWO_RANKS("train.mpi.data_parallel");
   const int r = world_rank();
   auto dir = rank_dir();
   const auto path = make_dataset(dir, 7, 3);
@@ -268,7 +246,7 @@ public:
 }  // namespace
 
 TEST(DataParallelMPI, RanksTrainOnDisjointSamplesWithTheirOwnSeeds) {
-  REQUIRE_TWO_RANKS();
+  REQUIRE_TWO_RANKS("train.mpi.data_parallel");
   RecordingTask task;
   Trainer t(tiny_fno(5), TrainerOptions().epochs(1).batch_size(1).verbose(false).seed(4));
   t.fit(task);  // 6 samples, global batches of 2: 3 steps, one sample per rank each
@@ -289,7 +267,7 @@ TEST(DataParallelMPI, RanksTrainOnDisjointSamplesWithTheirOwnSeeds) {
 }
 
 TEST(DataParallelMPI, AFailureOnOneRankStopsEveryRank) {
-  REQUIRE_TWO_RANKS();
+  REQUIRE_TWO_RANKS("train.mpi.data_parallel");
   RecordingTask task;
   task.fail_rank = 1;
   task.fail_batch = 2;  // the second batch of rank 1

@@ -10,6 +10,7 @@
 #include "physml/operators/checkpoint.hpp"
 #include "physml/train/trainer.hpp"
 #include "resume_check.hpp"
+#include "model_compare.hpp"
 #include "test_util.hpp"
 
 #include <torch/torch.h>
@@ -450,10 +451,8 @@ TEST(DCDMValidSolves, BestCheckpointFollowsValidItsAndIsDeterministic) {
 // fail). Run by the ctest train.mpi.data_parallel (mpiexec -n 2, filter *DataParallel*); on
 // one rank it skips.
 TEST(DCDMTrainDataParallelMPI, TwoRanksTrainAsOneRankWithTheDoubledBatch) {
-  int ranks = 1, rank = 0;
-  MPI_Comm_size(PETSC_COMM_WORLD, &ranks);
-  MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
-  if (ranks != 2) GTEST_SKIP() << "needs 2 MPI ranks (ctest train.mpi.data_parallel)";
+  REQUIRE_TWO_RANKS("train.mpi.data_parallel");
+  const int rank = test::world_rank();
   auto data = make_data(16, 8, 30);  // 12 training right-hand sides, 4 validation
   train::DCDMTask task(data.b, data.A, data.grid, {}, train::DCDMTaskOptions().valid_fraction(0.25));
   auto net = [](uint64_t seed) {
@@ -465,17 +464,8 @@ TEST(DCDMTrainDataParallelMPI, TwoRanksTrainAsOneRankWithTheDoubledBatch) {
   auto one = net(4), half = net(4);
   auto r1 = train::Trainer(one, dcdm_options(2, 1e-3).batch_size(6).seed(6), PETSC_COMM_SELF).fit(task);
   train::Trainer(half, dcdm_options(2, 1e-3).batch_size(3).seed(6), PETSC_COMM_SELF).fit(task);
-  auto difference = [](const operators::Model& a, const operators::Model& b) {
-    double worst = 0;
-    const auto pa = a.parameters(), pb = b.parameters();
-    for (std::size_t i = 0; i < pa.size(); ++i) {
-      const auto x = pa[i].detach().to(torch::kDouble), y = pb[i].detach().to(torch::kDouble);
-      worst = std::max(worst, (x - y).norm().item<double>() / std::max(y.norm().item<double>(), 1e-30));
-    }
-    return worst;
-  };
-  EXPECT_LT(difference(*two, *one), 1e-4) << "2 ranks x 3 against 1 rank x 6";
-  EXPECT_GT(difference(*two, *half), 1e-3) << "2 ranks x 3 against 1 rank x 3";
+  EXPECT_LT(test::max_relative_difference(*two, *one), 1e-4) << "2 ranks x 3 against 1 rank x 6";
+  EXPECT_GT(test::max_relative_difference(*two, *half), 1e-3) << "2 ranks x 3 against 1 rank x 3";
   ASSERT_EQ(r2.size(), 2u);
   for (std::size_t e = 0; e < 2; ++e) {
     EXPECT_NEAR(r2[e].train_loss, r1[e].train_loss, 1e-5 * std::abs(r1[e].train_loss));

@@ -19,7 +19,8 @@ int object_ranks(PetscObject object) {
   return size;
 }
 
-RootGather::RootGather(DM dm) {
+RootGather::RootGather(DM dm, MPI_Comm comm) {
+  if (comm != MPI_COMM_NULL) PHYSML_CHECK(MPI_Comm_size(comm, &size_) == MPI_SUCCESS, "RootGather: MPI_Comm_size failed");
   if (dm) {
     PetscBool is_da = PETSC_FALSE;
     PHYSML_PETSC(PetscObjectTypeCompare((PetscObject)dm, DMDA, &is_da));
@@ -112,36 +113,6 @@ at::Tensor RootGather::gather(Vec x) {
   to_root(x);
   if (rank_ != 0) return torch::empty({0}, torch::kDouble);
   return as_tensor_read(x0_).clone();
-}
-
-GatheredOperator::GatheredOperator(std::shared_ptr<Operator> inner, DM dm, MPI_Comm comm)
-    : inner_(std::move(inner)), gather_(dm) {
-  PHYSML_CHECK(inner_, "GatheredOperator: null operator");
-  if (comm != MPI_COMM_NULL) gather_.set_comm(comm);
-}
-
-void GatheredOperator::apply(Vec x, Vec y) {
-  if (object_ranks((PetscObject)x) == 1) return inner_->apply(x, y);
-  gather_.apply(x, y, [this](Vec a, Vec b) { inner_->apply(a, b); });
-}
-
-std::string GatheredOperator::name() const {
-  return inner_->name() + (gather_.ranks() > 1 ? ", on the field gathered to rank 0" : "");
-}
-
-GatheredDirection::GatheredDirection(std::shared_ptr<DirectionOperator> inner, DM dm, MPI_Comm comm)
-    : inner_(std::move(inner)), gather_(dm) {
-  PHYSML_CHECK(inner_, "GatheredDirection: null direction");
-  if (comm != MPI_COMM_NULL) gather_.set_comm(comm);
-}
-
-void GatheredDirection::apply(Vec r, Vec q) {
-  if (object_ranks((PetscObject)r) == 1) return inner_->apply(r, q);
-  gather_.apply(r, q, [this](Vec a, Vec b) { inner_->apply(a, b); });
-}
-
-std::string GatheredDirection::name() const {
-  return inner_->name() + (gather_.ranks() > 1 ? ", on the field gathered to rank 0" : "");
 }
 
 std::shared_ptr<DirectionOperator> network_direction_for(std::shared_ptr<operators::Model> model,

@@ -5,23 +5,12 @@
  * existing file byte for byte as it was and leave no temporary or partial file behind.
  *     disk_full_c FIXTURE_DIR DIR
  */
+#include "check.h"
 #include "physml/embed/physml_c.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failures = 0;
-
-#define CHECK(cond, ...)                                                  \
-  do {                                                                    \
-    if (!(cond)) {                                                        \
-      ++failures;                                                         \
-      fprintf(stderr, "FAILED %s:%d: %s: ", __FILE__, __LINE__, #cond);   \
-      fprintf(stderr, __VA_ARGS__);                                       \
-      fprintf(stderr, "\n");                                              \
-    }                                                                     \
-  } while (0)
 
 /* The whole content of a file (malloc'd, *size bytes), or NULL. */
 static char* slurp(const char* path, long* size) {

@@ -4,24 +4,13 @@
  * dtype, missing file, a file of another kind, NaN input.
  *     test_embed_c FIXTURE_DIR SCRATCH_DIR
  */
+#include "check.h"
 #include "physml/embed/physml_c.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failures = 0;
-
-#define CHECK(cond, ...)                                 \
-  do {                                                   \
-    if (!(cond)) {                                       \
-      ++failures;                                        \
-      fprintf(stderr, "FAILED %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-      fprintf(stderr, __VA_ARGS__);                      \
-      fprintf(stderr, "\n");                             \
-    }                                                    \
-  } while (0)
 
 /* A call that must fail with `code` and a message containing `needle`. */
 static void expect_error(int status, int code, const char* needle, const char* what) {

@@ -28,6 +28,7 @@
 ///
 /// On a communicator of one rank every call goes straight to the inner operator (no copy).
 
+#include "physml/core/error.hpp"
 #include "physml/solvers/linear/dcdm.hpp"
 #include "physml/solvers/linear/operator.hpp"
 
@@ -47,7 +48,8 @@ class RootGather {
 public:
   /// `dm`: a DMDA whose global vectors are gathered through its natural ordering, or null (or
   /// another DM type): the global index order is the grid order. Holds a reference to dm.
-  explicit RootGather(DM dm = nullptr);
+  /// `comm`: the communicator of the vectors it will see, if known (ranks() before the first call).
+  explicit RootGather(DM dm = nullptr, MPI_Comm comm = MPI_COMM_NULL);
   ~RootGather();
   RootGather(const RootGather&) = delete;
   RootGather& operator=(const RootGather&) = delete;
@@ -59,10 +61,9 @@ public:
   void apply(Vec x, Vec y, const std::function<void(Vec, Vec)>& f);
   /// All of x in grid order as a float64 tensor [N] on rank 0, an empty tensor on the others.
   at::Tensor gather(Vec x);
-  /// Number of ranks of the last vector's communicator (1 before the first call).
+  /// Number of ranks of the last vector's communicator (before the first call: of the
+  /// constructor's `comm`, 1 without one).
   int ranks() const { return size_; }
-  /// Set the communicator whose rank count ranks() reports before the first call.
-  void set_comm(MPI_Comm comm) { MPI_Comm_size(comm, &size_); }
 
 private:
   void setup(Vec x);
@@ -76,41 +77,43 @@ private:
   int rank_ = 0, size_ = 1;
 };
 
+/// The size of a communicator (1 for MPI_COMM_SELF) of a PETSc object.
+int object_ranks(PetscObject object);
+
 /// Any Operator on the whole field (sequential vectors of n entries) as an Operator on
-/// distributed vectors of the same global size (file comment). PC "physml" wraps its
-/// ModelOperator in one when the matrix lives on more than one rank.
-class GatheredOperator : public Operator {
+/// distributed vectors of the same global size (file comment); on one rank it calls the inner
+/// operator directly. Base is Operator (GatheredOperator: PC "physml" wraps its ModelOperator in
+/// one when the matrix lives on more than one rank) or DirectionOperator (GatheredDirection:
+/// KSP and PC dcdm wrap their NetworkDirection in one; a direction set in code with
+/// ksp_dcdm_set_direction on a parallel KSP is wrapped by the caller, or handles distributed
+/// vectors itself).
+template <class Base>
+class Gathered : public Base {
 public:
   /// `comm`: the communicator of the vectors it will see, if known (for name()).
-  GatheredOperator(std::shared_ptr<Operator> inner, DM dm = nullptr, MPI_Comm comm = MPI_COMM_NULL);
+  explicit Gathered(std::shared_ptr<Base> inner, DM dm = nullptr, MPI_Comm comm = MPI_COMM_NULL)
+      : inner_(std::move(inner)), gather_(dm, comm) {
+    PHYSML_CHECK(inner_, "Gathered: null inner operator");
+  }
   PetscInt rows() const override { return inner_->rows(); }
   PetscInt cols() const override { return inner_->cols(); }
-  void apply(Vec x, Vec y) override;
-  std::string name() const override;
+  void apply(Vec x, Vec y) override {
+    if (object_ranks((PetscObject)x) == 1) return inner_->apply(x, y);
+    gather_.apply(x, y, [this](Vec a, Vec b) { inner_->apply(a, b); });
+  }
+  std::string name() const override {
+    return inner_->name() + (gather_.ranks() > 1 ? ", on the field gathered to rank 0" : "");
+  }
   bool linear() const override { return inner_->linear(); }
-  const std::shared_ptr<Operator>& inner() const { return inner_; }
+  const std::shared_ptr<Base>& inner() const { return inner_; }
 
 private:
-  std::shared_ptr<Operator> inner_;
+  std::shared_ptr<Base> inner_;
   RootGather gather_;
 };
 
-/// The same for a DCDM direction (KSP and PC dcdm wrap their NetworkDirection in one when the
-/// matrix lives on more than one rank; a direction set in code with ksp_dcdm_set_direction on a
-/// parallel KSP is wrapped by the caller, or handles distributed vectors itself).
-class GatheredDirection : public DirectionOperator {
-public:
-  GatheredDirection(std::shared_ptr<DirectionOperator> inner, DM dm = nullptr, MPI_Comm comm = MPI_COMM_NULL);
-  PetscInt rows() const override { return inner_->rows(); }
-  PetscInt cols() const override { return inner_->cols(); }
-  void apply(Vec r, Vec q) override;
-  std::string name() const override;
-  const std::shared_ptr<DirectionOperator>& inner() const { return inner_; }
-
-private:
-  std::shared_ptr<DirectionOperator> inner_;
-  RootGather gather_;
-};
+using GatheredOperator = Gathered<Operator>;
+using GatheredDirection = Gathered<DirectionOperator>;
 
 /// The DCDM network direction of a KSP or PC for the system matrix A: on one rank the
 /// NetworkDirection itself; on several, the NetworkDirection (mask = the gathered
@@ -119,8 +122,5 @@ private:
 std::shared_ptr<DirectionOperator> network_direction_for(std::shared_ptr<operators::Model> model,
                                                          std::vector<int64_t> grid, Mat A, DM dm,
                                                          const std::string& input_scale);
-
-/// The size of a communicator (1 for MPI_COMM_SELF) of a PETSc object.
-int object_ranks(PetscObject object);
 
 }  // namespace physml::solvers
