@@ -4,6 +4,7 @@
 // message into a physml::Error that names the file and object.
 #include "physml/io/hdf5.hpp"
 
+#include "physml/core/collective.hpp"
 #include "physml/core/error.hpp"
 #include "physml/io/atomic_file.hpp"
 #include "physml/core/version.hpp"
@@ -17,6 +18,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 
 #include <sys/mman.h>
@@ -201,7 +203,31 @@ struct H5File::Impl {
 
   bool broken = false;  // a write or flush failed: later writes are refused (see poison())
 
-  ~Impl() { abandon(); }
+  // A file written by several ranks through MPI-IO (create(path, comm)): a duplicate of the
+  // caller's communicator, used for agreeing on failures; MPI_COMM_NULL for a serial file.
+  MPI_Comm comm = MPI_COMM_NULL;
+  int rank = 0, size = 1;
+  bool parallel() const { return size > 1; }
+
+  ~Impl() {
+    abandon();
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (comm != MPI_COMM_NULL && !finalized) MPI_Comm_free(&comm);
+  }
+
+  /// Run f on every rank of a parallel file and agree on failure (run_collectively): any
+  /// rank's failure throws on all of them and leaves the file refusing further writes on all
+  /// (so that no rank goes on into a collective HDF5 call the others skip). Serial: f().
+  void collective(const std::function<void()>& f) {
+    if (!parallel()) return f();
+    try {
+      run_collectively(comm, f);
+    } catch (...) {
+      broken = true;
+      throw;
+    }
+  }
 
   /// After a failed write or flush (disk full, I/O error): what HDF5 still holds for this file
   /// is thrown away (discard_writes) and later writes are refused, so that no close has to
@@ -210,7 +236,9 @@ struct H5File::Impl {
   /// The file on disk keeps what it held at the failure.
   void poison() noexcept {
     if (file < 0 || broken) return;
-    discard_writes(file);
+    // (An MPI-IO file has no POSIX descriptor to redirect; its close is collective and flushes
+    // what the ranks hold.)
+    if (!parallel()) discard_writes(file);
     broken = true;
   }
 
@@ -226,7 +254,7 @@ struct H5File::Impl {
     }
     if (created && !tmp_path.empty()) {
       std::error_code ec;
-      fs::remove(tmp_path, ec);
+      if (rank == 0) fs::remove(tmp_path, ec);
       tmp_path.clear();
     }
   }
@@ -413,18 +441,91 @@ H5File H5File::create(const std::string& path) {
   return H5File(std::move(impl));
 }
 
+H5File H5File::create(const std::string& path, MPI_Comm comm) {
+  int size = 1, rank = 0;
+  MPI_Comm_size(comm, &size);
+  if (size == 1) return create(path);
+  MPI_Comm_rank(comm, &rank);
+  // Rank 0 checks the directory and names the temporary; every rank opens that name.
+  std::string tmp;
+  run_collectively(comm, [&] {
+    if (rank != 0) return;
+    check_writable_path(path, "HDF5 file");
+    tmp = temporary_path(path);
+  });
+  int len = static_cast<int>(tmp.size());
+  MPI_Bcast(&len, 1, MPI_INT, 0, comm);
+  tmp.resize(static_cast<std::size_t>(len));
+  MPI_Bcast(tmp.data(), len, MPI_CHAR, 0, comm);
+
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->created = true;
+  impl->mode = Mode::read_write;
+  impl->rank = rank;
+  impl->size = size;
+  MPI_Comm_dup(comm, &impl->comm);
+  QuietHdf5 quiet;
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG);
+  H5Pset_fapl_mpio(fapl.get(), impl->comm, MPI_INFO_NULL);
+  impl->file = H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
+  const std::string reason = impl->file < 0 ? hdf5_reason() : std::string();
+  impl->tmp_path = tmp;
+  try {
+    run_collectively(comm, [&] {
+      PHYSML_CHECK(impl->file >= 0, "cannot create HDF5 file '", path, "' on ", size, " ranks (temporary '", tmp, "')",
+                   reason);
+    });
+  } catch (...) {
+    if (impl->file >= 0) H5Fclose(impl->file);  // collective: the ranks whose create succeeded
+    impl->file = -1;
+    H5Eclear2(H5E_DEFAULT);
+    std::error_code ignored;
+    if (rank == 0) fs::remove(tmp, ignored);
+    impl->tmp_path.clear();
+    throw;
+  }
+  return H5File(std::move(impl));
+}
+
+int H5File::ranks() const { return impl_->size; }
+
 const std::string& H5File::path() const { return impl_->path; }
 
 void H5File::flush() {
   impl_->check_open();
   QuietHdf5 quiet;
   if (impl_->mode == Mode::read_write) impl_->check_writable();
-  if (H5Fflush(impl_->file, H5F_SCOPE_GLOBAL) < 0) impl_->write_failed("cannot flush HDF5 file '" + impl_->path + "'");
+  impl_->collective([&] {
+    if (H5Fflush(impl_->file, H5F_SCOPE_GLOBAL) < 0) impl_->write_failed("cannot flush HDF5 file '" + impl_->path + "'");
+  });
 }
 
 void H5File::commit() {
   impl_->check_open();
   QuietHdf5 quiet;
+  if (impl_->parallel()) {
+    impl_->check_writable();
+    // Every rank flushes and closes (collective); then rank 0 publishes the complete file.
+    impl_->collective([&] {
+      if (H5Fflush(impl_->file, H5F_SCOPE_GLOBAL) < 0)
+        PHYSML_THROW("cannot write HDF5 file '", impl_->path, "' on ", impl_->size, " ranks", hdf5_reason());
+    });
+    const herr_t rc = H5Fclose(impl_->file);
+    impl_->file = -1;
+    const std::string reason = rc < 0 ? hdf5_reason() : std::string();
+    impl_->collective([&] { PHYSML_CHECK(rc >= 0, "cannot close HDF5 file '", impl_->path, "'", reason); });
+    impl_->collective([&] {
+      if (impl_->rank != 0) return;
+      const std::string tmp = impl_->tmp_path;
+      impl_->tmp_path.clear();  // publish_file removes it on failure
+      publish_file(tmp, impl_->path);
+    });
+    impl_->tmp_path.clear();
+    impl_->created = false;
+    return;
+  }
   if (impl_->mode == Mode::read_write) {
     impl_->check_writable();
     // Everything is written by this flush, so the close below has nothing left to fail on.
@@ -453,6 +554,27 @@ void H5File::commit() {
 }
 
 void H5File::write(const std::string& name, const at::Tensor& t) {
+  if (impl_->parallel()) {
+    // Collective: every rank creates the dataset; rank 0 writes its data (independent I/O).
+    // The dtype and shape are rank 0's, so a rank passing another tensor cannot desynchronize
+    // the file's structure.
+    PHYSML_CHECK(t.defined(), "cannot write an undefined tensor to ", impl_->where(name));
+    std::int64_t meta[1 + 16] = {static_cast<std::int64_t>(t.scalar_type()), t.dim()};
+    PHYSML_CHECK(t.dim() <= 15, "cannot write a tensor of ", t.dim(), " dimensions to ", impl_->where(name));
+    for (std::int64_t i = 0; i < t.dim(); ++i) meta[2 + i] = t.size(i);
+    MPI_Bcast(meta, 17, MPI_INT64_T, 0, impl_->comm);
+    const auto dtype = static_cast<c10::ScalarType>(meta[0]);
+    const std::vector<std::int64_t> shape(meta + 2, meta + 2 + meta[1]);
+    impl_->collective([&] {
+      Handle dset = impl_->create_dataset(name, dtype, shape);
+      if (impl_->rank != 0 || t.numel() == 0) return;
+      at::Tensor c = t.detach().to(at::kCPU).contiguous();
+      QuietHdf5 quiet;
+      if (H5Dwrite(dset.get(), h5_types(dtype, name).memory, H5S_ALL, H5S_ALL, H5P_DEFAULT, c.data_ptr()) < 0)
+        impl_->write_failed("cannot write dataset " + impl_->where(name));
+    });
+    return;
+  }
   PHYSML_CHECK(t.defined(), "cannot write an undefined tensor to ", impl_->where(name));
   at::Tensor c = t.detach().to(at::kCPU).contiguous();
   TypePair types = h5_types(c.scalar_type(), "dataset " + impl_->where(name));
@@ -464,7 +586,7 @@ void H5File::write(const std::string& name, const at::Tensor& t) {
 }
 
 void H5File::create_dataset(const std::string& name, c10::ScalarType dtype, const std::vector<std::int64_t>& shape) {
-  impl_->create_dataset(name, dtype, shape);
+  impl_->collective([&] { impl_->create_dataset(name, dtype, shape); });
 }
 
 at::Tensor H5File::read(const std::string& name) const {
@@ -535,30 +657,58 @@ at::Tensor H5File::read_rows(const std::string& name, std::int64_t begin, std::i
 
 void H5File::write_rows(const std::string& name, std::int64_t begin, const at::Tensor& rows) {
   impl_->check_writable();
-  PHYSML_CHECK(rows.defined(), "cannot write undefined rows to ", impl_->where(name));
-  Handle dset = impl_->open_dataset(name);
+  Handle dset;
+  c10::ScalarType dtype = c10::ScalarType::Undefined;
+  std::vector<hsize_t> d;
+  // Checks first (on a parallel file every rank agrees on them before the collective write).
+  impl_->collective([&] {
+    PHYSML_CHECK(rows.defined(), "cannot write undefined rows to ", impl_->where(name));
+    dset = impl_->open_dataset(name);
+    QuietHdf5 quiet;
+    dtype = impl_->stored_dtype(dset.get(), name);
+    PHYSML_CHECK(rows.scalar_type() == dtype, "cannot write rows of dtype ", dtype_name(rows.scalar_type()),
+                 " into dataset ", impl_->where(name), " of dtype ", dtype_name(dtype));
+    d = impl_->dims(dset.get(), name);
+    auto ds = to_shape(d);
+    PHYSML_CHECK(!d.empty() && rows.dim() == static_cast<std::int64_t>(d.size()), "rows of shape ",
+                 shape_str(rows.sizes().vec()), " do not fit dataset ", impl_->where(name), " of shape ", shape_str(ds));
+    for (std::size_t i = 1; i < d.size(); ++i)
+      PHYSML_CHECK(rows.size(static_cast<std::int64_t>(i)) == ds[i], "rows of shape ", shape_str(rows.sizes().vec()),
+                   " do not fit dataset ", impl_->where(name), " of shape ", shape_str(ds));
+    PHYSML_CHECK(begin >= 0 && begin + rows.size(0) <= ds[0], "rows [", begin, ", ", begin + rows.size(0),
+                 ") out of range for dataset ", impl_->where(name), " with ", ds[0], " rows");
+  });
+  if (rows.numel() == 0 && !impl_->parallel()) return;
   QuietHdf5 quiet;
-  c10::ScalarType dtype = impl_->stored_dtype(dset.get(), name);
-  PHYSML_CHECK(rows.scalar_type() == dtype, "cannot write rows of dtype ", dtype_name(rows.scalar_type()),
-               " into dataset ", impl_->where(name), " of dtype ", dtype_name(dtype));
-  auto d = impl_->dims(dset.get(), name);
-  auto ds = to_shape(d);
-  PHYSML_CHECK(!d.empty() && rows.dim() == static_cast<std::int64_t>(d.size()), "rows of shape ",
-               shape_str(rows.sizes().vec()), " do not fit dataset ", impl_->where(name), " of shape ", shape_str(ds));
-  for (std::size_t i = 1; i < d.size(); ++i)
-    PHYSML_CHECK(rows.size(static_cast<std::int64_t>(i)) == ds[i], "rows of shape ", shape_str(rows.sizes().vec()),
-                 " do not fit dataset ", impl_->where(name), " of shape ", shape_str(ds));
-  PHYSML_CHECK(begin >= 0 && begin + rows.size(0) <= ds[0], "rows [", begin, ", ", begin + rows.size(0),
-               ") out of range for dataset ", impl_->where(name), " with ", ds[0], " rows");
-  if (rows.numel() == 0) return;
   at::Tensor c = rows.detach().to(at::kCPU).contiguous();
   std::vector<hsize_t> start(d.size(), 0), count = d;
   start[0] = static_cast<hsize_t>(begin);
   count[0] = static_cast<hsize_t>(c.size(0));
   Handle fspace(H5Dget_space(dset.get()), H5Sclose);
-  H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
-  Handle mspace(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), H5Sclose);
-  if (H5Dwrite(dset.get(), h5_types(dtype, name).memory, mspace.get(), fspace.get(), H5P_DEFAULT, c.data_ptr()) < 0 ||
+  std::vector<hsize_t> mdims = count;
+  if (c.numel() == 0) {
+    // A rank with no rows still takes part in the collective write, selecting nothing.
+    std::fill(mdims.begin(), mdims.end(), hsize_t{1});
+    H5Sselect_none(fspace.get());
+  } else {
+    H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
+  }
+  Handle mspace(H5Screate_simple(static_cast<int>(mdims.size()), mdims.data(), nullptr), H5Sclose);
+  if (c.numel() == 0) H5Sselect_none(mspace.get());
+  double dummy[1] = {0};
+  void* buffer = c.numel() == 0 ? static_cast<void*>(dummy) : c.data_ptr();
+  if (impl_->parallel()) {
+    Handle dxpl(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
+    H5Pset_dxpl_mpio(dxpl.get(), H5FD_MPIO_COLLECTIVE);
+    const herr_t rc = H5Dwrite(dset.get(), h5_types(dtype, name).memory, mspace.get(), fspace.get(), dxpl.get(), buffer);
+    const std::string reason = rc < 0 ? hdf5_reason() : std::string();
+    impl_->collective([&] {
+      PHYSML_CHECK(rc >= 0, "cannot write rows [", begin, ", ", begin + c.size(0), ") of dataset ", impl_->where(name),
+                   " on rank ", impl_->rank, reason);
+    });
+    return;
+  }
+  if (H5Dwrite(dset.get(), h5_types(dtype, name).memory, mspace.get(), fspace.get(), H5P_DEFAULT, buffer) < 0 ||
       H5Dflush(dset.get()) < 0)
     impl_->write_failed("cannot write rows of dataset " + impl_->where(name));
 }
@@ -600,14 +750,59 @@ std::vector<std::string> H5File::list(const std::string& group) const {
 void H5File::create_group(const std::string& name) {
   impl_->check_writable();
   QuietHdf5 quiet;
-  if (impl_->exists(name)) return;
-  impl_->create_groups_for(norm(name) + "/");
+  impl_->collective([&] {
+    if (impl_->exists(name)) return;
+    impl_->create_groups_for(norm(name) + "/");
+  });
 }
 
 // ---------------------------------------------------------------------------------------
 // Attributes
 
+namespace {
+/// Rank 0's attribute value on every rank of comm.
+Attribute broadcast_attribute(const Attribute& value, MPI_Comm comm) {
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  std::int64_t head[2] = {static_cast<std::int64_t>(value.index()), 0};
+  std::string text;
+  std::vector<double> reals;
+  std::int64_t integer = 0;
+  if (const auto* s = std::get_if<std::string>(&value)) text = *s, head[1] = static_cast<std::int64_t>(s->size());
+  if (const auto* i = std::get_if<std::int64_t>(&value)) integer = *i;
+  if (const auto* r = std::get_if<double>(&value)) reals = {*r}, head[1] = 1;
+  if (const auto* v = std::get_if<std::vector<double>>(&value)) reals = *v, head[1] = static_cast<std::int64_t>(v->size());
+  MPI_Bcast(head, 2, MPI_INT64_T, 0, comm);
+  switch (head[0]) {
+    case 0:
+      text.resize(static_cast<std::size_t>(head[1]));
+      MPI_Bcast(text.data(), static_cast<int>(head[1]), MPI_CHAR, 0, comm);
+      return text;
+    case 1: MPI_Bcast(&integer, 1, MPI_INT64_T, 0, comm); return integer;
+    case 2:
+      reals.resize(1);
+      MPI_Bcast(reals.data(), 1, MPI_DOUBLE, 0, comm);
+      return reals[0];
+    default:
+      reals.resize(static_cast<std::size_t>(head[1]));
+      MPI_Bcast(reals.data(), static_cast<int>(head[1]), MPI_DOUBLE, 0, comm);
+      return reals;
+  }
+}
+}  // namespace
+
 void H5File::set_attribute(const std::string& object, const std::string& key, const Attribute& value) {
+  if (impl_->parallel()) {
+    impl_->check_writable();
+    // Collective: rank 0's value on every rank (a timestamp may differ between ranks).
+    const Attribute v = broadcast_attribute(value, impl_->comm);
+    impl_->collective([&] { set_attribute_here(object, key, v); });
+    return;
+  }
+  set_attribute_here(object, key, value);
+}
+
+void H5File::set_attribute_here(const std::string& object, const std::string& key, const Attribute& value) {
   impl_->check_writable();
   QuietHdf5 quiet;
   if (!impl_->exists(object)) impl_->create_groups_for(norm(object) + "/");

@@ -67,6 +67,6 @@ if(PHYSML_MPIEXEC)
   # The DistributedSolve* GoogleTest cases of test_solvers on 2 ranks (tests/solvers/test_distributed_solve.cpp).
   physml_cli_test(NAME solvers.mpi.distributed
     COMMAND ${PHYSML_MPIEXEC} --allow-run-as-root --oversubscribe -n 2 $<TARGET_FILE:test_solvers> --gtest_filter=*DistributedSolve* --gtest_color=no
-    OUTPUT "\\[  PASSED  \\] 7 tests.*\\[  PASSED  \\] 7 tests" NOT_OUTPUT "SKIPPED" "\\[  FAILED  \\]"
+    OUTPUT "\\[  PASSED  \\] 8 tests.*\\[  PASSED  \\] 8 tests" NOT_OUTPUT "SKIPPED" "\\[  FAILED  \\]"
     PROPERTIES LABELS "unit;mpi" ENVIRONMENT "${PHYSML_TEST_ENV}" TIMEOUT 300)
 endif()

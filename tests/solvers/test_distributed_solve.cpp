@@ -212,6 +212,59 @@ TEST(DistributedSolveMPI, HDF5LoaderGivesEachRankItsRowsOfTheSameSystem) {
   EXPECT_THROW_MSG(load_linear_system_hdf5((dir / "poisson.h5").string(), PETSC_COMM_WORLD), "b contains NaN or Inf");
 }
 
+TEST(DistributedSolveMPI, ParallelHDF5SaveWritesTheFileOfOneRank) {
+  REQUIRE_TWO_RANKS("solvers.mpi.distributed");
+  const auto dir = physml::test::shared_scratch_dir();
+  Systems s(dir / "serial.h5", 9, 7);  // rank 0 saved the PETSC_COMM_SELF system
+  // The 32 + 31 split, and a lopsided one: all 63 rows on rank 0, none on rank 1.
+  save_linear_system_hdf5((dir / "parallel.h5").string(), s.parallel.A, s.parallel.b);
+  const PetscInt nloc = world_rank() == 0 ? 63 : 0;
+  Mat B;
+  Vec c;
+  PHYSML_PETSC(MatCreateAIJ(PETSC_COMM_WORLD, nloc, nloc, 63, 63, 5, nullptr, 5, nullptr, &B));
+  PHYSML_PETSC(VecCreateMPI(PETSC_COMM_WORLD, nloc, 63, &c));
+  const at::Tensor b_all = all_of(s.b_serial);
+  for (PetscInt i = 0; i < nloc; ++i) {
+    PetscInt nc;
+    const PetscInt* cols;
+    const PetscScalar* v;
+    PHYSML_PETSC(MatGetRow(s.A_serial, i, &nc, &cols, &v));
+    PHYSML_PETSC(MatSetValues(B, 1, &i, nc, cols, v, INSERT_VALUES));
+    PHYSML_PETSC(MatRestoreRow(s.A_serial, i, &nc, &cols, &v));
+    PHYSML_PETSC(VecSetValue(c, i, b_all[i].item<double>(), INSERT_VALUES));
+  }
+  PHYSML_PETSC(MatAssemblyBegin(B, MAT_FINAL_ASSEMBLY));
+  PHYSML_PETSC(MatAssemblyEnd(B, MAT_FINAL_ASSEMBLY));
+  PHYSML_PETSC(VecAssemblyBegin(c));
+  PHYSML_PETSC(VecAssemblyEnd(c));
+  save_linear_system_hdf5((dir / "lopsided.h5").string(), B, c);
+  MPI_Barrier(PETSC_COMM_WORLD);
+  // Every dataset and size equal to the one-rank file's, bit for bit.
+  auto serial = io::H5File::open((dir / "serial.h5").string());
+  for (const char* name : {"parallel.h5", "lopsided.h5"}) {
+    auto f = io::H5File::open((dir / name).string());
+    for (const char* d : {"A/row_ptr", "A/col_idx", "A/values", "b"})
+      EXPECT_TRUE(torch::equal(f.read(d), serial.read(d))) << name << ": " << d;
+    EXPECT_EQ(f.attribute_int("/", "rows"), 63);
+    EXPECT_EQ(f.attribute_int("/", "cols"), 63);
+    EXPECT_EQ(f.attribute_string("/", "format"), "physml.linear_system");
+  }
+  EXPECT_EQ(serial.shape("A/col_idx"), std::vector<std::int64_t>{63 * 5 - 2 * (9 + 7)});
+  // A b that does not fit: both ranks stop, the file written before stays as it was.
+  const std::string before = physml::test::file_bytes(dir / "parallel.h5");
+  Vec wrong;
+  PHYSML_PETSC(VecCreateMPI(PETSC_COMM_WORLD, PETSC_DECIDE, 64, &wrong));
+  EXPECT_THROW_MSG(save_linear_system_hdf5((dir / "parallel.h5").string(), s.parallel.A, wrong),
+                   "b has 64 entries, A has 63 rows");
+  MPI_Barrier(PETSC_COMM_WORLD);
+  EXPECT_EQ(physml::test::file_bytes(dir / "parallel.h5"), before);
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    EXPECT_EQ(e.path().string().find(".tmp-"), std::string::npos) << e.path();
+  VecDestroy(&wrong);
+  MatDestroy(&B);
+  VecDestroy(&c);
+}
+
 TEST(DistributedSolveMPI, KSPDCDMFromOptionsTakesTheSerialIterations) {
   REQUIRE_TWO_RANKS("solvers.mpi.distributed");
   const auto dir = physml::test::shared_scratch_dir();

@@ -137,41 +137,65 @@ LinearSystem load_linear_system_hdf5(const std::string& path, MPI_Comm comm) {
 }
 
 void save_linear_system_hdf5(const std::string& path, Mat A, Vec b) {
-  PetscInt m, n, nb;
-  PHYSML_PETSC(MatGetSize(A, &m, &n));
-  PHYSML_PETSC(VecGetSize(b, &nb));
-  PHYSML_CHECK(nb == m, "save_linear_system_hdf5: b has ", nb, " entries, A has ", m, " rows");
+  MPI_Comm comm = PetscObjectComm((PetscObject)A);
   PetscMPIInt ranks = 1;
-  MPI_Comm_size(PetscObjectComm((PetscObject)A), &ranks);
-  PHYSML_CHECK(ranks == 1, "save_linear_system_hdf5: the matrix lives on ", ranks, " ranks; this writer takes a matrix of ",
-               "one rank (write a distributed system with MatView/VecView to a PETSc binary viewer, which physml solve ",
-               "reads on any rank count)");
-  std::vector<int64_t> rp = {0}, ci;
+  MPI_Comm_size(comm, &ranks);
+  // Every rank writes its own rows of A (CSR with global row pointers) and its own entries of
+  // b, as hyperslabs of one file (parallel HDF5 on several ranks); nothing is gathered.
+  PetscInt m = 0, n = 0, nb = 0, rstart = 0, rend = 0, bstart = 0, bend = 0;
+  std::vector<int64_t> rp, ci;
   std::vector<double> vals;
-  for (PetscInt i = 0; i < m; ++i) {
-    PetscInt nc;
-    const PetscInt* cols;
-    const PetscScalar* v;
-    PHYSML_PETSC(MatGetRow(A, i, &nc, &cols, &v));
-    for (PetscInt j = 0; j < nc; ++j) {
-      ci.push_back(cols[j]);
-      vals.push_back(v[j]);
+  std::int64_t offset = 0, nnz = 0;
+  run_collectively(comm, [&] {
+    PHYSML_PETSC(MatGetSize(A, &m, &n));
+    PHYSML_PETSC(VecGetSize(b, &nb));
+    PHYSML_CHECK(nb == m, "save_linear_system_hdf5: b has ", nb, " entries, A has ", m, " rows");
+    PHYSML_CHECK(m == n, "save_linear_system_hdf5: A is ", m, " x ", n, "; expected a square matrix");
+    PetscMPIInt same = 0;
+    PHYSML_CHECK(MPI_Comm_compare(comm, PetscObjectComm((PetscObject)b), &same) == MPI_SUCCESS &&
+                     (same == MPI_IDENT || same == MPI_CONGRUENT),
+                 "save_linear_system_hdf5: A and b live on different communicators");
+    PHYSML_PETSC(MatGetOwnershipRange(A, &rstart, &rend));
+    PHYSML_PETSC(VecGetOwnershipRange(b, &bstart, &bend));
+    for (PetscInt i = rstart; i < rend; ++i) {
+      PetscInt nc;
+      const PetscInt* cols;
+      const PetscScalar* v;
+      PHYSML_PETSC(MatGetRow(A, i, &nc, &cols, &v));
+      rp.push_back(static_cast<int64_t>(ci.size()));
+      for (PetscInt j = 0; j < nc; ++j) {
+        ci.push_back(cols[j]);
+        vals.push_back(v[j]);
+      }
+      PHYSML_PETSC(MatRestoreRow(A, i, &nc, &cols, &v));
     }
-    PHYSML_PETSC(MatRestoreRow(A, i, &nc, &cols, &v));
-    rp.push_back(static_cast<int64_t>(ci.size()));
-  }
+  });
+  // This rank's entries start after those of the lower ranks (whose rows come first).
+  std::int64_t local = static_cast<std::int64_t>(ci.size());
+  MPI_Exscan(&local, &offset, 1, MPI_INT64_T, MPI_SUM, comm);
+  PetscMPIInt rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  if (rank == 0) offset = 0;  // (MPI_Exscan leaves rank 0's result undefined)
+  MPI_Allreduce(&local, &nnz, 1, MPI_INT64_T, MPI_SUM, comm);
+  for (auto& r : rp) r += offset;
+  if (rend == m) rp.push_back(nnz);  // the last row's end, written by the rank that owns it
+
   const PetscScalar* bb;
   PHYSML_PETSC(VecGetArrayRead(b, &bb));
-  at::Tensor bt = torch::from_blob(const_cast<PetscScalar*>(bb), {nb}, torch::kDouble).clone();
+  at::Tensor bt = torch::from_blob(const_cast<PetscScalar*>(bb), {bend - bstart}, torch::kDouble).clone();
   PHYSML_PETSC(VecRestoreArrayRead(b, &bb));
-  auto f = io::H5File::create(path);
+  auto f = io::H5File::create(path, comm);
   io::stamp_file(f, kFormat, kFormatVersion);
   f.set_attribute("/", "rows", static_cast<std::int64_t>(m));
   f.set_attribute("/", "cols", static_cast<std::int64_t>(n));
-  f.write("A/row_ptr", torch::tensor(rp, torch::kLong));
-  f.write("A/col_idx", torch::tensor(ci, torch::kLong).reshape({static_cast<int64_t>(ci.size())}));
-  f.write("A/values", torch::tensor(vals, torch::kDouble).reshape({static_cast<int64_t>(vals.size())}));
-  f.write("b", bt);
+  f.create_dataset("A/row_ptr", torch::kLong, {m + 1});
+  f.create_dataset("A/col_idx", torch::kLong, {nnz});
+  f.create_dataset("A/values", torch::kDouble, {nnz});
+  f.create_dataset("b", torch::kDouble, {m});
+  f.write_rows("A/row_ptr", rstart, torch::tensor(rp, torch::kLong).reshape({static_cast<int64_t>(rp.size())}));
+  f.write_rows("A/col_idx", offset, torch::tensor(ci, torch::kLong).reshape({local}));
+  f.write_rows("A/values", offset, torch::tensor(vals, torch::kDouble).reshape({local}));
+  f.write_rows("b", bstart, bt);
   f.commit();
 }
 

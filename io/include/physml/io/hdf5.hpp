@@ -10,6 +10,7 @@
 /// dataset, wrong dtype, wrong shape).
 
 #include <ATen/core/Tensor.h>
+#include <mpi.h>
 
 #include <cstdint>
 #include <map>
@@ -31,8 +32,20 @@ using Attributes = std::map<std::string, Attribute>;
 /// Attributes: strings are variable-length UTF-8 scalars, integers int64 scalars, reals
 /// float64 scalars, lists of reals 1-D float64 arrays.
 ///
-/// The file is used serially by the process that opened it (no MPI-IO); with several ranks,
-/// let one rank write. HDF5's own error printing is silenced: failures are physml::Error.
+/// A file from open() or create(path) is used serially by the process that opened it. A file
+/// from create(path, comm) on several ranks is written by all of them at once through MPI-IO
+/// (parallel HDF5, the Open MPI flavour PhysML links). Its rules:
+///  - every call that changes the file's structure (create_dataset, write, set_attribute,
+///    create_group, flush, commit, and the destructor) is collective: every rank of the
+///    communicator makes it, in the same order, with the same names and shapes; attribute
+///    values and write()'s data are taken from rank 0;
+///  - write_rows is collective too, but each rank passes its own rows (possibly none: a tensor
+///    with 0 rows) at its own offset: this is how several ranks fill one dataset;
+///  - a failure on any rank (a bad argument, a full disk) throws on every rank, with the
+///    message of the lowest failing rank, and the file then refuses further writes;
+///  - commit() renames the complete file over `path` once (rank 0), after every rank closed it.
+/// Reads are independent and allowed on any rank. HDF5's own error printing is silenced:
+/// failures are physml::Error.
 class H5File {
 public:
   /// read_write modifies an existing file in place (not atomic: used for resumable ".partial" files).
@@ -42,6 +55,10 @@ public:
   /// Create a new file at a temporary name; commit() renames it to `path`.
   /// An H5File destroyed without commit() removes its temporary file.
   static H5File create(const std::string& path);
+  /// Create a new file collectively over `comm` (every rank calls it with the same path),
+  /// written in parallel by all ranks (see the rules above); on a communicator of one rank
+  /// this is create(path). The temporary name is rank 0's, shared by all.
+  static H5File create(const std::string& path, MPI_Comm comm);
 
   /// Movable, not copyable (owns the open file).
   H5File(H5File&&) noexcept;
@@ -94,12 +111,15 @@ public:
   void commit();
   /// Flush to disk without closing (read_write files).
   void flush();
+  /// Number of ranks writing this file (1 unless created by create(path, comm) on several ranks).
+  int ranks() const;
   /// The final path (for create(): where commit() puts the file).
   const std::string& path() const;
 
 private:
   struct Impl;
   explicit H5File(std::unique_ptr<Impl> impl);
+  void set_attribute_here(const std::string& object, const std::string& key, const Attribute& value);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -42,8 +42,12 @@ bool is_hdf5_file(const std::string& path);
 /// NaN or Inf in the values or b.
 LinearSystem load_linear_system_hdf5(const std::string& path, MPI_Comm comm = PETSC_COMM_WORLD);
 
-/// Write A (any assembled AIJ-convertible Mat, one rank) and b as a PhysML HDF5
-/// linear-system file, atomically. Throws physml::Error for a matrix of several ranks.
+/// Write A (any assembled square matrix that MatGetRow reads: AIJ, BAIJ, dense, ...) and b as
+/// a PhysML HDF5 linear-system file, atomically (temporary, then rename). Collective over A's
+/// communicator: on several ranks every rank writes its own rows of A and entries of b into
+/// the one file at once (parallel HDF5 through MPI-IO; nothing is gathered), and the file is
+/// the same as a one-rank write of the same matrix. Throws physml::Error on every rank if A is
+/// not square, b does not fit, or the file cannot be written.
 void save_linear_system_hdf5(const std::string& path, Mat A, Vec b);
 
 /// Read a system from PETSc binary (Mat then Vec). Throws physml::Error if the file is
