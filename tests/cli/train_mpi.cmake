@@ -15,7 +15,7 @@ endif()
 
 physml_cli_test(NAME train.mpi.data_parallel
   COMMAND ${PHYSML_MPIEXEC} --allow-run-as-root --oversubscribe -n 2 $<TARGET_FILE:test_train> --gtest_filter=*DataParallel* --gtest_color=no
-  OUTPUT "\\[  PASSED  \\] 10 tests.*\\[  PASSED  \\] 10 tests" NOT_OUTPUT "SKIPPED" "\\[  FAILED  \\]"
+  OUTPUT "\\[  PASSED  \\] 11 tests.*\\[  PASSED  \\] 11 tests" NOT_OUTPUT "SKIPPED" "\\[  FAILED  \\]"
   PROPERTIES LABELS "unit;mpi" ENVIRONMENT "${PHYSML_TEST_ENV}" TIMEOUT 300)
 
 execute_process(COMMAND ${PHYSML_PYTHON3} -c "import h5py" RESULT_VARIABLE physml_no_h5py OUTPUT_QUIET ERROR_QUIET)

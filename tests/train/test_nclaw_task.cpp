@@ -5,6 +5,7 @@
 #include "physml/operators/nclaw.hpp"
 #include "physml/simulators/mpm_scene.hpp"
 #include "physml/train/nclaw_task.hpp"
+#include "model_compare.hpp"
 #include "test_util.hpp"
 
 #include <torch/torch.h>
@@ -200,4 +201,34 @@ TEST(NCLawTask, SegmentsThatBlowUpAreSkippedAndCountedOrStopTraining) {
   EXPECT_THROW(physml::train::Trainer(make(9, 10), o).fit(stop), physml::NonFiniteError);
   physml::train::NCLawTask all(traj, opts);
   EXPECT_THROW_MSG(physml::train::Trainer(make(1, 1000000), o).fit(all), "the rollouts of all 6 segments");
+}
+
+TEST(NCLawTaskDataParallelMPI, TwoRanksTrainAsOneRankWithTheDoubledBatch) {
+  // The segments of an epoch are the samples the ranks share: 6 segments of 4 frames in epoch 0,
+  // 5 growing ones in epoch 1 (4..12 on the cosine over 2 epochs). 2 ranks with 2 segments each
+  // per step take the steps of 1 rank with 4; 1 rank with 2 takes other steps (the check can fail).
+  REQUIRE_TWO_RANKS("train.mpi.data_parallel");
+  const auto dir = physml::test::shared_scratch_dir();
+  std::string traj = (dir / "jelly.h5").string();
+  if (physml::test::world_rank() == 0) traj = jelly_trajectory(dir);
+  MPI_Barrier(PETSC_COMM_WORLD);
+  physml::train::NCLawTask task(traj, physml::train::NCLawTaskOptions().segment_min(4).segment_max(12));
+  auto run = [&](std::int64_t batch, MPI_Comm comm) {
+    auto law = fresh_law();
+    auto records = physml::train::Trainer(law, options(2).batch_size(batch), comm).fit(task);
+    return std::make_pair(law, records);
+  };
+  const auto [two, r2] = run(2, PETSC_COMM_WORLD);
+  const auto [one, r1] = run(4, PETSC_COMM_SELF);
+  const auto [half, rh] = run(2, PETSC_COMM_SELF);
+  const double same = physml::test::max_relative_difference(*two, *one),
+               other = physml::test::max_relative_difference(*two, *half);
+  std::printf("max relative weight difference: %.2e against 1 rank x 4, %.2e against 1 rank x 2\n", same, other);
+  EXPECT_LT(same, 1e-9) << "2 ranks x 2 against 1 rank x 4";
+  EXPECT_GT(other, 1e-3) << "2 ranks x 2 against 1 rank x 2";
+  ASSERT_EQ(r2.size(), 2u);
+  for (std::size_t e = 0; e < 2; ++e) {
+    EXPECT_NEAR(r2[e].train_loss, r1[e].train_loss, 1e-9 * std::abs(r1[e].train_loss)) << "epoch " << e;
+    EXPECT_NEAR(r2[e].metric("rollout_mse"), r1[e].metric("rollout_mse"), 1e-9 * r1[e].metric("rollout_mse"));
+  }
 }
