@@ -30,6 +30,13 @@ inline std::string file_bytes(const std::filesystem::path& p) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+/// True if no writer's temporary ("<name>.tmp-...") is left under `dir` (recursively).
+inline bool no_temporaries(const std::filesystem::path& dir) {
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
+    if (e.path().filename().string().find(".tmp-") != std::string::npos) return false;
+  return true;
+}
+
 /// The number of ranks of PETSC_COMM_WORLD.
 inline int world_size() {
   int n = 1;

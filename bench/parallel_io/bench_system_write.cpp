@@ -1,7 +1,7 @@
 // Writing one distributed linear system to one HDF5 file (docs/parallel.md, "One file from
 // several ranks"): every rank writes its own rows at once (save_linear_system_hdf5, parallel
-// HDF5 through MPI-IO) against funnelling the system to rank 0 (MatCreateRedundantMatrix,
-// VecScatterCreateToZero) and writing it there with one process. Prints a table.
+// HDF5 through MPI-IO) against funnelling the system to rank 0 (MatCreateSubMatrices with every
+// row on rank 0 and none elsewhere, VecScatterCreateToZero) and writing it there with one process. Prints a table.
 // usage: [mpirun -n R] bench_system_write SYSTEM.h5 [-repeats 3] [-output_dir .]
 //   SYSTEM.h5 from build/tests/cli/physml_bad_input_fixtures poisson2d p1024.h5 1024
 #include "physml/core/environment.hpp"
@@ -21,13 +21,18 @@ namespace {
 
 double now() { return MPI_Wtime(); }
 
-/// Funnel: the whole system on rank 0 (a sequential copy), written there.
+/// Funnel: the whole system gathered to rank 0 only (a sequential copy there, nothing on the
+/// other ranks), written there.
 void funnel_save(const std::string& path, Mat A, Vec b) {
-  int rank = 0, size = 1;
+  int rank = 0;
   MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
-  MPI_Comm_size(PETSC_COMM_WORLD, &size);
-  Mat whole;
-  PHYSML_PETSC(MatCreateRedundantMatrix(A, size, MPI_COMM_NULL, MAT_INITIAL_MATRIX, &whole));
+  PetscInt n;
+  PHYSML_PETSC(MatGetSize(A, &n, nullptr));
+  IS all;  // every row and column on rank 0, none elsewhere
+  PHYSML_PETSC(ISCreateStride(PETSC_COMM_SELF, rank == 0 ? n : 0, 0, 1, &all));
+  Mat* parts = nullptr;
+  PHYSML_PETSC(MatCreateSubMatrices(A, 1, &all, &all, MAT_INITIAL_MATRIX, &parts));
+  Mat whole = parts[0];
   VecScatter s;
   Vec b0;
   PHYSML_PETSC(VecScatterCreateToZero(b, &s, &b0));
@@ -47,7 +52,8 @@ void funnel_save(const std::string& path, Mat A, Vec b) {
   MPI_Barrier(PETSC_COMM_WORLD);
   VecScatterDestroy(&s);
   VecDestroy(&b0);
-  MatDestroy(&whole);
+  MatDestroyMatrices(1, &parts);
+  ISDestroy(&all);
 }
 
 }  // namespace

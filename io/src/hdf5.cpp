@@ -236,8 +236,10 @@ struct H5File::Impl {
   /// The file on disk keeps what it held at the failure.
   void poison() noexcept {
     if (file < 0 || broken) return;
-    // (An MPI-IO file has no POSIX descriptor to redirect; its close is collective and flushes
-    // what the ranks hold.)
+    // An MPI-IO file has no POSIX descriptor to redirect: its collective close still flushes
+    // what the ranks hold, so after a full disk libhdf5 1.10 may report errors at that close
+    // or at exit (the half-closed case above). The temporary is removed all the same and the
+    // file at the final path is untouched; a full disk under parallel writes is not tested.
     if (!parallel()) discard_writes(file);
     broken = true;
   }
@@ -245,6 +247,9 @@ struct H5File::Impl {
   /// Close without committing; a created file's temporary is removed. A resumable file
   /// (read_write) is flushed first, so it keeps the work done; a created one is discarded.
   void abandon() noexcept {
+    int finalized = 0;
+    if (parallel()) MPI_Finalized(&finalized);
+    if (file >= 0 && finalized) file = -1;  // an MPI-IO file cannot be closed after MPI_Finalize: left to the OS
     if (file >= 0) {
       QuietHdf5 quiet;
       if (created || (mode == Mode::read_write && H5Fflush(file, H5F_SCOPE_GLOBAL) < 0)) poison();
@@ -478,7 +483,10 @@ H5File H5File::create(const std::string& path, MPI_Comm comm) {
                    reason);
     });
   } catch (...) {
-    if (impl->file >= 0) H5Fclose(impl->file);  // collective: the ranks whose create succeeded
+    // H5Fcreate is collective: MPI-IO fails it on every rank alike (a missing directory, no
+    // permission, a full disk), and then no rank holds a file. (Should it ever succeed on some
+    // ranks only, their H5Fclose, being collective, would wait for the others.)
+    if (impl->file >= 0) H5Fclose(impl->file);
     impl->file = -1;
     H5Eclear2(H5E_DEFAULT);
     std::error_code ignored;
@@ -556,12 +564,18 @@ void H5File::commit() {
 void H5File::write(const std::string& name, const at::Tensor& t) {
   if (impl_->parallel()) {
     // Collective: every rank creates the dataset; rank 0 writes its data (independent I/O).
-    // The dtype and shape are rank 0's, so a rank passing another tensor cannot desynchronize
-    // the file's structure.
-    PHYSML_CHECK(t.defined(), "cannot write an undefined tensor to ", impl_->where(name));
-    std::int64_t meta[1 + 16] = {static_cast<std::int64_t>(t.scalar_type()), t.dim()};
-    PHYSML_CHECK(t.dim() <= 15, "cannot write a tensor of ", t.dim(), " dimensions to ", impl_->where(name));
-    for (std::int64_t i = 0; i < t.dim(); ++i) meta[2 + i] = t.size(i);
+    // Only rank 0's tensor is looked at (checked, agreed on, then its dtype and shape sent):
+    // the other ranks may pass anything, even an undefined tensor.
+    impl_->check_writable();
+    std::int64_t meta[2 + 15] = {};
+    impl_->collective([&] {
+      if (impl_->rank != 0) return;
+      PHYSML_CHECK(t.defined(), "cannot write an undefined tensor to ", impl_->where(name));
+      PHYSML_CHECK(t.dim() <= 15, "cannot write a tensor of ", t.dim(), " dimensions to ", impl_->where(name));
+      meta[0] = static_cast<std::int64_t>(t.scalar_type());
+      meta[1] = t.dim();
+      for (std::int64_t i = 0; i < t.dim(); ++i) meta[2 + i] = t.size(i);
+    });
     MPI_Bcast(meta, 17, MPI_INT64_T, 0, impl_->comm);
     const auto dtype = static_cast<c10::ScalarType>(meta[0]);
     const std::vector<std::int64_t> shape(meta + 2, meta + 2 + meta[1]);
@@ -762,8 +776,6 @@ void H5File::create_group(const std::string& name) {
 namespace {
 /// Rank 0's attribute value on every rank of comm.
 Attribute broadcast_attribute(const Attribute& value, MPI_Comm comm) {
-  int rank = 0;
-  MPI_Comm_rank(comm, &rank);
   std::int64_t head[2] = {static_cast<std::int64_t>(value.index()), 0};
   std::string text;
   std::vector<double> reals;

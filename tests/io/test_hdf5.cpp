@@ -17,6 +17,7 @@ using physml::io::H5File;
 namespace {
 
 using physml::test::file_bytes;
+using physml::test::no_temporaries;
 
 /// A small valid file with one float32 dataset of 1000 values and a few attributes.
 fs::path make_file(const fs::path& dir, const std::string& name = "a.h5") {
@@ -28,11 +29,6 @@ fs::path make_file(const fs::path& dir, const std::string& name = "a.h5") {
   return path;
 }
 
-bool no_temporaries(const fs::path& dir) {
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.path().string().find(".tmp-") != std::string::npos) return false;
-  return true;
-}
 
 }  // namespace
 

@@ -1,6 +1,6 @@
 // One HDF5 file written by several ranks at once (H5File::create(path, comm): parallel HDF5
 // through MPI-IO). The ParallelHDF5MPI.* cases need two ranks and are run by the ctest
-// io.mpi.parallel_hdf5 (mpiexec -n 2 test_io --gtest_filter=*ParallelHDF5*); on one rank they
+// io.mpi.parallel_hdf5 (mpiexec -n 2 test_io --gtest_filter=*ParallelHDF5MPI*); on one rank they
 // skip. ParallelHDF5.* runs on any rank count.
 #include "physml/core/error.hpp"
 #include "physml/io/hdf5.hpp"
@@ -13,15 +13,10 @@
 namespace fs = std::filesystem;
 using physml::io::Attribute;
 using physml::io::H5File;
+using physml::test::no_temporaries;
 using physml::test::world_rank;
 
 namespace {
-
-bool no_temporaries(const fs::path& dir) {
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.path().string().find(".tmp-") != std::string::npos) return false;
-  return true;
-}
 
 /// Rows [begin, end) of the reference table t[i][j] = 10 i + j (float64, 3 columns).
 at::Tensor table_rows(std::int64_t begin, std::int64_t end) {
@@ -71,6 +66,7 @@ TEST(ParallelHDF5MPI, TwoRanksFillOneFileWithTheirOwnRows) {
     f.set_attribute("/", "label", std::string(r == 0 ? "from rank zero" : "rank one's longer label"));
     f.set_attribute("group", "weights", std::vector<double>(static_cast<std::size_t>(r + 2), 0.5 + r));
     f.write("whole", torch::full({2, 2}, static_cast<float>(r + 1)));
+    f.write("from_rank0_only", r == 0 ? torch::arange(3, torch::kLong) : at::Tensor());  // rank 1's is not looked at
     f.commit();
   }
   MPI_Barrier(PETSC_COMM_WORLD);
@@ -81,6 +77,7 @@ TEST(ParallelHDF5MPI, TwoRanksFillOneFileWithTheirOwnRows) {
   EXPECT_EQ(f.attribute_string("/", "label"), "from rank zero");
   EXPECT_EQ(std::get<std::vector<double>>(f.attribute("group", "weights")), std::vector<double>(2, 0.5));
   EXPECT_TRUE(torch::equal(f.read("whole"), torch::full({2, 2}, 1.0f)));
+  EXPECT_TRUE(torch::equal(f.read("from_rank0_only"), torch::arange(3, torch::kLong)));
   EXPECT_TRUE(no_temporaries(dir));
 }
 
@@ -129,6 +126,14 @@ TEST(ParallelHDF5MPI, ThrowingRankNamesItselfOnTheOtherRank) {
       EXPECT_NE(msg.find("on rank 1"), std::string::npos) << msg;
     }
   }
+}
+
+TEST(ParallelHDF5MPI, AnUndefinedTensorOnRankZeroStopsBoth) {
+  REQUIRE_TWO_RANKS("io.mpi.parallel_hdf5");
+  const auto dir = physml::test::shared_scratch_dir();
+  auto f = H5File::create((dir / "undefined.h5").string(), PETSC_COMM_WORLD);
+  EXPECT_THROW_MSG(f.write("x", world_rank() == 0 ? at::Tensor() : torch::ones({2})), "cannot write an undefined tensor");
+  EXPECT_THROW_MSG(f.commit(), "had a failed write earlier");
 }
 
 TEST(ParallelHDF5MPI, ANonexistentDirectoryIsReportedOnEveryRank) {

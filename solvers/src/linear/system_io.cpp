@@ -178,7 +178,7 @@ void save_linear_system_hdf5(const std::string& path, Mat A, Vec b) {
   if (rank == 0) offset = 0;  // (MPI_Exscan leaves rank 0's result undefined)
   MPI_Allreduce(&local, &nnz, 1, MPI_INT64_T, MPI_SUM, comm);
   for (auto& r : rp) r += offset;
-  if (rend == m) rp.push_back(nnz);  // the last row's end, written by the rank that owns it
+  if (rank == ranks - 1) rp.push_back(nnz);  // row_ptr[m], written by the last rank only (its rend is m)
 
   const PetscScalar* bb;
   PHYSML_PETSC(VecGetArrayRead(b, &bb));
