@@ -7,6 +7,7 @@
 //
 //   ./dcdm_train -n 16 -dim 3 -lanczos_steps 200 -samples 800 -epochs 20 -lr 1e-3 -output run16
 //   ./dcdm_train -n 32 -dim 3 -lanczos_steps 300 -samples 600 -data ritz32.h5   # data only
+//   mpirun -n 2 ./dcdm_train ...   # Lanczos distributed, the data gathered, data-parallel training
 //
 // Options (-help lists them with defaults): the scene's -n -dim -obstacle
 // sphere|box|spheres|random|plume|none -radius -obstacle_x -nobstacles -scene_seed -surface
@@ -18,6 +19,7 @@
 // -dcdm_valid_rtol, -dcdm_valid_max_its, -dcdm_valid_seed (DCDMTaskOptions). Without -output nothing is trained (write the data with -data).
 #include "poisson_scene.hpp"
 
+#include "physml/core/collective.hpp"
 #include "physml/core/environment.hpp"
 #include "physml/core/log.hpp"
 #include "physml/core/options.hpp"
@@ -27,7 +29,11 @@
 #include "physml/solvers/linear/lanczos.hpp"
 #include "physml/train/dcdm_train.hpp"
 
+#include <petscao.h>
+#include <petscdmda.h>
 #include <torch/torch.h>
+
+#include <vector>
 
 namespace {
 // Reference "networks" for the loss-plateau diagnosis (docs/results-dcdm.md): the mean
@@ -69,6 +75,51 @@ void report_reference_losses(const at::Tensor& A_in, const at::Tensor& b_in) {
                    ", Jacobi(20) ", loss(jacobi(20)), ", CG(5) ", loss(cg(5, 0)), ", CG(20) ", loss(cg(20, 0)),
                    ", exact A^-1 b (CG 1e-12) ", loss(cg(100000, 1e-12)));
 }
+/// The DMDA's matrix renumbered in grid order (x fastest), distributed in PETSc's default
+/// row split: a DMDA's global order is per-rank blocks, which would make the Lanczos start
+/// vector, and so the Ritz data, depend on the rank count. On one rank the orders agree.
+Mat grid_order(DM da, Mat A) {
+  int ranks = 1;
+  MPI_Comm_size(PetscObjectComm((PetscObject)A), &ranks);
+  if (ranks == 1) {
+    PHYSML_PETSC(PetscObjectReference((PetscObject)A));
+    return A;
+  }
+  PetscInt N, nlocal = PETSC_DECIDE, start = 0;
+  PHYSML_PETSC(MatGetSize(A, &N, nullptr));
+  PHYSML_PETSC(PetscSplitOwnership(PetscObjectComm((PetscObject)A), &nlocal, &N));
+  MPI_Exscan(&nlocal, &start, 1, MPIU_INT, MPI_SUM, PetscObjectComm((PetscObject)A));
+  int rank = 0;
+  MPI_Comm_rank(PetscObjectComm((PetscObject)A), &rank);
+  if (rank == 0) start = 0;
+  std::vector<PetscInt> rows(static_cast<size_t>(nlocal));
+  for (PetscInt i = 0; i < nlocal; ++i) rows[static_cast<size_t>(i)] = start + i;  // grid (natural) indices
+  AO ao;
+  PHYSML_PETSC(DMDAGetAO(da, &ao));
+  PHYSML_PETSC(AOApplicationToPetsc(ao, nlocal, rows.data()));  // -> the DMDA's global indices
+  IS is;
+  PHYSML_PETSC(ISCreateGeneral(PetscObjectComm((PetscObject)A), nlocal, rows.data(), PETSC_COPY_VALUES, &is));
+  Mat B;
+  PHYSML_PETSC(MatCreateSubMatrix(A, is, is, MAT_INITIAL_MATRIX, &B));
+  ISDestroy(&is);
+  return B;
+}
+
+/// [count, local rows] on each rank -> [count, all rows] on every rank (rows in rank order).
+at::Tensor gather_columns(const at::Tensor& local, MPI_Comm comm) {
+  int ranks = 1;
+  MPI_Comm_size(comm, &ranks);
+  if (ranks == 1) return local;
+  const at::Tensor t = local.to(torch::kDouble).t().contiguous();  // [local rows, count]
+  const int mine = static_cast<int>(t.numel());
+  std::vector<int> counts(static_cast<size_t>(ranks)), offsets(static_cast<size_t>(ranks), 0);
+  MPI_Allgather(&mine, 1, MPI_INT, counts.data(), 1, MPI_INT, comm);
+  for (int r = 1; r < ranks; ++r) offsets[r] = offsets[r - 1] + counts[r - 1];
+  at::Tensor all = torch::empty({(offsets.back() + counts.back()) / local.size(0), local.size(0)}, torch::kDouble);
+  MPI_Allgatherv(t.data_ptr<double>(), mine, MPI_DOUBLE, all.data_ptr<double>(), counts.data(), offsets.data(),
+                 MPI_DOUBLE, comm);
+  return all.t().contiguous().to(local.scalar_type());
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -103,18 +154,23 @@ int main(int argc, char** argv) {
     const std::uint64_t seed = t.seed();
 
     physml::seed_everything(seed);
+    // The scene on a DMDA over every rank; Lanczos runs distributed, in grid order.
+    const MPI_Comm comm = PETSC_COMM_WORLD;
+    int ranks = 1;
+    MPI_Comm_size(comm, &ranks);
     DM da;
     if (dim == 2) {
-      PHYSML_PETSC(DMDACreate2d(PETSC_COMM_SELF, DM_BOUNDARY_NONE, DM_BOUNDARY_NONE, DMDA_STENCIL_STAR, n, n, 1, 1, 1, 1,
-                                nullptr, nullptr, &da));
+      PHYSML_PETSC(DMDACreate2d(comm, DM_BOUNDARY_NONE, DM_BOUNDARY_NONE, DMDA_STENCIL_STAR, n, n, PETSC_DECIDE,
+                                PETSC_DECIDE, 1, 1, nullptr, nullptr, &da));
     } else {
-      PHYSML_PETSC(DMDACreate3d(PETSC_COMM_SELF, DM_BOUNDARY_NONE, DM_BOUNDARY_NONE, DM_BOUNDARY_NONE, DMDA_STENCIL_STAR, n, n,
-                                n, 1, 1, 1, 1, 1, nullptr, nullptr, nullptr, &da));
+      PHYSML_PETSC(DMDACreate3d(comm, DM_BOUNDARY_NONE, DM_BOUNDARY_NONE, DM_BOUNDARY_NONE, DMDA_STENCIL_STAR, n, n, n,
+                                PETSC_DECIDE, PETSC_DECIDE, PETSC_DECIDE, 1, 1, nullptr, nullptr, nullptr, &da));
     }
     PHYSML_PETSC(DMSetUp(da));
-    Mat A;
-    PHYSML_PETSC(DMCreateMatrix(da, &A));
-    PHYSML_PETSC(scene::assemble(da, obstacle, A));
+    Mat A_dmda, A;
+    PHYSML_PETSC(DMCreateMatrix(da, &A_dmda));
+    PHYSML_PETSC(scene::assemble(da, obstacle, A_dmda));
+    A = grid_order(da, A_dmda);
     std::vector<int64_t> grid(dim, n);
 
     physml::Timer timer;
@@ -122,17 +178,25 @@ int main(int argc, char** argv) {
     auto l = physml::solvers::lanczos(A, v0, steps);
     auto ritz = physml::solvers::ritz_pairs(l);
     physml::log_info("Lanczos: ", l.steps(), " steps, ", ritz.values.size(), " Ritz pairs in [", ritz.values(0), ", ",
-                     ritz.values(ritz.values.size() - 1), "], ", physml::format_duration(timer.seconds()));
+                     ritz.values(ritz.values.size() - 1), "], ", physml::format_duration(timer.seconds()), " on ", ranks,
+                     ranks == 1 ? " rank" : " ranks");
+    // Training needs the whole system on every rank (the loss applies A to whole fields; the
+    // Trainer splits the batches over the ranks): the Ritz combinations' rows and A gathered.
     physml::train::RitzDataset data;
-    data.b = physml::solvers::ritz_training_vectors(ritz, samples, seed + 1);
-    data.A = physml::solvers::sparse_from_mat(A, torch::kDouble);
+    data.b = gather_columns(physml::solvers::ritz_training_vectors(ritz, samples, seed + 1), comm);
+    Mat A_whole;
+    PHYSML_PETSC(MatCreateRedundantMatrix(A, ranks, MPI_COMM_NULL, MAT_INITIAL_MATRIX, &A_whole));
+    data.A = physml::solvers::sparse_from_mat(A_whole, torch::kDouble);
     data.grid = grid;
-    data.mask = physml::solvers::solid_mask_from_matrix(A);
+    data.mask = physml::solvers::solid_mask_from_matrix(A_whole);
+    MatDestroy(&A_whole);
     // Solid cells are not unknowns: the solver's residuals vanish there, so train on the
     // fluid part of each Ritz combination (renormalized).
     data.b = data.b * data.mask.reshape({1, -1});
     data.b = data.b / data.b.norm(2, 1, true).clamp_min(1e-30);
-    if (!data_path.empty()) physml::train::save_ritz_dataset(data_path, data);
+    if (!data_path.empty()) physml::run_collectively(comm, [&] {
+        if (env.rank() == 0) physml::train::save_ritz_dataset(data_path, data);
+      });
 
     report_reference_losses(data.A, data.b);
     if (!t.output_dir().empty()) {
@@ -167,6 +231,7 @@ int main(int argc, char** argv) {
     }
     VecDestroy(&v0);
     MatDestroy(&A);
+    MatDestroy(&A_dmda);
     DMDestroy(&da);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "dcdm_train: %s\n", e.what());
