@@ -67,3 +67,19 @@ function(physml_cli_test)
     set_property(TEST ${ARG_NAME} APPEND PROPERTY ENVIRONMENT ${PHYSML_SANITIZER_ENV})
   endif()
 endfunction()
+
+# physml_mpi_gtest(NAME name TARGET test_x FILTER pattern COUNT n): the GoogleTest cases of
+# test_x matching `pattern` on 2 MPI ranks (mpiexec --oversubscribe); both ranks must report
+# n passed tests and none skipped or failed (a count, so that a case lost from the filter fails).
+function(physml_mpi_gtest)
+  cmake_parse_arguments(PARSE_ARGV 0 ARG "" "NAME;TARGET;FILTER;COUNT" "")
+  find_program(PHYSML_MPIEXEC NAMES mpirun mpiexec)
+  if(NOT PHYSML_MPIEXEC)
+    return()
+  endif()
+  physml_cli_test(NAME ${ARG_NAME}
+    COMMAND ${PHYSML_MPIEXEC} --allow-run-as-root --oversubscribe -n 2 $<TARGET_FILE:${ARG_TARGET}>
+      --gtest_filter=${ARG_FILTER} --gtest_color=no
+    OUTPUT "\\[  PASSED  \\] ${ARG_COUNT} tests.*\\[  PASSED  \\] ${ARG_COUNT} tests" NOT_OUTPUT "SKIPPED" "\\[  FAILED  \\]"
+    PROPERTIES LABELS "unit;mpi" ENVIRONMENT "${PHYSML_TEST_ENV}" TIMEOUT 300)
+endfunction()

@@ -65,8 +65,5 @@ if(PHYSML_MPIEXEC)
     OUTPUT "same iterations on 2 ranks and 1 rank: iterations  [0-9]+ \\(CONVERGED_RTOL\\);iterations  [0-9]+ \\(CONVERGED_RTOL\\);iterations  30 \\(DIVERGED_ITS\\)"
     PROPERTIES LABELS "cli;mpi" TIMEOUT 300)
   # The DistributedSolve* GoogleTest cases of test_solvers on 2 ranks (tests/solvers/test_distributed_solve.cpp).
-  physml_cli_test(NAME solvers.mpi.distributed
-    COMMAND ${PHYSML_MPIEXEC} --allow-run-as-root --oversubscribe -n 2 $<TARGET_FILE:test_solvers> --gtest_filter=*DistributedSolve* --gtest_color=no
-    OUTPUT "\\[  PASSED  \\] 8 tests.*\\[  PASSED  \\] 8 tests" NOT_OUTPUT "SKIPPED" "\\[  FAILED  \\]"
-    PROPERTIES LABELS "unit;mpi" ENVIRONMENT "${PHYSML_TEST_ENV}" TIMEOUT 300)
+  physml_mpi_gtest(NAME solvers.mpi.distributed TARGET test_solvers FILTER *DistributedSolve* COUNT 8)
 endif()

@@ -13,10 +13,7 @@ if(NOT PHYSML_MPIEXEC)
   return()
 endif()
 
-physml_cli_test(NAME train.mpi.data_parallel
-  COMMAND ${PHYSML_MPIEXEC} --allow-run-as-root --oversubscribe -n 2 $<TARGET_FILE:test_train> --gtest_filter=*DataParallel* --gtest_color=no
-  OUTPUT "\\[  PASSED  \\] 11 tests.*\\[  PASSED  \\] 11 tests" NOT_OUTPUT "SKIPPED" "\\[  FAILED  \\]"
-  PROPERTIES LABELS "unit;mpi" ENVIRONMENT "${PHYSML_TEST_ENV}" TIMEOUT 300)
+physml_mpi_gtest(NAME train.mpi.data_parallel TARGET test_train FILTER *DataParallel* COUNT 11)
 
 execute_process(COMMAND ${PHYSML_PYTHON3} -c "import h5py" RESULT_VARIABLE physml_no_h5py OUTPUT_QUIET ERROR_QUIET)
 if(NOT PHYSML_PYTHON3 OR NOT physml_no_h5py EQUAL 0)

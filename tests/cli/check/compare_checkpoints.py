@@ -10,6 +10,8 @@ import sys
 import h5py
 import numpy as np
 
+from compare_h5 import largest_difference
+
 
 def parameters(path):
     with h5py.File(path, "r") as f:
@@ -23,17 +25,10 @@ def main(argv):
         print(__doc__, file=sys.stderr)
         return 2
     a, b = parameters(argv[1]), parameters(argv[2])
-    if sorted(a) != sorted(b):
-        print(f"different parameter names: {sorted(set(a) ^ set(b))}", file=sys.stderr)
+    result = largest_difference(a, b, "parameter names")
+    if result is None:
         return 1
-    worst, name = 0.0, ""
-    for k in a:
-        if a[k].shape != b[k].shape:
-            print(f"{k}: shape {a[k].shape} against {b[k].shape}", file=sys.stderr)
-            return 1
-        d = np.linalg.norm(a[k] - b[k]) / max(np.linalg.norm(b[k]), 1e-30)
-        if d > worst:
-            worst, name = d, k
+    worst, name = result
     limit = float(argv[4])
     print(f"max relative difference {worst:.3e} ({name}, {len(a)} tensors)")
     ok = worst <= limit if argv[3] == "--same" else worst >= limit

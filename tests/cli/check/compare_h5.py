@@ -22,25 +22,35 @@ def datasets(path):
     return out
 
 
+def largest_difference(a, b, what="datasets"):
+    """max over the tensors of ||a - b|| / ||b|| as (value, name); None (reason on stderr) when
+    the two dicts of arrays have other names or shapes."""
+    if sorted(a) != sorted(b):
+        print(f"different {what}: {sorted(set(a) ^ set(b))}", file=sys.stderr)
+        return None
+    worst, name = -1.0, ""
+    for k in a:
+        if a[k].shape != b[k].shape:
+            print(f"{k}: shape {a[k].shape} against {b[k].shape}", file=sys.stderr)
+            return None
+        d = np.linalg.norm(a[k] - b[k]) / max(np.linalg.norm(b[k]), 1e-30)
+        if d > worst:
+            worst, name = d, k
+    return worst, name
+
+
 def main(argv):
     if len(argv) != 5 or argv[3] != "--same":
         print(__doc__, file=sys.stderr)
         return 2
     a, b = datasets(argv[1]), datasets(argv[2])
-    if sorted(a) != sorted(b):
-        print(f"different datasets: {sorted(set(a) ^ set(b))}", file=sys.stderr)
-        return 1
     if not a:
         print("no numeric datasets", file=sys.stderr)
         return 1
-    worst, name = -1.0, ""
-    for k in a:
-        if a[k].shape != b[k].shape:
-            print(f"{k}: shape {a[k].shape} against {b[k].shape}", file=sys.stderr)
-            return 1
-        d = np.linalg.norm(a[k] - b[k]) / max(np.linalg.norm(b[k]), 1e-30)
-        if d > worst:
-            worst, name = d, k
+    result = largest_difference(a, b)
+    if result is None:
+        return 1
+    worst, name = result
     print(f"max relative difference {worst:.3e} ({name}, {len(a)} datasets)")
     return 0 if worst <= float(argv[4]) else 1
 
