@@ -11,7 +11,8 @@
 // network, forward only (no graph) and forward + backward over a 10-substep rollout (the rate
 // counts the forward substeps; the backward pass is included in the time).
 //
-// Usage: bench_mpm [min_seconds_per_row = 1.0]
+// Usage: bench_mpm [min_seconds_per_row = 1.0] [--law]
+//   --law: only the NCLaw law's pieces (signed SVD, features, tau, tau + backward) per call.
 
 #include "physml/core/environment.hpp"
 #include "physml/core/log.hpp"
@@ -22,6 +23,7 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -86,11 +88,62 @@ double measure_diff(int64_t m, int64_t threads, const std::string& law_kind, boo
   return static_cast<double>(particles) * static_cast<double>(substeps) / timer.seconds();
 }
 
+/// Milliseconds per call of `f`, the best of three timed blocks of at least min_seconds / 3.
+template <class Fn>
+double ms_per_call(Fn&& f, double min_seconds) {
+  f();  // warm-up
+  double best = 1e300;
+  for (int block = 0; block < 3; ++block) {
+    physml::Timer timer;
+    int64_t calls = 0;
+    while (calls < 3 || timer.seconds() < min_seconds / 3) {
+      f();
+      ++calls;
+    }
+    best = std::min(best, 1e3 * timer.seconds() / static_cast<double>(calls));
+  }
+  return best;
+}
+
+/// Where the NCLaw law's time goes: its pieces on the deformation gradients of a jelly cube
+/// after 200 substeps (F away from I), float64, per call.
+void law_breakdown(int64_t m, int64_t threads, double min_seconds) {
+  at::set_num_threads(static_cast<int>(threads));
+  MPMSimulator sim(MPMOptions(3).cells({m}).dt(2e-4).threads(threads), mpm_materials({"jelly"}));
+  sim.add_body(MPMBody().shapes({MPMShape::box({0.25, 0.25, 0.25}, {0.75, 0.75, 0.75})}).particles_per_cell_axis(2));
+  for (int s = 0; s < 200; ++s) sim.substep();
+  const auto F = DifferentiableMPM::state_of(sim.particles()).F.contiguous();
+  const int64_t n = F.size(0);
+  auto net = std::make_shared<physml::operators::NCLawElasticImpl>();
+  net->to(torch::kDouble);
+  const double svd = ms_per_call([&] { torch::NoGradGuard g; physml::operators::batch_signed_svd(F); }, min_seconds);
+  const double feat = ms_per_call([&] { torch::NoGradGuard g; physml::operators::nclaw_features(F); }, min_seconds);
+  const double fwd = ms_per_call([&] { torch::NoGradGuard g; net->forward(F); }, min_seconds);
+  const double fb = ms_per_call(
+      [&] {
+        auto Fg = F.detach().requires_grad_(true);
+        net->forward(Fg).sum().backward();
+      },
+      min_seconds);
+  std::printf("  %9lld %8lld %10.3f %10.3f %10.3f %12.3f %14.3e %14.3e\n", static_cast<long long>(n),
+              static_cast<long long>(threads), svd, feat, fwd, fb, 1e3 * static_cast<double>(n) / fwd,
+              1e3 * static_cast<double>(n) / fb);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   physml::Environment env(argc, argv);
   const double min_seconds = argc > 1 ? std::atof(argv[1]) : 1.0;
+  const bool only_law = argc > 2 && std::string(argv[2]) == "--law";
+  if (only_law) {
+    std::printf("# NCLaw elastic law alone (13 features, MLP 64-64, GELU), float64, F of a jelly cube after 200 substeps\n");
+    std::printf("# %8s %8s %10s %10s %10s %12s %14s %14s\n", "particles", "threads", "svd ms", "features ms",
+                "tau ms", "tau+bwd ms", "particles/s fwd", "particles/s f+b");
+    for (int64_t m : {22, 46})
+      for (int64_t t : {1, 2}) law_breakdown(m, t, min_seconds);
+    return 0;
+  }
   std::printf("# bench_mpm: 3-D MLS-MPM forward substep, jelly (fixed corotated), float64, dt = 2e-4 s\n");
   std::printf("# %8s %6s %8s %10s %16s %12s\n", "particles", "grid", "threads", "substeps", "particle-steps/s",
               "us/particle");

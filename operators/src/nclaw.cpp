@@ -1,6 +1,7 @@
 #include "physml/operators/nclaw.hpp"
 
 #include "config_text.hpp"
+#include "gelu_kernels.hpp"
 #include "physml/core/error.hpp"
 #include "physml/core/options_reader.hpp"
 #include "physml/physics/constitutive.hpp"
@@ -8,6 +9,7 @@
 #include <torch/torch.h>
 
 #include <Eigen/Core>
+#include <Eigen/LU>  // determinant
 
 #include <atomic>
 #include <cstdio>
@@ -110,14 +112,192 @@ public:
   }
 };
 
-/// det of [N, 3, 3] by the cofactor expansion (differentiable everywhere, also at det = 0).
-at::Tensor det3(const at::Tensor& F) {
-  auto f = [&](int i, int j) { return F.select(1, i).select(1, j); };
-  return f(0, 0) * (f(1, 1) * f(2, 2) - f(1, 2) * f(2, 1)) - f(0, 1) * (f(1, 0) * f(2, 2) - f(1, 2) * f(2, 0)) +
-         f(0, 2) * (f(1, 0) * f(2, 1) - f(1, 1) * f(2, 0));
+/// The NCLaw features and R = U V^T of F in one pass per particle (the signed SVD, F^T F - I,
+/// det F - 1), with the adjoint of all three written out: dL/dF = svd_backward(dU = gR V,
+/// dsigma = g_sigma, dV = gR^T U) + F (G + G^T) + g_det cof F (G = the gradient of F^T F as 3x3).
+template <typename T>
+void features_forward(const at::Tensor& F, const at::Tensor& U, const at::Tensor& S, const at::Tensor& V,
+                      at::Tensor& X, at::Tensor& R) {
+  const auto N = F.size(0);
+  const T *f = F.data_ptr<T>(), *u = U.data_ptr<T>(), *s = S.data_ptr<T>(), *v = V.data_ptr<T>();
+  T *x = X.data_ptr<T>(), *r = R.data_ptr<T>();
+  at::parallel_for(0, N, 256, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t i = b; i < e; ++i) {
+      const RowMat3<T> Fi = Eigen::Map<const RowMat3<T>>(f + 9 * i);
+      const RowMat3<T> C = Fi.transpose() * Fi - RowMat3<T>::Identity();
+      T* xi = x + 13 * i;
+      for (int k = 0; k < 3; ++k) xi[k] = s[3 * i + k] - T(1);
+      Eigen::Map<RowMat3<T>>(xi + 3) = C;
+      xi[12] = Fi.determinant() - T(1);
+      Eigen::Map<RowMat3<T>>(r + 9 * i) =
+          Eigen::Map<const RowMat3<T>>(u + 9 * i) * Eigen::Map<const RowMat3<T>>(v + 9 * i).transpose();
+    }
+  });
 }
 
-at::Tensor sym(const at::Tensor& X) { return 0.5 * (X + X.transpose(1, 2)); }
+template <typename T>
+at::Tensor features_backward(const at::Tensor& F, const at::Tensor& U, const at::Tensor& S, const at::Tensor& V,
+                             const at::Tensor& gX, const at::Tensor& gR) {
+  const auto N = F.size(0);
+  auto dF = torch::empty_like(F);
+  const T *f = F.data_ptr<T>(), *u = U.data_ptr<T>(), *s = S.data_ptr<T>(), *v = V.data_ptr<T>();
+  const T *gx = gX.data_ptr<T>(), *gr = gR.data_ptr<T>();
+  T* df = dF.data_ptr<T>();
+  at::parallel_for(0, N, 256, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t i = b; i < e; ++i) {
+      const RowMat3<T> Fi = Eigen::Map<const RowMat3<T>>(f + 9 * i);
+      physics::SignedSvd<T, 3> svd{Eigen::Map<const RowMat3<T>>(u + 9 * i), Eigen::Map<const physics::Vec3<T>>(s + 3 * i),
+                                   Eigen::Map<const RowMat3<T>>(v + 9 * i)};
+      const RowMat3<T> Gr = Eigen::Map<const RowMat3<T>>(gr + 9 * i);
+      const T* g = gx + 13 * i;
+      const physics::Mat3<T> dU = Gr * svd.V, dV = Gr.transpose() * svd.U;
+      const physics::Vec3<T> dsigma(g[0], g[1], g[2]);
+      const RowMat3<T> G = Eigen::Map<const RowMat3<T>>(g + 3);
+      const physics::Mat3<T> Fc = Fi;
+      Eigen::Map<RowMat3<T>>(df + 9 * i) = physics::signed_svd_backward<T, 3>(svd, dU, dsigma, dV) +
+                                           Fc * (G + G.transpose()) + g[12] * physics::cofactor<T>(Fc);
+    }
+  });
+  return dF;
+}
+
+/// The autograd node of nclaw_features: F -> (features [N, 13], R [N, 3, 3]).
+class FeaturesFunction : public torch::autograd::Function<FeaturesFunction> {
+public:
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const at::Tensor& F) {
+    auto Fc = F.contiguous();
+    const auto N = Fc.size(0);
+    auto U = torch::empty_like(Fc), V = torch::empty_like(Fc), R = torch::empty_like(Fc);
+    auto S = torch::empty({N, 3}, Fc.options());
+    auto X = torch::empty({N, 13}, Fc.options());
+    if (Fc.scalar_type() == torch::kDouble) {
+      svd_forward<double>(Fc, U, S, V);
+      features_forward<double>(Fc, U, S, V, X, R);
+    } else {
+      svd_forward<float>(Fc, U, S, V);
+      features_forward<float>(Fc, U, S, V, X, R);
+    }
+    ctx->save_for_backward({Fc, U, S, V});
+    return {X, R};
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    PHYSML_CHECK(!torch::GradMode::is_enabled(),
+                 "nclaw_features: second derivatives (backward with create_graph = true) are not implemented");
+    const auto saved = ctx->get_saved_variables();
+    const auto &F = saved[0], &U = saved[1], &S = saved[2], &V = saved[3];
+    const auto gX = grads[0].defined() ? grads[0].contiguous() : torch::zeros({F.size(0), 13}, F.options());
+    const auto gR = grads[1].defined() ? grads[1].contiguous() : torch::zeros_like(F);
+    if (F.scalar_type() == torch::kDouble) return {features_backward<double>(F, U, S, V, gX, gR)};
+    return {features_backward<float>(F, U, S, V, gX, gR)};
+  }
+};
+
+/// out = R sym(X), or R sym(X) F^T when F is defined, X the MLP output [N, 9] read as row-major
+/// 3x3, in one pass per particle. With M = R S, S = sym(X) and g = dL/dout:
+/// dR = g S (g F S), dX = sym(R^T g) (sym(R^T g F)), dF = g^T M.
+template <typename T>
+void rotate_sym_forward(const at::Tensor& R, const at::Tensor& X, const at::Tensor& F, at::Tensor& out) {
+  const T *r = R.data_ptr<T>(), *x = X.data_ptr<T>();
+  const T* f = F.defined() ? F.data_ptr<T>() : nullptr;
+  T* o = out.data_ptr<T>();
+  at::parallel_for(0, R.size(0), 512, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t i = b; i < e; ++i) {
+      const RowMat3<T> Xi = Eigen::Map<const RowMat3<T>>(x + 9 * i);
+      const RowMat3<T> M = Eigen::Map<const RowMat3<T>>(r + 9 * i) * (T(0.5) * (Xi + Xi.transpose()));
+      if (f) Eigen::Map<RowMat3<T>>(o + 9 * i) = M * Eigen::Map<const RowMat3<T>>(f + 9 * i).transpose();
+      else Eigen::Map<RowMat3<T>>(o + 9 * i) = M;
+    }
+  });
+}
+
+template <typename T>
+void rotate_sym_backward(const at::Tensor& R, const at::Tensor& X, const at::Tensor& F, const at::Tensor& g,
+                         at::Tensor& dR, at::Tensor& dX, at::Tensor& dF) {
+  const T *r = R.data_ptr<T>(), *x = X.data_ptr<T>(), *gp = g.data_ptr<T>();
+  const T* f = F.defined() ? F.data_ptr<T>() : nullptr;
+  T *dr = dR.data_ptr<T>(), *dx = dX.data_ptr<T>();
+  T* df = f ? dF.data_ptr<T>() : nullptr;
+  at::parallel_for(0, R.size(0), 512, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t i = b; i < e; ++i) {
+      const RowMat3<T> Xi = Eigen::Map<const RowMat3<T>>(x + 9 * i);
+      const RowMat3<T> Sym = T(0.5) * (Xi + Xi.transpose());
+      const RowMat3<T> Ri = Eigen::Map<const RowMat3<T>>(r + 9 * i);
+      const RowMat3<T> gi = Eigen::Map<const RowMat3<T>>(gp + 9 * i);
+      RowMat3<T> gM = gi;  // dL/dM
+      if (f) {
+        gM = gi * Eigen::Map<const RowMat3<T>>(f + 9 * i);
+        Eigen::Map<RowMat3<T>>(df + 9 * i) = gi.transpose() * (Ri * Sym);
+      }
+      Eigen::Map<RowMat3<T>>(dr + 9 * i) = gM * Sym;
+      const RowMat3<T> gS = Ri.transpose() * gM;
+      Eigen::Map<RowMat3<T>>(dx + 9 * i) = T(0.5) * (gS + gS.transpose());
+    }
+  });
+}
+
+/// Forward of R sym(X) [F^T] on contiguous tensors (F undefined: without F^T).
+at::Tensor run_rotate_sym(const at::Tensor& R, const at::Tensor& X, const at::Tensor& F) {
+  auto out = torch::empty_like(R);
+  if (R.scalar_type() == torch::kDouble) rotate_sym_forward<double>(R, X, F, out);
+  else rotate_sym_forward<float>(R, X, F, out);
+  return out;
+}
+
+/// Backward of R sym(X) [F^T]: {dR, dX, dF} (dF undefined without F).
+torch::autograd::variable_list run_rotate_sym_backward(const at::Tensor& R, const at::Tensor& X, const at::Tensor& F,
+                                                       const at::Tensor& grad) {
+  PHYSML_CHECK(!torch::GradMode::is_enabled(),
+               "NCLaw stress: second derivatives (backward with create_graph = true) are not implemented");
+  const auto g = grad.contiguous();
+  auto dR = torch::empty_like(R), dX = torch::empty_like(X);
+  auto dF = F.defined() ? torch::empty_like(F) : at::Tensor();
+  if (R.scalar_type() == torch::kDouble) rotate_sym_backward<double>(R, X, F, g, dR, dX, dF);
+  else rotate_sym_backward<float>(R, X, F, g, dR, dX, dF);
+  return {dR, dX, dF};
+}
+
+/// The autograd node of R sym(X).
+class RotateSymFunction : public torch::autograd::Function<RotateSymFunction> {
+public:
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const at::Tensor& R,
+                                                const at::Tensor& X) {
+    auto Rc = R.contiguous(), Xc = X.contiguous();
+    ctx->save_for_backward({Rc, Xc});
+    return {run_rotate_sym(Rc, Xc, at::Tensor())};
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    auto d = run_rotate_sym_backward(saved[0], saved[1], at::Tensor(), grads[0]);
+    return {d[0], d[1]};
+  }
+};
+
+/// The autograd node of R sym(X) F^T.
+class RotateSymFtFunction : public torch::autograd::Function<RotateSymFtFunction> {
+public:
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const at::Tensor& R,
+                                                const at::Tensor& X, const at::Tensor& F) {
+    auto Rc = R.contiguous(), Xc = X.contiguous(), Fc = F.contiguous();
+    ctx->save_for_backward({Rc, Xc, Fc});
+    return {run_rotate_sym(Rc, Xc, Fc)};
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    return run_rotate_sym_backward(saved[0], saved[1], saved[2], grads[0]);
+  }
+};
+
+/// R sym(X) [N, 3, 3] for R [N, 3, 3] and the MLP output X [N, 9].
+at::Tensor rotate_sym(const at::Tensor& R, const at::Tensor& X) { return RotateSymFunction::apply(R, X)[0]; }
+
+/// R sym(X) F^T [N, 3, 3].
+at::Tensor rotate_sym_times_Ft(const at::Tensor& R, const at::Tensor& X, const at::Tensor& F) {
+  return RotateSymFtFunction::apply(R, X, F)[0];
+}
 
 void check_hidden(const std::vector<std::int64_t>& hidden, const char* who) {
   PHYSML_CHECK(!hidden.empty(), who, ": hidden must list at least one layer width");
@@ -141,12 +321,49 @@ std::vector<at::Tensor> make_mlp(torch::nn::Module& m, std::int64_t in, const st
   return w;
 }
 
+/// The exact (erf) GELU on float64 CPU tensors through the vectorised kernels of
+/// gelu_kernels.cpp (LibTorch 1.13 evaluates float64 erf one element at a time). First
+/// derivatives only, like batch_signed_svd.
+class Gelu64Function : public torch::autograd::Function<Gelu64Function> {
+public:
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x) {
+    auto xc = x.contiguous();
+    auto y = torch::empty_like(xc);
+    const double* px = xc.data_ptr<double>();
+    double* py = y.data_ptr<double>();
+    at::parallel_for(0, xc.numel(), 1 << 14,
+                     [&](std::int64_t b, std::int64_t e) { internal::gelu_forward(px + b, py + b, e - b); });
+    ctx->save_for_backward({xc});
+    return {y};
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    PHYSML_CHECK(!torch::GradMode::is_enabled(),
+                 "NCLaw GELU (float64): second derivatives (backward with create_graph = true) are not implemented");
+    const auto x = ctx->get_saved_variables()[0];
+    const auto gy = grads[0].contiguous();
+    auto gx = torch::empty_like(x);
+    const double *px = x.data_ptr<double>(), *pg = gy.data_ptr<double>();
+    double* pgx = gx.data_ptr<double>();
+    at::parallel_for(0, x.numel(), 1 << 14,
+                     [&](std::int64_t b, std::int64_t e) { internal::gelu_backward(px + b, pg + b, pgx + b, e - b); });
+    return {gx};
+  }
+};
+
+/// torch::gelu, with Gelu64Function for float64 CPU tensors.
+at::Tensor gelu_exact(const at::Tensor& x) {
+  if (x.scalar_type() == torch::kDouble && x.device().is_cpu()) return Gelu64Function::apply(x)[0];
+  return torch::gelu(x);
+}
+
 /// MLP with GELU between layers (none after the last).
 at::Tensor mlp(const at::Tensor& x, const std::vector<at::Tensor>& w, const std::vector<at::Tensor>* b) {
   at::Tensor h = x;
   for (std::size_t l = 0; l < w.size(); ++l) {
     h = b ? at::linear(h, w[l], (*b)[l]) : at::linear(h, w[l]);
-    if (l + 1 < w.size()) h = torch::gelu(h);
+    if (l + 1 < w.size()) h = gelu_exact(h);
   }
   return h;
 }
@@ -176,12 +393,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> batch_signed_svd(const at::Tensor
 
 NCLawFeatures nclaw_features(const at::Tensor& F) {
   check_F(F, "nclaw_features");
-  const auto N = F.size(0);
-  auto [U, S, V] = batch_signed_svd(F);
-  auto I = torch::eye(3, F.options());
-  auto C = F.transpose(1, 2).matmul(F) - I;
-  auto features = torch::cat({S - 1, C.reshape({N, 9}), (det3(F) - 1).unsqueeze(1)}, 1);
-  return {features, U.matmul(V.transpose(1, 2))};
+  PHYSML_CHECK(F.device().is_cpu(), "nclaw_features runs on CPU tensors, got F on ", F.device());
+  PHYSML_CHECK(F.scalar_type() == torch::kFloat || F.scalar_type() == torch::kDouble,
+               "nclaw_features expects float32 or float64 F, got ", F.scalar_type());
+  auto out = FeaturesFunction::apply(F);
+  return {out[0], out[1]};
 }
 
 // ------------------------------------------------------------------------------------------
@@ -244,12 +460,17 @@ at::Tensor NCLawElasticImpl::first_piola(const at::Tensor& F) {
   check_F(F, "NCLawElastic");
   check_dtype(F, weights_[0], "NCLawElastic");
   const auto in = nclaw_features(F);
-  const auto X = mlp(in.features, weights_, nullptr).reshape({F.size(0), 3, 3});
-  const auto P = in.rotation.matmul(sym(X));
+  const auto P = rotate_sym(in.rotation, mlp(in.features, weights_, nullptr));
   return options_.stress_scale() == 1.0 ? P : options_.stress_scale() * P;
 }
 
-at::Tensor NCLawElasticImpl::forward(const at::Tensor& F) { return first_piola(F).matmul(F.transpose(1, 2)); }
+at::Tensor NCLawElasticImpl::forward(const at::Tensor& F) {
+  check_F(F, "NCLawElastic");
+  check_dtype(F, weights_[0], "NCLawElastic");
+  const auto in = nclaw_features(F);
+  const auto tau = rotate_sym_times_Ft(in.rotation, mlp(in.features, weights_, nullptr), F);
+  return options_.stress_scale() == 1.0 ? tau : options_.stress_scale() * tau;
+}
 
 // ------------------------------------------------------------------------------------------
 ModelConfig NCLawPlasticOptions::to_config() const {
@@ -275,8 +496,7 @@ at::Tensor NCLawPlasticImpl::forward(const at::Tensor& F) {
   check_F(F, "NCLawPlastic");
   check_dtype(F, weights_[0], "NCLawPlastic");
   const auto in = nclaw_features(F);
-  const auto X = mlp(in.features, weights_, nullptr).reshape({F.size(0), 3, 3});
-  return F + options_.alpha() * in.rotation.matmul(sym(X));
+  return F + options_.alpha() * rotate_sym(in.rotation, mlp(in.features, weights_, nullptr));
 }
 
 // ------------------------------------------------------------------------------------------

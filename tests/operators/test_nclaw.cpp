@@ -334,3 +334,105 @@ TEST(NCLaw, TheMaterialModelHoldsBothNetworksInTwoParameterGroups) {
   EXPECT_THROW_MSG(NCLaw(NCLawOptions().plastic_lr_scale(0)), "plastic_lr_scale must be positive");
   EXPECT_THROW_MSG(create("nclaw", {{"plastic", "maybe"}}), "plastic");
 }
+
+namespace {
+
+/// The NCLaw laws written as a chain of LibTorch ops with LibTorch's autograd (the formulation
+/// the fused per-particle kernels of nclaw.cpp replace): an independent reference for their
+/// values and gradients. `elastic`: tau = R sym(X) F^T; else F + alpha R sym(X).
+at::Tensor reference_law(const at::Tensor& F, const std::vector<at::Tensor>& w, bool elastic, double alpha) {
+  const auto N = F.size(0);
+  auto [U, S, V] = batch_signed_svd(F);
+  const auto C = F.transpose(1, 2).matmul(F) - torch::eye(3, F.options());
+  auto f = [&](int i, int j) { return F.select(1, i).select(1, j); };
+  const auto det = f(0, 0) * (f(1, 1) * f(2, 2) - f(1, 2) * f(2, 1)) - f(0, 1) * (f(1, 0) * f(2, 2) - f(1, 2) * f(2, 0)) +
+                   f(0, 2) * (f(1, 0) * f(2, 1) - f(1, 1) * f(2, 0));
+  at::Tensor h = torch::cat({S - 1, C.reshape({N, 9}), (det - 1).unsqueeze(1)}, 1);
+  for (std::size_t l = 0; l < w.size(); ++l) {
+    h = at::linear(h, w[l]);
+    if (l + 1 < w.size()) h = torch::gelu(h);
+  }
+  const auto X = h.reshape({N, 3, 3});
+  const auto P = U.matmul(V.transpose(1, 2)).matmul(0.5 * (X + X.transpose(1, 2)));
+  return elastic ? P.matmul(F.transpose(1, 2)) : F + alpha * P;
+}
+
+/// Values and gradients (F and every weight) of `net` against reference_law, for a random
+/// linear loss, at F away from rest and at exactly repeated singular values.
+void expect_matches_reference(const std::shared_ptr<Model>& net, bool elastic, double alpha, torch::Dtype dtype,
+                              double tol) {
+  torch::manual_seed(11);
+  net->to(dtype);
+  auto F0 = torch::cat({random_F(61, 0.3), torch::eye(3, kDouble).unsqueeze(0),
+                        torch::diag(torch::tensor({2.0, 2.0, 1.0}, kDouble)).unsqueeze(0)})
+                .to(dtype);
+  const auto W = torch::randn({63, 3, 3}, kDouble).to(dtype);
+  std::vector<at::Tensor> weights;
+  for (const auto& p : net->parameters()) weights.push_back(p.detach().clone().requires_grad_(true));
+  auto F = F0.clone().requires_grad_(true), Fr = F0.clone().requires_grad_(true);
+  net->zero_grad();
+  const auto out = net->forward(F), ref = reference_law(Fr, weights, elastic, alpha);
+  const double scale = max_abs(ref - (elastic ? torch::zeros_like(ref) : Fr.detach()));
+  ASSERT_GT(scale, 1e-6);  // a nontrivial output
+  EXPECT_LT(max_abs(out - ref), tol * (elastic ? scale : 1.0));
+  (W * out).sum().backward();
+  (W * ref).sum().backward();
+  ASSERT_TRUE(torch::isfinite(F.grad()).all().item<bool>());
+  EXPECT_LT(max_abs(F.grad() - Fr.grad()), tol * max_abs(Fr.grad()));
+  const auto params = net->parameters();
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    ASSERT_GT(max_abs(weights[i].grad()), 0.0);
+    EXPECT_LT(max_abs(params[i].grad() - weights[i].grad()), tol * max_abs(weights[i].grad())) << "weight " << i;
+  }
+}
+
+}  // namespace
+
+TEST(NCLaw, FusedLawsEqualTheLibTorchOpChainWithTheirGradients) {
+  // float64 uses PhysML's GELU kernel (glibc's vector erfc/exp), float32 LibTorch's.
+  for (auto dtype : {torch::kDouble, torch::kFloat}) {
+    const double tol = dtype == torch::kDouble ? 1e-12 : 2e-5;
+    SCOPED_TRACE(dtype == torch::kDouble ? "float64" : "float32");
+    expect_matches_reference(std::make_shared<NCLawElasticImpl>(), true, 0, dtype, tol);
+    expect_matches_reference(std::make_shared<NCLawPlasticImpl>(NCLawPlasticOptions().alpha(0.5)), false, 0.5, dtype,
+                             tol);
+  }
+  // first_piola is tau's P: tau = P F^T.
+  NCLawElastic net;
+  net->to(torch::kDouble);
+  const auto F = random_F(9, 0.3);
+  EXPECT_LT(max_abs(net->first_piola(F).matmul(F.transpose(1, 2)) - net->forward(F)), 1e-13 * max_abs(net->forward(F)));
+}
+
+TEST(NCLaw, Float64GeluIsExactInTheTailsAndItsDerivativeIsAnalytic) {
+  // A one-hidden-unit law whose first layer passes det F - 1 through and whose last layer puts
+  // GELU of it into X_00: at F = diag(1 + x, 1, 1), det F - 1 = x and P = R diag(GELU(x), 0, 0)
+  // with R a signed permutation (R = I for x > -1), so max |P| = |GELU(x)|. The kernel is
+  // checked to a relative (1 + x^2) 1e-15 against glibc's scalar erfc form (x/2) erfc(-x/sqrt 2), also in
+  // the far negative tail where LibTorch's 1 + erf form loses every digit; and dP_00/dF_00 =
+  // GELU'(x) = Phi(x) + x phi(x) (dR/dF_00 = 0 for a diagonal stretch). The relative condition
+  // number of erfc at z = -x/sqrt 2 is about 2 z^2 = x^2: the kernel's and the test's roundings
+  // of z differ by an ulp, hence the tolerance (1 + x^2) 1e-15.
+  NCLawElastic net(NCLawElasticOptions().hidden({1}));
+  net->to(torch::kDouble);
+  {
+    torch::NoGradGuard g;
+    net->parameters()[0].zero_();
+    net->parameters()[0][0][12] = 1.0;  // h = det F - 1
+    net->parameters()[1].zero_();
+    net->parameters()[1][0][0] = 1.0;  // X_00 = GELU(h)
+  }
+  for (double x : {-30.0, -8.0, -3.0, -0.5, 0.0, 0.7, 4.0, 40.0}) {
+    auto F = torch::diag(torch::tensor({1.0 + x, 1.0, 1.0}, kDouble)).unsqueeze(0).requires_grad_(true);
+    const auto P = net->first_piola(F);
+    const double gelu = P.abs().max().item<double>();
+    const double expect = std::abs(0.5 * x * std::erfc(-x / std::sqrt(2.0)));
+    EXPECT_LE(std::abs(gelu - expect), (1 + x * x) * 1e-15 * expect) << "x = " << x;
+    if (x > -1) {
+      P[0][0][0].backward();
+      const double dgelu = 0.5 * std::erfc(-x / std::sqrt(2.0)) + x * std::exp(-0.5 * x * x) / std::sqrt(2 * M_PI);
+      EXPECT_NEAR(F.grad()[0][0][0].item<double>(), dgelu, 1e-14 * std::max(1.0, std::abs(dgelu))) << "x = " << x;
+    }
+  }
+  EXPECT_THROW(net->forward(torch::full({1, 3, 3}, std::nan(""), kDouble)), physml::NonFiniteError);
+}

@@ -18,7 +18,10 @@
 ///
 /// The SVD's backward is PhysML's own (batch_signed_svd below): finite at repeated singular
 /// values (F = I, the rest state of every particle at t = 0), where LibTorch's linalg_svd
-/// backward divides by zero. CPU tensors, float32 (default) or float64.
+/// backward divides by zero. The features with R, and R sym(X) (F^T), are each one autograd
+/// node with a hand-written adjoint (one pass per particle), and float64 GELU runs through
+/// glibc's vector erfc/exp (docs/nclaw.md "Speed"); first derivatives only (a backward with
+/// create_graph throws physml::Error). CPU tensors, float32 (default) or float64.
 
 #include "physml/operators/registry.hpp"
 

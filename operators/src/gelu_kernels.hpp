@@ -1,0 +1,17 @@
+#pragma once
+// Raw-buffer GELU for float64 (nclaw.cpp): LibTorch 1.13's float64 GELU evaluates erf one
+// element at a time (~10 ns each here), which made it most of an NCLaw law's time. Internal
+// to physml_operators.
+
+#include <cstdint>
+
+namespace physml::operators::internal {
+
+/// y = x Phi(x) = (x / 2) erfc(-x / sqrt 2), the exact (erf) GELU, for n elements.
+void gelu_forward(const double* x, double* y, std::int64_t n);
+
+/// gx = gy (Phi(x) + x phi(x)), phi(x) = exp(-x^2 / 2) / sqrt(2 pi): the derivative of
+/// gelu_forward times the incoming gradient, for n elements.
+void gelu_backward(const double* x, const double* gy, double* gx, std::int64_t n);
+
+}  // namespace physml::operators::internal
