@@ -160,7 +160,7 @@ int main(int argc, char** argv) {
   }
   std::printf("\n# differentiable substep (mpm_diff.hpp), jelly cube as above, float64\n");
   std::printf("# %8s %6s %12s %12s %8s %16s\n", "particles", "grid", "law", "pass", "threads", "particle-steps/s");
-  for (int64_t m : {10, 22})
+  for (int64_t m : {10, 22, 46})
     for (const char* law : {"neo_hookean", "nclaw"})
       for (bool bwd : {false, true}) {
         double rate[2] = {0, 0};
