@@ -52,7 +52,7 @@ double measure(int64_t m, int64_t threads, double min_seconds, int64_t& particle
 /// Particle-substeps per second of the differentiable substep: `law` "neo_hookean" or
 /// "nclaw"; `backward`: 10-substep rollouts with gradients and backward().
 double measure_diff(int64_t m, int64_t threads, const std::string& law_kind, bool backward, double min_seconds,
-                    int64_t& particles) {
+                    int64_t& particles, torch::Dtype dtype = torch::kDouble) {
   at::set_num_threads(static_cast<int>(threads));
   MPMOptions o = MPMOptions(3).cells({m}).dt(2e-4).threads(threads);
   MPMSimulator sim(o, mpm_materials({"jelly"}));
@@ -64,7 +64,7 @@ double measure_diff(int64_t m, int64_t threads, const std::string& law_kind, boo
   TorchLaw law;
   if (law_kind == "nclaw") {
     net = std::make_shared<physml::operators::NCLawElasticImpl>();
-    net->to(torch::kDouble);
+    net->to(dtype);
     law = nclaw_law(net);
   } else {
     mu.requires_grad_(backward);
@@ -75,6 +75,7 @@ double measure_diff(int64_t m, int64_t threads, const std::string& law_kind, boo
   physml::Timer timer;
   while (substeps < 2 * K || timer.seconds() < min_seconds) {
     auto s = DifferentiableMPM::state_of(sim.particles());
+    for (at::Tensor* t : {&s.x, &s.v, &s.C, &s.F}) *t = t->to(dtype);
     if (backward) {
       s.v.requires_grad_(true);
       for (int64_t k = 0; k < K; ++k) s = mpm.substep(s, law);
@@ -134,8 +135,22 @@ void law_breakdown(int64_t m, int64_t threads, double min_seconds) {
 
 int main(int argc, char** argv) {
   physml::Environment env(argc, argv);
-  const double min_seconds = argc > 1 ? std::atof(argv[1]) : 1.0;
-  const bool only_law = argc > 2 && std::string(argv[2]) == "--law";
+  double min_seconds = 1.0;
+  bool only_law = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--law") {
+      only_law = true;
+    } else {
+      char* end = nullptr;
+      min_seconds = std::strtod(argv[i], &end);
+      if (end == argv[i] || *end != '\0' || !(min_seconds > 0)) {
+        std::fprintf(stderr, "bench_mpm: unknown argument '%s'; usage: bench_mpm [min_seconds_per_row > 0] [--law]\n",
+                     argv[i]);
+        return 2;
+      }
+    }
+  }
   if (only_law) {
     std::printf("# NCLaw elastic law alone (13 features, MLP 64-64, GELU), float64, F of a jelly cube after 200 substeps\n");
     std::printf("# %8s %8s %10s %10s %10s %12s %14s %14s\n", "particles", "threads", "svd ms", "features ms",
@@ -170,6 +185,17 @@ int main(int argc, char** argv) {
           std::printf("  %9lld %3lld^3 %12s %12s %8lld %16.3e\n", static_cast<long long>(n), static_cast<long long>(m),
                       law, bwd ? "fwd+bwd" : "fwd", static_cast<long long>(t), rate[t - 1]);
         }
+      }
+  // The same substep in float32 (NCLaw's own precision; PhysML's training runs in float64).
+  std::printf("\n# differentiable substep in float32 (state and network), NCLaw network\n");
+  std::printf("# %8s %6s %12s %8s %16s\n", "particles", "grid", "pass", "threads", "particle-steps/s");
+  for (int64_t m : {22, 46})
+    for (bool bwd : {false, true})
+      for (int64_t t : {1, 2}) {
+        int64_t n = 0;
+        const double rate = measure_diff(m, t, "nclaw", bwd, min_seconds, n, torch::kFloat);
+        std::printf("  %9lld %3lld^3 %12s %8lld %16.3e\n", static_cast<long long>(n), static_cast<long long>(m),
+                    bwd ? "fwd+bwd" : "fwd", static_cast<long long>(t), rate);
       }
   return 0;
 }

@@ -7,6 +7,11 @@
 
 namespace physml::operators::internal {
 
+/// Split [0, n) between threads at multiples of this many elements (of a 64-byte aligned
+/// buffer): then every element is computed by the same (vector or scalar remainder) code
+/// whatever the thread count, and the results do not depend on it.
+constexpr std::int64_t kGeluChunk = 64;
+
 /// y = x Phi(x) = (x / 2) erfc(-x / sqrt 2), the exact (erf) GELU, for n elements.
 void gelu_forward(const double* x, double* y, std::int64_t n);
 

@@ -331,8 +331,10 @@ public:
     auto y = torch::empty_like(xc);
     const double* px = xc.data_ptr<double>();
     double* py = y.data_ptr<double>();
-    at::parallel_for(0, xc.numel(), 1 << 14,
-                     [&](std::int64_t b, std::int64_t e) { internal::gelu_forward(px + b, py + b, e - b); });
+    const std::int64_t n = xc.numel(), chunk = internal::kGeluChunk;
+    at::parallel_for(0, (n + chunk - 1) / chunk, 256, [&](std::int64_t b, std::int64_t e) {
+      internal::gelu_forward(px + b * chunk, py + b * chunk, std::min(n, e * chunk) - b * chunk);
+    });
     ctx->save_for_backward({xc});
     return {y};
   }
@@ -346,8 +348,10 @@ public:
     auto gx = torch::empty_like(x);
     const double *px = x.data_ptr<double>(), *pg = gy.data_ptr<double>();
     double* pgx = gx.data_ptr<double>();
-    at::parallel_for(0, x.numel(), 1 << 14,
-                     [&](std::int64_t b, std::int64_t e) { internal::gelu_backward(px + b, pg + b, pgx + b, e - b); });
+    const std::int64_t n = x.numel(), chunk = internal::kGeluChunk;
+    at::parallel_for(0, (n + chunk - 1) / chunk, 256, [&](std::int64_t b, std::int64_t e) {
+      internal::gelu_backward(px + b * chunk, pg + b * chunk, pgx + b * chunk, std::min(n, e * chunk) - b * chunk);
+    });
     return {gx};
   }
 };

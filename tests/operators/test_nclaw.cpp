@@ -363,13 +363,19 @@ void expect_matches_reference(const std::shared_ptr<Model>& net, bool elastic, d
                               double tol) {
   torch::manual_seed(11);
   net->to(dtype);
+  // Particles near rest, exactly at rest, at repeated singular values, and inverted (det < 0).
+  auto inverted = random_F(4, 0.3);
+  inverted.select(1, 0).mul_(-1);
   auto F0 = torch::cat({random_F(61, 0.3), torch::eye(3, kDouble).unsqueeze(0),
-                        torch::diag(torch::tensor({2.0, 2.0, 1.0}, kDouble)).unsqueeze(0)})
+                        torch::diag(torch::tensor({2.0, 2.0, 1.0}, kDouble)).unsqueeze(0), inverted})
                 .to(dtype);
-  const auto W = torch::randn({63, 3, 3}, kDouble).to(dtype);
+  const auto W = torch::randn({F0.size(0), 3, 3}, kDouble).to(dtype);
   std::vector<at::Tensor> weights;
   for (const auto& p : net->parameters()) weights.push_back(p.detach().clone().requires_grad_(true));
-  auto F = F0.clone().requires_grad_(true), Fr = F0.clone().requires_grad_(true);
+  // The fused law gets a non-contiguous F (the same values, stored transposed).
+  auto F = F0.transpose(1, 2).contiguous().transpose(1, 2).requires_grad_(true);
+  ASSERT_FALSE(F.is_contiguous());
+  auto Fr = F0.clone().requires_grad_(true);
   net->zero_grad();
   const auto out = net->forward(F), ref = reference_law(Fr, weights, elastic, alpha);
   const double scale = max_abs(ref - (elastic ? torch::zeros_like(ref) : Fr.detach()));
@@ -408,11 +414,12 @@ TEST(NCLaw, Float64GeluIsExactInTheTailsAndItsDerivativeIsAnalytic) {
   // A one-hidden-unit law whose first layer passes det F - 1 through and whose last layer puts
   // GELU of it into X_00: at F = diag(1 + x, 1, 1), det F - 1 = x and P = R diag(GELU(x), 0, 0)
   // with R a signed permutation (R = I for x > -1), so max |P| = |GELU(x)|. The kernel is
-  // checked to a relative (1 + x^2) 1e-15 against glibc's scalar erfc form (x/2) erfc(-x/sqrt 2), also in
-  // the far negative tail where LibTorch's 1 + erf form loses every digit; and dP_00/dF_00 =
-  // GELU'(x) = Phi(x) + x phi(x) (dR/dF_00 = 0 for a diagonal stretch). The relative condition
-  // number of erfc at z = -x/sqrt 2 is about 2 z^2 = x^2: the kernel's and the test's roundings
-  // of z differ by an ulp, hence the tolerance (1 + x^2) 1e-15.
+  // checked to a relative (1 + x^2) 1e-15 against glibc's scalar erfc form (x/2) erfc(-x/sqrt 2),
+  // also in the far negative tail where LibTorch's 1 + erf form loses every digit; and
+  // dP_00/dF_00 = GELU'(x) = Phi(x) + x phi(x) (dR/dF_00 = 0 for a diagonal stretch). The
+  // relative condition number of erfc at z = -x/sqrt 2 is about 2 z^2 = x^2: the kernel's and
+  // the test's roundings of z differ by an ulp, hence the tolerance. 8 values x 16 copies = 128
+  // particles, so that the vector loop (not only its scalar remainder) computes them.
   NCLawElastic net(NCLawElasticOptions().hidden({1}));
   net->to(torch::kDouble);
   {
@@ -422,16 +429,21 @@ TEST(NCLaw, Float64GeluIsExactInTheTailsAndItsDerivativeIsAnalytic) {
     net->parameters()[1].zero_();
     net->parameters()[1][0][0] = 1.0;  // X_00 = GELU(h)
   }
-  for (double x : {-30.0, -8.0, -3.0, -0.5, 0.0, 0.7, 4.0, 40.0}) {
-    auto F = torch::diag(torch::tensor({1.0 + x, 1.0, 1.0}, kDouble)).unsqueeze(0).requires_grad_(true);
-    const auto P = net->first_piola(F);
-    const double gelu = P.abs().max().item<double>();
+  const std::vector<double> xs{-30.0, -8.0, -3.0, -0.5, 0.0, 0.7, 4.0, 40.0};
+  const std::int64_t N = 16 * static_cast<std::int64_t>(xs.size());
+  auto F0 = torch::eye(3, kDouble).repeat({N, 1, 1});
+  for (std::int64_t i = 0; i < N; ++i) F0[i][0][0] = 1.0 + xs[static_cast<std::size_t>(i) % xs.size()];
+  auto F = F0.clone().requires_grad_(true);
+  const auto P = net->first_piola(F);
+  P.select(1, 0).select(1, 0).sum().backward();
+  const auto Pmax = std::get<0>(P.detach().abs().flatten(1).max(1));
+  for (std::int64_t i = 0; i < N; ++i) {
+    const double x = xs[static_cast<std::size_t>(i) % xs.size()];
     const double expect = std::abs(0.5 * x * std::erfc(-x / std::sqrt(2.0)));
-    EXPECT_LE(std::abs(gelu - expect), (1 + x * x) * 1e-15 * expect) << "x = " << x;
+    EXPECT_LE(std::abs(Pmax[i].item<double>() - expect), (1 + x * x) * 1e-15 * expect) << "x = " << x << ", particle " << i;
     if (x > -1) {
-      P[0][0][0].backward();
       const double dgelu = 0.5 * std::erfc(-x / std::sqrt(2.0)) + x * std::exp(-0.5 * x * x) / std::sqrt(2 * M_PI);
-      EXPECT_NEAR(F.grad()[0][0][0].item<double>(), dgelu, 1e-14 * std::max(1.0, std::abs(dgelu))) << "x = " << x;
+      EXPECT_NEAR(F.grad()[i][0][0].item<double>(), dgelu, 1e-14 * std::max(1.0, std::abs(dgelu))) << "x = " << x;
     }
   }
   EXPECT_THROW(net->forward(torch::full({1, 3, 3}, std::nan(""), kDouble)), physml::NonFiniteError);

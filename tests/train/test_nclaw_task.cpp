@@ -81,6 +81,37 @@ TEST(NCLawTask, LearnsAJellyLawFromOneTrajectory) {
   EXPECT_DOUBLE_EQ(records.back().metric("rollout_mse"), task.rollout_mse(*law, 0, 5));
 }
 
+TEST(NCLawTask, LearnsInFloat32AsInFloat64) {
+  // The same training with a float32 law (NCLaw's own precision; -dtype float32): the task
+  // converts the trajectory to the model's dtype, the simulator runs in float32, and the law
+  // learns as in float64 (the two runs start from the same weights).
+  const auto dir = physml::test::scratch_dir();
+  const auto traj = jelly_trajectory(dir);
+  const auto opts = physml::train::NCLawTaskOptions().segment_min(4).segment_max(12);
+  physml::train::NCLawTask t32(traj, opts), t64(traj, opts);
+  auto law32 = fresh_law(), law64 = fresh_law();
+  law32->to(torch::kFloat);
+  const double before = t64.rollout_mse(*law64, 0, 4);
+  EXPECT_NEAR(t32.rollout_mse(*law32, 0, 4), before, 1e-4 * before);
+  const auto r32 = physml::train::Trainer(law32, options(6)).fit(t32);
+  const auto r64 = physml::train::Trainer(law64, options(6)).fit(t64);
+  ASSERT_EQ(r32.size(), 6u);
+  EXPECT_EQ(law32->parameters()[0].scalar_type(), torch::kFloat);
+  const double after32 = r32.back().metric("rollout_mse"), after64 = r64.back().metric("rollout_mse");
+  std::printf("rollout MSE %.3e untrained; after 6 epochs %.3e (float32), %.3e (float64)\n", before, after32, after64);
+  EXPECT_LT(after32, before / 3.0);
+  // Six Adam steps at lr 1.0 amplify rounding; the two precisions stay within a factor 2.
+  EXPECT_LT(after32, 2 * after64);
+  EXPECT_GT(after32, 0.5 * after64);
+  // The option reads both values and refuses others.
+  physml::test::OptionsDatabase d;
+  d.set("-dtype", "float32");
+  EXPECT_EQ(physml::train::NCLawTaskOptions().set_from_options(physml::Options("", d.db)).dtype(), "float32");
+  physml::test::OptionsDatabase bad;
+  bad.set("-dtype", "float16");
+  EXPECT_THROW_MSG(physml::train::NCLawTaskOptions().set_from_options(physml::Options("", bad.db)), "float16");
+}
+
 namespace {
 /// Three epochs in one go equal one epoch, a checkpoint and a resumed run of two more, bit for
 /// bit, for models from `make` (same seed each call).

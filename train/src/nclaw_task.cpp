@@ -23,6 +23,8 @@ NCLawTaskOptions& NCLawTaskOptions::set_from_options(const Options& options) {
                            "roll out through inverted elements (J <= 0) and count them, instead of stopping"));
   diverged(r.choice("diverged", {"skip", "error"}, diverged(),
                     "a training segment that blows up: drop it from the loss (skip) or stop (error)"));
+  dtype(r.choice("dtype", {"float64", "float32"}, dtype(),
+                 "precision of the law and the simulation during training (float32: NCLaw's own, faster)"));
   r.end();
   PHYSML_CHECK(segment_min() <= segment_max(), "-segment_min ", segment_min(), " exceeds -segment_max ", segment_max());
   PHYSML_CHECK(loss_scale() > 0 && std::isfinite(loss_scale()), "-loss_scale ", loss_scale(), " must be positive");
@@ -58,6 +60,12 @@ struct NCLawTask::Impl {
     auto net = std::shared_ptr<operators::Model>(&model, [](operators::Model*) {});
     const auto law = simulators::learned_law(net);
     auto s = frame(start);
+    // The rollout runs in the model's dtype (prepare converts the data once; a rollout_mse
+    // before training converts the start state here).
+    const auto params = model.parameters();
+    if (!params.empty())
+      for (at::Tensor* t : {&s.x, &s.v, &s.C, &s.F, &s.F_zz})
+        if (t->defined() && t->scalar_type() != params.front().scalar_type()) *t = t->to(params.front().scalar_type());
     std::vector<at::Tensor> xs;
     if (diverged_frame) *diverged_frame = 0;
     for (std::int64_t f = 0; f < frames; ++f) {

@@ -48,11 +48,15 @@ struct NCLawTaskOptions {
   /// training. An epoch whose segments all diverge is an error either way. A free validation
   /// rollout that blows up scores its remaining frames with the last finite positions.
   TORCH_ARG(std::string, diverged) = "skip";
+  /// Precision of the law and the simulation during training, "float64" or "float32" (NCLaw's
+  /// own, about 1.5x faster per substep here: docs/nclaw.md "Speed"). The task runs in the
+  /// dtype of the model it is given (prepare converts the trajectory); `physml train` converts
+  /// the law to this dtype. A trained law is simulated in float64 by `physml simulate -law`.
+  TORCH_ARG(std::string, dtype) = "float64";
 
 public:
   /// Read -segment_min, -segment_max, -loss_scale, -valid_frames, -valid_every, -allow_inverted,
-  /// -diverged under the
-  /// prefix of `options`.
+  /// -diverged, -dtype under the prefix of `options`.
   NCLawTaskOptions& set_from_options(const Options& options);
 };
 
