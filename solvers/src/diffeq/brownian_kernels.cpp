@@ -7,7 +7,8 @@
 #include <cstring>
 
 // The split loop is compiled for AVX-512, AVX2 and baseline x86-64 and picked at load time.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+// (target_clones with arch=x86-64-v4 needs GCC >= 12.)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && !defined(__SANITIZE_ADDRESS__)
 #define PHYSML_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define PHYSML_VECTOR_CLONES
