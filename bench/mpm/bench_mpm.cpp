@@ -13,7 +13,9 @@
 //
 // Usage: bench_mpm [min_seconds_per_row = 1.0] [--law]
 //   --law: only the NCLaw law's pieces (signed SVD, features, tau, tau + backward) per call.
+//   --profile: LibTorch op profiles (chrome traces) of a 10-substep forward + backward, 1 and 2 threads.
 
+#include "physml/core/blas.hpp"
 #include "physml/core/environment.hpp"
 #include "physml/core/log.hpp"
 #include "physml/operators/nclaw.hpp"
@@ -21,6 +23,7 @@
 #include "physml/simulators/mpm_diff.hpp"
 
 #include <ATen/Parallel.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -53,7 +56,7 @@ double measure(int64_t m, int64_t threads, double min_seconds, int64_t& particle
 /// "nclaw"; `backward`: 10-substep rollouts with gradients and backward().
 double measure_diff(int64_t m, int64_t threads, const std::string& law_kind, bool backward, double min_seconds,
                     int64_t& particles, torch::Dtype dtype = torch::kDouble) {
-  at::set_num_threads(static_cast<int>(threads));
+  physml::set_num_threads(static_cast<int>(threads));  // LibTorch and OpenBLAS
   MPMOptions o = MPMOptions(3).cells({m}).dt(2e-4).threads(threads);
   MPMSimulator sim(o, mpm_materials({"jelly"}));
   sim.add_body(MPMBody().shapes({MPMShape::box({0.25, 0.25, 0.25}, {0.75, 0.75, 0.75})}).particles_per_cell_axis(2));
@@ -109,7 +112,7 @@ double ms_per_call(Fn&& f, double min_seconds) {
 /// Where the NCLaw law's time goes: its pieces on the deformation gradients of a jelly cube
 /// after 200 substeps (F away from I), float64, per call.
 void law_breakdown(int64_t m, int64_t threads, double min_seconds) {
-  at::set_num_threads(static_cast<int>(threads));
+  physml::set_num_threads(static_cast<int>(threads));  // LibTorch and OpenBLAS
   MPMSimulator sim(MPMOptions(3).cells({m}).dt(2e-4).threads(threads), mpm_materials({"jelly"}));
   sim.add_body(MPMBody().shapes({MPMShape::box({0.25, 0.25, 0.25}, {0.75, 0.75, 0.75})}).particles_per_cell_axis(2));
   for (int s = 0; s < 200; ++s) sim.substep();
@@ -131,6 +134,34 @@ void law_breakdown(int64_t m, int64_t threads, double min_seconds) {
               1e3 * static_cast<double>(n) / fb);
 }
 
+/// LibTorch op profile (chrome trace mpm_profile_<law>_t<threads>.json) of one 10-substep
+/// forward + backward rollout of the differentiable substep at 22^3 particles.
+void profile(const std::string& law_kind, int64_t threads) {
+  physml::set_num_threads(static_cast<int>(threads));  // LibTorch and OpenBLAS
+  MPMOptions o = MPMOptions(3).cells({22}).dt(2e-4).threads(threads);
+  MPMSimulator sim(o, mpm_materials({"jelly"}));
+  sim.add_body(MPMBody().shapes({MPMShape::box({0.25, 0.25, 0.25}, {0.75, 0.75, 0.75})}).particles_per_cell_axis(2));
+  DifferentiableMPM mpm(o, sim.particles());
+  auto mu = torch::tensor(4.1667e4, torch::kDouble).requires_grad_(true), lambda = torch::tensor(2.7778e4, torch::kDouble);
+  auto net = std::make_shared<physml::operators::NCLawElasticImpl>();
+  net->to(torch::kDouble);
+  const TorchLaw law = law_kind == "nclaw" ? nclaw_law(net) : neo_hookean_law(mu, lambda);
+  auto run = [&] {
+    auto s = DifferentiableMPM::state_of(sim.particles());
+    s.v.requires_grad_(true);
+    for (int k = 0; k < 10; ++k) s = mpm.substep(s, law);
+    s.x.sum().backward();
+  };
+  run();  // warm-up
+  const std::string path = "mpm_profile_" + law_kind + "_t" + std::to_string(threads) + ".json";
+  {
+    torch::autograd::profiler::RecordProfile guard(path);
+    run();
+  }
+  std::printf("# profile of a 10-substep forward + backward (%s law, %lld thread(s)): %s\n", law_kind.c_str(),
+              static_cast<long long>(threads), path.c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -141,11 +172,15 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     if (a == "--law") {
       only_law = true;
+    } else if (a == "--profile") {
+      for (const char* law : {"neo_hookean", "nclaw"})
+        for (int64_t t : {1, 2}) profile(law, t);
+      return 0;
     } else {
       char* end = nullptr;
       min_seconds = std::strtod(argv[i], &end);
       if (end == argv[i] || *end != '\0' || !(min_seconds > 0)) {
-        std::fprintf(stderr, "bench_mpm: unknown argument '%s'; usage: bench_mpm [min_seconds_per_row > 0] [--law]\n",
+        std::fprintf(stderr, "bench_mpm: unknown argument '%s'; usage: bench_mpm [min_seconds_per_row > 0] [--law | --profile]\n",
                      argv[i]);
         return 2;
       }

@@ -49,7 +49,7 @@ struct NCLawTaskOptions {
   /// rollout that blows up scores its remaining frames with the last finite positions.
   TORCH_ARG(std::string, diverged) = "skip";
   /// Precision of the law and the simulation during training, "float64" or "float32" (NCLaw's
-  /// own, about 1.5x faster per substep here: docs/nclaw.md "Speed"). The task runs in the
+  /// own, 1.6-1.8x faster per substep here: docs/nclaw.md "Speed"). The task runs in the
   /// dtype of the model it is given (prepare converts the trajectory); `physml train` converts
   /// the law to this dtype. A trained law is simulated in float64 by `physml simulate -law`.
   TORCH_ARG(std::string, dtype) = "float64";
