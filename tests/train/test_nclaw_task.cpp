@@ -112,6 +112,25 @@ TEST(NCLawTask, LearnsInFloat32AsInFloat64) {
   EXPECT_THROW_MSG(physml::train::NCLawTaskOptions().set_from_options(physml::Options("", bad.db)), "float16");
 }
 
+TEST(NCLawTask, ResumingInAnotherDtypeIsRefused) {
+  // A float32 run's checkpoint resumed into a float64 law would cast the weights but keep the
+  // Adam moments in float32: refused, naming the dtypes and the option; the same dtype resumes.
+  const auto dir = physml::test::scratch_dir();
+  const auto traj = jelly_trajectory(dir);
+  const auto opts = physml::train::NCLawTaskOptions().segment_min(4).segment_max(12);
+  physml::train::NCLawTask task(traj, opts);
+  auto law32 = fresh_law();
+  law32->to(torch::kFloat);
+  physml::train::Trainer(law32, options(2).output_dir((dir / "run").string()).stop_after(1)).fit(task);
+  const auto last = (dir / "run" / "last.h5").string();
+  physml::train::Trainer in64(fresh_law(), options(2).output_dir((dir / "run64").string()));
+  EXPECT_THROW_MSG(in64.resume(last), "in Float but the model is Double; an exact resume needs the dtype the run started with");
+  auto again32 = fresh_law();
+  again32->to(torch::kFloat);
+  physml::train::Trainer in32(again32, options(2).output_dir((dir / "run32").string()));
+  EXPECT_NO_THROW(in32.resume(last));
+}
+
 namespace {
 /// Three epochs in one go equal one epoch, a checkpoint and a resumed run of two more, bit for
 /// bit, for models from `make` (same seed each call).
