@@ -103,13 +103,14 @@ int run_train_nclaw(const Options& opt, const std::string& type, const std::stri
   const auto task_options = physml::train::NCLawTaskOptions().set_from_options(opt);
   physml::seed_everything(t.seed());
   auto law = physml::operators::create_from_options(type, opt, {});
-  law->to(c10::Device(device), task_options.dtype() == "float32" ? torch::kFloat : torch::kDouble);
+  law->to(c10::Device(device), task_options.scalar_type());
   physml::check_no_unused_options();
   physml::train::NCLawTask task(data, task_options);
   physml::train::Trainer trainer(law, t);
   const auto nparams = prepare_trainer(trainer, *law, resume, recorder);
   physml::log_info("training ", type, " (", nparams, " parameters) through the differentiable MPM on ", data, ": ",
-                   task.particles(), " particles, ", task.frames(), " frames, ", task_options.dtype());
+                   task.particles(), " particles, ", task.frames(), " frames, ",
+                   law->parameters().front().scalar_type() == torch::kFloat ? "float32" : "float64", " weights");
   auto records = trainer.fit(task);
   if (trainer.rank() != 0) return 0;  // rank 0 prints (and writes)
   if (!records.empty()) {

@@ -188,6 +188,10 @@ SimulateOptions& SimulateOptions::set_from_options(const Options& options) {
   evaluator_sampling(r.choice("evaluator_sampling", {"fps", "random"}, evaluator_sampling(),
                               "with -evaluator: how they are chosen on frame 0 (farthest points from particle 0, or seeded random)"));
   progress(r.boolean("progress", progress(), "print a progress line (rate, ETA)"));
+  reference(r.string("reference", reference(),
+                     "Trajectory of the same scene to score the output against (mean position MSE over every "
+                     "-reference_every-th frame, NCLaw's metric)"));
+  reference_every(r.integer("reference_every", reference_every(), "with -reference: score every this many frames", 1));
   test_interrupt_after(r.integer("test_interrupt_after", test_interrupt_after(),
                                  "(testing) raise SIGINT after this many frames are written", 0));
   r.end();
@@ -285,6 +289,7 @@ SimulateResult simulate(const MPMScene& scene, const SimulateOptions& o) {
   for (const auto& [name, t] : frame_fields(P0, state))
     info.fields[name] = std::vector<std::int64_t>(t.sizes().begin() + 1, t.sizes().end());
   info.dtype = o.dtype() == "float64" ? torch::kDouble : torch::kFloat;
+  check_reference(o, info.particles);
   auto writer = io::TrajectoryWriter::open(o.output(), info);
 
   SimulateResult result;
@@ -293,6 +298,7 @@ SimulateResult simulate(const MPMScene& scene, const SimulateOptions& o) {
     log_info("'", o.output(), "' is already complete (", info.frames, " frames of ", info.particles,
              " particles); nothing to do");
     result.status = SimulateResult::Status::already_complete;
+    result.reference = score_against_reference(o);
     return result;
   }
   std::int64_t start = writer.frames_written();
@@ -416,7 +422,24 @@ SimulateResult simulate(const MPMScene& scene, const SimulateOptions& o) {
                                     result.seconds
                               : 0.0,
            " particle-substeps/s)");
+  result.reference = score_against_reference(o);
   return result;
+}
+
+void check_reference(const SimulateOptions& o, std::int64_t particles) {
+  if (o.reference().empty()) return;
+  PHYSML_CHECK(std::filesystem::exists(o.reference()), "-reference '", o.reference(), "' does not exist");
+  const auto r = io::TrajectoryReader::open(o.reference());
+  PHYSML_CHECK(r.info().particles == particles, "-reference '", o.reference(), "' holds ", r.info().particles,
+               " particles; this scene has ", particles, ": expected a Trajectory of the same scene");
+}
+
+TrajectoryMSE score_against_reference(const SimulateOptions& o) {
+  if (o.reference().empty()) return {};
+  auto r = trajectory_position_mse(o.reference(), o.output(), o.reference_every());
+  log_info("rollout MSE against '", o.reference(), "': ", r.mean, " (mean position MSE over frames ", r.frames.front(),
+           "..", r.frames.back(), ", every ", o.reference_every(), ": ", r.frames.size(), " frames)");
+  return r;
 }
 
 EnsembleOptions& EnsembleOptions::set_from_options(const Options& options) {
@@ -489,6 +512,8 @@ EnsembleResult simulate_ensemble(const MPMScene& scene, const SimulateOptions& o
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
   PHYSML_CHECK(o.model().empty(), "-trajectories simulates MPM scenes; a -model rollout takes one -initial file");
+  PHYSML_CHECK(o.reference().empty(), "-reference scores one trajectory; the members of an ensemble (-trajectories, "
+               "-velocity_spread, -angular_velocity_spread) have other initial motions than any one reference");
   const auto n = e.trajectories();
   EnsembleResult result;
   for (std::int64_t k = 0; k < n; ++k) result.files.push_back(ensemble_file(o.output(), k, n));

@@ -76,23 +76,34 @@ physml_cli_test(NAME cli.simulate.nclaw_data COMMAND physml_cli simulate -output
   PROPERTIES LABELS cli FIXTURES_REQUIRED sim_clean FIXTURES_SETUP sim_nclaw_data)
 physml_cli_test(NAME cli.train.nclaw COMMAND physml_cli train -model nclaw_elastic -data ${sim_dir}/jelly2d.h5
   -output ${sim_dir}/nclaw_run -epochs 2 -segment_min 3 -segment_max 6 -threads 1
-  OUTPUT "training nclaw_elastic \\(5504 parameters\\) through the differentiable MPM on .*jelly2d.h5: 56 particles, 13 frames, float64"
+  OUTPUT "training nclaw_elastic \\(5504 parameters\\) through the differentiable MPM on .*jelly2d.h5: 56 particles, 13 frames, float64 weights"
          "epoch 2  train loss [0-9.e+-]+  rollout MSE [0-9.e+-]+"
   CREATES ${sim_dir}/nclaw_run/last.h5 ${sim_dir}/nclaw_run/best.h5 ${sim_dir}/nclaw_run/log.csv
   PROPERTIES LABELS cli FIXTURES_REQUIRED sim_nclaw_data FIXTURES_SETUP sim_nclaw_law)
 # The same training in float32 (NCLaw's precision), and its law simulated (in float64).
 physml_cli_test(NAME cli.train.nclaw_float32 COMMAND physml_cli train -model nclaw_elastic -data ${sim_dir}/jelly2d.h5
   -output ${sim_dir}/nclaw_run32 -epochs 2 -segment_min 3 -segment_max 6 -threads 1 -dtype float32
-  OUTPUT "training nclaw_elastic \\(5504 parameters\\) through the differentiable MPM on .*jelly2d.h5: 56 particles, 13 frames, float32"
+  OUTPUT "training nclaw_elastic \\(5504 parameters\\) through the differentiable MPM on .*jelly2d.h5: 56 particles, 13 frames, float32 weights"
          "epoch 2  train loss [0-9.e+-]+  rollout MSE [0-9.e+-]+"
   CREATES ${sim_dir}/nclaw_run32/last.h5 ${sim_dir}/nclaw_run32/best.h5 ${sim_dir}/nclaw_run32/log.csv
   PROPERTIES LABELS cli FIXTURES_REQUIRED sim_nclaw_data FIXTURES_SETUP sim_nclaw_law32)
 physml_cli_test(NAME cli.simulate.trained_law_float32 COMMAND physml_cli simulate -output ${sim_dir}/jelly2d_learned32.h5
   -frames 12 -mpm_dim 2 -mpm_cells 16 -mpm_dt 1e-3 -mpm_substeps 2 -body0_lower 0.3,0.2 -body0_upper 0.55,0.4
   -body0_particles_per_cell_axis 2 -body0_velocity 0.5,-4 -body0_angular_velocity 0 -threads 1
-  -law ${sim_dir}/nclaw_run32/best.h5
+  -law ${sim_dir}/nclaw_run32/best.h5 -reference ${sim_dir}/jelly2d.h5
   OUTPUT "law: nclaw_elastic from '.*nclaw_run32/best.h5' for every body" "wrote '.*jelly2d_learned32.h5' \\(13 frames of 56 particles"
+         "rollout MSE against '.*jelly2d.h5': [0-9.]+e-0[3-9] \\(mean position MSE over frames 5..10, every 5: 2 frames\\)"
   CREATES ${sim_dir}/jelly2d_learned32.h5 PROPERTIES LABELS cli FIXTURES_REQUIRED sim_nclaw_law32)
+# -reference of another scene (the 1000-particle cube) or a missing one: refused before simulating.
+physml_cli_test(NAME cli.simulate.reference_of_another_scene EXIT 1 COMMAND physml_cli simulate -output ${sim_dir}/ref_bad.h5
+  -frames 12 -mpm_dim 2 -mpm_cells 16 -body0_lower 0.3,0.2 -body0_upper 0.55,0.4 -body0_particles_per_cell_axis 2
+  -threads 1 -reference ${sim_dir}/cube.h5
+  OUTPUT "physml simulate: error: -reference '.*cube.h5' holds 1000 particles; this scene has 56: expected a Trajectory of the same scene"
+  ABSENT ${sim_dir}/ref_bad.h5 ${sim_dir}/ref_bad.h5.partial PROPERTIES LABELS cli FIXTURES_REQUIRED sim_cube)
+physml_cli_test(NAME cli.simulate.reference_missing EXIT 1 COMMAND physml_cli simulate -output ${sim_dir}/ref_bad.h5
+  -frames 2 -threads 1 -reference ${sim_dir}/no_such.h5
+  OUTPUT "physml simulate: error: -reference '.*no_such.h5' does not exist"
+  ABSENT ${sim_dir}/ref_bad.h5 ${sim_dir}/ref_bad.h5.partial PROPERTIES LABELS cli)
 physml_cli_test(NAME cli.train.nclaw_bad_dtype EXIT 1 COMMAND physml_cli train -model nclaw_elastic -data ${sim_dir}/jelly2d.h5
   -output ${sim_dir}/nclaw_bad_dtype -epochs 1 -dtype float16
   OUTPUT "option -dtype: unknown value 'float16'; expected one of: float64, float32" ABSENT ${sim_dir}/nclaw_bad_dtype

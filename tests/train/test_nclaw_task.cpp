@@ -18,7 +18,7 @@ using Database = physml::test::OptionsDatabase;
 
 /// A 2-D jelly block (56 particles) thrown onto the floor of a 16^2 grid (3-cell wall band), so
 /// that it deforms and the law matters: 24 frames of 2 substeps of 1 ms.
-std::string jelly_trajectory(const std::filesystem::path& dir) {
+physml::simulators::MPMScene jelly_scene() {
   Database d;
   d.set("-mpm_dim", "2");
   d.set("-mpm_cells", "16");
@@ -30,9 +30,16 @@ std::string jelly_trajectory(const std::filesystem::path& dir) {
   d.set("-body0_particles_per_cell_axis", "2");
   d.set("-body0_velocity", "0.5,-4");
   d.set("-body0_angular_velocity", "0");
-  auto scene = physml::simulators::MPMScene().set_from_options(physml::Options("", d.db));
+  return physml::simulators::MPMScene().set_from_options(physml::Options("", d.db));
+}
+
+physml::simulators::SimulateOptions quiet(const std::string& path) {
+  return physml::simulators::SimulateOptions().output(path).frames(24).dtype("float64").progress(false);
+}
+
+std::string jelly_trajectory(const std::filesystem::path& dir) {
   const auto path = (dir / "jelly.h5").string();
-  physml::simulators::simulate(scene, physml::simulators::SimulateOptions().output(path).frames(24).dtype("float64").progress(false));
+  physml::simulators::simulate(jelly_scene(), quiet(path));
   return path;
 }
 
@@ -79,6 +86,14 @@ TEST(NCLawTask, LearnsAJellyLawFromOneTrajectory) {
   std::printf("rollout MSE of the whole trajectory: %.3e untrained, %.3e after %zu epochs\n", before, after, records.size());
   EXPECT_LT(after, before / 3.0) << "rollout MSE before " << before << ", after " << after;
   EXPECT_DOUBLE_EQ(records.back().metric("rollout_mse"), task.rollout_mse(*law, 0, 5));
+  // The trained law's checkpoint in `physml simulate -law` on the training scene, scored against
+  // the trajectory (-reference): the validation metric of training (which starts from the state
+  // and particle constants read back from the file; here they agree to 1e-8 relative).
+  physml::operators::save((dir / "law.h5").string(), *law);
+  const auto r = physml::simulators::simulate(
+      jelly_scene(), quiet((dir / "rollout.h5").string()).law((dir / "law.h5").string()).reference((dir / "jelly.h5").string()));
+  EXPECT_EQ(r.reference.frames, (std::vector<std::int64_t>{5, 10, 15, 20}));
+  EXPECT_NEAR(r.reference.mean, records.back().metric("rollout_mse"), 1e-6 * records.back().metric("rollout_mse"));
 }
 
 TEST(NCLawTask, LearnsInFloat32AsInFloat64) {

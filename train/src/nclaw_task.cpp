@@ -5,6 +5,7 @@
 #include "physml/io/trajectory.hpp"
 #include "physml/simulators/mpm_diff.hpp"
 #include "physml/simulators/mpm_scene.hpp"
+#include "physml/simulators/trajectory_metrics.hpp"
 
 #include <torch/torch.h>
 
@@ -183,9 +184,7 @@ double NCLawTask::rollout_mse(operators::Model& model, std::int64_t frames, std:
   torch::NoGradGuard ng;
   frames = frames <= 0 ? I.T - 1 : std::min(frames, I.T - 1);
   const auto pred = I.roll(model, 0, frames, diverged_frame);  // frames 1..frames
-  const auto idx = torch::arange(every - 1, frames, every, torch::kLong);
-  if (idx.numel() == 0) return (pred - I.x.slice(0, 1, 1 + frames)).pow(2).mean().item<double>();
-  return (pred.index_select(0, idx) - I.x.slice(0, 1, 1 + frames).index_select(0, idx)).pow(2).mean().item<double>();
+  return simulators::rollout_position_mse(pred, I.x.slice(0, 1, 1 + frames), every).item<double>();
 }
 
 std::map<std::string, double> NCLawTask::validate(operators::Model& model) {

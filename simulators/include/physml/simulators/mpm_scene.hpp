@@ -15,6 +15,7 @@
 
 #include "physml/core/options.hpp"
 #include "physml/simulators/mpm.hpp"
+#include "physml/simulators/trajectory_metrics.hpp"
 
 #include <petscsys.h>
 #include <torch/arg.h>
@@ -124,6 +125,13 @@ struct SimulateOptions {
   TORCH_ARG(std::string, evaluator) = "";
   TORCH_ARG(std::int64_t, evaluator_sparse) = 1000;
   TORCH_ARG(std::string, evaluator_sampling) = "fps";
+  /// -reference TRUTH.h5: once the output is complete, score it against this Trajectory of the
+  /// same scene (e.g. the analytic simulator's, for a -law or -model rollout) with NCLaw's
+  /// metric, the mean position MSE over every -reference_every-th frame
+  /// (trajectory_position_mse); logged and returned in SimulateResult::reference. Checked to
+  /// exist and to hold the same particles before simulating. "" = no score.
+  TORCH_ARG(std::string, reference) = "";
+  TORCH_ARG(std::int64_t, reference_every) = 5;
   /// (testing) raise SIGINT after this many frames are written in this run.
   TORCH_ARG(std::int64_t, test_interrupt_after) = 0;
 
@@ -140,6 +148,8 @@ struct SimulateResult {
   std::int64_t clamped = 0;         ///< clamped particle-substeps over the whole trajectory
   std::int64_t inverted = 0;        ///< particle-substeps with J <= 0 in this run (-law_allow_inverted)
   double seconds = 0;               ///< wall time of this run's simulation
+  /// With SimulateOptions::reference: the output scored against it (frames empty otherwise).
+  TrajectoryMSE reference;
 };
 
 /// Simulate `scene` for options.frames() frames into a Trajectory file (io/trajectory.hpp):
@@ -149,6 +159,14 @@ struct SimulateResult {
 /// failing step (inverted element, NaN stress: the message names particle and substep; the
 /// partial file keeps the frames before it).
 SimulateResult simulate(const MPMScene& scene, const SimulateOptions& options);
+
+/// With options.reference() set: checks that the reference Trajectory can be read and holds
+/// `particles` particles (before a run, so that a wrong path fails at once); no-op otherwise.
+void check_reference(const SimulateOptions& options, std::int64_t particles);
+/// With options.reference() set: scores the complete options.output() against it
+/// (trajectory_position_mse, every options.reference_every()), logs the score and returns it;
+/// an empty TrajectoryMSE otherwise. simulate() and simulate_learned() call it at the end.
+TrajectoryMSE score_against_reference(const SimulateOptions& options);
 
 /// Settings of simulate_ensemble(): several trajectories of one scene with random initial motions
 /// (GNS/GIOROM training data: "several trajectories each with random initial velocities").

@@ -9,12 +9,13 @@
 /// The segment length grows from segment_min to segment_max frames on a cosine over the
 /// epochs, so the samples of an epoch are the segments [0, L), [L, 2L), ...
 ///
-/// The model is the elastic law (a registered nclaw_elastic or nclaw_unconstrained model,
-/// F [N, 3, 3] -> tau [N, 3, 3]); the plastic law is NCLaw's second network, not trained here
-/// (materials without plasticity, e.g. jelly; see docs/nclaw.md).
+/// The model is the learned material: the elastic law alone (nclaw_elastic or
+/// nclaw_unconstrained, F [N, 3, 3] -> tau [N, 3, 3]; jelly) or NCLaw's elastic and plastic
+/// networks together (nclaw); see docs/nclaw.md.
 
 #include "physml/train/trainer.hpp"
 
+#include <c10/core/ScalarType.h>
 #include <torch/arg.h>
 
 #include <cstdint>
@@ -51,10 +52,13 @@ struct NCLawTaskOptions {
   /// Precision of the law and the simulation during training, "float64" or "float32" (NCLaw's
   /// own, 1.6-1.8x faster per substep here: docs/nclaw.md "Speed"). The task runs in the
   /// dtype of the model it is given (prepare converts the trajectory); `physml train` converts
-  /// the law to this dtype. A trained law is simulated in float64 by `physml simulate -law`.
+  /// the law to this dtype (scalar_type()). A trained law is simulated in float64 by
+  /// `physml simulate -law`.
   TORCH_ARG(std::string, dtype) = "float64";
 
 public:
+  /// dtype() as a scalar type (kFloat or kDouble), to convert the law with before training.
+  c10::ScalarType scalar_type() const { return dtype() == "float32" ? c10::ScalarType::Float : c10::ScalarType::Double; }
   /// Read -segment_min, -segment_max, -loss_scale, -valid_frames, -valid_every, -allow_inverted,
   /// -diverged, -dtype under the prefix of `options`.
   NCLawTaskOptions& set_from_options(const Options& options);
@@ -96,7 +100,8 @@ public:
   /// The segment length (frames) of epoch `epoch` of `epochs`: min + (max - min)(1 - cos(pi e / (E - 1)))/2.
   std::int64_t segment_length(std::int64_t epoch, std::int64_t epochs) const;
   /// Mean position MSE of a free rollout of `model` from frame 0 over `frames` frames against
-  /// the trajectory, at every `every`-th frame (no gradients).
+  /// the trajectory, at every `every`-th frame (no gradients): simulators::rollout_position_mse,
+  /// the metric `physml simulate -reference` reports (simulators/trajectory_metrics.hpp).
   /// A rollout that blows up at frame k scores frames k.. with the positions of frame k - 1
   /// (diverged_frame, if given, receives k; 0 if it did not blow up).
   double rollout_mse(operators::Model& model, std::int64_t frames, std::int64_t every,
