@@ -11,7 +11,7 @@
 // network, forward only (no graph) and forward + backward over a 10-substep rollout (the rate
 // counts the forward substeps; the backward pass is included in the time).
 //
-// Usage: bench_mpm [min_seconds_per_row = 1.0] [--law]
+// Usage: bench_mpm [min_seconds_per_row = 1.0] [--law | --profile]
 //   --law: only the NCLaw law's pieces (signed SVD, features, tau, tau + backward) per call.
 //   --profile: LibTorch op profiles (chrome traces) of a 10-substep forward + backward, 1 and 2 threads.
 

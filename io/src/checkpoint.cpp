@@ -126,6 +126,12 @@ void load_checkpoint(const std::string& path, torch::nn::Module& m, torch::optim
   auto buffers = match(path, "buffer", m.named_buffers(), read_group(f, "buffers"));
   if (optimizer) {
     PHYSML_CHECK(f.exists("optimizer"), "Checkpoint '", path, "' holds no optimizer state (saved without optimizer)");
+    // The weights would be converted to the module's dtype, the optimizer's moments not: the
+    // restored training state would mix dtypes (not an exact resume), so refuse.
+    for (const auto& [dst, src] : params)
+      PHYSML_CHECK(src.scalar_type() == dst.scalar_type(), "Checkpoint '", path, "' holds the parameters in ",
+                   dtype_name(src.scalar_type()), " but the module's are ", dtype_name(dst.scalar_type()),
+                   "; restoring the optimizer state (an exact resume) needs the dtype the run started with");
     at::Tensor blob = f.read("optimizer", torch::kUInt8, {-1});
     torch::serialize::InputArchive archive;
     try {

@@ -20,7 +20,9 @@
 extern "C" double erfc(double) noexcept __attribute__((simd("notinbranch")));
 extern "C" double exp(double) noexcept __attribute__((simd("notinbranch")));
 #define PHYSML_SIMD_LOOP _Pragma("omp simd")
+#define PHYSML_GELU_VECTOR_PATH true
 #else
+#define PHYSML_GELU_VECTOR_PATH false
 #define PHYSML_VECTOR_CLONES
 #define PHYSML_SIMD_LOOP
 #endif
@@ -31,6 +33,8 @@ namespace {
 constexpr double kSqrtHalf = 0.70710678118654752440;    // 1 / sqrt 2
 constexpr double kInvSqrt2Pi = 0.39894228040143267794;  // 1 / sqrt(2 pi)
 }  // namespace
+
+bool gelu_vector_path() { return PHYSML_GELU_VECTOR_PATH; }
 
 PHYSML_VECTOR_CLONES
 void gelu_forward(const double* __restrict x, double* __restrict y, std::int64_t n) {

@@ -12,6 +12,10 @@ namespace physml::operators::internal {
 /// whatever the thread count, and the results do not depend on it.
 constexpr std::int64_t kGeluChunk = 64;
 
+/// True where the loops below are the libmvec vector loops (GCC >= 12, glibc >= 2.35, x86-64,
+/// no AddressSanitizer); false where they are plain loops over std::erfc / std::exp.
+bool gelu_vector_path();
+
 /// y = x Phi(x) = (x / 2) erfc(-x / sqrt 2), the exact (erf) GELU, for n elements.
 void gelu_forward(const double* x, double* y, std::int64_t n);
 

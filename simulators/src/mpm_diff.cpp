@@ -155,6 +155,8 @@ namespace {
 /// with the factors (LibTorch 1.13's batched lu_solve was 3.5x slower on 2 threads than on 1
 /// at 10k matrices: bench_mpm --profile).
 at::Tensor det_small(const at::Tensor& F) {
+  PHYSML_CHECK(F.dim() == 3 && F.size(1) == F.size(2) && (F.size(1) == 2 || F.size(1) == 3),
+               "determinant of deformation gradients: expected [N, 2, 2] or [N, 3, 3], got ", F.sizes());
   if (F.size(1) == 2)
     return F.select(1, 0).select(1, 0) * F.select(1, 1).select(1, 1) - F.select(1, 0).select(1, 1) * F.select(1, 1).select(1, 0);
   return (F.select(1, 0) * torch::linalg_cross(F.select(1, 1), F.select(1, 2), 1)).sum(1);

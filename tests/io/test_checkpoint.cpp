@@ -164,6 +164,22 @@ TEST(Checkpoint, DtypeKindMismatchIsRejectedFloatingIsConverted) {
     f.commit();
   }
   EXPECT_THROW_MSG(load_checkpoint((dir / "odd.h5").string(), odd), "buffer 'step' has dtype int64 in the file, the module expects float32");
+  // With the optimizer state (a resume) the dtypes must be the stored ones: Adam's moments would
+  // stay float32 beside float64 weights. Refused, and nothing changes.
+  torch::optim::Adam opt_a(a->parameters(), torch::optim::AdamOptions(1e-2));
+  train_steps(a, opt_a, 1);
+  const auto with_opt = (dir / "opt.h5").string();
+  save_checkpoint(with_opt, *a, "net", {}, {}, &opt_a);
+  Net c;
+  for (auto& p : c->parameters()) p.set_data(p.to(torch::kFloat64));
+  const auto before = c->fc1->weight.clone();
+  torch::optim::Adam opt_c(c->parameters(), torch::optim::AdamOptions(1e-2));
+  EXPECT_THROW_MSG(load_checkpoint(with_opt, *c, &opt_c),
+                   "holds the parameters in float32 but the module's are float64; restoring the optimizer state");
+  EXPECT_TRUE(torch::equal(c->fc1->weight, before));
+  Net d;
+  torch::optim::Adam opt_d(d->parameters(), torch::optim::AdamOptions(1e-2));
+  EXPECT_NO_THROW(load_checkpoint(with_opt, *d, &opt_d));
 }
 
 TEST(Checkpoint, BadFilesAndAtomicOverwrite) {

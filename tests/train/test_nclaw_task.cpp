@@ -112,6 +112,18 @@ TEST(NCLawTask, LearnsInFloat32AsInFloat64) {
   const auto r64 = physml::train::Trainer(law64, options(6)).fit(t64);
   ASSERT_EQ(r32.size(), 6u);
   EXPECT_EQ(law32->parameters()[0].scalar_type(), torch::kFloat);
+  // The training ran in float32 (prepare converted the trajectory): its gradients are float32,
+  // and its metric differs from the float64 evaluation of the same weights by float32 rounding.
+  ASSERT_TRUE(law32->parameters()[0].grad().defined());
+  EXPECT_EQ(law32->parameters()[0].grad().scalar_type(), torch::kFloat);
+  auto as64 = fresh_law();
+  {
+    torch::NoGradGuard ng;
+    for (std::size_t i = 0; i < as64->parameters().size(); ++i) as64->parameters()[i].copy_(law32->parameters()[i]);
+  }
+  const double m32 = r32.back().metric("rollout_mse"), m64 = t64.rollout_mse(*as64, 0, 5);
+  EXPECT_NE(m32, m64);
+  EXPECT_NEAR(m32, m64, 1e-3 * m64);
   const double after32 = r32.back().metric("rollout_mse"), after64 = r64.back().metric("rollout_mse");
   std::printf("rollout MSE %.3e untrained; after 6 epochs %.3e (float32), %.3e (float64)\n", before, after32, after64);
   EXPECT_LT(after32, before / 3.0);
@@ -139,7 +151,7 @@ TEST(NCLawTask, ResumingInAnotherDtypeIsRefused) {
   physml::train::Trainer(law32, options(2).output_dir((dir / "run").string()).stop_after(1)).fit(task);
   const auto last = (dir / "run" / "last.h5").string();
   physml::train::Trainer in64(fresh_law(), options(2).output_dir((dir / "run64").string()));
-  EXPECT_THROW_MSG(in64.resume(last), "in Float but the model is Double; an exact resume needs the dtype the run started with");
+  EXPECT_THROW_MSG(in64.resume(last), "holds the parameters in float32 but the module's are float64; restoring the optimizer state (an exact resume) needs the dtype the run started with");
   auto again32 = fresh_law();
   again32->to(torch::kFloat);
   physml::train::Trainer in32(again32, options(2).output_dir((dir / "run32").string()));
@@ -168,6 +180,14 @@ void expect_exact_resume(const std::function<std::shared_ptr<physml::operators::
 }  // namespace
 
 TEST(NCLawTask, ResumedTrainingEqualsUninterruptedBitForBit) { expect_exact_resume(fresh_law); }
+
+TEST(NCLawTask, ResumedFloat32TrainingEqualsUninterruptedBitForBit) {
+  expect_exact_resume([] {
+    auto law = fresh_law();
+    law->to(torch::kFloat);
+    return law;
+  });
+}
 
 TEST(NCLawTask, TrainsBothNetworksEachAtItsOwnLearningRate) {
   // Adam's first step moves each parameter by -lr g / (|g| + eps), g its (clipped) gradient:

@@ -61,12 +61,12 @@ struct NCLawTask::Impl {
     auto net = std::shared_ptr<operators::Model>(&model, [](operators::Model*) {});
     const auto law = simulators::learned_law(net);
     auto s = frame(start);
-    // The rollout runs in the model's dtype (prepare converts the data once; a rollout_mse
-    // before training converts the start state here).
+    // The rollout runs in the model's dtype and on its device (prepare converts the data once;
+    // a rollout_mse before training converts the start state here).
     const auto params = model.parameters();
     if (!params.empty())
       for (at::Tensor* t : {&s.x, &s.v, &s.C, &s.F, &s.F_zz})
-        if (t->defined() && t->scalar_type() != params.front().scalar_type()) *t = t->to(params.front().scalar_type());
+        if (t->defined()) *t = t->to(params.front().device(), params.front().scalar_type());
     std::vector<at::Tensor> xs;
     if (diverged_frame) *diverged_frame = 0;
     for (std::int64_t f = 0; f < frames; ++f) {
@@ -184,7 +184,7 @@ double NCLawTask::rollout_mse(operators::Model& model, std::int64_t frames, std:
   torch::NoGradGuard ng;
   frames = frames <= 0 ? I.T - 1 : std::min(frames, I.T - 1);
   const auto pred = I.roll(model, 0, frames, diverged_frame);  // frames 1..frames
-  return simulators::rollout_position_mse(pred, I.x.slice(0, 1, 1 + frames), every).item<double>();
+  return simulators::rollout_position_mse(pred, I.x.slice(0, 1, 1 + frames).to(pred.options()), every).item<double>();
 }
 
 std::map<std::string, double> NCLawTask::validate(operators::Model& model) {

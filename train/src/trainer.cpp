@@ -211,17 +211,8 @@ void Trainer::resume(const std::string& checkpoint) {
     PHYSML_CHECK(seed == options_.seed(), "checkpoint ", checkpoint, " was trained with -seed ", seed,
                  ", this run has -seed ", options_.seed(), "; an exact resume needs the same seed (batch order)");
   }
-  // Weights would be cast to the model's dtype but the optimizer's moments kept in the stored
-  // one: not an exact resume, so refuse (loading a law for simulation may convert; resuming not).
-  {
-    const auto stored = io::read_checkpoint_tensors(checkpoint);
-    for (const auto& p : model_->named_parameters()) {
-      const auto it = stored.find(p.key());
-      PHYSML_CHECK(it == stored.end() || it->second.scalar_type() == p.value().scalar_type(), "checkpoint ",
-                   checkpoint, " holds parameter '", p.key(), "' in ", it->second.scalar_type(), " but the model is ",
-                   p.value().scalar_type(), "; an exact resume needs the dtype the run started with (physml train -dtype)");
-    }
-  }
+  // (load_into refuses parameters stored in another dtype than the model's when it restores
+  // the optimizer: the moments would stay in the stored one.)
   operators::load_into(checkpoint, *model_, optimizer_.get());
   epoch_ = epoch;
   // "best_validation_l2": the key of checkpoints written before the generic Trainer.

@@ -45,7 +45,9 @@ CheckpointInfo read_checkpoint_info(const std::string& path);
 /// Copies stored tensors into m's parameters/buffers (on their devices); throws naming the
 /// first missing/extra/mis-shaped tensor, or a stored dtype of another kind (integer vs
 /// floating; floating dtypes are converted). If `optimizer` is given its state is restored
-/// (throws if the file has none). Nothing in `m` changes unless every check passes.
+/// (throws if the file has none, or if the stored parameters are of another floating dtype
+/// than m's: the moments would stay in the stored one). Nothing in `m` changes unless every
+/// check passes.
 void load_checkpoint(const std::string& path, torch::nn::Module& m, torch::optim::Optimizer* optimizer = nullptr);
 
 /// All tensors of a Checkpoint by torch name, e.g. {"layers.0.weight", ...} for parameters
