@@ -197,6 +197,39 @@ TorchLaw learned_law(std::shared_ptr<operators::Model> model) {
   return nclaw_law(std::move(model));
 }
 
+TorchLaw per_material_law(std::vector<TorchLaw> laws, const at::Tensor& material) {
+  PHYSML_CHECK(!laws.empty(), "per_material_law: no law");
+  PHYSML_CHECK(material.dim() == 1 && !material.is_floating_point(), "per_material_law: expected integer material ",
+               "indices [N], got ", material.sizes(), " of ", material.scalar_type());
+  for (std::size_t m = 0; m < laws.size(); ++m)
+    PHYSML_CHECK(static_cast<bool>(laws[m].elastic), "per_material_law: law ", m, " has no elastic part");
+  const auto mat = material.to(torch::kLong);
+  const auto lo = mat.min().item<std::int64_t>(), hi = mat.max().item<std::int64_t>();
+  PHYSML_CHECK(lo >= 0 && hi < static_cast<std::int64_t>(laws.size()), "per_material_law: material indices ", lo,
+               "..", hi, " but ", laws.size(), " law(s)");
+  if (laws.size() == 1) return laws.front();
+  // The particles of each material, once (the material of a particle does not change).
+  std::vector<at::Tensor> index;
+  for (std::size_t m = 0; m < laws.size(); ++m) index.push_back(torch::nonzero(mat == static_cast<std::int64_t>(m)).view(-1));
+  auto apply = [laws, index](const at::Tensor& F, bool plastic) {
+    at::Tensor out = plastic ? F : torch::zeros_like(F);
+    for (std::size_t m = 0; m < laws.size(); ++m) {
+      if (index[m].numel() == 0) continue;
+      const auto& f = plastic ? laws[m].plastic : laws[m].elastic;
+      if (!f) continue;  // (plastic only) F unchanged
+      const auto idx = index[m].to(F.device());
+      out = out.index_copy(0, idx, f(F.index_select(0, idx)));
+    }
+    return out;
+  };
+  TorchLaw law;
+  law.elastic = [apply](const at::Tensor& F) { return apply(F, false); };
+  bool any_plastic = false;
+  for (const auto& l : laws) any_plastic = any_plastic || static_cast<bool>(l.plastic);
+  if (any_plastic) law.plastic = [apply](const at::Tensor& F) { return apply(F, true); };
+  return law;
+}
+
 struct DifferentiableMPM::Impl {
   MPMOptions options;
   detail::MPMKernelParams params;

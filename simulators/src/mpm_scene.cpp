@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -176,7 +177,14 @@ SimulateOptions& SimulateOptions::set_from_options(const Options& options) {
   png(r.string("png", png(), "directory for PNG renders"));
   png_every(r.integer("png_every", png_every(), "write a PNG every this many frames", 1));
   png_color(r.choice("png_color", {"speed", "material"}, png_color(), "colour of the renders"));
-  law(r.string("law", law(), "trained elastic law (Checkpoint) in place of the analytic ones"));
+  law(r.string("law", law(), "trained law (Checkpoint of physml train -model nclaw*) in place of every analytic one"));
+  MaterialLaws per;
+  for (const auto& m : physics::nclaw_material_names()) {
+    const auto f = r.string("law_" + m, material_laws().count(m) ? material_laws().at(m) : std::string(),
+                            "trained law for the " + m + " bodies (a law per material instead of -law)");
+    if (!f.empty()) per[m] = f;
+  }
+  material_laws(per);
   law_allow_inverted(r.boolean("law_allow_inverted", law_allow_inverted(),
                                "with -law: carry on through inverted elements (J <= 0), counting them, instead of stopping"));
   model(r.string("model", model(), "learned particle simulator (gns/giorom Checkpoint) instead of MPM; needs -initial"));
@@ -264,8 +272,24 @@ SimulateResult simulate(const MPMScene& scene, const SimulateOptions& o) {
   PHYSML_CHECK(!o.output().empty(), "no output file: set -output FILE.h5");
   PHYSML_CHECK(o.frames() >= 1, "-frames ", o.frames(), ": expected at least 1");
   PHYSML_CHECK(o.evaluator().empty(), "-evaluator applies to a learned rollout: set -model and -initial too");
-  PHYSML_CHECK(!o.law_allow_inverted() || !o.law().empty(),
+  const bool any_law = !o.law().empty() || !o.material_laws().empty();
+  PHYSML_CHECK(o.law().empty() || o.material_laws().empty(), "-law (one law for every body) and -law_",
+               o.material_laws().empty() ? std::string() : o.material_laws().begin()->first,
+               " (a law per material) exclude each other: give either");
+  PHYSML_CHECK(!o.law_allow_inverted() || any_law,
                "-law_allow_inverted applies to a trained law: set -law FILE.h5 too (the analytic laws always stop at J <= 0)");
+  if (!o.material_laws().empty()) {
+    const auto mats = scene.materials();
+    std::string names;
+    for (const auto& m : mats) names += (names.empty() ? "" : ", ") + m;
+    for (const auto& m : mats)
+      PHYSML_CHECK(o.material_laws().count(m), "-law_", m, ": the scene has ", m,
+                   " bodies but no law for them (with a law per material every material needs one; the scene has: ",
+                   names, ")");
+    for (const auto& [m, f] : o.material_laws())
+      PHYSML_CHECK(std::find(mats.begin(), mats.end(), m) != mats.end(), "-law_", m, " '", f, "': the scene has no ", m,
+                   " body (it has: ", names, ")");
+  }
   const auto parent = std::filesystem::absolute(o.output()).parent_path();
   PHYSML_CHECK(std::filesystem::is_directory(parent), "output directory '", parent.string(), "' does not exist");
   auto sim = scene.build();
@@ -276,9 +300,10 @@ SimulateResult simulate(const MPMScene& scene, const SimulateOptions& o) {
   io::TrajectoryInfo info;
   info.simulator = "mpm";
   info.parameters_json = scene.parameters_json();
-  if (!o.law().empty()) {  // the file records which law made it (and a resume must use the same)
+  if (any_law) {  // the file records which law made it (and a resume must use the same)
     auto j = nlohmann::ordered_json::parse(info.parameters_json);
-    j["law"] = o.law();
+    if (!o.law().empty()) j["law"] = o.law();
+    for (const auto& [m, f] : o.material_laws()) j["law_" + m] = f;
     if (o.law_allow_inverted()) j["law_allow_inverted"] = true;
     info.parameters_json = j.dump();
   }
@@ -340,19 +365,31 @@ SimulateResult simulate(const MPMScene& scene, const SimulateOptions& o) {
   // A trained law: the substeps run through the differentiable simulator, without gradients.
   std::unique_ptr<DifferentiableMPM> learned;
   TorchLaw law;
-  if (!o.law().empty()) {
-    auto model = operators::load(o.law());
-    try {
-      law = learned_law(model);  // the one check of which model types are laws
-    } catch (const Error& e) {
-      PHYSML_THROW("-law '", o.law(), "': ", e.what());
+  if (any_law) {
+    auto load_law = [](const std::string& option, const std::string& file, const std::string& bodies) {
+      auto model = operators::load(file);
+      TorchLaw l;
+      try {
+        l = learned_law(model);  // the one check of which model types are laws
+      } catch (const Error& e) {
+        PHYSML_THROW(option, " '", file, "': ", e.what());
+      }
+      model->to(torch::kDouble);
+      model->eval();
+      log_info("law: ", model->type(), " from '", file, "' for ", bodies, " (",
+               l.plastic ? "elastic and plastic networks" : "elastic only, no plasticity", ")");
+      return l;
+    };
+    if (!o.law().empty()) {
+      law = load_law("-law", o.law(), "every body");
+    } else {
+      std::vector<TorchLaw> laws;  // in material-index order
+      for (const auto& m : scene.materials())
+        laws.push_back(load_law("-law_" + m, o.material_laws().at(m), "the " + m + " bodies"));
+      law = per_material_law(std::move(laws), sim->particles().get("material"));
     }
-    model->to(torch::kDouble);
-    model->eval();
     learned = std::make_unique<DifferentiableMPM>(scene.simulator, sim->particles());
     learned->allow_inverted(o.law_allow_inverted());
-    log_info("law: ", model->type(), " from '", o.law(), "' for every body (",
-             law.plastic ? "elastic and plastic networks" : "elastic only, no plasticity", ")");
   }
   // Clamped particle-substeps of this run (either simulator) plus those of the runs resumed from.
   auto clamped_now = [&] { return clamped_before + sim->clamped_count() + (learned ? learned->clamped_count() : 0); };

@@ -160,6 +160,56 @@ TEST(Simulate, ATrainedLawReplacesTheAnalyticOne) {
   EXPECT_THROW_MSG(sim::simulate(scene, quiet(dir / "bad.h5", 1).law((dir / "t.h5").string())), "is not a PhysML model");
 }
 
+TEST(Simulate, ALawPerMaterialRunsEachBodyWithItsOwnLaw) {
+  // The two-material scene (sand box, jelly ball) with a trained law per material (-law_sand,
+  // -law_jelly): equal to a hand-written rollout of per_material_law with the two networks.
+  const auto dir = physml::test::scratch_dir();
+  Database d;
+  auto scene = small_scene(d);
+  ASSERT_EQ(scene.materials(), (std::vector<std::string>{"sand", "jelly"}));
+  std::vector<std::shared_ptr<physml::operators::NCLawElasticImpl>> nets;
+  for (int k = 0; k < 2; ++k) {
+    torch::manual_seed(10 + k);
+    nets.push_back(std::make_shared<physml::operators::NCLawElasticImpl>());
+    nets.back()->to(torch::kDouble);
+    for (auto& p : nets.back()->parameters()) p.data().mul_(10.0 + 10.0 * k);
+    physml::operators::save((dir / ("law" + std::to_string(k) + ".h5")).string(), *nets.back());
+  }
+  const sim::SimulateOptions::MaterialLaws laws{{"sand", (dir / "law0.h5").string()}, {"jelly", (dir / "law1.h5").string()}};
+  sim::simulate(scene, quiet(dir / "t.h5", 3).material_laws(laws));
+  auto r = physml::io::TrajectoryReader::open((dir / "t.h5").string());
+  const auto p = nlohmann::json::parse(r.info().parameters_json);
+  EXPECT_EQ(p.at("law_sand"), (dir / "law0.h5").string());
+  EXPECT_EQ(p.at("law_jelly"), (dir / "law1.h5").string());
+  auto s = scene.build();
+  sim::DifferentiableMPM mpm(scene.simulator, s->particles());
+  auto st = sim::DifferentiableMPM::state_of(s->particles());
+  const auto law = sim::per_material_law({sim::nclaw_law(nets[0]), sim::nclaw_law(nets[1])}, s->particles().get("material"));
+  torch::NoGradGuard ng;
+  for (int k = 0; k < 6; ++k) st = mpm.substep(st, law);
+  EXPECT_TRUE(torch::allclose(r.read("positions", 3, 4)[0], st.x, 1e-12, 1e-14));
+  // ... which is not the rollout with one of the laws for both.
+  sim::simulate(scene, quiet(dir / "one.h5", 3).law((dir / "law0.h5").string()));
+  EXPECT_FALSE(torch::allclose(physml::io::TrajectoryReader::open((dir / "one.h5").string()).read("positions", 3, 4)[0],
+                               st.x, 1e-9, 1e-9));
+  // Every material needs a law, only the scene's materials may have one, and -law excludes them.
+  EXPECT_THROW_MSG(sim::simulate(scene, quiet(dir / "bad.h5", 1).material_laws({{"sand", (dir / "law0.h5").string()}})),
+                   "-law_jelly: the scene has jelly bodies but no law for them");
+  auto extra = laws;
+  extra["water"] = (dir / "law0.h5").string();
+  EXPECT_THROW_MSG(sim::simulate(scene, quiet(dir / "bad.h5", 1).material_laws(extra)),
+                   "the scene has no water body (it has: sand, jelly)");
+  EXPECT_THROW_MSG(sim::simulate(scene, quiet(dir / "bad.h5", 1).material_laws(laws).law((dir / "law0.h5").string())),
+                   "exclude each other");
+  EXPECT_FALSE(std::filesystem::exists(dir / "bad.h5.partial"));
+  // The options: -law_<material> for each of the four materials.
+  Database o;
+  o.set("-law_jelly", "a.h5");
+  o.set("-law_water", "b.h5");
+  const auto read = sim::SimulateOptions().set_from_options(Options("", o.db)).material_laws();
+  EXPECT_EQ(read, (sim::SimulateOptions::MaterialLaws{{"jelly", "a.h5"}, {"water", "b.h5"}}));
+}
+
 // -law_allow_inverted: a law without stiffness (the unconstrained network with zero weights:
 // zero stress) lets a block thrown at the floor (faster than a cell per substep) invert elements. simulate()
 // stops there with the particle named, unless inversions are allowed; then it runs to the end

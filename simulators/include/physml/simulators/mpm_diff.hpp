@@ -27,6 +27,7 @@
 
 #include <functional>
 #include <memory>
+#include <vector>
 
 namespace physml::operators {
 class Model;
@@ -60,6 +61,14 @@ TorchLaw nclaw_law(std::shared_ptr<operators::Model> elastic, std::shared_ptr<op
 /// plastic network), or an elastic-only "nclaw_elastic" / "nclaw_unconstrained" (not plastic).
 /// Other types throw physml::Error naming the expected ones.
 TorchLaw learned_law(std::shared_ptr<operators::Model> model);
+
+/// Several materials in one scene: particle i goes through laws[material[i]] (material: [N]
+/// integer indices, 0 .. laws.size() - 1, e.g. the particle set's "material"), and the
+/// stresses (and plastic projections) are put back in particle order, differentiably. A law
+/// without plasticity leaves its particles' F unchanged; the result has no plastic part if
+/// none of the laws has one. Throws physml::Error for an empty list, a law without an elastic
+/// part, or a material index outside the list.
+TorchLaw per_material_law(std::vector<TorchLaw> laws, const at::Tensor& material);
 
 /// The differentiable simulator for one scene's grid and particles (a single shared grid for
 /// any number of materials: give a law that maps each particle's F by its material).

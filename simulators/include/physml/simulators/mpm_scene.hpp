@@ -21,6 +21,7 @@
 #include <torch/arg.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -82,6 +83,8 @@ MPMOptions mpm_options_from_parameters(const std::string& parameters_json);
 
 /// Settings of simulate().
 struct SimulateOptions {
+  /// Material name -> trained law file (material_laws).
+  using MaterialLaws = std::map<std::string, std::string>;
   /// -output: the Trajectory file (.h5; FILE.partial while incomplete). Required.
   TORCH_ARG(std::string, output) = "";
   /// -frames: frames after the initial state (each MPMOptions::substeps substeps).
@@ -106,6 +109,10 @@ struct SimulateOptions {
   /// elastic law; the substeps then run through DifferentiableMPM (no plasticity). "" = the
   /// analytic laws.
   TORCH_ARG(std::string, law) = "";
+  /// -law_jelly, -law_plasticine, -law_sand, -law_water FILE.h5: a trained law per material
+  /// instead of -law for all (NCLaw's multi-material scenes: each body's particles go through
+  /// the law of its material, per_material_law); every material of the scene then needs one.
+  TORCH_ARG(MaterialLaws, material_laws) = {};
   /// -law_allow_inverted: with -law, carry on through inverted elements (J <= 0) as NCLaw's
   /// training does (DifferentiableMPM::allow_inverted), counting them, instead of stopping at
   /// the first one; so that a law that inverts elements (e.g. the unconstrained baseline) can
