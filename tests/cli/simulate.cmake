@@ -130,6 +130,21 @@ physml_cli_test(NAME cli.simulate.trained_material COMMAND physml_cli simulate -
   OUTPUT "law: nclaw from '.*nclaw_material/best.h5' for every body \\(elastic and plastic networks\\)"
          "wrote '.*jelly2d_material.h5' \\(13 frames of 56 particles"
   CREATES ${sim_dir}/jelly2d_material.h5 PROPERTIES LABELS cli FIXTURES_REQUIRED sim_nclaw_material)
+# Two materials, each with its own trained law (-law_<material>).
+set(two_materials -frames 4 -mpm_dim 2 -mpm_cells 16 -mpm_dt 1e-3 -mpm_substeps 2 -bodies 2
+  -body0_lower 0.2,0.2 -body0_upper 0.4,0.4 -body1_material plasticine -body1_lower 0.55,0.2 -body1_upper 0.75,0.4
+  -body0_velocity 1,0 -body1_velocity -1,0 -body0_angular_velocity 0 -body1_angular_velocity 0 -threads 1)
+physml_cli_test(NAME cli.simulate.law_per_material COMMAND physml_cli simulate -output ${sim_dir}/two_laws.h5 ${two_materials}
+  -law_jelly ${sim_dir}/nclaw_run/best.h5 -law_plasticine ${sim_dir}/nclaw_material/best.h5
+  OUTPUT "simulating 5 of 5 frames of [0-9]+ particles \\(2-D, 2 material\\(s\\)\\)"
+         "law: nclaw_elastic from '.*nclaw_run/best.h5' for the jelly bodies \\(elastic only, no plasticity\\)"
+         "law: nclaw from '.*nclaw_material/best.h5' for the plasticine bodies \\(elastic and plastic networks\\)"
+         "wrote '.*two_laws.h5' \\(5 frames of"
+  CREATES ${sim_dir}/two_laws.h5 PROPERTIES LABELS cli FIXTURES_REQUIRED "sim_nclaw_law;sim_nclaw_material")
+physml_cli_test(NAME cli.simulate.law_per_material_missing EXIT 1 COMMAND physml_cli simulate -output ${sim_dir}/two_bad.h5
+  ${two_materials} -law_jelly ${sim_dir}/nclaw_run/best.h5
+  OUTPUT "physml simulate: error: -law_plasticine: the scene has plasticine bodies but no law for them"
+  ABSENT ${sim_dir}/two_bad.h5 ${sim_dir}/two_bad.h5.partial PROPERTIES LABELS cli FIXTURES_REQUIRED sim_nclaw_law)
 physml_cli_test(NAME cli.train.nclaw_needs_a_trajectory EXIT 1 COMMAND physml_cli train -model nclaw_elastic
   -data ${CMAKE_CURRENT_BINARY_DIR}/generate_data/darcy.h5 -output ${sim_dir}/nclaw_bad
   OUTPUT "physml train: error: .*darcy.h5' holds format 'physml.dataset', expected 'physml.trajectory'"
