@@ -32,8 +32,9 @@ if(NOT TARGET physml_hdf5)
   target_compile_definitions(physml_hdf5 INTERFACE ${HDF5_C_DEFINITIONS})
 endif()
 
-# VTK 9: XML readers/writers (+ XML parser, PNG reader) only (no HDF5-based modules).
-find_package(VTK 9 REQUIRED COMPONENTS CommonCore CommonDataModel IOXML IOXMLParser IOImage)
+# VTK 9: XML readers/writers (+ XML parser, PNG reader), the legacy and STL surface readers
+# (io/surface_mesh.hpp); no HDF5-based modules.
+find_package(VTK 9 REQUIRED COMPONENTS CommonCore CommonDataModel IOXML IOXMLParser IOImage IOLegacy IOGeometry)
 
 # PLplot: line plots and colour-mapped fields, PNG through the pngcairo device.
 if(NOT TARGET PkgConfig::PLPLOT)

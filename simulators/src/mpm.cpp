@@ -47,15 +47,71 @@ MPMShape MPMShape::sphere(std::vector<double> center, double radius) {
   return s;
 }
 
+MPMShape MPMShape::torus(std::vector<double> center, double major, double minor) {
+  PHYSML_CHECK(center.size() == 2 || center.size() == 3, "MPMShape::torus: centre must have d = 2 or 3 values, got ",
+               center.size());
+  PHYSML_CHECK(std::isfinite(major) && std::isfinite(minor) && minor > 0 && minor < major,
+               "MPMShape::torus: expected 0 < minor radius < major radius, got minor ", minor, " m and major ", major, " m");
+  MPMShape s;
+  s.kind = Kind::torus;
+  s.a = std::move(center);
+  s.radius = major;
+  s.minor = minor;
+  return s;
+}
+
+MPMShape MPMShape::mesh(std::shared_ptr<const mesh::SurfaceMesh> surface) {
+  PHYSML_CHECK(surface != nullptr, "MPMShape::mesh: no surface");
+  MPMShape s;
+  s.kind = Kind::mesh;
+  s.a.assign(surface->lower().begin(), surface->lower().end());
+  s.b.assign(surface->upper().begin(), surface->upper().end());
+  s.surface = std::move(surface);
+  return s;
+}
+
 bool MPMShape::contains(const double* x) const {
-  if (kind == Kind::box) {
-    for (std::size_t d = 0; d < a.size(); ++d)
-      if (x[d] < a[d] || x[d] > b[d]) return false;
-    return true;
+  switch (kind) {
+    case Kind::box:
+      for (std::size_t d = 0; d < a.size(); ++d)
+        if (x[d] < a[d] || x[d] > b[d]) return false;
+      return true;
+    case Kind::sphere: {
+      double r2 = 0;
+      for (std::size_t d = 0; d < a.size(); ++d) r2 += (x[d] - a[d]) * (x[d] - a[d]);
+      return r2 <= radius * radius;
+    }
+    case Kind::torus: {
+      if (a.size() == 2) {
+        const double r = std::hypot(x[0] - a[0], x[1] - a[1]);
+        return std::abs(r - radius) <= minor;
+      }
+      const double rho = std::hypot(x[0] - a[0], x[2] - a[2]), y = x[1] - a[1];
+      return (rho - radius) * (rho - radius) + y * y <= minor * minor;
+    }
+    case Kind::mesh: return surface->contains(x);
   }
-  double r2 = 0;
-  for (std::size_t d = 0; d < a.size(); ++d) r2 += (x[d] - a[d]) * (x[d] - a[d]);
-  return r2 <= radius * radius;
+  return false;
+}
+
+double MPMShape::lower_bound(std::size_t axis) const {
+  switch (kind) {
+    case Kind::box:
+    case Kind::mesh: return a[axis];
+    case Kind::sphere: return a[axis] - radius;
+    case Kind::torus: return a[axis] - (a.size() == 3 && axis == 1 ? minor : radius + minor);
+  }
+  return a[axis];
+}
+
+double MPMShape::upper_bound(std::size_t axis) const {
+  switch (kind) {
+    case Kind::box:
+    case Kind::mesh: return b[axis];
+    case Kind::sphere: return a[axis] + radius;
+    case Kind::torus: return a[axis] + (a.size() == 3 && axis == 1 ? minor : radius + minor);
+  }
+  return a[axis];
 }
 
 std::vector<physics::Material> mpm_materials(const std::vector<std::string>& names) {
@@ -323,8 +379,8 @@ std::int64_t MPMSimulator::add_body(const MPMBody& body) {
   for (int a = 0; a < D; ++a) {
     double lo = std::numeric_limits<double>::infinity(), hi = -lo;
     for (const auto& s : body.shapes()) {
-      lo = std::min(lo, s.kind == MPMShape::Kind::box ? s.a[a] : s.a[a] - s.radius);
-      hi = std::max(hi, s.kind == MPMShape::Kind::box ? s.b[a] : s.a[a] + s.radius);
+      lo = std::min(lo, s.lower_bound(static_cast<std::size_t>(a)));
+      hi = std::max(hi, s.upper_bound(static_cast<std::size_t>(a)));
     }
     k0[a] = static_cast<std::int64_t>(std::floor(lo / h)) - 1;
     k1[a] = static_cast<std::int64_t>(std::ceil(hi / h)) + 1;

@@ -11,6 +11,7 @@
 #include "physml/core/progress.hpp"
 #include "physml/core/random.hpp"
 #include "physml/io/png.hpp"
+#include "physml/io/surface_mesh.hpp"
 #include "physml/io/trajectory.hpp"
 #include "physml/io/vtk.hpp"
 #include "physml/operators/checkpoint.hpp"
@@ -46,11 +47,15 @@ MPMBodyOptions MPMBodyOptions::defaults(std::int64_t dim) {
 
 MPMBodyOptions& MPMBodyOptions::set_from_options(const Options& options) {
   OptionsReader r(options, "MPM body (shape, material, initial motion)");
-  shape(r.choice("shape", {"box", "sphere"}, shape(), "shape of the body"));
+  shape(r.choice("shape", {"box", "sphere", "torus", "mesh"}, shape(), "shape of the body"));
   lower(r.real_list("lower", lower(), "box: lower corner [m]"));
   upper(r.real_list("upper", upper(), "box: upper corner [m]"));
-  center(r.real_list("center", center(), "sphere: centre [m]"));
-  radius(r.real("radius", radius(), "sphere: radius [m]"));
+  center(r.real_list("center", center(), "sphere, torus: centre [m]"));
+  radius(r.real("radius", radius(), "sphere: radius; torus: major radius [m]"));
+  minor_radius(r.real("minor_radius", minor_radius(), "torus: minor radius (of the tube) [m]"));
+  mesh(r.string("mesh", mesh(), "mesh: closed surface file (.obj, .stl, .vtk, .vtp), volume-sampled"));
+  mesh_scale(r.real("mesh_scale", mesh_scale(), "mesh: scale factor of the file's coordinates"));
+  mesh_offset(r.real_list("mesh_offset", mesh_offset(), "mesh: shift after scaling [m] (3 values)"));
   const auto names = physics::nclaw_material_names();
   material(r.choice("material", names, material(), "material"));
   particles_per_cell_axis(r.integer("particles_per_cell_axis", particles_per_cell_axis(),
@@ -101,7 +106,19 @@ std::unique_ptr<MPMSimulator> MPMScene::build() const {
     const auto& b = bodies[k];
     auto where = [&] { return "body " + std::to_string(k) + " (-body" + std::to_string(k) + "_*)"; };
     try {
-      MPMShape s = b.shape() == "box" ? MPMShape::box(b.lower(), b.upper()) : MPMShape::sphere(b.center(), b.radius());
+      MPMShape s;
+      if (b.shape() == "box") {
+        s = MPMShape::box(b.lower(), b.upper());
+      } else if (b.shape() == "sphere") {
+        s = MPMShape::sphere(b.center(), b.radius());
+      } else if (b.shape() == "torus") {
+        s = MPMShape::torus(b.center(), b.radius(), b.minor_radius());
+      } else {
+        PHYSML_CHECK(!b.mesh().empty(), "-shape mesh needs -mesh FILE (.obj, .stl, .vtk, .vtp)");
+        PHYSML_CHECK(d == 3, "-shape mesh: surface meshes are 3-D, the scene is ", d, "-D");
+        s = MPMShape::mesh(std::make_shared<const mesh::SurfaceMesh>(
+            io::read_surface_mesh(b.mesh()).transformed(b.mesh_scale(), b.mesh_offset())));
+      }
       PHYSML_CHECK(static_cast<std::int64_t>(s.a.size()) == d, "the shape has ", s.a.size(), " coordinates, the scene is ",
                    d, "-D");
       MPMBody body;

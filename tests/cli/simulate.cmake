@@ -34,6 +34,26 @@ physml_cli_test(NAME cli.simulate.body_outside_domain EXIT 1 COMMAND physml_cli 
 physml_cli_test(NAME cli.simulate.missing_output EXIT 1 COMMAND physml_cli simulate -frames 2
   OUTPUT "physml simulate: error: no output file: set -output FILE.h5" PROPERTIES LABELS cli)
 
+# Bodies from a closed surface (OBJ, volume-sampled) and a torus. The octahedron |x - c|_1 <=
+# 0.25 holds the lattice points (k + 1/2) 0.05 whose offsets (j + 1/2) 0.05 from c have
+# j_1 + j_2 + j_3 <= 3 (20 triples of j >= 0) times 8 signs: 160 particles, none on the surface.
+file(WRITE ${sim_dir}/octa.obj "v 1 0 0\nv -1 0 0\nv 0 1 0\nv 0 -1 0\nv 0 0 1\nv 0 0 -1\n"
+  "f 1 3 5\nf 3 2 5\nf 2 4 5\nf 4 1 5\nf 3 1 6\nf 2 3 6\nf 4 2 6\nf 1 4 6\n")
+file(WRITE ${sim_dir}/octa_open.obj "v 1 0 0\nv -1 0 0\nv 0 1 0\nv 0 -1 0\nv 0 0 1\nv 0 0 -1\n"
+  "f 1 3 5\nf 3 2 5\nf 2 4 5\nf 4 1 5\nf 3 1 6\nf 2 3 6\nf 4 2 6\n")
+physml_cli_test(NAME cli.simulate.mesh_body COMMAND physml_cli simulate -output ${sim_dir}/octa.h5 -frames 2 -threads 1
+  -body0_shape mesh -body0_mesh ${sim_dir}/octa.obj -body0_mesh_scale 0.25 -body0_mesh_offset 0.5,0.5,0.5
+  OUTPUT "simulating 3 of 3 frames of 160 particles \\(3-D, 1 material\\(s\\)\\)" "wrote '.*octa.h5' \\(3 frames of 160 particles"
+  CREATES ${sim_dir}/octa.h5 PROPERTIES LABELS cli FIXTURES_REQUIRED sim_clean)
+physml_cli_test(NAME cli.simulate.mesh_not_closed EXIT 1 COMMAND physml_cli simulate -output ${sim_dir}/open.h5 -frames 2
+  -body0_shape mesh -body0_mesh ${sim_dir}/octa_open.obj -body0_mesh_scale 0.25 -body0_mesh_offset 0.5,0.5,0.5
+  OUTPUT "physml simulate: error: body 0 \\(-body0_\\*\\): surface mesh '.*octa_open.obj': the surface is not closed: the edge between vertices [0-9]+ and [0-9]+ belongs to triangle [0-9]+ only"
+  ABSENT ${sim_dir}/open.h5 ${sim_dir}/open.h5.partial PROPERTIES LABELS cli)
+physml_cli_test(NAME cli.simulate.torus_body COMMAND physml_cli simulate -output ${sim_dir}/torus.h5 -frames 2 -threads 1
+  -mpm_cells 40 -body0_shape torus -body0_radius 0.25 -body0_minor_radius 0.08
+  OUTPUT "simulating 3 of 3 frames of [0-9]+ particles \\(3-D, 1 material\\(s\\)\\)"
+  CREATES ${sim_dir}/torus.h5 PROPERTIES LABELS cli FIXTURES_REQUIRED sim_clean)
+
 # Interrupt (the real SIGINT, raised after 4 frames) exits 130 with only the partial file; the
 # same command completes it, and every stored byte equals an uninterrupted run's.
 set(sim_resume ${CMAKE_CURRENT_BINARY_DIR}/simulate_resume.cmake)

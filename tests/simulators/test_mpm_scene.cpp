@@ -18,6 +18,7 @@
 
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 
 namespace sim = physml::simulators;
 using physml::Options;
@@ -80,6 +81,62 @@ TEST(MPMScene, BadOptionsNameTheKey) {
   e.set("-body0_upper", "0.5,0.5,0.5");
   auto scene = sim::MPMScene().set_from_options(Options("", e.db));
   EXPECT_THROW_MSG(scene.build(), "body 0 (-body0_*): the shape has 3 coordinates, the scene is 2-D");
+}
+
+TEST(MPMScene, TorusAndMeshBodiesFillTheirVolume) {
+  // A flat torus (R = 0.25, r = 0.08) and a 2-D ring on fine lattices: the particle count
+  // times the lattice cell volume is the exact volume 2 pi^2 R r^2 (area 4 pi R r) to the
+  // lattice's resolution, and every particle is inside.
+  for (int dim : {2, 3}) {
+    Database d;
+    d.set("-mpm_dim", dim == 3 ? "3" : "2");
+    d.set("-mpm_cells", "40");
+    d.set("-body0_shape", "torus");
+    d.set("-body0_center", dim == 3 ? "0.5,0.5,0.5" : "0.5,0.5");
+    d.set("-body0_radius", "0.25");
+    d.set("-body0_minor_radius", "0.08");
+    d.set("-body0_particles_per_cell_axis", "2");
+    auto scene = sim::MPMScene().set_from_options(Options("", d.db));
+    auto s = scene.build();
+    const auto x = s->particles().positions();
+    const double h = 1.0 / 80.0;
+    const double exact = dim == 3 ? 2 * M_PI * M_PI * 0.25 * 0.08 * 0.08 : 4 * M_PI * 0.25 * 0.08;
+    const double measured = static_cast<double>(x.size(0)) * std::pow(h, dim);
+    EXPECT_NEAR(measured, exact, 0.03 * exact) << dim << "-D: " << x.size(0) << " particles";
+    const auto c = x - 0.5;
+    const auto inside = dim == 3 ? (torch::sqrt(c.select(1, 0).pow(2) + c.select(1, 2).pow(2)) - 0.25).pow(2) +
+                                       c.select(1, 1).pow(2) <= 0.08 * 0.08 + 1e-12
+                                 : (c.pow(2).sum(1).sqrt() - 0.25).abs() <= 0.08 + 1e-12;
+    EXPECT_TRUE(inside.all().item<bool>()) << dim << "-D";
+  }
+  // A closed surface from an OBJ file: the unit cube scaled to 0.4 and moved to [0.3, 0.7]^3
+  // holds exactly the lattice points of the box [0.3, 0.7]^3 (none lies on its faces).
+  const auto dir = physml::test::scratch_dir();
+  std::ofstream(dir / "cube.obj") << "v 0 0 0\nv 1 0 0\nv 1 1 0\nv 0 1 0\nv 0 0 1\nv 1 0 1\nv 1 1 1\nv 0 1 1\n"
+                                     "f 1 4 3 2\nf 5 6 7 8\nf 1 2 6 5\nf 2 3 7 6\nf 3 4 8 7\nf 8 4 1 5\n";
+  Database m, b;
+  m.set("-body0_shape", "mesh");
+  m.set("-body0_mesh", (dir / "cube.obj").string().c_str());
+  m.set("-body0_mesh_scale", "0.4");
+  m.set("-body0_mesh_offset", "0.3,0.3,0.3");
+  b.set("-body0_lower", "0.3,0.3,0.3");
+  b.set("-body0_upper", "0.7,0.7,0.7");
+  const auto from_mesh = sim::MPMScene().set_from_options(Options("", m.db)).build();
+  const auto from_box = sim::MPMScene().set_from_options(Options("", b.db)).build();
+  EXPECT_EQ(from_mesh->particles().size(), 512);  // 8^3 lattice points (spacing 0.05)
+  EXPECT_TRUE(torch::equal(from_mesh->particles().positions(), from_box->particles().positions()));
+  // Bad input: no file, a 2-D scene, a torus whose tube is wider than its ring.
+  Database none, flat, fat;
+  none.set("-body0_shape", "mesh");
+  EXPECT_THROW_MSG(sim::MPMScene().set_from_options(Options("", none.db)).build(), "-shape mesh needs -mesh FILE");
+  flat.set("-mpm_dim", "2");
+  flat.set("-body0_shape", "mesh");
+  flat.set("-body0_mesh", (dir / "cube.obj").string().c_str());
+  EXPECT_THROW_MSG(sim::MPMScene().set_from_options(Options("", flat.db)).build(), "surface meshes are 3-D, the scene is 2-D");
+  fat.set("-body0_shape", "torus");
+  fat.set("-body0_minor_radius", "0.3");
+  EXPECT_THROW_MSG(sim::MPMScene().set_from_options(Options("", fat.db)).build(),
+                   "body 0 (-body0_*): MPMShape::torus: expected 0 < minor radius < major radius");
 }
 
 TEST(Simulate, TrajectoryHoldsTheSimulatorStatesFrameByFrame) {

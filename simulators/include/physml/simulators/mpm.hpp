@@ -33,6 +33,7 @@
 
 #include "physml/mesh/grid.hpp"
 #include "physml/mesh/particles.hpp"
+#include "physml/mesh/surface.hpp"
 #include "physml/physics/constitutive.hpp"
 
 #include <torch/arg.h>
@@ -102,20 +103,35 @@ public:
 
 /// One procedural shape: an axis-aligned box [lower, upper] or a ball (centre, radius) [m].
 struct MPMShape {
-  enum class Kind { box, sphere };
+  enum class Kind { box, sphere, torus, mesh };
   /// Box with corners `lower`, `upper` (d values each, lower < upper).
   static MPMShape box(std::vector<double> lower, std::vector<double> upper);
   /// Ball with centre `center` (d values) and radius `radius` > 0.
   static MPMShape sphere(std::vector<double> center, double radius);
-  /// Whether the point x (d values) is inside or on the boundary.
+  /// Torus with centre `center`, lying flat (its axis along y, the gravity axis): the points
+  /// within `minor` of the circle of radius `major` about the axis; 0 < minor < major. In 2-D
+  /// the ring major - minor <= |x - center| <= major + minor.
+  static MPMShape torus(std::vector<double> center, double major, double minor);
+  /// The inside of a closed triangle surface (3-D; mesh::SurfaceMesh, io::read_surface_mesh).
+  static MPMShape mesh(std::shared_ptr<const mesh::SurfaceMesh> surface);
+  /// Whether the point x (d values) is inside or on the boundary (mesh: |winding number| > 1/2).
   bool contains(const double* x) const;
+  /// Bounds of the shape along axis `axis`.
+  double lower_bound(std::size_t axis) const;
+  double upper_bound(std::size_t axis) const;
+  /// The dimension d of the shape's coordinates.
+  std::size_t dim() const { return a.size(); }
   Kind kind = Kind::box;
-  /// Box: lower corner; sphere: centre.
+  /// Box: lower corner; sphere, torus: centre; mesh: the bounding box's lower corner.
   std::vector<double> a;
-  /// Box: upper corner; sphere: unused.
+  /// Box: upper corner; mesh: the bounding box's upper corner; otherwise unused.
   std::vector<double> b;
-  /// Sphere radius [m].
+  /// Sphere radius, torus major radius [m].
   double radius = 0;
+  /// Torus minor radius [m].
+  double minor = 0;
+  /// The surface of a mesh shape.
+  std::shared_ptr<const mesh::SurfaceMesh> surface;
 };
 
 /// A body of one material: the union of `shapes` filled with particles on a regular lattice of

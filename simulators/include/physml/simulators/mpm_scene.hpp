@@ -30,12 +30,19 @@ namespace physml::simulators {
 
 /// One body of a scene as options read it: a shape, a material name and its initial motion.
 struct MPMBodyOptions {
-  /// "box" (lower, upper) or "sphere" (center, radius).
+  /// "box" (lower, upper), "sphere" (center, radius), "torus" (center, radius = the major
+  /// radius, minor_radius; lying flat, MPMShape::torus) or "mesh" (the inside of the closed
+  /// surface in the file `mesh`, scaled by mesh_scale and shifted by mesh_offset; 3-D).
   TORCH_ARG(std::string, shape) = "box";
   TORCH_ARG(std::vector<double>, lower) = {0.25, 0.25, 0.25};
   TORCH_ARG(std::vector<double>, upper) = {0.75, 0.75, 0.75};
   TORCH_ARG(std::vector<double>, center) = {0.5, 0.5, 0.5};
   TORCH_ARG(double, radius) = 0.25;
+  TORCH_ARG(double, minor_radius) = 0.1;
+  /// A surface file (.obj, .stl, .vtk, .vtp: io::read_surface_mesh).
+  TORCH_ARG(std::string, mesh) = "";
+  TORCH_ARG(double, mesh_scale) = 1.0;
+  TORCH_ARG(std::vector<double>, mesh_offset) = {0.0, 0.0, 0.0};
   /// A material of physics::nclaw_material: jelly, plasticine, sand, water.
   TORCH_ARG(std::string, material) = "jelly";
   TORCH_ARG(std::int64_t, particles_per_cell_axis) = 1;

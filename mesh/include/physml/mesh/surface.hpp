@@ -1,0 +1,54 @@
+#pragma once
+/// \file surface.hpp
+/// Closed triangle surfaces in 3-D (the boundary of a solid, e.g. read from an OBJ, STL or VTK
+/// file by io::read_surface_mesh) and the test of which points lie inside: the generalized
+/// winding number, the sum over the triangles of the solid angle they subtend at the point
+/// divided by 4 pi (A. Van Oosterom and J. Strackee's formula for the solid angle of a
+/// triangle). For a closed, consistently oriented surface it is +-1 inside and 0 outside, whatever
+/// the orientation; the volume sampling of MPM bodies (simulators/mpm.hpp, MPMShape::mesh)
+/// keeps the lattice points where |w| > 1/2.
+
+#include <ATen/core/Tensor.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace physml::mesh {
+
+class SurfaceMesh {
+public:
+  /// From vertices [V, 3] (floating; stored as float64) and triangles [T, 3] (integer vertex
+  /// indices). Throws physml::Error, naming `source` (e.g. the file) and what was wrong, for
+  /// wrong shapes, non-finite coordinates, indices outside [0, V), a triangle with a repeated
+  /// vertex, fewer than 4 triangles, or a surface that is not closed: every edge must belong
+  /// to exactly two triangles that traverse it in opposite directions (closed and consistently
+  /// oriented); the message names the first edge that is not.
+  SurfaceMesh(at::Tensor vertices, at::Tensor triangles, const std::string& source = "surface mesh");
+
+  const at::Tensor& vertices() const { return vertices_; }    ///< [V, 3] float64
+  const at::Tensor& triangles() const { return triangles_; }  ///< [T, 3] int64
+  std::int64_t num_vertices() const { return vertices_.size(0); }
+  std::int64_t num_triangles() const { return triangles_.size(0); }
+  /// Axis-aligned bounding box of the vertices.
+  const std::array<double, 3>& lower() const { return lower_; }
+  const std::array<double, 3>& upper() const { return upper_; }
+  /// The enclosed volume (divergence theorem; positive for outward-facing triangles, i.e.
+  /// counter-clockwise seen from outside).
+  double signed_volume() const;
+  /// Generalized winding number of the point x (3 values).
+  double winding_number(const double* x) const;
+  /// Whether x lies inside: outside the bounding box is outside, else |winding number| > 1/2.
+  bool contains(const double* x) const;
+  /// The surface scaled by `scale` about the origin, then shifted by `offset` (3 values).
+  SurfaceMesh transformed(double scale, const std::vector<double>& offset) const;
+
+private:
+  at::Tensor vertices_, triangles_;
+  std::vector<double> xyz_;            // vertices, row-major
+  std::vector<std::int64_t> tri_;      // triangles, row-major
+  std::array<double, 3> lower_{}, upper_{};
+};
+
+}  // namespace physml::mesh
