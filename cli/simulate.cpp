@@ -34,6 +34,7 @@ const char* kUsage =
     "  -store state|kinematics   per-frame fields (x, v, C, F) or (x, v)\n"
     "  -vtk DIR -vtk_every K, -png DIR -png_every K -png_color speed|material\n"
     "  -law FILE.h5              a trained NCLaw law (elastic, or elastic + plastic) in place of the analytic ones\n"
+    "  -law_jelly A.h5 -law_plasticine B.h5 ...   a trained law per material (also -law_sand, -law_water)\n"
     "  -reference TRUTH.h5       score the output against TRUTH.h5 of the same scene: NCLaw's rollout metric,\n"
     "                            the mean position MSE over every -reference_every (5)-th frame\n"
     "  -trajectories N           N trajectories TRAJ_<k>.h5, each body's velocity and angular velocity\n"

@@ -45,8 +45,11 @@ mesh::SurfaceMesh build(const std::vector<double>& xyz, const std::vector<std::v
   (void)counts;
   std::vector<std::int64_t> tri;
   const auto* inv = inverse.data_ptr<std::int64_t>();
-  for (const auto& p : polygons) {
+  for (std::size_t f = 0; f < polygons.size(); ++f) {
+    const auto& p = polygons[f];
     PHYSML_CHECK(p.size() >= 3, source, ": a face with ", p.size(), " vertices (at least 3 expected)");
+    for (const auto v : p)
+      PHYSML_CHECK(v >= 0 && v < V, source, ": face ", f, " refers to vertex ", v, " of ", V, " (0-based)");
     for (std::size_t k = 1; k + 1 < p.size(); ++k)
       for (const auto v : {p[0], p[k], p[k + 1]}) tri.push_back(inv[v]);
   }
@@ -87,7 +90,10 @@ mesh::SurfaceMesh from_poly_data(vtkPolyData* pd, const std::string& path) {
 }
 
 /// While alive, VTK's messages go to a string instead of stderr (the pipeline's own errors
-/// besides the reader's, which VtkErrors catches and the physml::Error reports).
+/// besides the reader's, which VtkErrors catches and the physml::Error reports). Process-wide
+/// VTK state: not for concurrent reads from several threads. VTK 9.1 has no getter of the
+/// stderr verbosity alone; the cutoff over all log sinks is restored (the same when PhysML's
+/// process logs to no file through vtkLogger).
 class QuietVtk {
 public:
   QuietVtk() : previous_(vtkOutputWindow::GetInstance()), cutoff_(vtkLogger::GetCurrentVerbosityCutoff()) {
@@ -132,7 +138,8 @@ bool parse_real(const std::string& s, double& out) {
   char* end = nullptr;
   errno = 0;
   out = std::strtod(s.c_str(), &end);
-  return end == s.c_str() + s.size() && errno == 0 && std::isfinite(out);
+  // |x| <= 1e150: the winding number multiplies three coordinates (a larger one would overflow).
+  return end == s.c_str() + s.size() && errno == 0 && std::isfinite(out) && std::abs(out) <= 1e150;
 }
 
 }  // namespace
@@ -155,7 +162,7 @@ mesh::SurfaceMesh parse_obj(const std::string& text, const std::string& source) 
       double x[3];
       for (int k = 0; k < 3; ++k)
         PHYSML_CHECK(static_cast<bool>(ls >> c[k]) && parse_real(c[k], x[k]), where(),
-                     ": expected 'v x y z' with 3 finite numbers, got '", line, "'");
+                     ": expected 'v x y z' with 3 numbers of magnitude <= 1e150, got '", line, "'");
       xyz.insert(xyz.end(), x, x + 3);  // (an optional 4th value, w, is ignored)
     } else if (key == "f") {
       std::vector<std::int64_t> face;

@@ -38,12 +38,16 @@ SurfaceMesh::SurfaceMesh(at::Tensor vertices, at::Tensor triangles, const std::s
       const auto e = std::make_pair(v[k], v[(k + 1) % 3]);
       const auto [it, fresh] = directed.emplace(e, t);
       PHYSML_CHECK(fresh, source, ": triangles ", it->second, " and ", t, " both run from vertex ", e.first, " to ",
-                   e.second, ": the surface is not consistently oriented (or an edge has more than two triangles)");
+                   e.second, " (0-based, after merging equal vertices): the surface is not consistently oriented (or an edge has more than two triangles)");
     }
   }
+  auto at = [&](std::int64_t v) {
+    const double* p = &xyz_[static_cast<std::size_t>(3 * v)];
+    return "(" + std::to_string(p[0]) + ", " + std::to_string(p[1]) + ", " + std::to_string(p[2]) + ")";
+  };
   for (const auto& [e, t] : directed)
     PHYSML_CHECK(directed.count({e.second, e.first}), source, ": the surface is not closed: the edge between vertices ",
-                 e.first, " and ", e.second, " belongs to triangle ", t,
+                 e.first, " and ", e.second, " (at ", at(e.first), " and ", at(e.second), ") belongs to triangle ", t,
                  " only (a closed surface has every edge in exactly two triangles)");
   for (int a = 0; a < 3; ++a) {
     lower_[static_cast<std::size_t>(a)] = std::numeric_limits<double>::infinity();

@@ -211,7 +211,10 @@ TorchLaw per_material_law(std::vector<TorchLaw> laws, const at::Tensor& material
   // The particles of each material, once (the material of a particle does not change).
   std::vector<at::Tensor> index;
   for (std::size_t m = 0; m < laws.size(); ++m) index.push_back(torch::nonzero(mat == static_cast<std::int64_t>(m)).view(-1));
-  auto apply = [laws, index](const at::Tensor& F, bool plastic) {
+  const auto n = mat.size(0);
+  auto apply = [laws, index, n](const at::Tensor& F, bool plastic) {
+    PHYSML_CHECK(F.dim() >= 1 && F.size(0) == n, "per_material_law: ", F.sizes(), " deformation gradients for ", n,
+                 " particles (the material indices it was built with)");
     at::Tensor out = plastic ? F : torch::zeros_like(F);
     for (std::size_t m = 0; m < laws.size(); ++m) {
       if (index[m].numel() == 0) continue;

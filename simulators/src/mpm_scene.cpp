@@ -331,7 +331,7 @@ SimulateResult simulate(const MPMScene& scene, const SimulateOptions& o) {
   for (const auto& [name, t] : frame_fields(P0, state))
     info.fields[name] = std::vector<std::int64_t>(t.sizes().begin() + 1, t.sizes().end());
   info.dtype = o.dtype() == "float64" ? torch::kDouble : torch::kFloat;
-  check_reference(o, info.particles);
+  check_reference(o, info.particles, info.frame_dt, P0.positions());
   auto writer = io::TrajectoryWriter::open(o.output(), info);
 
   SimulateResult result;
@@ -480,17 +480,26 @@ SimulateResult simulate(const MPMScene& scene, const SimulateOptions& o) {
   return result;
 }
 
-void check_reference(const SimulateOptions& o, std::int64_t particles) {
+void check_reference(const SimulateOptions& o, std::int64_t particles, double frame_dt, const at::Tensor& x0) {
   if (o.reference().empty()) return;
   PHYSML_CHECK(std::filesystem::exists(o.reference()), "-reference '", o.reference(), "' does not exist");
   const auto r = io::TrajectoryReader::open(o.reference());
   PHYSML_CHECK(r.info().particles == particles, "-reference '", o.reference(), "' holds ", r.info().particles,
                " particles; this scene has ", particles, ": expected a Trajectory of the same scene");
+  PHYSML_CHECK(std::abs(r.info().frame_dt - frame_dt) <= 1e-12 * std::max(std::abs(frame_dt), std::abs(r.info().frame_dt)),
+               "-reference '", o.reference(), "' has frames every ", r.info().frame_dt, " s; this run every ", frame_dt,
+               " s: expected a Trajectory of the same scene (time step x substeps)");
+  const auto a = r.read("positions", 0, 1)[0].to(torch::kDouble), b = x0.to(torch::kDouble);
+  PHYSML_CHECK(a.sizes() == b.sizes(), "-reference '", o.reference(), "' holds positions ", a.sizes(), ", this scene ",
+               b.sizes());
+  const double d0 = (a - b).abs().max().item<double>(), scale = std::max(1.0, a.abs().max().item<double>());
+  PHYSML_CHECK(d0 <= 1e-6 * scale, "-reference '", o.reference(), "': its frame 0 differs from this scene's initial ",
+               "positions by up to ", d0, " m: expected a Trajectory of the same scene");
 }
 
-TrajectoryMSE score_against_reference(const SimulateOptions& o) {
+TrajectoryMSE score_against_reference(const SimulateOptions& o, std::int64_t first_frame) {
   if (o.reference().empty()) return {};
-  auto r = trajectory_position_mse(o.reference(), o.output(), o.reference_every());
+  auto r = trajectory_position_mse(o.reference(), o.output(), o.reference_every(), 0, first_frame);
   log_info("rollout MSE against '", o.reference(), "': ", r.mean, " (mean position MSE over frames ", r.frames.front(),
            "..", r.frames.back(), ", every ", o.reference_every(), ": ", r.frames.size(), " frames)");
   return r;

@@ -127,7 +127,7 @@ LearnedRolloutResult simulate_learned(const SimulateOptions& o) {
   info.frame_dt = in.frame_dt;
   info.fields = {{"positions", {d}}, {"velocities", {d}}};
   info.dtype = o.dtype() == "float64" ? torch::kDouble : torch::kFloat;
-  check_reference(o, info.particles);
+  check_reference(o, info.particles, info.frame_dt, truth[0]);
   auto writer = io::TrajectoryWriter::open(o.output(), info);
   LearnedRolloutResult result;
   result.run.particles = info.particles;
@@ -135,7 +135,7 @@ LearnedRolloutResult simulate_learned(const SimulateOptions& o) {
     log_info("'", o.output(), "' is already complete (", info.frames, " frames of ", info.particles,
              " particles); nothing to do");
     result.run.status = SimulateResult::Status::already_complete;
-    result.run.reference = score_against_reference(o);
+    result.run.reference = score_against_reference(o, W + 1);
     return result;
   }
   std::int64_t start = writer.frames_written();
@@ -237,7 +237,7 @@ LearnedRolloutResult simulate_learned(const SimulateOptions& o) {
     log_info("rollout position MSE against '", o.initial(), "' over ", result.mse.size(), " predicted frames: mean ",
              result.mean_mse, ", last ", result.mse.back(), " (the window extrapolated with the mean training acceleration: mean ",
              result.mean_baseline_mse, ", last ", result.baseline_mse.back(), ")");
-  result.run.reference = score_against_reference(o);
+  result.run.reference = score_against_reference(o, W + 1);
   return result;
 }
 

@@ -32,7 +32,7 @@ at::Tensor rollout_position_mse(const at::Tensor& predicted, const at::Tensor& t
 }
 
 TrajectoryMSE trajectory_position_mse(const std::string& truth, const std::string& rollout, std::int64_t every,
-                                      std::int64_t last_frame) {
+                                      std::int64_t last_frame, std::int64_t first_frame) {
   auto a = io::TrajectoryReader::open(truth);
   auto b = io::TrajectoryReader::open(rollout);
   const auto &ia = a.info(), &ib = b.info();
@@ -57,7 +57,10 @@ TrajectoryMSE trajectory_position_mse(const std::string& truth, const std::strin
                truth, "' by up to ", d0, " m: expected the same initial positions (the same scene)");
   TrajectoryMSE r;
   r.last = both;
-  r.frames = scored_frames(last, every);
+  for (auto k : scored_frames(last, every))
+    if (k >= first_frame) r.frames.push_back(k);
+  PHYSML_CHECK(!r.frames.empty(), "rollout MSE: no frame to score from frame ", first_frame, " (every ", every,
+               "-th frame up to frame ", last, ")");
   for (auto k : r.frames) {
     const auto xb = b.read("positions", k, k + 1).to(torch::kDouble);
     PHYSML_CHECK(torch::isfinite(xb).all().item<bool>(), "rollout MSE: '", rollout, "' has non-finite positions at frame ", k);

@@ -109,8 +109,14 @@ TEST(SurfaceMeshFiles, BadFilesAreRefusedByNameAndLine) {
   EXPECT_THROW_MSG(read_surface_mesh((dir / "none.obj").string()), "none.obj' does not exist");
   EXPECT_THROW_MSG(read_surface_mesh(f("x.ply", "ply\n")), "unknown extension '.ply'; expected .obj, .stl, .vtk or .vtp");
   EXPECT_THROW_MSG(read_surface_mesh(f("short.obj", "v 0 0 0\nv 1 0\n")),
-                   "short.obj', line 2: expected 'v x y z' with 3 finite numbers, got 'v 1 0'");
+                   "short.obj', line 2: expected 'v x y z' with 3 numbers of magnitude <= 1e150, got 'v 1 0'");
   EXPECT_THROW_MSG(read_surface_mesh(f("word.obj", "v 0 0 zero\n")), "line 1: expected 'v x y z'");
+  EXPECT_THROW_MSG(read_surface_mesh(f("huge.obj", "v 0 0 1e200\n")), "line 1: expected 'v x y z'");
+  EXPECT_THROW_MSG(read_surface_mesh(f("early.obj", "f 1 2 3\nv 0 0 0\n")), "line 1: vertex index 1 refers to no vertex (0 vertices");
+  // A legacy VTK file whose polygon refers to a point it does not have.
+  std::string bad_vtk(kTetVtk);
+  bad_vtk.replace(bad_vtk.find("3 1 2 3"), 7, "3 1 2 9");
+  EXPECT_THROW_MSG(read_surface_mesh(f("far.vtk", bad_vtk)), "far.vtk'");
   EXPECT_THROW_MSG(read_surface_mesh(f("far.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 9\n")),
                    "far.obj', line 4: vertex index 9 refers to no vertex (3 vertices read so far)");
   EXPECT_THROW_MSG(read_surface_mesh(f("zero.obj", "v 0 0 0\nf 0 1 1\n")), "line 2: expected vertex indices");

@@ -24,6 +24,9 @@ public:
     const auto a = reinterpret_cast<std::uintptr_t>(store_.data());
     p_ = store_.data() + (64 - a % 64) % 64 / sizeof(double) + offset;
   }
+  Buffer(const Buffer&) = delete;  // p_ points into store_
+  Buffer& operator=(const Buffer&) = delete;
+  Buffer(Buffer&&) = default;  // (the vector's storage moves with it)
   double* data() { return p_; }
   const double* data() const { return p_; }
   double& operator[](std::int64_t i) { return p_[i]; }

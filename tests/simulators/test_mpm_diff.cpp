@@ -321,4 +321,5 @@ TEST(MPMDiff, PerMaterialLawsGiveEachMaterialItsOwnLawAndGradients) {
   EXPECT_THROW_MSG(sim::per_material_law({sim::neo_hookean_law(muA, la)}, material.to(torch::kDouble)),
                    "expected integer material indices [N]");
   EXPECT_THROW_MSG(sim::per_material_law({sim::neo_hookean_law(muA, la), sim::TorchLaw{}}, material), "law 1 has no elastic part");
+  EXPECT_THROW_MSG(per.elastic(s0.F.slice(0, 0, n - 1)), "deformation gradients for " + std::to_string(n) + " particles");
 }

@@ -76,6 +76,12 @@ TEST(RolloutMSE, ScoresEveryKthFrameOfManufacturedTrajectoriesExactly) {
   const auto short_run = sim::trajectory_position_mse(truth, roll, 5, 3);
   EXPECT_EQ(short_run.frames, (std::vector<std::int64_t>{1, 2, 3}));
   EXPECT_NEAR(short_run.mean, (frame_mse(1) + frame_mse(2) + frame_mse(3)) / 3, 1e-15);
+  // From frame 6 on (a learned rollout whose frames 0..5 are copies): frame 10 only; from frame
+  // 11 on there is none.
+  const auto late = sim::trajectory_position_mse(truth, roll, 5, 0, 6);
+  EXPECT_EQ(late.frames, (std::vector<std::int64_t>{10}));
+  EXPECT_NEAR(late.mean, frame_mse(10), 1e-15);
+  EXPECT_THROW_MSG(sim::trajectory_position_mse(truth, roll, 5, 0, 11), "no frame to score from frame 11");
   // A file against itself scores 0 exactly.
   EXPECT_EQ(sim::trajectory_position_mse(truth, truth).mean, 0.0);
 
@@ -159,6 +165,27 @@ TEST(Simulate, ScoresTheRunAgainstAReferenceTrajectory) {
                    "holds 36 particles; this scene has 54: expected a Trajectory of the same scene");
   EXPECT_THROW_MSG(sim::simulate(scene, sim::SimulateOptions(o).output(wide).reference((dir / "no.h5").string())),
                    "-reference '" + (dir / "no.h5").string() + "' does not exist");
+  // The same particle count but another time step, or another placement: refused before too.
+  physml::test::OptionsDatabase g, h;
+  for (auto* db : {&g, &h}) {
+    db->set("-mpm_dim", "2");
+    db->set("-mpm_cells", "16");
+    db->set("-mpm_substeps", "2");
+    db->set("-mpm_threads", "1");
+    db->set("-body0_particles_per_cell_axis", "2");
+  }
+  g.set("-mpm_dt", "5e-4");
+  g.set("-body0_lower", "0.3,0.3");
+  g.set("-body0_upper", "0.5,0.5");
+  h.set("-mpm_dt", "1e-3");
+  h.set("-body0_lower", "0.4,0.3");
+  h.set("-body0_upper", "0.6,0.5");
+  EXPECT_THROW_MSG(sim::simulate(sim::MPMScene().set_from_options(physml::Options("", g.db)),
+                                 sim::SimulateOptions(o).output(wide).reference(truth)),
+                   "has frames every 0.002 s; this run every 0.001 s");
+  EXPECT_THROW_MSG(sim::simulate(sim::MPMScene().set_from_options(physml::Options("", h.db)),
+                                 sim::SimulateOptions(o).output(wide).reference(truth)),
+                   "its frame 0 differs from this scene's initial positions");
   EXPECT_FALSE(std::filesystem::exists(wide));
   EXPECT_FALSE(std::filesystem::exists(wide + ".partial"));
 }

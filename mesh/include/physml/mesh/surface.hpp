@@ -24,7 +24,8 @@ public:
   /// wrong shapes, non-finite coordinates, indices outside [0, V), a triangle with a repeated
   /// vertex, fewer than 4 triangles, or a surface that is not closed: every edge must belong
   /// to exactly two triangles that traverse it in opposite directions (closed and consistently
-  /// oriented); the message names the first edge that is not.
+  /// oriented); the message names the first edge that is not, by its 0-based vertex indices
+  /// (those of `vertices`, e.g. after the reader merged equal ones) and their coordinates.
   SurfaceMesh(at::Tensor vertices, at::Tensor triangles, const std::string& source = "surface mesh");
 
   const at::Tensor& vertices() const { return vertices_; }    ///< [V, 3] float64
@@ -40,6 +41,8 @@ public:
   /// Generalized winding number of the point x (3 values).
   double winding_number(const double* x) const;
   /// Whether x lies inside: outside the bounding box is outside, else |winding number| > 1/2.
+  /// A point on the surface itself may go either way (the solid angle of the triangle it lies
+  /// in is +-2 pi by rounding); move a lattice by a fraction of its spacing to avoid ties.
   bool contains(const double* x) const;
   /// The surface scaled by `scale` about the origin, then shifted by `offset` (3 values).
   SurfaceMesh transformed(double scale, const std::vector<double>& offset) const;

@@ -114,7 +114,8 @@ struct MPMShape {
   static MPMShape torus(std::vector<double> center, double major, double minor);
   /// The inside of a closed triangle surface (3-D; mesh::SurfaceMesh, io::read_surface_mesh).
   static MPMShape mesh(std::shared_ptr<const mesh::SurfaceMesh> surface);
-  /// Whether the point x (d values) is inside or on the boundary (mesh: |winding number| > 1/2).
+  /// Whether the point x (d values) is inside or on the boundary (mesh: |winding number| > 1/2;
+  /// a point on the surface itself either way, SurfaceMesh::contains).
   bool contains(const double* x) const;
   /// Bounds of the shape along axis `axis`.
   double lower_bound(std::size_t axis) const;

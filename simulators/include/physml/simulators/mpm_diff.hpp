@@ -66,8 +66,10 @@ TorchLaw learned_law(std::shared_ptr<operators::Model> model);
 /// integer indices, 0 .. laws.size() - 1, e.g. the particle set's "material"), and the
 /// stresses (and plastic projections) are put back in particle order, differentiably. A law
 /// without plasticity leaves its particles' F unchanged; the result has no plastic part if
-/// none of the laws has one. Throws physml::Error for an empty list, a law without an elastic
-/// part, or a material index outside the list.
+/// none of the laws has one. The particles of each material are taken from `material` once,
+/// here; the law then expects F of exactly those N particles in that order. Throws
+/// physml::Error for an empty list, a law without an elastic part, a material index outside
+/// the list, or (when called) F of another particle count.
 TorchLaw per_material_law(std::vector<TorchLaw> laws, const at::Tensor& material);
 
 /// The differentiable simulator for one scene's grid and particles (a single shared grid for

@@ -174,13 +174,16 @@ struct SimulateResult {
 /// partial file keeps the frames before it).
 SimulateResult simulate(const MPMScene& scene, const SimulateOptions& options);
 
-/// With options.reference() set: checks that the reference Trajectory can be read and holds
-/// `particles` particles (before a run, so that a wrong path fails at once); no-op otherwise.
-void check_reference(const SimulateOptions& options, std::int64_t particles);
+/// With options.reference() set: checks, before a run (so that a wrong reference fails at
+/// once, not after it), that the reference Trajectory can be read and is of the same scene: the
+/// particle count, the frame interval `frame_dt` and the initial positions `x0` [N, d] (to
+/// float32 rounding, as trajectory_position_mse); no-op otherwise.
+void check_reference(const SimulateOptions& options, std::int64_t particles, double frame_dt, const at::Tensor& x0);
 /// With options.reference() set: scores the complete options.output() against it
-/// (trajectory_position_mse, every options.reference_every()), logs the score and returns it;
-/// an empty TrajectoryMSE otherwise. simulate() and simulate_learned() call it at the end.
-TrajectoryMSE score_against_reference(const SimulateOptions& options);
+/// (trajectory_position_mse, every options.reference_every(), frames >= first_frame), logs
+/// the score and returns it; an empty TrajectoryMSE otherwise. simulate() and
+/// simulate_learned() call it at the end (the latter from the first predicted frame).
+TrajectoryMSE score_against_reference(const SimulateOptions& options, std::int64_t first_frame = 1);
 
 /// Settings of simulate_ensemble(): several trajectories of one scene with random initial motions
 /// (GNS/GIOROM training data: "several trajectories each with random initial velocities").

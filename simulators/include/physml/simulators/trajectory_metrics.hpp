@@ -35,13 +35,15 @@ struct TrajectoryMSE {
 };
 
 /// Scores the positions of `rollout` against those of `truth` over frames 1 .. last, last =
-/// `last_frame` or (0) the last frame both files hold, every `every`-th (scored_frames), in
+/// `last_frame` or (0) the last frame both files hold, every `every`-th (scored_frames), of
+/// those only the frames >= `first_frame` (e.g. the first predicted frame of a learned
+/// rollout whose first frames are copies of the truth), in
 /// float64 whatever the storage dtype; reads only the scored frames. Throws physml::Error,
 /// naming the file and what was expected, for a missing or incomplete file, files of different
 /// particle counts or dimensions, different frame intervals (frame_dt), different initial
 /// positions (frame 0 differs by more than float32 rounding: not the same scene), last_frame
-/// beyond the frames both hold, and non-finite positions in the rollout (naming the frame).
+/// beyond the frames both hold, no scored frame at or after first_frame, and non-finite positions in the rollout (naming the frame).
 TrajectoryMSE trajectory_position_mse(const std::string& truth, const std::string& rollout, std::int64_t every = 5,
-                                      std::int64_t last_frame = 0);
+                                      std::int64_t last_frame = 0, std::int64_t first_frame = 1);
 
 }  // namespace physml::simulators
