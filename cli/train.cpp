@@ -7,6 +7,7 @@
 #include "physml/core/options.hpp"
 #include "physml/core/options_reader.hpp"
 #include "physml/core/random.hpp"
+#include "physml/io/hdf5.hpp"  // dtype_name
 #include "physml/operators/checkpoint.hpp"
 #include "physml/operators/dcdm_net.hpp"
 #include "physml/operators/fno.hpp"
@@ -110,7 +111,7 @@ int run_train_nclaw(const Options& opt, const std::string& type, const std::stri
   const auto nparams = prepare_trainer(trainer, *law, resume, recorder);
   physml::log_info("training ", type, " (", nparams, " parameters) through the differentiable MPM on ", data, ": ",
                    task.particles(), " particles, ", task.frames(), " frames, ",
-                   law->parameters().front().scalar_type() == torch::kFloat ? "float32" : "float64", " weights");
+                   physml::io::dtype_name(law->parameters().front().scalar_type()), " weights");
   auto records = trainer.fit(task);
   if (trainer.rank() != 0) return 0;  // rank 0 prints (and writes)
   if (!records.empty()) {

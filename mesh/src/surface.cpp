@@ -19,13 +19,13 @@ SurfaceMesh::SurfaceMesh(at::Tensor vertices, at::Tensor triangles, const std::s
                    triangles.scalar_type() != torch::kBool,
                source, ": expected triangles [T, 3] of vertex indices, got ", triangles.sizes(), " of ",
                triangles.scalar_type());
-  vertices_ = vertices.to(torch::kCPU, torch::kDouble).contiguous();
-  triangles_ = triangles.to(torch::kCPU, torch::kLong).contiguous();
-  const auto V = vertices_.size(0), T = triangles_.size(0);
+  const auto v = vertices.to(torch::kCPU, torch::kDouble).contiguous();
+  const auto t = triangles.to(torch::kCPU, torch::kLong).contiguous();
+  const auto V = v.size(0), T = t.size(0);
   PHYSML_CHECK(T >= 4, source, ": ", T, " triangle(s); a closed surface has at least 4");
-  PHYSML_CHECK(torch::isfinite(vertices_).all().item<bool>(), source, ": non-finite vertex coordinates");
-  xyz_.assign(vertices_.data_ptr<double>(), vertices_.data_ptr<double>() + 3 * V);
-  tri_.assign(triangles_.data_ptr<std::int64_t>(), triangles_.data_ptr<std::int64_t>() + 3 * T);
+  PHYSML_CHECK(torch::isfinite(v).all().item<bool>(), source, ": non-finite vertex coordinates");
+  xyz_.assign(v.data_ptr<double>(), v.data_ptr<double>() + 3 * V);
+  tri_.assign(t.data_ptr<std::int64_t>(), t.data_ptr<std::int64_t>() + 3 * T);
   // Directed edges: a closed, consistently oriented surface has each edge once in each direction.
   std::map<std::pair<std::int64_t, std::int64_t>, std::int64_t> directed;  // (from, to) -> triangle
   for (std::int64_t t = 0; t < T; ++t) {
@@ -59,6 +59,9 @@ SurfaceMesh::SurfaceMesh(at::Tensor vertices, at::Tensor triangles, const std::s
       upper_[a] = std::max(upper_[a], xyz_[static_cast<std::size_t>(3 * i) + a]);
     }
 }
+
+at::Tensor SurfaceMesh::vertices() const { return torch::tensor(xyz_, torch::kDouble).view({num_vertices(), 3}); }
+at::Tensor SurfaceMesh::triangles() const { return torch::tensor(tri_, torch::kLong).view({num_triangles(), 3}); }
 
 double SurfaceMesh::signed_volume() const {
   double v = 0;
@@ -100,7 +103,7 @@ SurfaceMesh SurfaceMesh::transformed(double scale, const std::vector<double>& of
   PHYSML_CHECK(std::isfinite(scale) && scale > 0, "surface mesh: scale must be > 0, got ", scale);
   PHYSML_CHECK(offset.size() == 3, "surface mesh: offset must have 3 values, got ", offset.size());
   const auto shift = torch::tensor(offset, torch::kDouble).view({1, 3});
-  return SurfaceMesh(vertices_ * scale + shift, triangles_);
+  return SurfaceMesh(vertices() * scale + shift, triangles());
 }
 
 }  // namespace physml::mesh

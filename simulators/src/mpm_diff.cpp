@@ -207,7 +207,6 @@ TorchLaw per_material_law(std::vector<TorchLaw> laws, const at::Tensor& material
   const auto lo = mat.min().item<std::int64_t>(), hi = mat.max().item<std::int64_t>();
   PHYSML_CHECK(lo >= 0 && hi < static_cast<std::int64_t>(laws.size()), "per_material_law: material indices ", lo,
                "..", hi, " but ", laws.size(), " law(s)");
-  if (laws.size() == 1) return laws.front();
   // The particles of each material, once (the material of a particle does not change).
   std::vector<at::Tensor> index;
   for (std::size_t m = 0; m < laws.size(); ++m) index.push_back(torch::nonzero(mat == static_cast<std::int64_t>(m)).view(-1));
@@ -215,6 +214,10 @@ TorchLaw per_material_law(std::vector<TorchLaw> laws, const at::Tensor& material
   auto apply = [laws, index, n](const at::Tensor& F, bool plastic) {
     PHYSML_CHECK(F.dim() >= 1 && F.size(0) == n, "per_material_law: ", F.sizes(), " deformation gradients for ", n,
                  " particles (the material indices it was built with)");
+    if (laws.size() == 1) {  // one material: the law itself, without the index copies
+      const auto& f = plastic ? laws.front().plastic : laws.front().elastic;
+      return f ? f(F) : F;
+    }
     at::Tensor out = plastic ? F : torch::zeros_like(F);
     for (std::size_t m = 0; m < laws.size(); ++m) {
       if (index[m].numel() == 0) continue;

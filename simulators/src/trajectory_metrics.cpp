@@ -31,6 +31,17 @@ at::Tensor rollout_position_mse(const at::Tensor& predicted, const at::Tensor& t
   return (predicted.index_select(0, idx) - truth.index_select(0, idx)).pow(2).mean();
 }
 
+bool same_frame_interval(double a, double b) {
+  return std::abs(a - b) <= 1e-12 * std::max(std::abs(a), std::abs(b));
+}
+
+double initial_position_difference(const at::Tensor& a, const at::Tensor& b) {
+  PHYSML_CHECK(a.sizes() == b.sizes(), "initial positions ", a.sizes(), " and ", b.sizes(), ": expected one shape");
+  const auto x = a.to(torch::kDouble), y = b.to(torch::kDouble);
+  const double d = (x - y).abs().max().item<double>();
+  return d <= 1e-6 * std::max(1.0, x.abs().max().item<double>()) ? 0.0 : d;
+}
+
 TrajectoryMSE trajectory_position_mse(const std::string& truth, const std::string& rollout, std::int64_t every,
                                       std::int64_t last_frame, std::int64_t first_frame) {
   auto a = io::TrajectoryReader::open(truth);
@@ -43,18 +54,16 @@ TrajectoryMSE trajectory_position_mse(const std::string& truth, const std::strin
   PHYSML_CHECK(ia.particles == ib.particles && sa == sb, "rollout MSE: '", rollout, "' has ", ib.particles,
                " particles in ", sb.empty() ? 0 : sb[0], "-D, the reference '", truth, "' ", ia.particles, " in ",
                sa.empty() ? 0 : sa[0], "-D: expected the same scene");
-  PHYSML_CHECK(std::abs(ia.frame_dt - ib.frame_dt) <= 1e-12 * std::max(std::abs(ia.frame_dt), std::abs(ib.frame_dt)),
+  PHYSML_CHECK(same_frame_interval(ia.frame_dt, ib.frame_dt),
                "rollout MSE: '", rollout, "' has frames every ", ib.frame_dt, " s, the reference '", truth, "' every ",
                ia.frame_dt, " s: expected the same frame interval (time step x substeps)");
   const std::int64_t both = std::min(ia.frames, ib.frames) - 1;
   const std::int64_t last = last_frame > 0 ? last_frame : both;
   PHYSML_CHECK(last <= both, "rollout MSE: frame ", last, " requested, but '", truth, "' has frames 0..", ia.frames - 1,
                " and '", rollout, "' 0..", ib.frames - 1);
-  const auto x0a = a.read("positions", 0, 1).to(torch::kDouble), x0b = b.read("positions", 0, 1).to(torch::kDouble);
-  const double scale = std::max(1.0, x0a.abs().max().item<double>());
-  const double d0 = (x0a - x0b).abs().max().item<double>();
-  PHYSML_CHECK(d0 <= 1e-6 * scale, "rollout MSE: frame 0 of '", rollout, "' differs from frame 0 of the reference '",
-               truth, "' by up to ", d0, " m: expected the same initial positions (the same scene)");
+  const double d0 = initial_position_difference(a.read("positions", 0, 1)[0], b.read("positions", 0, 1)[0]);
+  PHYSML_CHECK(d0 == 0, "rollout MSE: frame 0 of '", rollout, "' differs from frame 0 of the reference '", truth,
+               "' by up to ", d0, " m: expected the same initial positions (the same scene)");
   TrajectoryMSE r;
   r.last = both;
   for (auto k : scored_frames(last, every))

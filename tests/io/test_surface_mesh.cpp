@@ -116,7 +116,7 @@ TEST(SurfaceMeshFiles, BadFilesAreRefusedByNameAndLine) {
   // A legacy VTK file whose polygon refers to a point it does not have.
   std::string bad_vtk(kTetVtk);
   bad_vtk.replace(bad_vtk.find("3 1 2 3"), 7, "3 1 2 9");
-  EXPECT_THROW_MSG(read_surface_mesh(f("far.vtk", bad_vtk)), "far.vtk'");
+  EXPECT_THROW_MSG(read_surface_mesh(f("far.vtk", bad_vtk)), "far.vtk': face 3 refers to vertex 9 of 4 (0-based)");
   EXPECT_THROW_MSG(read_surface_mesh(f("far.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 9\n")),
                    "far.obj', line 4: vertex index 9 refers to no vertex (3 vertices read so far)");
   EXPECT_THROW_MSG(read_surface_mesh(f("zero.obj", "v 0 0 0\nf 0 1 1\n")), "line 2: expected vertex indices");
@@ -127,6 +127,7 @@ TEST(SurfaceMeshFiles, BadFilesAreRefusedByNameAndLine) {
   open = open.substr(0, open.find("f 5/1"));
   open += "f 1//1 2//1 6//1 5//1\nf 2/1/1 3/1/1 7/1/1 6/1/1\nf 3 4 8 7\nf -1 -5 -8 -4\n";
   EXPECT_THROW_MSG(read_surface_mesh(f("open.obj", open)), "open.obj': the surface is not closed: the edge between vertices");
-  EXPECT_THROW_MSG(read_surface_mesh(f("junk.stl", "this is not an STL file\n")), "junk.stl'");
-  EXPECT_THROW_MSG(read_surface_mesh(f("junk.vtp", "<VTKFile")), "junk.vtp'");
+  EXPECT_THROW_MSG(read_surface_mesh(f("junk.stl", "this is not an STL file\n")),
+                   "junk.stl': cannot be read: STLReader: error while reading file");
+  EXPECT_THROW_MSG(read_surface_mesh(f("junk.vtp", "<VTKFile")), "junk.vtp': cannot be read: Error parsing input file");
 }

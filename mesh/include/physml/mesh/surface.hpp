@@ -28,10 +28,10 @@ public:
   /// (those of `vertices`, e.g. after the reader merged equal ones) and their coordinates.
   SurfaceMesh(at::Tensor vertices, at::Tensor triangles, const std::string& source = "surface mesh");
 
-  const at::Tensor& vertices() const { return vertices_; }    ///< [V, 3] float64
-  const at::Tensor& triangles() const { return triangles_; }  ///< [T, 3] int64
-  std::int64_t num_vertices() const { return vertices_.size(0); }
-  std::int64_t num_triangles() const { return triangles_.size(0); }
+  at::Tensor vertices() const;   ///< [V, 3] float64 (a copy)
+  at::Tensor triangles() const;  ///< [T, 3] int64 (a copy)
+  std::int64_t num_vertices() const { return static_cast<std::int64_t>(xyz_.size() / 3); }
+  std::int64_t num_triangles() const { return static_cast<std::int64_t>(tri_.size() / 3); }
   /// Axis-aligned bounding box of the vertices.
   const std::array<double, 3>& lower() const { return lower_; }
   const std::array<double, 3>& upper() const { return upper_; }
@@ -48,9 +48,8 @@ public:
   SurfaceMesh transformed(double scale, const std::vector<double>& offset) const;
 
 private:
-  at::Tensor vertices_, triangles_;
-  std::vector<double> xyz_;            // vertices, row-major
-  std::vector<std::int64_t> tri_;      // triangles, row-major
+  std::vector<double> xyz_;        // vertices, row-major
+  std::vector<std::int64_t> tri_;  // triangles, row-major
   std::array<double, 3> lower_{}, upper_{};
 };
 

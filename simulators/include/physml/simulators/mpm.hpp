@@ -120,8 +120,6 @@ struct MPMShape {
   /// Bounds of the shape along axis `axis`.
   double lower_bound(std::size_t axis) const;
   double upper_bound(std::size_t axis) const;
-  /// The dimension d of the shape's coordinates.
-  std::size_t dim() const { return a.size(); }
   Kind kind = Kind::box;
   /// Box: lower corner; sphere, torus: centre; mesh: the bounding box's lower corner.
   std::vector<double> a;

@@ -26,6 +26,13 @@ std::vector<std::int64_t> scored_frames(std::int64_t last, std::int64_t every);
 /// physml::Error for tensors of different shapes or fewer than 3 dimensions.
 at::Tensor rollout_position_mse(const at::Tensor& predicted, const at::Tensor& truth, std::int64_t every);
 
+/// The two tests of "the same scene" that trajectory_position_mse and `simulate -reference`
+/// (check_reference) apply, written once: frame intervals equal to 1e-12 relative, and initial
+/// positions [N, d] equal to float32 rounding (max |a - b| <= 1e-6 max(1, max |a|));
+/// initial_position_difference returns that max |a - b| when it exceeds the tolerance, else 0.
+bool same_frame_interval(double a, double b);
+double initial_position_difference(const at::Tensor& a, const at::Tensor& b);
+
 /// The metric between two Trajectory files (io/trajectory.hpp) of the same scene.
 struct TrajectoryMSE {
   double mean = 0;                   ///< the metric: the mean of per_frame
