@@ -37,16 +37,14 @@ std::vector<double> cut(const std::vector<double>& v, std::int64_t d) {
 
 }  // namespace
 
-MPMBodyOptions MPMBodyOptions::defaults(std::int64_t dim) {
-  MPMBodyOptions b;
-  if (dim == 3) return b;
-  b.lower(cut(b.lower(), dim)).upper(cut(b.upper(), dim)).center(cut(b.center(), dim)).velocity(cut(b.velocity(), dim));
-  b.angular_velocity({4.0});
-  return b;
+MPMShapeOptions MPMShapeOptions::defaults(std::int64_t dim) {
+  MPMShapeOptions s;
+  if (dim == 3) return s;
+  s.lower(cut(s.lower(), dim)).upper(cut(s.upper(), dim)).center(cut(s.center(), dim));
+  return s;
 }
 
-MPMBodyOptions& MPMBodyOptions::set_from_options(const Options& options) {
-  OptionsReader r(options, "MPM body (shape, material, initial motion)");
+void MPMShapeOptions::read(OptionsReader& r) {
   shape(r.choice("shape", {"box", "sphere", "torus", "mesh"}, shape(), "shape of the body"));
   lower(r.real_list("lower", lower(), "box: lower corner [m]"));
   upper(r.real_list("upper", upper(), "box: upper corner [m]"));
@@ -56,17 +54,88 @@ MPMBodyOptions& MPMBodyOptions::set_from_options(const Options& options) {
   mesh(r.string("mesh", mesh(), "mesh: closed surface file (.obj, .stl, .vtk, .vtp), volume-sampled"));
   mesh_scale(r.real("mesh_scale", mesh_scale(), "mesh: scale factor of the file's coordinates"));
   mesh_offset(r.real_list("mesh_offset", mesh_offset(), "mesh: shift after scaling [m] (3 values)"));
-  const auto names = physics::nclaw_material_names();
-  material(r.choice("material", names, material(), "material"));
-  particles_per_cell_axis(r.integer("particles_per_cell_axis", particles_per_cell_axis(),
-                                    "lattice points per cell and axis (lattice spacing dx / this)", 1));
-  jitter(r.real("jitter", jitter(), "random lattice displacement, fraction of the spacing in [0, 1)"));
-  seed(r.integer("seed", seed(), "seed of the jitter", 0));
-  velocity(r.real_list("velocity", velocity(), "initial linear velocity [m/s]"));
-  angular_velocity(r.real_list("angular_velocity", angular_velocity(), "initial angular velocity [rad/s] (1 value in 2-D)"));
-  rotation_center(r.real_list("rotation_center", rotation_center(), "centre of the rotation [m] (default: centroid)"));
+}
+
+MPMShapeOptions& MPMShapeOptions::set_from_options(const Options& options) {
+  OptionsReader r(options, "MPM body part (a further shape of the body's union)");
+  read(r);
   r.end();
   return *this;
+}
+
+MPMShape MPMShapeOptions::build(std::int64_t d) const {
+  MPMShape s;
+  if (shape() == "box") {
+    s = MPMShape::box(lower(), upper());
+  } else if (shape() == "sphere") {
+    s = MPMShape::sphere(center(), radius());
+  } else if (shape() == "torus") {
+    s = MPMShape::torus(center(), radius(), minor_radius());
+  } else {
+    PHYSML_CHECK(!mesh().empty(), "-shape mesh needs -mesh FILE (.obj, .stl, .vtk, .vtp)");
+    PHYSML_CHECK(d == 3, "-shape mesh: surface meshes are 3-D, the scene is ", d, "-D");
+    s = MPMShape::mesh(
+        std::make_shared<const mesh::SurfaceMesh>(io::read_surface_mesh(mesh()).transformed(mesh_scale(), mesh_offset())));
+  }
+  PHYSML_CHECK(static_cast<std::int64_t>(s.a.size()) == d, "the shape has ", s.a.size(), " coordinates, the scene is ", d,
+               "-D");
+  return s;
+}
+
+MPMBodyOptions MPMBodyOptions::defaults(std::int64_t dim) {
+  MPMBodyOptions b;
+  if (dim == 3) return b;
+  static_cast<MPMShapeOptions&>(b) = MPMShapeOptions::defaults(dim);
+  b.velocity(cut(b.velocity(), dim));
+  b.angular_velocity({4.0});
+  return b;
+}
+
+MPMBodyOptions& MPMBodyOptions::set_from_options(const Options& options) {
+  long parts_count = static_cast<long>(parts().size()) + 1;
+  {
+    OptionsReader r(options, "MPM body (shape, material, initial motion)");
+    read(r);
+    parts_count = r.integer("parts", parts_count, "shapes in the body's union: its own and -part<j>_* for j = 1 .. parts-1",
+                            1, 64);
+    const auto names = physics::nclaw_material_names();
+    material(r.choice("material", names, material(), "material"));
+    particles_per_cell_axis(r.integer("particles_per_cell_axis", particles_per_cell_axis(),
+                                      "lattice points per cell and axis (lattice spacing dx / this)", 1));
+    jitter(r.real("jitter", jitter(), "random lattice displacement, fraction of the spacing in [0, 1)"));
+    seed(r.integer("seed", seed(), "seed of the jitter", 0));
+    velocity(r.real_list("velocity", velocity(), "initial linear velocity [m/s]"));
+    angular_velocity(r.real_list("angular_velocity", angular_velocity(), "initial angular velocity [rad/s] (1 value in 2-D)"));
+    rotation_center(r.real_list("rotation_center", rotation_center(), "centre of the rotation [m] (default: centroid)"));
+    r.end();
+  }
+  // Further shapes: the caller's part j is the default where it has one.
+  std::vector<MPMShapeOptions> read_parts;
+  for (long j = 1; j < parts_count; ++j) {
+    MPMShapeOptions p = static_cast<size_t>(j - 1) < parts().size() ? parts()[static_cast<size_t>(j - 1)]
+                                                                     : MPMShapeOptions::defaults(static_cast<std::int64_t>(lower().size()));
+    read_parts.push_back(p.set_from_options(options.sub("part" + std::to_string(j) + "_")));
+  }
+  parts(std::move(read_parts));
+  return *this;
+}
+
+std::vector<MPMShape> MPMBodyOptions::shapes(std::int64_t dim) const {
+  std::vector<MPMShape> all;
+  try {
+    all.push_back(build(dim));
+  } catch (const physml::Error& e) {
+    if (parts().empty()) throw;
+    PHYSML_THROW("part 0 (its own shape keys): ", e.what());
+  }
+  for (size_t j = 0; j < parts().size(); ++j) {
+    try {
+      all.push_back(parts()[j].build(dim));
+    } catch (const physml::Error& e) {
+      PHYSML_THROW("part ", j + 1, " (-part", j + 1, "_*): ", e.what());
+    }
+  }
+  return all;
 }
 
 MPMScene& MPMScene::set_from_options(const Options& options) {
@@ -106,23 +175,9 @@ std::unique_ptr<MPMSimulator> MPMScene::build() const {
     const auto& b = bodies[k];
     auto where = [&] { return "body " + std::to_string(k) + " (-body" + std::to_string(k) + "_*)"; };
     try {
-      MPMShape s;
-      if (b.shape() == "box") {
-        s = MPMShape::box(b.lower(), b.upper());
-      } else if (b.shape() == "sphere") {
-        s = MPMShape::sphere(b.center(), b.radius());
-      } else if (b.shape() == "torus") {
-        s = MPMShape::torus(b.center(), b.radius(), b.minor_radius());
-      } else {
-        PHYSML_CHECK(!b.mesh().empty(), "-shape mesh needs -mesh FILE (.obj, .stl, .vtk, .vtp)");
-        PHYSML_CHECK(d == 3, "-shape mesh: surface meshes are 3-D, the scene is ", d, "-D");
-        s = MPMShape::mesh(std::make_shared<const mesh::SurfaceMesh>(
-            io::read_surface_mesh(b.mesh()).transformed(b.mesh_scale(), b.mesh_offset())));
-      }
-      PHYSML_CHECK(static_cast<std::int64_t>(s.a.size()) == d, "the shape has ", s.a.size(), " coordinates, the scene is ",
-                   d, "-D");
+      const auto shapes = b.shapes(d);
       MPMBody body;
-      body.shapes({s})
+      body.shapes(shapes)
           .material(std::find(names.begin(), names.end(), b.material()) - names.begin())
           .particles_per_cell_axis(b.particles_per_cell_axis())
           .jitter(b.jitter())
@@ -203,7 +258,7 @@ SimulateOptions& SimulateOptions::set_from_options(const Options& options) {
   }
   material_laws(per);
   law_allow_inverted(r.boolean("law_allow_inverted", law_allow_inverted(),
-                               "with -law: carry on through inverted elements (J <= 0), counting them, instead of stopping"));
+                               "with -law or -law_<material>: carry on through inverted elements (J <= 0), counting them, instead of stopping"));
   model(r.string("model", model(), "learned particle simulator (gns/giorom Checkpoint) instead of MPM; needs -initial"));
   initial(r.string("initial", initial(), "Trajectory whose first frames start the -model rollout (and score it)"));
   evaluator(r.string("evaluator", evaluator(),
@@ -294,7 +349,7 @@ SimulateResult simulate(const MPMScene& scene, const SimulateOptions& o) {
                o.material_laws().empty() ? std::string() : o.material_laws().begin()->first,
                " (a law per material) exclude each other: give either");
   PHYSML_CHECK(!o.law_allow_inverted() || any_law,
-               "-law_allow_inverted applies to a trained law: set -law FILE.h5 too (the analytic laws always stop at J <= 0)");
+               "-law_allow_inverted applies to a trained law: set -law FILE.h5 (or -law_<material>) too (the analytic laws always stop at J <= 0)");
   if (!o.material_laws().empty()) {
     const auto mats = scene.materials();
     std::string names;

@@ -169,3 +169,14 @@ physml_cli_test(NAME cli.train.nclaw_needs_a_trajectory EXIT 1 COMMAND physml_cl
   -data ${CMAKE_CURRENT_BINARY_DIR}/generate_data/darcy.h5 -output ${sim_dir}/nclaw_bad
   OUTPUT "physml train: error: .*darcy.h5' holds format 'physml.dataset', expected 'physml.trajectory'"
   ABSENT ${sim_dir}/nclaw_bad/last.h5 PROPERTIES LABELS cli FIXTURES_REQUIRED gen_darcy)
+
+# A body of two overlapping boxes (-body0_parts 2): 9 + 6 lattice points, one shared.
+physml_cli_test(NAME cli.simulate.union_body COMMAND physml_cli simulate -output ${sim_dir}/union.h5 -frames 2 -threads 1
+  -mpm_dim 2 -mpm_cells 10 -body0_lower 0.2,0.2 -body0_upper 0.5,0.5 -body0_parts 2 -body0_part1_lower 0.4,0.4
+  -body0_part1_upper 0.7,0.6
+  OUTPUT "simulating 3 of 3 frames of 14 particles \\(2-D, 1 material\\(s\\)\\)"
+  CREATES ${sim_dir}/union.h5 PROPERTIES LABELS cli FIXTURES_REQUIRED sim_clean)
+physml_cli_test(NAME cli.simulate.union_bad_part COMMAND physml_cli simulate -output ${sim_dir}/union_bad.h5 -frames 2
+  -mpm_dim 2 -body0_parts 2 -body0_part1_shape sphere -body0_part1_radius -1
+  EXIT 1 OUTPUT "physml simulate: error: body 0 \\(-body0_\\*\\): part 1 \\(-part1_\\*\\): .*radius"
+  ABSENT ${sim_dir}/union_bad.h5 ${sim_dir}/union_bad.h5.partial PROPERTIES LABELS cli)

@@ -139,6 +139,44 @@ TEST(MPMScene, TorusAndMeshBodiesFillTheirVolume) {
                    "body 0 (-body0_*): MPMShape::torus: expected 0 < minor radius < major radius");
 }
 
+TEST(MPMScene, ABodyOfSeveralPartsIsTheirUnion) {
+  // -body0_parts 3: the body's own box, a second box overlapping it in one lattice point, and a
+  // disc; one lattice (dx = 0.1, one point per cell at (k + 1/2) dx) over the union, so the
+  // count is 9 + 6 - 1 + 5 (a disc of radius 0.12 around (0.25, 0.75) holds its centre lattice
+  // point and its four neighbours at distance 0.1), and no point is twice in the body.
+  Database d;
+  d.set("-mpm_dim", "2");
+  d.set("-mpm_cells", "10");
+  d.set("-body0_lower", "0.2,0.2");
+  d.set("-body0_upper", "0.5,0.5");
+  d.set("-body0_parts", "3");
+  d.set("-body0_part1_lower", "0.4,0.4");
+  d.set("-body0_part1_upper", "0.7,0.6");
+  d.set("-body0_part2_shape", "sphere");
+  d.set("-body0_part2_center", "0.25,0.75");
+  d.set("-body0_part2_radius", "0.12");
+  auto scene = sim::MPMScene().set_from_options(Options("", d.db));
+  ASSERT_EQ(scene.bodies[0].parts().size(), 2u);
+  EXPECT_EQ(scene.bodies[0].parts()[1].shape(), "sphere");
+  const auto s = scene.build();
+  const auto x = s->particles().positions();
+  EXPECT_EQ(x.size(0), 9 + 6 - 1 + 5);
+  const auto key = torch::round(x * 20.0).to(torch::kLong);  // 2 (k + 1/2): distinct lattice points
+  EXPECT_EQ(std::get<0>(torch::unique_dim(key, 0)).size(0), x.size(0));
+  EXPECT_TRUE(scene.parameters_json().find("body0_part2_radius") != std::string::npos);
+  // A bad part names the body and the part.
+  Database bad;
+  bad.set("-mpm_dim", "2");
+  bad.set("-body0_parts", "2");
+  bad.set("-body0_part1_shape", "mesh");
+  bad.set("-body0_part1_mesh", "x.obj");
+  EXPECT_THROW_MSG(sim::MPMScene().set_from_options(Options("", bad.db)).build(),
+                   "body 0 (-body0_*): part 1 (-part1_*): -shape mesh: surface meshes are 3-D, the scene is 2-D");
+  Database zero;
+  zero.set("-body0_parts", "0");
+  EXPECT_THROW_MSG(sim::MPMScene().set_from_options(Options("", zero.db)), "parts");
+}
+
 TEST(Simulate, TrajectoryHoldsTheSimulatorStatesFrameByFrame) {
   const auto dir = physml::test::scratch_dir();
   Database d;
@@ -294,7 +332,7 @@ TEST(Simulate, ALawThatInvertsElementsStopsUnlessInversionsAreAllowed) {
   EXPECT_EQ(t.info().frames, 61);
   EXPECT_TRUE(torch::isfinite(t.read("positions", 60, 61)).all().item<bool>());
   EXPECT_EQ(nlohmann::json::parse(t.info().parameters_json).at("law_allow_inverted"), true);
-  EXPECT_THROW_MSG(sim::simulate(scene, quiet(dir / "none.h5", 1).law_allow_inverted(true)), "set -law FILE.h5 too");
+  EXPECT_THROW_MSG(sim::simulate(scene, quiet(dir / "none.h5", 1).law_allow_inverted(true)), "set -law FILE.h5 (or -law_<material>) too");
 }
 
 TEST(Ensemble, MemberFilesAreNumberedWithTheDigitsOfTheCount) {

@@ -26,10 +26,14 @@
 #include <string>
 #include <vector>
 
+namespace physml {
+class OptionsReader;
+}
+
 namespace physml::simulators {
 
-/// One body of a scene as options read it: a shape, a material name and its initial motion.
-struct MPMBodyOptions {
+/// One shape as options read it: -shape box|sphere|torus|mesh and its dimensions.
+struct MPMShapeOptions {
   /// "box" (lower, upper), "sphere" (center, radius), "torus" (center, radius = the major
   /// radius, minor_radius; lying flat, MPMShape::torus) or "mesh" (the inside of the closed
   /// surface in the file `mesh`, scaled by mesh_scale and shifted by mesh_offset; 3-D).
@@ -43,6 +47,28 @@ struct MPMBodyOptions {
   TORCH_ARG(std::string, mesh) = "";
   TORCH_ARG(double, mesh_scale) = 1.0;
   TORCH_ARG(std::vector<double>, mesh_offset) = {0.0, 0.0, 0.0};
+
+public:
+  /// Read the keys above under the prefix of `options` (e.g. "body0_part1_").
+  MPMShapeOptions& set_from_options(const Options& options);
+  /// Defaults for a `dim`-D scene (the 3-D corner and centre lists cut to `dim` values).
+  static MPMShapeOptions defaults(std::int64_t dim);
+  /// The shape in a `dim`-D scene (a mesh file is read here). Throws physml::Error for a
+  /// shape of another dimension, a mesh without a file or in 2-D, and what MPMShape and
+  /// io::read_surface_mesh throw.
+  MPMShape build(std::int64_t dim) const;
+
+protected:
+  /// The keys of the shape, read by `r` (shared by the body's own reader).
+  void read(OptionsReader& r);
+};
+
+/// One body of a scene as options read it: a shape (its own keys, MPMShapeOptions) and any
+/// further shapes of the union (parts), a material name and its initial motion.
+struct MPMBodyOptions : MPMShapeOptions {
+  /// Shapes 1, 2, ... of the body (read from -parts P and -part<j>_*, j = 1 .. P-1): the body
+  /// is the union of its own shape and these, filled with one particle lattice.
+  TORCH_ARG(std::vector<MPMShapeOptions>, parts) = {};
   /// A material of physics::nclaw_material: jelly, plasticine, sand, water.
   TORCH_ARG(std::string, material) = "jelly";
   TORCH_ARG(std::int64_t, particles_per_cell_axis) = 1;
@@ -54,11 +80,14 @@ struct MPMBodyOptions {
   TORCH_ARG(std::vector<double>, rotation_center) = {};
 
 public:
-  /// Read the keys above under the prefix of `options` (e.g. "body0_").
+  /// Read the keys above under the prefix of `options` (e.g. "body0_"), then -parts P and the
+  /// further shapes' keys under "part<j>_" (e.g. -body0_part1_shape sphere).
   MPMBodyOptions& set_from_options(const Options& options);
   /// Defaults for a `dim`-D scene (the 3-D lists cut to their first `dim` values; angular
   /// velocity 4 rad/s about z in 2-D).
   static MPMBodyOptions defaults(std::int64_t dim);
+  /// The body's shapes: its own and its parts, in a `dim`-D scene (MPMShapeOptions::build).
+  std::vector<MPMShape> shapes(std::int64_t dim) const;
 };
 
 /// A scene: the simulator, its bodies, the materials they use.
