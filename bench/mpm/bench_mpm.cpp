@@ -11,9 +11,11 @@
 // network, forward only (no graph) and forward + backward over a 10-substep rollout (the rate
 // counts the forward substeps; the backward pass is included in the time).
 //
-// Usage: bench_mpm [min_seconds_per_row = 1.0] [--law | --profile]
+// Usage: bench_mpm [min_seconds_per_row = 1.0] [--law | --profile | --checkpoints]
 //   --law: only the NCLaw law's pieces (signed SVD, features, tau, tau + backward) per call.
 //   --profile: LibTorch op profiles (chrome traces) of a 10-substep forward + backward, 1 and 2 threads.
+//   --checkpoints: time and peak memory of a 100-substep rollout's forward + backward by the number of
+//     stored states (DifferentiableMPM::rollout: the whole graph, binomial checkpointing with 32, 8, 4).
 
 #include "physml/core/blas.hpp"
 #include "physml/core/environment.hpp"
@@ -30,6 +32,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <malloc.h>
 #include <string>
 #include <vector>
 
@@ -162,6 +166,56 @@ void profile(const std::string& law_kind, int64_t threads) {
               static_cast<long long>(threads), path.c_str());
 }
 
+/// Peak resident memory since the last reset [MiB] (VmHWM of /proc/self/status); reset_peak()
+/// restarts it from the current size (Linux: "5" to /proc/self/clear_refs). -1 if unavailable.
+double peak_mib() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return -1;
+  char line[256];
+  double kib = -1;
+  while (std::fgets(line, sizeof line, f))
+    if (std::strncmp(line, "VmHWM:", 6) == 0) kib = std::strtod(line + 6, nullptr);
+  std::fclose(f);
+  return kib / 1024.0;
+}
+bool reset_peak() {
+  std::FILE* f = std::fopen("/proc/self/clear_refs", "w");
+  if (!f) return false;
+  const bool ok = std::fputs("5", f) >= 0;
+  return std::fclose(f) == 0 && ok;
+}
+
+/// Memory and time of one differentiable rollout (NCLaw elastic network, float64, 2 threads,
+/// 10,648 particles) of `substeps` substeps with `checkpoints` stored states (0: the whole
+/// graph kept), forward + backward of the sum of every substep's positions. peak < 0: the
+/// peak could not be reset (no /proc/self/clear_refs), so it is not measured.
+void checkpoint_row(int64_t substeps, int64_t checkpoints, double& seconds, double& peak, int64_t& stored) {
+  physml::set_num_threads(2);
+  MPMOptions o = MPMOptions(3).cells({22}).dt(2e-4).threads(2);
+  MPMSimulator sim(o, mpm_materials({"jelly"}));
+  sim.add_body(MPMBody().shapes({MPMShape::box({0.25, 0.25, 0.25}, {0.75, 0.75, 0.75})}).particles_per_cell_axis(2));
+  DifferentiableMPM mpm(o, sim.particles());
+  torch::manual_seed(0);
+  auto net = std::make_shared<physml::operators::NCLawElasticImpl>();
+  net->to(torch::kDouble);
+  const TorchLaw law = nclaw_law(net);
+  auto s = DifferentiableMPM::state_of(sim.particles());
+  s.v.requires_grad_(true);
+  {  // warm-up (thread pools, first-touch allocations), not timed
+    const auto w = mpm.rollout(s, law, 2, MPMRolloutOptions().checkpoints(checkpoints), net->parameters());
+    w.positions.sum().backward();
+  }
+  net->zero_grad();
+  const bool reset = reset_peak();
+  const double base = peak_mib();
+  physml::Timer timer;
+  const auto r = mpm.rollout(s, law, substeps, MPMRolloutOptions().checkpoints(checkpoints), net->parameters());
+  r.positions.sum().backward();
+  seconds = timer.seconds();
+  peak = reset && base > 0 ? peak_mib() - base : -1;
+  stored = checkpoints == 0 ? substeps + 1 : *r.stored_states_max;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -172,6 +226,25 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     if (a == "--law") {
       only_law = true;
+    } else if (a == "--checkpoints") {
+      const int64_t T = 100;
+      std::printf("# differentiable rollout of %lld substeps, 10,648 particles, NCLaw elastic network, float64, 2 threads:\n"
+                  "# forward + backward of the sum of the positions of every substep, by stored states\n",
+                  static_cast<long long>(T));
+      std::printf("# %11s %14s %10s %14s %16s\n", "checkpoints", "states stored", "seconds", "time / full", "peak MiB added");
+      // Smallest memory first, the heap trimmed before each row, so that each row's peak is its own.
+      const std::vector<int64_t> Ks{4, 8, 32, 0};
+      std::vector<double> sec(Ks.size()), peak(Ks.size());
+      std::vector<int64_t> stored(Ks.size());
+      for (size_t i = 0; i < Ks.size(); ++i) {
+        malloc_trim(0);
+        checkpoint_row(T, Ks[i], sec[i], peak[i], stored[i]);
+      }
+      for (size_t i = Ks.size(); i-- > 0;)
+        std::printf("  %11s %14lld %10.2f %14.2f %16s\n", Ks[i] == 0 ? "0 (graph)" : std::to_string(Ks[i]).c_str(),
+                    static_cast<long long>(stored[i]), sec[i], sec[i] / sec.back(),
+                    peak[i] < 0 ? "n/a" : std::to_string(static_cast<long long>(std::lround(peak[i]))).c_str());
+      return 0;
     } else if (a == "--profile") {
       for (const char* law : {"neo_hookean", "nclaw"})
         for (int64_t t : {1, 2}) profile(law, t);
@@ -180,7 +253,7 @@ int main(int argc, char** argv) {
       char* end = nullptr;
       min_seconds = std::strtod(argv[i], &end);
       if (end == argv[i] || *end != '\0' || !(min_seconds > 0)) {
-        std::fprintf(stderr, "bench_mpm: unknown argument '%s'; usage: bench_mpm [min_seconds_per_row > 0] [--law | --profile]\n",
+        std::fprintf(stderr, "bench_mpm: unknown argument '%s'; usage: bench_mpm [min_seconds_per_row > 0] [--law | --profile | --checkpoints]\n",
                      argv[i]);
         return 2;
       }

@@ -3,6 +3,7 @@
 #include "physml/simulators/mpm_diff.hpp"
 
 #include "physml/core/error.hpp"
+#include "physml/core/revolve.hpp"
 #include "physml/operators/nclaw.hpp"
 #include "physml/operators/registry.hpp"
 #include "mpm_transfer.hpp"
@@ -236,6 +237,110 @@ TorchLaw per_material_law(std::vector<TorchLaw> laws, const at::Tensor& material
   return law;
 }
 
+namespace {
+
+/// What a checkpointed rollout's backward pass needs besides the saved initial state.
+struct RolloutState : torch::CustomClassHolder {
+  const DifferentiableMPM* mpm = nullptr;
+  TorchLaw law;
+  std::vector<at::Tensor> params;  // the listed parameters that need a gradient
+  std::vector<std::int64_t> versions;  // their versions in the forward pass (in-place changes)
+  std::int64_t frames = 0, substeps = 1, checkpoints = 1;
+  std::shared_ptr<std::int64_t> stored_states_max;
+  std::atomic<std::int64_t>* clamped = nullptr;
+  std::atomic<std::int64_t>* inverted = nullptr;
+};
+
+/// x, v, C, F, F_zz as one list (F_zz only in 2-D).
+std::vector<at::Tensor> state_list(const MPMState& s) {
+  std::vector<at::Tensor> l{s.x, s.v, s.C, s.F};
+  if (s.F_zz.defined()) l.push_back(s.F_zz);
+  return l;
+}
+
+struct RolloutFunction : public torch::autograd::Function<RolloutFunction> {
+  static variable_list forward(AutogradContext* ctx, at::Tensor x, at::Tensor v, at::Tensor C, at::Tensor F,
+                               at::Tensor Fzz, at::Tensor flat, c10::intrusive_ptr<RolloutState> st) {
+    torch::NoGradGuard ng;
+    (void)flat;  // the parameters enter through the law; flat carries their gradients
+    const bool two_d = Fzz.numel() > 0;
+    MPMState s{x.detach(), v.detach(), C.detach(), F.detach(), two_d ? Fzz.detach() : at::Tensor()};
+    std::vector<at::Tensor> xs;
+    for (std::int64_t f = 0; f < st->frames; ++f) {
+      for (std::int64_t k = 0; k < st->substeps; ++k) s = st->mpm->substep(s, st->law);
+      xs.push_back(s.x);
+    }
+    ctx->save_for_backward({x, v, C, F, Fzz});
+    ctx->saved_data["state"] = c10::IValue::make_capsule(st);
+    return {torch::stack(xs), s.x, s.v, s.C, s.F, two_d ? s.F_zz : torch::zeros({0}, x.options())};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad) {
+    auto st = c10::static_intrusive_pointer_cast<RolloutState>(ctx->saved_data["state"].toCapsule());
+    const auto saved = ctx->get_saved_variables();
+    const bool two_d = saved[4].numel() > 0;
+    const MPMState s0{saved[0].detach(), saved[1].detach(), saved[2].detach(), saved[3].detach(),
+                      two_d ? saved[4].detach() : at::Tensor()};
+    for (size_t q = 0; q < st->params.size(); ++q)
+      PHYSML_CHECK(st->params[q]._version() == st->versions[q], "DifferentiableMPM::rollout: parameter ", q,
+                   " was changed in place after the forward pass; the checkpointed backward pass replays the law "
+                   "and needs the parameters of the forward pass");
+    // The replays count clamped and inverted particles again; the forward pass has counted them.
+    struct RestoreCounts {
+      std::atomic<std::int64_t>*clamped, *inverted;
+      std::int64_t c, i;
+      ~RestoreCounts() {
+        clamped->store(c);
+        inverted->store(i);
+      }
+    } restore{st->clamped, st->inverted, st->clamped->load(), st->inverted->load()};
+    const auto n_state = two_d ? 5 : 4;
+    std::vector<at::Tensor> a(n_state);  // the adjoint of the state after the current step
+    for (int k = 0; k < n_state; ++k)
+      a[k] = grad[1 + k].defined() ? grad[1 + k].clone() : torch::zeros_like(saved[k]);
+    const auto& gx = grad[0];
+    if (gx.defined()) a[0] = a[0] + gx[st->frames - 1];
+    std::vector<at::Tensor> pacc(st->params.size());
+    const auto steps = st->frames * st->substeps;
+    auto advance = [&](const MPMState& from, std::int64_t i0, std::int64_t i1) {
+      torch::NoGradGuard ng;
+      MPMState s = from;
+      for (auto i = i0; i < i1; ++i) s = st->mpm->substep(s, st->law);
+      return s;
+    };
+    auto reverse = [&](std::int64_t i, const MPMState& si) {
+      torch::AutoGradMode on(true);
+      MPMState in = si;
+      for (at::Tensor* t : {&in.x, &in.v, &in.C, &in.F, &in.F_zz})
+        if (t->defined()) *t = t->detach().requires_grad_(true);
+      const auto out = st->mpm->substep(in, st->law);
+      auto inputs = state_list(in);
+      inputs.insert(inputs.end(), st->params.begin(), st->params.end());
+      const auto res = torch::autograd::grad(state_list(out), inputs, a, /*retain_graph=*/false,
+                                             /*create_graph=*/false, /*allow_unused=*/true);
+      for (int k = 0; k < n_state; ++k) a[k] = res[k].defined() ? res[k] : torch::zeros_like(a[k]);
+      for (size_t q = 0; q < pacc.size(); ++q) {
+        const auto& g = res[n_state + q];
+        if (g.defined()) pacc[q] = pacc[q].defined() ? pacc[q] + g : g;
+      }
+      if (gx.defined() && i > 0 && i % st->substeps == 0) a[0] = a[0] + gx[i / st->substeps - 1];
+    };
+    *st->stored_states_max = reverse_binomial<MPMState>(steps, st->checkpoints, s0, advance, reverse);
+    std::vector<at::Tensor> flat;
+    for (size_t q = 0; q < pacc.size(); ++q)
+      flat.push_back((pacc[q].defined() ? pacc[q] : torch::zeros_like(st->params[q])).reshape(-1).to(torch::kDouble));
+    return {a[0],
+            a[1],
+            a[2],
+            a[3],
+            two_d ? a[4] : at::Tensor(),
+            flat.empty() ? at::Tensor() : torch::cat(flat),
+            at::Tensor()};
+  }
+};
+
+}  // namespace
+
 struct DifferentiableMPM::Impl {
   MPMOptions options;
   detail::MPMKernelParams params;
@@ -335,6 +440,55 @@ MPMState DifferentiableMPM::substep(const MPMState& s, const TorchLaw& law) cons
     I.inverted += bad_mask.sum().item<int64_t>();
   }
   return r;
+}
+
+MPMRollout DifferentiableMPM::rollout(const MPMState& initial, const TorchLaw& law, std::int64_t frames,
+                                     const MPMRolloutOptions& options, const std::vector<at::Tensor>& parameters) const {
+  PHYSML_CHECK(frames >= 1, "DifferentiableMPM::rollout: ", frames, " frames; expected >= 1");
+  PHYSML_CHECK(options.substeps_per_frame() >= 1, "DifferentiableMPM::rollout: ", options.substeps_per_frame(),
+               " substeps per frame; expected >= 1");
+  PHYSML_CHECK(options.checkpoints() >= 0, "DifferentiableMPM::rollout: ", options.checkpoints(),
+               " checkpoints; expected 0 (keep every substep) or >= 1 (binomial checkpointing)");
+  MPMRollout result;
+  std::vector<at::Tensor> need;
+  for (const auto& p : parameters)
+    if (p.defined() && p.requires_grad()) need.push_back(p);
+  bool state_grad = false;
+  for (const auto& t : state_list(initial)) state_grad = state_grad || (t.defined() && t.requires_grad());
+  const bool graph = torch::GradMode::is_enabled() && (state_grad || !need.empty());
+  if (options.checkpoints() == 0 || !graph) {
+    MPMState s = initial;
+    std::vector<at::Tensor> xs;
+    for (std::int64_t f = 0; f < frames; ++f) {
+      for (std::int64_t k = 0; k < options.substeps_per_frame(); ++k) s = substep(s, law);
+      xs.push_back(s.x);
+    }
+    result.positions = torch::stack(xs);
+    result.last = s;
+    return result;
+  }
+  PHYSML_CHECK(initial.x.defined() && initial.v.defined() && initial.C.defined() && initial.F.defined(),
+               "DifferentiableMPM::rollout: the initial state needs x, v, C and F");
+  PHYSML_CHECK(impl_->dim == 3 || initial.F_zz.defined(), "DifferentiableMPM::rollout: a 2-D state needs F_zz");
+  auto st = c10::make_intrusive<RolloutState>();
+  st->mpm = this;
+  st->law = law;
+  st->params = need;
+  for (const auto& p : need) st->versions.push_back(static_cast<std::int64_t>(p._version()));
+  st->frames = frames;
+  st->substeps = options.substeps_per_frame();
+  st->checkpoints = options.checkpoints();
+  st->stored_states_max = result.stored_states_max;
+  st->clamped = &impl_->clamped;
+  st->inverted = &impl_->inverted;
+  std::vector<at::Tensor> flat;
+  for (const auto& p : need) flat.push_back(p.reshape(-1).to(torch::kDouble));
+  const auto Fzz = impl_->dim == 2 ? initial.F_zz : torch::zeros({0}, initial.x.options());
+  auto out = RolloutFunction::apply(initial.x, initial.v, initial.C, initial.F, Fzz,
+                                    flat.empty() ? torch::zeros({0}, torch::kDouble) : torch::cat(flat), st);
+  result.positions = out[0];
+  result.last = {out[1], out[2], out[3], out[4], impl_->dim == 2 ? out[5] : at::Tensor()};
+  return result;
 }
 
 }  // namespace physml::simulators

@@ -100,6 +100,17 @@ physml_cli_test(NAME cli.train.nclaw COMMAND physml_cli train -model nclaw_elast
          "epoch 2  train loss [0-9.e+-]+  rollout MSE [0-9.e+-]+"
   CREATES ${sim_dir}/nclaw_run/last.h5 ${sim_dir}/nclaw_run/best.h5 ${sim_dir}/nclaw_run/log.csv
   PROPERTIES LABELS cli FIXTURES_REQUIRED sim_nclaw_data FIXTURES_SETUP sim_nclaw_law)
+# The same training with binomial checkpointing (2 stored states per segment); a negative count is refused.
+physml_cli_test(NAME cli.train.nclaw_checkpoints COMMAND physml_cli train -model nclaw_elastic -data ${sim_dir}/jelly2d.h5
+  -output ${sim_dir}/nclaw_run_ck -epochs 2 -segment_min 3 -segment_max 6 -threads 1 -checkpoints 2
+  OUTPUT "training nclaw_elastic \\(5504 parameters\\) through the differentiable MPM on .*jelly2d.h5: 56 particles, 13 frames, float64 weights"
+         "epoch 2  train loss [0-9.e+-]+  rollout MSE [0-9.e+-]+"
+  CREATES ${sim_dir}/nclaw_run_ck/last.h5 ${sim_dir}/nclaw_run_ck/best.h5
+  PROPERTIES LABELS cli FIXTURES_REQUIRED sim_nclaw_data)
+physml_cli_test(NAME cli.train.nclaw_bad_checkpoints COMMAND physml_cli train -model nclaw_elastic -data ${sim_dir}/jelly2d.h5
+  -output ${sim_dir}/nclaw_run_ckbad -epochs 2 -checkpoints -1
+  EXIT 1 OUTPUT "physml train: error: .*-checkpoints.*-1"
+  ABSENT ${sim_dir}/nclaw_run_ckbad/last.h5 PROPERTIES LABELS cli FIXTURES_REQUIRED sim_nclaw_data)
 # The same training in float32 (NCLaw's precision), and its law simulated (in float64).
 physml_cli_test(NAME cli.train.nclaw_float32 COMMAND physml_cli train -model nclaw_elastic -data ${sim_dir}/jelly2d.h5
   -output ${sim_dir}/nclaw_run32 -epochs 2 -segment_min 3 -segment_max 6 -threads 1 -dtype float32

@@ -323,3 +323,109 @@ TEST(MPMDiff, PerMaterialLawsGiveEachMaterialItsOwnLawAndGradients) {
   EXPECT_THROW_MSG(sim::per_material_law({sim::neo_hookean_law(muA, la), sim::TorchLaw{}}, material), "law 1 has no elastic part");
   EXPECT_THROW_MSG(per.elastic(s0.F.slice(0, 0, n - 1)), "deformation gradients for " + std::to_string(n) + " particles");
 }
+
+TEST(MPMDiff, CheckpointedRolloutGivesTheGradientsOfTheWholeGraph) {
+  // Binomial checkpointing (rollout with checkpoints K >= 1) replays substeps from at most K
+  // stored states in the backward pass; the gradients with respect to the initial state and
+  // to the listed parameters must be those of the plain autograd rollout, the forward values
+  // bit for bit the same, and the clamp and inversion counts those of one forward pass. Laws:
+  // NCLaw's elastic and plastic networks (in 2-D F_zz then changes) and an elastic Neo-Hookean
+  // law with its moduli as the parameters (in 2-D F_zz passes through unchanged). The body
+  // moves fast toward the +x wall, so that particles get clamped.
+  for (int dim : {2, 3})
+    for (const std::string kind : {"nclaw", "neo_hookean"}) {
+      auto s = scene(dim, "jelly", 0);
+      sim::DifferentiableMPM mpm(s->options(), s->particles());
+      mpm.allow_inverted(true);
+      auto s0 = sim::DifferentiableMPM::state_of(s->particles());
+      auto g = at::make_generator<at::CPUGeneratorImpl>(5);
+      s0.F = s0.F + 0.05 * torch::randn(s0.F.sizes(), g, torch::kDouble);
+      const double limit = 1.0 - s->options().clamp_cells() / static_cast<double>(s->options().cells()[0]);
+      s0.x.select(1, 0).add_(limit - 0.02 - s0.x.select(1, 0).max().item<double>());
+      s0.v.select(1, 0).add_(40.0);  // 0.048 m in 6 substeps: past the clamp limit
+      torch::manual_seed(2);
+      auto net = std::make_shared<physml::operators::NCLawImpl>();
+      net->to(torch::kDouble);
+      for (auto& p : net->elastic()->parameters()) p.data().mul_(30.0);  // a stress scale the motion feels
+      auto mu = torch::tensor(4e4, torch::kDouble).requires_grad_(true);
+      auto lambda = torch::tensor(2e4, torch::kDouble).requires_grad_(true);
+      const auto law = kind == "nclaw" ? sim::learned_law(net) : sim::neo_hookean_law(mu, lambda);
+      const auto params = kind == "nclaw" ? net->parameters() : std::vector<at::Tensor>{mu, lambda};
+      const std::int64_t frames = 3, per_frame = 2;
+      const Functional L(s0);
+      const auto wp = torch::randn({frames, s0.x.size(0), dim}, g, torch::kDouble);
+      const auto wzz = dim == 2 ? torch::randn({s0.x.size(0)}, g, torch::kDouble) : at::Tensor();
+      struct Result {
+        at::Tensor positions, gv, gF, gzz;
+        std::vector<at::Tensor> gp;
+        std::int64_t stored = 0, clamped = 0, inverted = 0;
+      };
+      auto run = [&](std::int64_t K) {
+        for (auto p : params) p.mutable_grad() = at::Tensor();
+        auto st = s0;
+        st.v = s0.v.clone().requires_grad_(true);
+        st.F = s0.F.clone().requires_grad_(true);
+        if (dim == 2) st.F_zz = s0.F_zz.clone().requires_grad_(true);
+        const auto c0 = mpm.clamped_count(), i0 = mpm.inverted_count();
+        const auto r = mpm.rollout(st, law, frames, sim::MPMRolloutOptions().substeps_per_frame(per_frame).checkpoints(K),
+                                   params);
+        auto loss = (wp * r.positions).sum() + L(r.last);
+        if (dim == 2) loss = loss + (wzz * r.last.F_zz).sum();
+        loss.backward();
+        Result out{r.positions.detach(), st.v.grad(), st.F.grad(), dim == 2 ? st.F_zz.grad() : at::Tensor(), {},
+                   *r.stored_states_max, mpm.clamped_count() - c0, mpm.inverted_count() - i0};
+        for (const auto& p : params) out.gp.push_back(p.grad().clone());
+        return out;
+      };
+      const std::string what = std::to_string(dim) + "-D " + kind;
+      const auto ref = run(0);
+      ASSERT_TRUE(ref.gv.defined() && ref.gF.defined()) << what;
+      EXPECT_GT(ref.gv.abs().max().item<double>(), 0.0) << what;
+      EXPECT_GT(ref.clamped, 0) << what;
+      for (const auto& gp : ref.gp) EXPECT_GT(gp.abs().max().item<double>(), 0.0) << what;
+      for (std::int64_t K : {1, 2, 3, 64}) {
+        const std::string where = what + ", " + std::to_string(K) + " checkpoint(s)";
+        const auto c = run(K);
+        EXPECT_TRUE(torch::equal(c.positions, ref.positions)) << where;
+        EXPECT_TRUE(torch::allclose(c.gv, ref.gv, 1e-10, 1e-13)) << where;
+        EXPECT_TRUE(torch::allclose(c.gF, ref.gF, 1e-10, 1e-13)) << where;
+        if (dim == 2) {
+          ASSERT_TRUE(c.gzz.defined()) << where;
+          EXPECT_TRUE(torch::allclose(c.gzz, ref.gzz, 1e-10, 1e-13)) << where;
+        }
+        ASSERT_EQ(c.gp.size(), ref.gp.size());
+        for (size_t q = 0; q < c.gp.size(); ++q)
+          EXPECT_TRUE(torch::allclose(c.gp[q], ref.gp[q], 1e-10, 1e-13)) << where << ", parameter " << q;
+        EXPECT_GE(c.stored, 1) << where;
+        EXPECT_LE(c.stored, K) << where;
+        EXPECT_EQ(c.clamped, ref.clamped) << where;
+        EXPECT_EQ(c.inverted, ref.inverted) << where;
+      }
+      EXPECT_EQ(run(2).stored, 2) << what;  // 6 substeps with 2 slots: the initial state and one more
+    }
+  // A parameter changed in place between the forward and the backward pass is refused there.
+  auto s = scene(3, "jelly", 0);
+  sim::DifferentiableMPM mpm(s->options(), s->particles());
+  auto mu = torch::tensor(4e4, torch::kDouble).requires_grad_(true), lambda = torch::tensor(2e4, torch::kDouble);
+  auto st = sim::DifferentiableMPM::state_of(s->particles());
+  const auto r = mpm.rollout(st, sim::neo_hookean_law(mu, lambda), 2, sim::MPMRolloutOptions().checkpoints(2), {mu});
+  {
+    torch::NoGradGuard ng;
+    mu.add_(1.0);
+  }
+  EXPECT_THROW_MSG(r.positions.sum().backward(), "parameter 0 was changed in place after the forward pass");
+}
+
+TEST(MPMDiff, RolloutRefusesBadArguments) {
+  auto s = scene(3, "jelly");
+  sim::DifferentiableMPM mpm(s->options(), s->particles());
+  const auto st = sim::DifferentiableMPM::state_of(s->particles());
+  const auto law = analytic(s->materials()[0]);
+  EXPECT_THROW_MSG(mpm.rollout(st, law, 0), "0 frames; expected >= 1");
+  EXPECT_THROW_MSG(mpm.rollout(st, law, 2, sim::MPMRolloutOptions().substeps_per_frame(0)), "0 substeps per frame");
+  EXPECT_THROW_MSG(mpm.rollout(st, law, 2, sim::MPMRolloutOptions().checkpoints(-1)), "-1 checkpoints; expected 0");
+  // Without a gradient to take, a checkpointed rollout is the plain loop.
+  const auto a = mpm.rollout(st, law, 2, sim::MPMRolloutOptions().substeps_per_frame(2).checkpoints(2));
+  EXPECT_TRUE(torch::equal(a.positions[1], rollout(mpm, st, law, 4).x));
+  EXPECT_EQ(a.positions.size(0), 2);
+}

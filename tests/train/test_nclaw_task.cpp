@@ -222,6 +222,40 @@ TEST(NCLawTask, TrainsBothNetworksEachAtItsOwnLearningRate) {
   EXPECT_EQ(i, before.size());
 }
 
+TEST(NCLawTask, CheckpointedSegmentsGiveTheGradientsOfTheWholeGraph) {
+  // -checkpoints K: each training segment keeps at most K particle states and recomputes the
+  // rest in the backward pass; the loss is the same bit for bit and the gradients of both
+  // networks the same to rounding. Bad values are refused.
+  const auto dir = physml::test::scratch_dir();
+  const auto path = jelly_trajectory(dir);
+  torch::manual_seed(0);
+  auto law = std::make_shared<physml::operators::NCLawImpl>();
+  law->to(torch::kDouble);
+  for (auto& p : law->parameters()) p.data().mul_(10.0);
+  std::vector<double> losses;
+  std::vector<std::vector<at::Tensor>> grads;
+  for (std::int64_t K : {0, 3}) {
+    physml::train::NCLawTask task(path, physml::train::NCLawTaskOptions().segment_min(12).segment_max(12).checkpoints(K));
+    task.prepare(*law);
+    task.begin_epoch(0, 1);
+    for (auto& p : law->parameters()) p.mutable_grad() = at::Tensor();
+    const auto loss = task.loss(*law, task.batch({0, 1}, 0));
+    loss.backward();
+    losses.push_back(loss.item<double>());
+    grads.emplace_back();
+    for (const auto& p : law->parameters()) grads.back().push_back(p.grad().clone());
+  }
+  EXPECT_EQ(losses[0], losses[1]);
+  EXPECT_GT(losses[0], 0.0);
+  for (size_t q = 0; q < grads[0].size(); ++q) {
+    EXPECT_GT(grads[0][q].abs().max().item<double>(), 0.0) << "parameter " << q;
+    EXPECT_TRUE(torch::allclose(grads[1][q], grads[0][q], 1e-9, 1e-14)) << "parameter " << q;
+  }
+  Database d;
+  d.set("-checkpoints", "-2");
+  EXPECT_THROW_MSG(physml::train::NCLawTaskOptions().set_from_options(physml::Options("", d.db)), "checkpoints");
+}
+
 TEST(NCLawTask, ResumedTrainingOfBothNetworksEqualsUninterruptedBitForBit) {
   expect_exact_resume([]() -> std::shared_ptr<physml::operators::Model> {
     torch::manual_seed(0);

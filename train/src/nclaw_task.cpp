@@ -26,6 +26,10 @@ NCLawTaskOptions& NCLawTaskOptions::set_from_options(const Options& options) {
                     "a training segment that blows up: drop it from the loss (skip) or stop (error)"));
   dtype(r.choice("dtype", {"float64", "float32"}, dtype(),
                  "precision of the law and the simulation during training (float32: NCLaw's own, faster)"));
+  checkpoints(r.integer("checkpoints", checkpoints(),
+                        "particle states kept per training segment: 0 = every substep (fastest), K >= 1 = at most K "
+                        "(binomial checkpointing; the backward pass recomputes the rest)",
+                        0));
   r.end();
   PHYSML_CHECK(segment_min() <= segment_max(), "-segment_min ", segment_min(), " exceeds -segment_max ", segment_max());
   PHYSML_CHECK(loss_scale() > 0 && std::isfinite(loss_scale()), "-loss_scale ", loss_scale(), " must be positive");
@@ -67,6 +71,11 @@ struct NCLawTask::Impl {
     if (!params.empty())
       for (at::Tensor* t : {&s.x, &s.v, &s.C, &s.F, &s.F_zz})
         if (t->defined()) *t = t->to(params.front().device(), params.front().scalar_type());
+    if (!diverged_frame && torch::GradMode::is_enabled())  // a training segment: the rollout with its memory policy
+      return mpm_diff
+          ->rollout(s, law, frames, simulators::MPMRolloutOptions().substeps_per_frame(substeps).checkpoints(o.checkpoints()),
+                    params)
+          .positions;
     std::vector<at::Tensor> xs;
     if (diverged_frame) *diverged_frame = 0;
     for (std::int64_t f = 0; f < frames; ++f) {

@@ -3,6 +3,7 @@
 #include "ode_internal.hpp"
 
 #include "physml/core/error.hpp"
+#include "physml/core/revolve.hpp"
 
 #include <cmath>
 #include <functional>
@@ -257,18 +258,8 @@ struct CheckpointFn : torch::autograd::Function<CheckpointFn> {
       accumulate_grads(pacc, res, 2);
     };
     if (st->opt.checkpoint_schedule() == "binomial") {
-      // Revolve-style binomial schedule (Griewank 1992; Griewank & Walther 2000): with s free
-      // slots and r recomputations, beta(s, r) = C(s + r, s) steps can be reversed; a segment
-      // of t steps is split at m = max(1, t - beta(s - 1, r)) with the smallest r such that
-      // beta(s, r) >= t: the right part is reversed with s - 1 slots, the left one with s.
-      // At most `checkpoints` states (the initial one included) are stored at any time, and
-      // only one step's graph is alive.
-      std::int64_t live = 1, live_max = 1;
-      auto beta = [](std::int64_t sl, std::int64_t rp) {
-        double b = 1;  // C(sl + rp, sl), saturating
-        for (std::int64_t i = 1; i <= sl; ++i) b = std::min(b * static_cast<double>(rp + i) / static_cast<double>(i), 1e18);
-        return b;
-      };
+      // Binomial (revolve) schedule, core/revolve.hpp: at most `checkpoints` states (the
+      // initial one included) stored at any time, and only one step's graph alive.
       auto advance = [&](const LoopState& from, std::int64_t a, std::int64_t b) {
         torch::NoGradGuard ng;
         LoopState r = snapshot(from);
@@ -278,27 +269,9 @@ struct CheckpointFn : torch::autograd::Function<CheckpointFn> {
         for (auto step = a; step < b; ++step) attempt(c, r, &st->records[step], nullptr);
         return snapshot(r);
       };
-      std::function<void(std::int64_t, std::int64_t, const LoopState&, std::int64_t)> revolve =
-          [&](std::int64_t a, std::int64_t b, const LoopState& snap, std::int64_t slots) {
-            const auto t = b - a;
-            if (t <= 0) return;
-            if (t == 1) return reverse_segment(a, b, snap);
-            if (slots == 0) {  // no free slot: recompute from a for every step, last first
-              for (auto i = b - 1; i >= a; --i) reverse_segment(i, i + 1, i == a ? snap : advance(snap, a, i));
-              return;
-            }
-            std::int64_t r = 1;
-            while (beta(slots, r) < static_cast<double>(t)) ++r;
-            const auto m = std::max<std::int64_t>(1, t - static_cast<std::int64_t>(beta(slots - 1, r)));
-            {
-              LoopState mid = advance(snap, a, a + m);
-              live_max = std::max(live_max, ++live);
-              revolve(a + m, b, mid, slots - 1);
-              --live;
-            }
-            revolve(a, a + m, snap, slots);
-          };
-      revolve(0, N, st->snapshots.front().second, std::max<std::int64_t>(2, st->opt.checkpoints()) - 1);
+      const auto live_max = reverse_binomial<LoopState>(
+          N, std::max<std::int64_t>(2, st->opt.checkpoints()), st->snapshots.front().second, advance,
+          [&](std::int64_t i, const LoopState& snap) { reverse_segment(i, i + 1, snap); });
       *st->stats.stored_states_max = live_max;
     } else {
       for (auto j = static_cast<std::int64_t>(st->snapshots.size()) - 1; j >= 0; --j) {

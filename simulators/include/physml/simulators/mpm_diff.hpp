@@ -24,6 +24,7 @@
 #include "physml/simulators/mpm.hpp"
 
 #include <ATen/core/Tensor.h>
+#include <torch/arg.h>
 
 #include <functional>
 #include <memory>
@@ -72,6 +73,28 @@ TorchLaw learned_law(std::shared_ptr<operators::Model> model);
 /// the list, or (when called) F of another particle count.
 TorchLaw per_material_law(std::vector<TorchLaw> laws, const at::Tensor& material);
 
+/// Options of DifferentiableMPM::rollout.
+struct MPMRolloutOptions {
+  /// Substeps per frame (a recorded position).
+  TORCH_ARG(std::int64_t, substeps_per_frame) = 1;
+  /// Memory of the backward pass. 0: every substep's state and graph are kept (LibTorch's
+  /// autograd; fastest, memory grows with the rollout). K >= 1: binomial checkpointing
+  /// (core/revolve.hpp): at most K stored particle states, the initial one included, plus one
+  /// working state and one substep's graph are alive at a time, and the backward pass
+  /// recomputes the others; the
+  /// gradients equal those of K = 0 to rounding.
+  TORCH_ARG(std::int64_t, checkpoints) = 0;
+};
+
+/// The result of DifferentiableMPM::rollout.
+struct MPMRollout {
+  at::Tensor positions;  ///< [frames, N, d]: x after each frame (frames 1 .. frames)
+  MPMState last;         ///< the state after the last substep
+  /// The most particle states stored at the same time by the backward pass (checkpoints >= 1;
+  /// filled by backward(), 0 until then and for checkpoints = 0).
+  std::shared_ptr<std::int64_t> stored_states_max = std::make_shared<std::int64_t>(0);
+};
+
 /// The differentiable simulator for one scene's grid and particles (a single shared grid for
 /// any number of materials: give a law that maps each particle's F by its material).
 class DifferentiableMPM {
@@ -87,6 +110,20 @@ public:
   /// and an inverted element (unless allow_inverted), physml::NonFiniteError for a
   /// non-finite stress or state (naming the particle).
   MPMState substep(const MPMState& state, const TorchLaw& law) const;
+  /// A rollout of `frames` frames of options.substeps_per_frame() substeps from `initial`,
+  /// differentiable with respect to the initial state and to `parameters`.
+  /// With options.checkpoints() = 0 this is the loop of substep() calls, and gradients reach
+  /// whatever the law depends on. With checkpoints >= 1 the forward pass runs without a graph
+  /// and the backward pass replays substeps from stored states (binomial schedule); gradients
+  /// then reach the initial state and exactly the tensors listed in `parameters` (the law's
+  /// network weights, material moduli: every tensor the law reads that needs a gradient must be
+  /// listed; others get none; a listed parameter changed in place before the backward pass is
+  /// an error there), and the law must be a deterministic function of F. Inverted and
+  /// clamped particles are counted once, in the forward pass. The simulator and what the law
+  /// captures must outlive the backward pass (the graph refers to them). Throws physml::Error for frames
+  /// < 1, substeps_per_frame < 1 or checkpoints < 0, and what substep() throws.
+  MPMRollout rollout(const MPMState& initial, const TorchLaw& law, std::int64_t frames,
+                     const MPMRolloutOptions& options = {}, const std::vector<at::Tensor>& parameters = {}) const;
   /// The state of a particle set (copies, no gradient).
   static MPMState state_of(const mesh::ParticleSet& particles);
   const MPMOptions& options() const;

@@ -55,12 +55,17 @@ struct NCLawTaskOptions {
   /// the law to this dtype (scalar_type()). A trained law is simulated in float64 by
   /// `physml simulate -law`.
   TORCH_ARG(std::string, dtype) = "float64";
+  /// Memory of a training segment's backward pass: 0 keeps every substep's state and graph
+  /// (fastest); K >= 1 keeps at most K particle states per segment and recomputes the rest
+  /// (binomial checkpointing, simulators::DifferentiableMPM::rollout), for segments too long or
+  /// scenes too large for memory. The gradients are the same to rounding.
+  TORCH_ARG(std::int64_t, checkpoints) = 0;
 
 public:
   /// dtype() as a scalar type (kFloat or kDouble), to convert the law with before training.
   c10::ScalarType scalar_type() const { return dtype() == "float32" ? c10::ScalarType::Float : c10::ScalarType::Double; }
   /// Read -segment_min, -segment_max, -loss_scale, -valid_frames, -valid_every, -allow_inverted,
-  /// -diverged, -dtype under the prefix of `options`.
+  /// -diverged, -dtype, -checkpoints under the prefix of `options`.
   NCLawTaskOptions& set_from_options(const Options& options);
 };
 
