@@ -75,3 +75,57 @@ TEST(SurfaceMesh, SurfacesThatAreNotClosedOrNotOrientedAreRefused) {
   EXPECT_THROW_MSG(SurfaceMesh(octa_vertices().slice(1, 0, 2), octa_triangles()), "expected vertices [V, 3]");
   EXPECT_THROW_MSG(SurfaceMesh(octa_vertices(), octa_triangles().to(torch::kDouble)), "expected triangles [T, 3]");
 }
+
+TEST(SurfaceMesh, RayCountAgreesWithTheWindingNumberAndFallsBackWhereTheRayIsDegenerate) {
+  // A UV sphere of 14,160 triangles: contains() (the +x ray's crossings among one bucket's
+  // triangles) gives the winding number's answer at random points, the count itself is the
+  // (integer) winding number wherever it is defined, and the inscribed / circumscribed balls
+  // are inside / outside.
+  const auto m = SurfaceMesh::uv_sphere({0.5, 0.5, 0.5}, 0.3, 60, 120);
+  EXPECT_EQ(m.num_triangles(), 2 * 120 * 59);
+  EXPECT_GT(m.signed_volume(), 0.0);
+  EXPECT_NEAR(m.signed_volume(), 4.0 / 3.0 * M_PI * 0.027, 2e-3 * 0.113);
+  auto g = at::make_generator<at::CPUGeneratorImpl>(8);
+  const auto pts = (torch::rand({3000, 3}, g, torch::kDouble) * 0.64 + 0.18).contiguous();
+  const double* p = pts.data_ptr<double>();
+  int degenerate = 0, inside = 0;
+  for (std::int64_t i = 0; i < pts.size(0); ++i) {
+    const double* x = p + 3 * i;
+    const double w = m.winding_number(x);
+    const double r = std::sqrt((x[0] - 0.5) * (x[0] - 0.5) + (x[1] - 0.5) * (x[1] - 0.5) + (x[2] - 0.5) * (x[2] - 0.5));
+    ASSERT_EQ(m.contains(x), std::abs(w) > 0.5) << x[0] << ", " << x[1] << ", " << x[2];
+    if (r < 0.29) {
+      EXPECT_TRUE(m.contains(x));
+    }
+    if (r > 0.3) {
+      EXPECT_FALSE(m.contains(x));
+    }
+    const double c = m.ray_crossings(x);
+    if (std::isnan(c))
+      ++degenerate;
+    else
+      EXPECT_EQ(c, std::round(w)) << x[0] << ", " << x[1] << ", " << x[2];
+    inside += m.contains(x);
+  }
+  EXPECT_GT(inside, 300);
+  EXPECT_LT(degenerate, 10);  // the fallback is rare at random points
+  // The unit cube, each face split along a diagonal: the +x ray from any point (x, t, t) runs
+  // along the diagonal edge of the face x = 1, so the count is degenerate there and contains()
+  // falls back to the exact sum; the answer stays right.
+  const auto cube_v = torch::tensor({0., 0., 0., 1., 0., 0., 1., 1., 0., 0., 1., 0., 0., 0., 1., 1., 0., 1., 1., 1., 1., 0., 1., 1.}, torch::kDouble).view({8, 3});
+  const auto cube_t = torch::tensor({0, 3, 2, 0, 2, 1, 4, 5, 6, 4, 6, 7, 0, 1, 5, 0, 5, 4,
+                                     1, 2, 6, 1, 6, 5, 2, 3, 7, 2, 7, 6, 3, 0, 4, 3, 4, 7},
+                                    torch::kLong)
+                          .view({12, 3});
+  const SurfaceMesh cube(cube_v, cube_t, "cube");
+  EXPECT_NEAR(cube.signed_volume(), 1.0, 1e-15);
+  for (double t : {0.1, 0.25, 0.5, 0.9}) {
+    const double on_diagonal[3] = {0.5, t, t};
+    EXPECT_TRUE(std::isnan(cube.ray_crossings(on_diagonal))) << t;
+    EXPECT_TRUE(cube.contains(on_diagonal)) << t;
+    const double off[3] = {0.5, t, 0.5 * t + 0.01};
+    EXPECT_EQ(cube.ray_crossings(off), 1.0) << t;
+    EXPECT_TRUE(cube.contains(off)) << t;
+  }
+  EXPECT_THROW_MSG(SurfaceMesh::uv_sphere({0, 0, 0}, 1.0, 1, 8), "rings >= 2 and segments >= 3");
+}

@@ -7,6 +7,14 @@
 /// triangle). For a closed, consistently oriented surface it is +-1 inside and 0 outside, whatever
 /// the orientation; the volume sampling of MPM bodies (simulators/mpm.hpp, MPMShape::mesh)
 /// keeps the lattice points where |w| > 1/2.
+///
+/// contains() does not sum over every triangle: for a closed surface the winding number is the
+/// signed count of the surface's crossings by a ray, so it casts the ray from the point along
+/// +x and counts only the triangles whose (y, z) shadow holds the point, found in a uniform
+/// bucket grid over the (y, z) plane built once with the mesh (about sqrt(T) x sqrt(T)
+/// buckets). Where the ray comes within rounding of a triangle's edge or vertex, grazes an
+/// edge-on triangle, or the point is on the surface, it falls back to the exact sum for that
+/// point. The cost per point is the triangles of one bucket instead of all T.
 
 #include <ATen/core/Tensor.h>
 
@@ -40,10 +48,17 @@ public:
   double signed_volume() const;
   /// Generalized winding number of the point x (3 values).
   double winding_number(const double* x) const;
-  /// Whether x lies inside: outside the bounding box is outside, else |winding number| > 1/2.
+  /// Whether x lies inside: outside the bounding box is outside, else |winding number| > 1/2
+  /// (computed by the ray count of the file comment, the same answer as winding_number()).
   /// A point on the surface itself may go either way (the solid angle of the triangle it lies
   /// in is +-2 pi by rounding); move a lattice by a fraction of its spacing to avoid ties.
   bool contains(const double* x) const;
+  /// The winding number of x as the signed count of crossings of the +x ray (an integer), or
+  /// NaN where the ray is degenerate within rounding (contains() then uses winding_number()).
+  double ray_crossings(const double* x) const;
+  /// A UV sphere: `rings` >= 2 latitude bands of `segments` >= 3 quads (two triangles each;
+  /// fans at the poles on the y axis), 2 segments (rings - 1) triangles, outward-facing.
+  static SurfaceMesh uv_sphere(const std::array<double, 3>& center, double radius, int rings, int segments);
   /// The surface scaled by `scale` about the origin, then shifted by `offset` (3 values).
   SurfaceMesh transformed(double scale, const std::vector<double>& offset) const;
 
@@ -51,6 +66,13 @@ private:
   std::vector<double> xyz_;        // vertices, row-major
   std::vector<std::int64_t> tri_;  // triangles, row-major
   std::array<double, 3> lower_{}, upper_{};
+  // The (y, z) bucket grid of the ray count: triangles of bucket (j, k) are
+  // bucket_tri_[bucket_start_[j * nz_ + k] .. bucket_start_[j * nz_ + k + 1]).
+  std::int64_t ny_ = 1, nz_ = 1;
+  double tol_len_ = 0, tol_area_ = 0;
+  std::vector<std::int64_t> bucket_start_, bucket_tri_;
+  void build_buckets();
+  std::int64_t bucket(double y, double z) const;
 };
 
 }  // namespace physml::mesh
