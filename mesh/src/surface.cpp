@@ -64,8 +64,9 @@ SurfaceMesh::SurfaceMesh(at::Tensor vertices, at::Tensor triangles, const std::s
 std::int64_t SurfaceMesh::bucket(double y, double z) const {
   auto cell = [](double u, double lo, double hi, std::int64_t n) {
     if (!(hi > lo)) return std::int64_t{0};
-    const auto c = static_cast<std::int64_t>(std::floor((u - lo) / (hi - lo) * static_cast<double>(n)));
-    return std::clamp<std::int64_t>(c, 0, n - 1);
+    // Clamped as a double before the conversion (far or non-finite u: no overflow).
+    const double c = std::floor((u - lo) / (hi - lo) * static_cast<double>(n));
+    return static_cast<std::int64_t>(std::isnan(c) ? 0.0 : std::clamp(c, 0.0, static_cast<double>(n - 1)));
   };
   return cell(y, lower_[1], upper_[1], ny_) * nz_ + cell(z, lower_[2], upper_[2], nz_);
 }
@@ -75,23 +76,35 @@ void SurfaceMesh::build_buckets() {
   const double L = std::max({upper_[0] - lower_[0], upper_[1] - lower_[1], upper_[2] - lower_[2]});
   tol_len_ = 1e-9 * L;
   tol_area_ = 1e-9 * L * L;
-  const auto n = std::clamp<std::int64_t>(static_cast<std::int64_t>(std::ceil(std::sqrt(static_cast<double>(T) / 2.0))), 1, 512);
-  ny_ = nz_ = n;
-  // Each triangle in every bucket its (y, z) bounding box, widened by the tolerance, touches.
+  // About T/2 buckets (at most 512 per side); each triangle goes in every bucket its (y, z)
+  // bounding box, widened by the tolerance, touches. Long slivers lying across the (y, z)
+  // plane touch many: the grid is coarsened until the entries are at most 32 T + buckets.
+  std::int64_t n = std::clamp<std::int64_t>(static_cast<std::int64_t>(std::ceil(std::sqrt(static_cast<double>(T) / 2.0))), 1, 512);
   std::vector<std::array<std::int64_t, 4>> range(static_cast<std::size_t>(T));  // j0, j1, k0, k1
-  std::vector<std::int64_t> count(static_cast<std::size_t>(ny_ * nz_) + 1, 0);
-  for (std::int64_t t = 0; t < T; ++t) {
-    double lo[2] = {1e300, 1e300}, hi[2] = {-1e300, -1e300};
-    for (int k = 0; k < 3; ++k) {
-      const double* p = &xyz_[static_cast<std::size_t>(3 * tri_[static_cast<std::size_t>(3 * t + k)])];
-      for (int a = 0; a < 2; ++a) {
-        lo[a] = std::min(lo[a], p[1 + a]);
-        hi[a] = std::max(hi[a], p[1 + a]);
+  std::vector<std::int64_t> count;
+  while (true) {
+    ny_ = nz_ = n;
+    count.assign(static_cast<std::size_t>(ny_ * nz_) + 1, 0);
+    std::int64_t entries = 0;
+    for (std::int64_t t = 0; t < T; ++t) {
+      double lo[2] = {1e300, 1e300}, hi[2] = {-1e300, -1e300};
+      for (int k = 0; k < 3; ++k) {
+        const double* p = &xyz_[static_cast<std::size_t>(3 * tri_[static_cast<std::size_t>(3 * t + k)])];
+        for (int a = 0; a < 2; ++a) {
+          lo[a] = std::min(lo[a], p[1 + a]);
+          hi[a] = std::max(hi[a], p[1 + a]);
+        }
       }
+      const auto b0 = bucket(lo[0] - tol_len_, lo[1] - tol_len_), b1 = bucket(hi[0] + tol_len_, hi[1] + tol_len_);
+      auto& r = range[static_cast<std::size_t>(t)];
+      r = {b0 / nz_, b1 / nz_, b0 % nz_, b1 % nz_};
+      entries += (r[1] - r[0] + 1) * (r[3] - r[2] + 1);
     }
-    const auto b0 = bucket(lo[0] - tol_len_, lo[1] - tol_len_), b1 = bucket(hi[0] + tol_len_, hi[1] + tol_len_);
-    auto& r = range[static_cast<std::size_t>(t)];
-    r = {b0 / nz_, b1 / nz_, b0 % nz_, b1 % nz_};
+    if (n == 1 || entries <= 32 * T + n * n) break;
+    n = std::max<std::int64_t>(1, n / 2);
+  }
+  for (std::int64_t t = 0; t < T; ++t) {
+    const auto& r = range[static_cast<std::size_t>(t)];
     for (auto j = r[0]; j <= r[1]; ++j)
       for (auto k = r[2]; k <= r[3]; ++k) ++count[static_cast<std::size_t>(j * nz_ + k) + 1];
   }
@@ -176,7 +189,7 @@ double SurfaceMesh::winding_number(const double* x) const {
 
 bool SurfaceMesh::contains(const double* x) const {
   for (std::size_t a = 0; a < 3; ++a)
-    if (x[a] < lower_[a] || x[a] > upper_[a]) return false;
+    if (!(x[a] >= lower_[a] && x[a] <= upper_[a])) return false;  // outside the box, or NaN
   const double w = ray_crossings(x);
   return std::abs(std::isnan(w) ? winding_number(x) : w) > 0.5;
 }

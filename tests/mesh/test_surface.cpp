@@ -109,6 +109,23 @@ TEST(SurfaceMesh, RayCountAgreesWithTheWindingNumberAndFallsBackWhereTheRayIsDeg
   }
   EXPECT_GT(inside, 300);
   EXPECT_LT(degenerate, 10);  // the fallback is rare at random points
+  // Rays through the vertices of the rings (at angle 0, where z = 0.5 exactly) and through the
+  // north pole are degenerate: the count says so and contains() gives the exact answer.
+  for (int i = 5; i < 60; i += 7) {
+    const double y = 0.5 + 0.3 * std::cos(M_PI * i / 60);
+    const double in[3] = {0.5, y, 0.5}, out[3] = {0.1, y, 0.5};
+    EXPECT_TRUE(std::isnan(m.ray_crossings(in))) << "ring " << i;
+    EXPECT_TRUE(m.contains(in)) << "ring " << i;
+    EXPECT_EQ(m.contains(out), std::abs(m.winding_number(out)) > 0.5) << "ring " << i;
+  }
+  const double pole_level[3] = {0.3, 0.8, 0.5};
+  EXPECT_TRUE(std::isnan(m.ray_crossings(pole_level)));
+  EXPECT_FALSE(m.contains(pole_level));
+  // Far and non-finite points are outside.
+  const double far[3] = {0.5, 1e300, -1e300}, nan[3] = {0.5, std::nan(""), 0.5};
+  EXPECT_FALSE(m.contains(far));
+  EXPECT_FALSE(m.contains(nan));
+  EXPECT_EQ(m.ray_crossings(far), 0.0);
   // The unit cube, each face split along a diagonal: the +x ray from any point (x, t, t) runs
   // along the diagonal edge of the face x = 1, so the count is degenerate there and contains()
   // falls back to the exact sum; the answer stays right.

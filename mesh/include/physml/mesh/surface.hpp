@@ -11,10 +11,11 @@
 /// contains() does not sum over every triangle: for a closed surface the winding number is the
 /// signed count of the surface's crossings by a ray, so it casts the ray from the point along
 /// +x and counts only the triangles whose (y, z) shadow holds the point, found in a uniform
-/// bucket grid over the (y, z) plane built once with the mesh (about sqrt(T) x sqrt(T)
-/// buckets). Where the ray comes within rounding of a triangle's edge or vertex, grazes an
-/// edge-on triangle, or the point is on the surface, it falls back to the exact sum for that
-/// point. The cost per point is the triangles of one bucket instead of all T.
+/// bucket grid over the (y, z) plane built once with the mesh (about T/2 buckets, at most 512
+/// per side, coarser if slivers would fill too many). Where the ray passes a triangle's edge or
+/// vertex closer than 1e-9 L^2 / (edge length) (L the mesh's extent), grazes an edge-on
+/// triangle, or the point is on the surface, it falls back to the exact sum for that point.
+/// The cost per point is the triangles of one bucket instead of all T.
 
 #include <ATen/core/Tensor.h>
 
