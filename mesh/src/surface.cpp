@@ -215,10 +215,9 @@ SurfaceMesh SurfaceMesh::uv_sphere(const std::array<double, 3>& center, double r
       t.insert(t.end(), {ring(i, j), ring(i + 1, j + 1), ring(i + 1, j)});
     }
   }
-  auto tris = torch::tensor(t, torch::kLong).view({-1, 3});
-  const auto verts = torch::tensor(v, torch::kDouble).view({-1, 3});
-  SurfaceMesh m(verts, tris, "uv_sphere");
-  return m.signed_volume() > 0 ? m : SurfaceMesh(verts, tris.flip({1}), "uv_sphere");
+  // The fans and quads run counter-clockwise seen from outside (the test checks the volume > 0).
+  return SurfaceMesh(torch::tensor(v, torch::kDouble).view({-1, 3}), torch::tensor(t, torch::kLong).view({-1, 3}),
+                     "uv_sphere");
 }
 
 SurfaceMesh SurfaceMesh::transformed(double scale, const std::vector<double>& offset) const {
