@@ -12,6 +12,8 @@
 
 #include <atomic>
 #include <cmath>
+#include <tuple>
+#include <utility>
 
 namespace physml::simulators {
 
@@ -258,21 +260,31 @@ std::vector<at::Tensor> state_list(const MPMState& s) {
   return l;
 }
 
+/// Rolls `s` out `frames` frames of `substeps` substeps each; the positions after each frame, stacked,
+/// and the last state.
+std::pair<at::Tensor, MPMState> roll_frames(const DifferentiableMPM& mpm, MPMState s, const TorchLaw& law,
+                                            std::int64_t frames, std::int64_t substeps) {
+  std::vector<at::Tensor> xs;
+  xs.reserve(static_cast<size_t>(frames));
+  for (std::int64_t f = 0; f < frames; ++f) {
+    for (std::int64_t k = 0; k < substeps; ++k) s = mpm.substep(s, law);
+    xs.push_back(s.x);
+  }
+  return {torch::stack(xs), std::move(s)};
+}
+
 struct RolloutFunction : public torch::autograd::Function<RolloutFunction> {
   static variable_list forward(AutogradContext* ctx, at::Tensor x, at::Tensor v, at::Tensor C, at::Tensor F,
                                at::Tensor Fzz, at::Tensor flat, c10::intrusive_ptr<RolloutState> st) {
     torch::NoGradGuard ng;
     (void)flat;  // the parameters enter through the law; flat carries their gradients
     const bool two_d = Fzz.numel() > 0;
-    MPMState s{x.detach(), v.detach(), C.detach(), F.detach(), two_d ? Fzz.detach() : at::Tensor()};
-    std::vector<at::Tensor> xs;
-    for (std::int64_t f = 0; f < st->frames; ++f) {
-      for (std::int64_t k = 0; k < st->substeps; ++k) s = st->mpm->substep(s, st->law);
-      xs.push_back(s.x);
-    }
+    const auto [xs, s] = roll_frames(*st->mpm, {x.detach(), v.detach(), C.detach(), F.detach(),
+                                                two_d ? Fzz.detach() : at::Tensor()},
+                                     st->law, st->frames, st->substeps);
     ctx->save_for_backward({x, v, C, F, Fzz});
     ctx->saved_data["state"] = c10::IValue::make_capsule(st);
-    return {torch::stack(xs), s.x, s.v, s.C, s.F, two_d ? s.F_zz : torch::zeros({0}, x.options())};
+    return {xs, s.x, s.v, s.C, s.F, two_d ? s.F_zz : torch::zeros({0}, x.options())};
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad) {
@@ -457,14 +469,7 @@ MPMRollout DifferentiableMPM::rollout(const MPMState& initial, const TorchLaw& l
   for (const auto& t : state_list(initial)) state_grad = state_grad || (t.defined() && t.requires_grad());
   const bool graph = torch::GradMode::is_enabled() && (state_grad || !need.empty());
   if (options.checkpoints() == 0 || !graph) {
-    MPMState s = initial;
-    std::vector<at::Tensor> xs;
-    for (std::int64_t f = 0; f < frames; ++f) {
-      for (std::int64_t k = 0; k < options.substeps_per_frame(); ++k) s = substep(s, law);
-      xs.push_back(s.x);
-    }
-    result.positions = torch::stack(xs);
-    result.last = s;
+    std::tie(result.positions, result.last) = roll_frames(*this, initial, law, frames, options.substeps_per_frame());
     return result;
   }
   PHYSML_CHECK(initial.x.defined() && initial.v.defined() && initial.C.defined() && initial.F.defined(),
