@@ -78,6 +78,27 @@ Mat3<T> cofactor(const Mat3<T>& F) {
   return c;
 }
 
+template <typename T>
+Mat3<T> polar_rotation(const Mat3<T>& F) {
+  // Stop when the update is below sqrt(eps) |X| (X tends to R, |R| = sqrt 3): the iteration
+  // converges quadratically, so the error after that step is of the order of eps.
+  const T eps = std::numeric_limits<T>::epsilon();
+  Mat3<T> X = F;
+  for (int it = 0; it < 40; ++it) {
+    const Mat3<T> cof = cofactor(X);
+    const T det = X.col(0).dot(cof.col(0));
+    if (!(det > T(0)) || !std::isfinite(det)) break;  // inverted, singular or non-finite: the SVD
+    const Mat3<T> XinvT = cof / det;                   // X^{-T}
+    const T g = std::sqrt(std::sqrt(XinvT.squaredNorm() / X.squaredNorm()));
+    const Mat3<T> next = T(0.5) * (g * X + XinvT / g);
+    const T change2 = (next - X).squaredNorm();
+    X = next;
+    if (change2 <= eps * X.squaredNorm()) return X;
+    if (!std::isfinite(change2)) break;
+  }
+  return signed_svd<T, 3>(F).rotation();
+}
+
 // ------------------------------------------------------------------------------------------
 ElasticModuli::ElasticModuli(double E, double nu) : youngs_modulus(E), poisson_ratio(nu) {
   PHYSML_CHECK(std::isfinite(E) && E > 0, "Young's modulus must be > 0 Pa, got ", E);
@@ -96,14 +117,14 @@ T FixedCorotated::energy(const Mat3<T>& F) const {
 
 template <typename T>
 Mat3<T> FixedCorotated::first_piola(const Mat3<T>& F) const {
-  const Mat3<T> R = signed_svd<T, 3>(F).rotation();
+  const Mat3<T> R = polar_rotation(F);
   const T J = F.determinant();
   return T(2 * moduli.mu) * (F - R) + T(moduli.lambda) * (J - 1) * cofactor(F);
 }
 
 template <typename T>
 Mat3<T> FixedCorotated::kirchhoff(const Mat3<T>& F) const {
-  const Mat3<T> R = signed_svd<T, 3>(F).rotation();
+  const Mat3<T> R = polar_rotation(F);
   const T J = F.determinant();
   return T(2 * moduli.mu) * (F - R) * F.transpose() + T(moduli.lambda) * J * (J - 1) * Mat3<T>::Identity();
 }
@@ -330,6 +351,7 @@ PHYSML_INSTANTIATE_SVD(double, 3)
   template Mat3<T> Law::kirchhoff<T>(const Mat3<T>&) const;
 #define PHYSML_INSTANTIATE_LAWS(T)                                               \
   template Mat3<T> cofactor<T>(const Mat3<T>&);                                  \
+  template Mat3<T> polar_rotation<T>(const Mat3<T>&);                            \
   PHYSML_INSTANTIATE_ELASTIC(FixedCorotated, T)                                  \
   PHYSML_INSTANTIATE_ELASTIC(NeoHookean, T)                                      \
   PHYSML_INSTANTIATE_ELASTIC(StVenantKirchhoff, T)                               \

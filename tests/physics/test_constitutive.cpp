@@ -130,6 +130,46 @@ TEST(SvdSigned, ReconstructsWithProperRotationsAndSignOnSmallest) {
   EXPECT_NEAR(sf.V.determinant(), 1.0f, 1e-5f);
 }
 
+TEST(PolarRotation, EqualsTheSignedSvdRotationForEveryF) {
+  std::mt19937_64 rng(11);
+  auto check = [](const M3& F, double tol) {
+    const M3 R = polar_rotation<double>(F);
+    const M3 Rsvd = signed_svd<double, 3>(F).rotation();
+    EXPECT_LT((R - Rsvd).norm(), tol) << "F =\n" << F;
+    EXPECT_LT((R.transpose() * R - M3::Identity()).norm(), 1e-14) << "F =\n" << F;
+    EXPECT_NEAR(R.determinant(), 1.0, 1e-14);
+    // S = R^T F is symmetric positive semi-definite where det F > 0 (the polar factor).
+    const M3 S = R.transpose() * F;
+    EXPECT_LT((S - S.transpose()).norm(), 1e-13 * F.norm()) << "F =\n" << F;
+  };
+  for (int k = 0; k < 200; ++k) check(random_F(rng), 1e-13);  // near I, the MPM case
+  for (int k = 0; k < 200; ++k) {
+    // Large stretches and condition numbers up to 1e6 (the rotation's sensitivity grows with
+    // 1 / (sigma_1 + sigma_2), so the tolerance is relative to the conditioning).
+    const double s0 = std::exp(std::uniform_real_distribution<double>(-3, 3)(rng));
+    const double s1 = std::exp(std::uniform_real_distribution<double>(-3, 3)(rng));
+    const double s2 = std::exp(std::uniform_real_distribution<double>(-7, 7)(rng));
+    const M3 F = random_rotation(rng) * V3(s0, s1, s2).asDiagonal() * random_rotation(rng);
+    const auto sv = signed_svd<double, 3>(F).sigma;
+    check(F, 1e-14 * sv(0) / (sv(1) + sv(2)) + 1e-14);
+  }
+  // Repeated singular values (the SVD's vectors are not unique there, R is).
+  const M3 Q = random_rotation(rng);
+  check(Q, 1e-14);
+  check(Q * V3(2, 2, 0.5).asDiagonal() * random_rotation(rng), 1e-13);
+  check(3.0 * M3::Identity(), 1e-15);
+  // Inverted, singular and non-finite F take the signed SVD itself: bit for bit equal.
+  for (const M3& F : {M3(Q * V3(2, 1, -0.5).asDiagonal() * random_rotation(rng)), M3(V3(1, 1, 0).asDiagonal()),
+                      M3(M3::Zero())}) {
+    const M3 R = polar_rotation<double>(F);
+    EXPECT_TRUE(R == (signed_svd<double, 3>(F).rotation())) << "F =\n" << F;
+    EXPECT_NEAR(R.determinant(), 1.0, 1e-14);
+  }
+  // float
+  const Eigen::Matrix3f Ff = random_F(rng).cast<float>();
+  EXPECT_LT((polar_rotation<float>(Ff) - signed_svd<float, 3>(Ff).rotation()).norm(), 1e-5f);
+}
+
 TEST(SvdBackward, MatchesFiniteDifferencesAtDistinctSingularValues) {
   std::mt19937_64 rng(2);
   for (int k = 0; k < 20; ++k) {
