@@ -83,7 +83,11 @@ Mat3<T> polar_rotation(const Mat3<T>& F) {
   // Stop when the update is below sqrt(eps) |X| (X tends to R, |R| = sqrt 3): the iteration
   // converges quadratically, so the error after that step is of the order of eps.
   const T eps = std::numeric_limits<T>::epsilon();
-  Mat3<T> X = F;
+  // R does not depend on the scale of F; |X|_max = 1 keeps the scaling factor g (which goes like
+  // scale^-1) and the squared norms in range for F of any magnitude.
+  const T scale = F.cwiseAbs().maxCoeff();
+  if (!(scale > T(0)) || !std::isfinite(scale)) return signed_svd<T, 3>(F).rotation();
+  Mat3<T> X = F / scale;
   for (int it = 0; it < 40; ++it) {
     const Mat3<T> cof = cofactor(X);
     const T det = X.col(0).dot(cof.col(0));
@@ -92,9 +96,9 @@ Mat3<T> polar_rotation(const Mat3<T>& F) {
     const T g = std::sqrt(std::sqrt(XinvT.squaredNorm() / X.squaredNorm()));
     const Mat3<T> next = T(0.5) * (g * X + XinvT / g);
     const T change2 = (next - X).squaredNorm();
+    if (!std::isfinite(change2)) break;
     X = next;
     if (change2 <= eps * X.squaredNorm()) return X;
-    if (!std::isfinite(change2)) break;
   }
   return signed_svd<T, 3>(F).rotation();
 }

@@ -138,13 +138,15 @@ TEST(PolarRotation, EqualsTheSignedSvdRotationForEveryF) {
     EXPECT_LT((R - Rsvd).norm(), tol) << "F =\n" << F;
     EXPECT_LT((R.transpose() * R - M3::Identity()).norm(), 1e-14) << "F =\n" << F;
     EXPECT_NEAR(R.determinant(), 1.0, 1e-14);
-    // S = R^T F is symmetric positive semi-definite where det F > 0 (the polar factor).
-    const M3 S = R.transpose() * F;
-    EXPECT_LT((S - S.transpose()).norm(), 1e-13 * F.norm()) << "F =\n" << F;
+    // S = R^T F, the polar factor, is symmetric (checked on F scaled to |F|_max = 1, whose
+    // norms neither overflow nor underflow).
+    const M3 Fn = F / F.cwiseAbs().maxCoeff();
+    const M3 S = R.transpose() * Fn;
+    EXPECT_LT((S - S.transpose()).norm(), 1e-13 * Fn.norm()) << "F =\n" << F;
   };
   for (int k = 0; k < 200; ++k) check(random_F(rng), 1e-13);  // near I, the MPM case
   for (int k = 0; k < 200; ++k) {
-    // Large stretches and condition numbers up to 1e6 (the rotation's sensitivity grows with
+    // Large stretches and condition numbers up to e^10 = 2e4 (the rotation's sensitivity grows with
     // 1 / (sigma_1 + sigma_2), so the tolerance is relative to the conditioning).
     const double s0 = std::exp(std::uniform_real_distribution<double>(-3, 3)(rng));
     const double s1 = std::exp(std::uniform_real_distribution<double>(-3, 3)(rng));
@@ -165,9 +167,16 @@ TEST(PolarRotation, EqualsTheSignedSvdRotationForEveryF) {
     EXPECT_TRUE(R == (signed_svd<double, 3>(F).rotation())) << "F =\n" << F;
     EXPECT_NEAR(R.determinant(), 1.0, 1e-14);
   }
-  // float
-  const Eigen::Matrix3f Ff = random_F(rng).cast<float>();
-  EXPECT_LT((polar_rotation<float>(Ff) - signed_svd<float, 3>(Ff).rotation()).norm(), 1e-5f);
+  // Any magnitude: R does not depend on the scale of F (no overflow of the scaling factor).
+  const M3 A = random_rotation(rng) * V3(2, 1, 0.5).asDiagonal() * random_rotation(rng);
+  for (double s : {1e-200, 1e-100, 1e-80, 1e80, 1e100, 1e200}) check(s * A, 1e-14);
+  // float, also at scales where |X^{-1}| / |X| would overflow without the normalization
+  for (float s : {1.0f, 1e-11f, 1e-30f, 1e11f, 1e30f}) {
+    const Eigen::Matrix3f Ff = s * random_F(rng).cast<float>();
+    const Eigen::Matrix3f Rf = polar_rotation<float>(Ff);
+    EXPECT_TRUE(Rf.allFinite()) << "scale " << s;
+    EXPECT_LT((Rf - signed_svd<float, 3>(Ff).rotation()).norm(), 1e-5f) << "scale " << s;
+  }
 }
 
 TEST(SvdBackward, MatchesFiniteDifferencesAtDistinctSingularValues) {
