@@ -163,6 +163,97 @@ TEST(DataParallelMPI, BucketedAllreduceSumsWeightedGradients) {
   EXPECT_FALSE(p[7].grad().defined());
 }
 
+TEST(DataParallel, OverlappedReductionIsInactiveOnOneRank) {
+  DataParallel dp(PETSC_COMM_SELF);
+  std::vector<at::Tensor> p{torch::zeros({3}).requires_grad_()};
+  OverlappedReduction red(dp, p);
+  EXPECT_FALSE(red.active());
+  EXPECT_THROW_MSG(red.begin(1.0), "inactive");
+  (p[0] * p[0]).sum().backward();  // no hook was registered
+  EXPECT_EQ(red.posted_in_backward(), 0u);
+  EXPECT_EQ(dp.allreduce_calls(), 0);
+}
+
+namespace {
+
+/// z, u, W1, b1, W2, b2 (float32) and d (float64): buckets of <= 8 values in reverse order are
+/// {d}, {b2}, {W2}, {b1}, {W1}, {u, z}. W1 .. d get gradients on both ranks, u on rank 0 only,
+/// z on none.
+std::vector<at::Tensor> overlap_parameters() {
+  torch::manual_seed(5);  // the same values on both ranks
+  std::vector<at::Tensor> p{torch::randn({2}), torch::randn({2}),    torch::randn({4, 3}), torch::randn({4}),
+                            torch::randn({2, 4}), torch::randn({2}), torch::randn({3}, torch::kDouble)};
+  for (auto& t : p) t.requires_grad_();
+  return p;
+}
+
+at::Tensor overlap_loss(const std::vector<at::Tensor>& p, int rank) {
+  const auto x = torch::arange(3, torch::kFloat) - 1.0 + rank;
+  const auto h = torch::tanh(torch::mv(p[2], x) + p[3]);
+  const auto y = torch::mv(p[4], h) + p[5];
+  auto loss = (rank + 1.0) * y.pow(2).sum() + (rank + 1.0) * p[6].pow(2).sum().to(torch::kFloat);
+  if (rank == 0) loss = loss + p[1].pow(3).sum();
+  return loss;
+}
+
+}  // namespace
+
+TEST(DataParallelMPI, OverlappedReductionSumsBucketsWhileBackwardRuns) {
+  REQUIRE_TWO_RANKS("train.mpi.data_parallel");
+  const int r = world_rank();
+  const double scale = r == 0 ? 0.25 : 0.75;
+  DataParallel dp(PETSC_COMM_WORLD, /*bucket_elements=*/8);
+  // The reference: gradients summed after backward.
+  auto ref = overlap_parameters();
+  overlap_loss(ref, r).backward();
+  std::vector<double> flags;
+  for (const auto& t : ref) flags.push_back(t.grad().defined() ? 1.0 : 0.0);
+  dp.allreduce_sum(flags);
+  std::vector<bool> defined;
+  for (double f : flags) defined.push_back(f > 0);
+  EXPECT_EQ(defined, (std::vector<bool>{false, true, true, true, true, true, true}));
+  dp.allreduce_gradients(ref, defined, scale);
+
+  auto p = overlap_parameters();
+  OverlappedReduction red(dp, p);
+  ASSERT_TRUE(red.active());
+  EXPECT_EQ(red.buckets(), 6u);
+  for (int step = 0; step < 2; ++step) {  // the second step starts from the zeroed gradients
+    for (auto& t : p)
+      if (t.grad().defined()) t.mutable_grad().zero_();
+    const auto before = dp.allreduce_calls();
+    red.begin(scale);
+    overlap_loss(p, r).backward();
+    // W1 .. d are accumulated on every rank: their five buckets left during backward; {u, z}
+    // waits for z, which backward never reaches, and leaves in finish().
+    EXPECT_EQ(red.posted_in_backward(), 5u) << "step " << step;
+    EXPECT_EQ(dp.allreduce_calls() - before, 5) << "step " << step;
+    red.finish();
+    EXPECT_EQ(dp.allreduce_calls() - before, 6);
+    EXPECT_FALSE(red.late());
+    red.apply(defined);
+    EXPECT_FALSE(p[0].grad().defined());
+    for (std::size_t i = 1; i < p.size(); ++i) {
+      ASSERT_TRUE(p[i].grad().defined()) << i;
+      EXPECT_TRUE(torch::equal(p[i].grad(), ref[i].grad())) << "parameter " << i << ", step " << step << ": "
+                                                            << p[i].grad() << " against " << ref[i].grad();
+    }
+  }
+  // Two backward passes in one step: the second accumulates into gradients whose buckets have
+  // left, which late() reports (Trainer then reduces the gradients as they are).
+  red.begin(scale);
+  auto loss = overlap_loss(p, r);
+  loss.backward({}, /*retain_graph=*/true);
+  EXPECT_FALSE(red.late());
+  loss.backward();
+  EXPECT_TRUE(red.late());
+  red.finish();
+  EXPECT_THROW_MSG(red.finish(), "without begin");
+  // A parameter that is not a leaf requiring grad makes it inactive (Trainer reduces after backward).
+  std::vector<at::Tensor> frozen{torch::zeros({2})};
+  EXPECT_FALSE(OverlappedReduction(dp, frozen).active());
+}
+
 TEST(DataParallelMPI, BroadcastCopiesRankZero) {
   REQUIRE_TWO_RANKS("train.mpi.data_parallel");
   const int r = world_rank();
@@ -217,6 +308,22 @@ TEST_P(DataParallelMPIReduction, TwoRanksTrainAsOneRankWithTheDoubledBatch) {
   EXPECT_GT(two->parameters().size(), 10u);
   EXPECT_EQ(t2.data_parallel().allreduce_calls(), 12);
   EXPECT_EQ(t1.data_parallel().allreduce_calls(), 0);
+
+  // The sums do not depend on when the buckets leave or how big they are: gradients reduced while
+  // backward runs (overlap_reduction), also in buckets of 50 values, give the same model bit for bit.
+  auto after = tiny_mgno(100 + r);
+  Trainer ta(after, tiny_options(3, GetParam()).overlap_reduction(true));
+  ta.fit(train, &valid);
+  auto small = tiny_mgno(100 + r);
+  Trainer ts(small, tiny_options(3, GetParam()).overlap_reduction(true).bucket_elements(50));
+  ts.fit(train, &valid);
+  EXPECT_EQ(ta.data_parallel().allreduce_calls(), 12);
+  EXPECT_GT(ts.data_parallel().allreduce_calls(), 12 + 4 * 4);  // at least 5 more buckets per step
+  const auto pa = after->parameters(), ps = small->parameters(), p2 = two->parameters();
+  for (std::size_t i = 0; i < p2.size(); ++i) {
+    EXPECT_TRUE(torch::equal(pa[i], p2[i])) << "parameter " << i << ": overlapped against after backward";
+    EXPECT_TRUE(torch::equal(ps[i], p2[i])) << "parameter " << i << ": overlapped in buckets of 50 values";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Reductions, DataParallelMPIReduction, ::testing::Values("mean", "sum"));

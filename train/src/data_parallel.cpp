@@ -2,6 +2,9 @@
 
 #include "physml/core/error.hpp"
 
+#include <torch/csrc/autograd/function.h>
+#include <torch/csrc/autograd/function_hook.h>
+#include <torch/csrc/autograd/variable.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -151,5 +154,180 @@ void DataParallel::broadcast(const std::vector<at::Tensor>& tensors) const {
     }
   }
 }
+
+// ---- OverlappedReduction ---------------------------------------------------------------
+
+struct OverlappedReduction::Bucket {
+  std::vector<std::size_t> members;  // parameter indices, in the order of the buffer
+  std::vector<std::int64_t> offsets;
+  at::Tensor buffer;                 // flat, CPU, the members' dtype
+  std::size_t ready = 0;             // members whose gradient is ready in this step
+  bool posted = false;
+};
+
+namespace {
+
+/// Runs after AccumulateGrad has added a backward pass's gradient into the parameter's .grad.
+class ReadyHook : public torch::autograd::FunctionPostHook {
+public:
+  ReadyHook(OverlappedReduction* owner, std::size_t index) : owner_(owner), index_(index) {}
+  torch::autograd::variable_list operator()(const torch::autograd::variable_list& outputs,
+                                            const torch::autograd::variable_list&) override {
+    owner_->on_gradient_ready(index_);
+    return outputs;
+  }
+
+private:
+  OverlappedReduction* owner_;
+  std::size_t index_;
+};
+
+}  // namespace
+
+OverlappedReduction::OverlappedReduction(const DataParallel& dp, std::vector<at::Tensor> parameters)
+    : dp_(dp), parameters_(std::move(parameters)) {
+  if (!dp_.distributed() || parameters_.empty()) return;
+  for (const auto& p : parameters_) {
+    const auto t = p.scalar_type();
+    if (!p.defined() || !p.requires_grad() || !p.is_leaf() || !p.device().is_cpu() ||
+        (t != at::kFloat && t != at::kDouble))
+      return;  // inactive: the caller reduces after backward
+  }
+  // Buckets in reverse parameter order, one dtype each.
+  bucket_of_.assign(parameters_.size(), 0);
+  std::int64_t count = 0;
+  for (std::size_t k = parameters_.size(); k-- > 0;) {
+    const auto& p = parameters_[k];
+    const bool fits = !buckets_.empty() && p.scalar_type() == parameters_[buckets_.back().members.front()].scalar_type() &&
+                      count + p.numel() <= dp_.bucket_elements();
+    if (!fits) {
+      buckets_.emplace_back();
+      count = 0;
+    }
+    auto& b = buckets_.back();
+    b.members.push_back(k);
+    b.offsets.push_back(count);
+    count += p.numel();
+    bucket_of_[k] = buckets_.size() - 1;
+  }
+  for (auto& b : buckets_) {
+    const auto& last = parameters_[b.members.back()];
+    b.buffer = torch::empty({b.offsets.back() + last.numel()}, torch::TensorOptions().dtype(last.scalar_type()));
+  }
+  ready_.assign(parameters_.size(), 0);
+  requests_.assign(buckets_.size(), MPI_REQUEST_NULL);
+  for (std::size_t k = 0; k < parameters_.size(); ++k) {
+    auto acc = torch::autograd::impl::grad_accumulator(parameters_[k]);
+    PHYSML_CHECK(acc != nullptr, "OverlappedReduction: parameter ", k, " has no gradient accumulator");
+    hook_keys_.push_back(acc->add_post_hook(std::make_unique<ReadyHook>(this, k)));
+    accumulators_.push_back(std::move(acc));
+  }
+  active_ = true;
+}
+
+OverlappedReduction::~OverlappedReduction() {
+  for (std::size_t k = 0; k < accumulators_.size(); ++k) accumulators_[k]->del_post_hook(hook_keys_[k]);
+  // Requests still pending (an exception between begin() and finish(), which Trainer does not
+  // let happen) complete once the other ranks post theirs: waiting here could hang, and MPI
+  // forbids freeing a nonblocking collective's request, so their buffers are kept alive for the
+  // MPI library to write into (a deliberate leak on a path that ends the run anyway).
+  static std::vector<at::Tensor> orphaned;
+  for (std::size_t k = 0; k < requests_.size(); ++k)
+    if (requests_[k] != MPI_REQUEST_NULL) orphaned.push_back(buckets_[k].buffer);
+}
+
+void OverlappedReduction::begin(double scale) {
+  PHYSML_CHECK(active_, "OverlappedReduction::begin: inactive (one rank, or a parameter that is not a float32/float64 "
+                        "CPU leaf requiring grad)");
+  PHYSML_CHECK(!armed_, "OverlappedReduction::begin: the previous step was not finished");
+  scale_ = scale;
+  std::fill(ready_.begin(), ready_.end(), 0);
+  for (auto& b : buckets_) {
+    b.ready = 0;
+    b.posted = false;
+  }
+  next_post_ = 0;
+  posted_in_backward_ = 0;
+  late_ = false;
+  finished_ = false;
+  armed_ = true;
+}
+
+void OverlappedReduction::on_gradient_ready(std::size_t index) {
+  if (!armed_) return;  // a backward pass outside a step (e.g. a task's own)
+  auto& b = buckets_[bucket_of_[index]];
+  if (b.posted) {
+    late_ = true;
+    return;
+  }
+  if (!ready_[index]) {
+    ready_[index] = 1;
+    ++b.ready;
+  }
+  while (next_post_ < buckets_.size() && buckets_[next_post_].ready == buckets_[next_post_].members.size())
+    post(next_post_, /*in_backward=*/true);
+  progress();
+}
+
+void OverlappedReduction::post(std::size_t k, bool in_backward) {
+  torch::NoGradGuard no_grad;
+  auto& b = buckets_[k];
+  for (std::size_t m = 0; m < b.members.size(); ++m) {
+    const auto& p = parameters_[b.members[m]];
+    auto part = b.buffer.slice(0, b.offsets[m], b.offsets[m] + p.numel());
+    const auto& g = p.grad();
+    if (g.defined())
+      part.copy_(g.detach().reshape(-1));
+    else
+      part.zero_();
+  }
+  if (scale_ != 1.0) b.buffer.mul_(scale_);
+  ++dp_.calls_;
+  check_mpi(MPI_Iallreduce(MPI_IN_PLACE, b.buffer.data_ptr(), static_cast<int>(b.buffer.numel()),
+                           mpi_type(b.buffer.scalar_type()), MPI_SUM, dp_.comm(), &requests_[k]),
+            "MPI_Iallreduce (gradients)");
+  b.posted = true;
+  next_post_ = k + 1;
+  if (in_backward) ++posted_in_backward_;
+}
+
+void OverlappedReduction::progress() {
+  // Open MPI advances a nonblocking collective only inside MPI calls: test the posted ones.
+  if (next_post_ == 0) return;
+  int done = 0;
+  check_mpi(MPI_Testall(static_cast<int>(next_post_), requests_.data(), &done, MPI_STATUSES_IGNORE),
+            "MPI_Testall (gradients)");
+}
+
+void OverlappedReduction::finish() {
+  PHYSML_CHECK(armed_, "OverlappedReduction::finish without begin()");
+  while (next_post_ < buckets_.size()) post(next_post_, /*in_backward=*/false);
+  armed_ = false;  // a hook firing from now on would find its bucket posted; nothing to wait for
+  check_mpi(MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE),
+            "MPI_Waitall (gradients)");
+  finished_ = true;
+}
+
+void OverlappedReduction::apply(const std::vector<bool>& defined_anywhere) {
+  PHYSML_CHECK(finished_, "OverlappedReduction::apply before finish()");
+  PHYSML_CHECK(defined_anywhere.size() == parameters_.size(), "OverlappedReduction::apply: ",
+               defined_anywhere.size(), " flags for ", parameters_.size(), " parameters");
+  torch::NoGradGuard no_grad;
+  for (const auto& b : buckets_) {
+    for (std::size_t m = 0; m < b.members.size(); ++m) {
+      const auto i = b.members[m];
+      if (!defined_anywhere[i]) continue;
+      auto& p = parameters_[i];
+      auto part = b.buffer.slice(0, b.offsets[m], b.offsets[m] + p.numel()).view(p.sizes());
+      if (p.grad().defined())
+        p.mutable_grad().copy_(part);
+      else
+        p.mutable_grad() = part.clone();
+    }
+  }
+  finished_ = false;
+}
+
+std::size_t OverlappedReduction::buckets() const { return buckets_.size(); }
 
 }  // namespace physml::train

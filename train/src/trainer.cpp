@@ -187,7 +187,8 @@ Trainer::Trainer(std::shared_ptr<operators::Model> model, TrainerOptions options
                "' model hold ", grouped, " tensors, the model has ", model_->parameters().size());
   optimizer_ = make_optimizer(options_.optimizer(), groups_, s.lr, options_.weight_decay());
   loss_by_name(options_.loss(), torch::ones({1, 1, 2}), torch::ones({1, 1, 2}));  // validates the loss name
-  parallel_ = std::make_unique<DataParallel>(comm);
+  PHYSML_CHECK(options_.bucket_elements() >= 1, "Trainer bucket_elements must be >= 1, got ", options_.bucket_elements());
+  parallel_ = std::make_unique<DataParallel>(comm, options_.bucket_elements());
 }
 
 Trainer::~Trainer() = default;
@@ -330,6 +331,13 @@ std::vector<EpochRecord> Trainer::fit(TrainingTask& task) {
       log_warning("data-parallel training: ", task.size(), " training samples on ", dp.size(),
                   " ranks; ranks ", task.size(), "..", dp.size() - 1, " have no samples and only wait");
   }
+  // Gradients summed while backward runs, where that is possible (OverlappedReduction::active).
+  std::optional<OverlappedReduction> overlap;
+  bool warned_late = false;
+  if (distributed && o.overlap_reduction()) {
+    overlap.emplace(dp, parameters);
+    if (!overlap->active()) overlap.reset();
+  }
   const std::string dir = o.output_dir();
   std::vector<std::shared_ptr<TrainerCallback>> callbacks;
   // The log line of an epoch is written before its checkpoints: a run killed in between has a
@@ -403,7 +411,9 @@ std::vector<EpochRecord> Trainer::fit(TrainingTask& task) {
         part.assign(global.begin() + first, global.begin() + end);
         if (dp.rank() > 0) batch_seed = derive_seed(batch_seed, static_cast<std::uint64_t>(dp.rank()));
         const double n_local = static_cast<double>(part.size()), n_global = static_cast<double>(global.size());
+        const double scale = sum_over_batch ? 1.0 : n_local / n_global;
         optimizer_->zero_grad();
+        if (overlap) overlap->begin(scale);
         double local = 0;
         std::exception_ptr error;
         bool nonfinite = false;
@@ -422,8 +432,13 @@ std::vector<EpochRecord> Trainer::fit(TrainingTask& task) {
             error = std::current_exception();
           }
         }
-        // One reduction of the scalars (loss, failures, which gradients exist), then the buckets.
-        std::vector<double> head{local * n_local, error && nonfinite ? 1.0 : 0.0, error && !nonfinite ? 1.0 : 0.0};
+        // The buckets backward has not posted, on every rank (also one that failed or has no
+        // samples: the collectives must match); then one reduction of the scalars (loss,
+        // failures, a gradient accumulated after its bucket left, which gradients exist).
+        if (overlap) overlap->finish();
+        std::vector<double> head{local * n_local, error && nonfinite ? 1.0 : 0.0, error && !nonfinite ? 1.0 : 0.0,
+                                 overlap && overlap->late() ? 1.0 : 0.0};
+        constexpr std::size_t flags = 4;  // head[flags + i]: parameter i has a gradient
         for (const auto& p : parameters) head.push_back(p.grad().defined() ? 1.0 : 0.0);
         dp.allreduce_sum(head);
         if (error) std::rethrow_exception(error);
@@ -436,8 +451,17 @@ std::vector<EpochRecord> Trainer::fit(TrainingTask& task) {
         if (!std::isfinite(value))
           PHYSML_DIVERGED("loss is ", value, " at epoch ", epoch_ + 1, ", batch ", nb + 1, " (lr ", rec.lr, ")");
         std::vector<bool> defined(parameters.size());
-        for (std::size_t i = 0; i < parameters.size(); ++i) defined[i] = head[3 + i] > 0;
-        dp.allreduce_gradients(parameters, defined, sum_over_batch ? 1.0 : n_local / n_global);
+        for (std::size_t i = 0; i < parameters.size(); ++i) defined[i] = head[flags + i] > 0;
+        if (overlap && head[3] == 0) {
+          overlap->apply(defined);
+        } else {  // no overlap, or stale sums on some rank (two backward passes): reduce the gradients as they are
+          if (overlap && writer && !warned_late)
+            log_warning("data-parallel training: a gradient was accumulated after its bucket had been summed (",
+                        "two backward passes in one step?); this step's gradients, and those of later such steps, ",
+                        "are summed again after backward");
+          warned_late = warned_late || overlap;
+          dp.allreduce_gradients(parameters, defined, scale);
+        }
       }
       if (o.grad_clip() > 0) {
         for (const auto& g : groups_) {  // per group (NCLaw clips each network's gradient on its own)
@@ -582,6 +606,10 @@ TrainerOptions& TrainerOptions::set_from_options(const Options& options, const s
     shuffle(r.boolean("shuffle", shuffle(), "shuffle the training samples every epoch"));
     output_dir(r.string("output", output_dir(), "directory for last.h5, best.h5, log.csv, loss.png (empty = none)"));
     stop_after(r.integer("stop_after", stop_after(), "stop after this many epochs in this call (-1 = run to -epochs)"));
+    overlap_reduction(r.boolean("overlap_reduction", overlap_reduction(),
+                                "several ranks: sum gradient buckets while backward runs (false: all after it)"));
+    bucket_elements(r.integer("bucket_elements", bucket_elements(),
+                              "several ranks: gradient values per bucket (one MPI_Allreduce each)", 1));
   }
   auto s = schedule();
   // The trainer's default title keeps the schedule's; another title (other defaults) names it.

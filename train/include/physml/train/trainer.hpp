@@ -60,10 +60,17 @@ struct TrainerOptions {
   TORCH_ARG(std::int64_t, stop_after) = -1;
   /// Print progress.
   TORCH_ARG(bool, verbose) = true;
+  /// On several ranks: sum gradient buckets over the ranks while backward still runs
+  /// (OverlappedReduction), instead of all of them after it. Either way the same sums. Off by
+  /// default: on CPU ranks sharing one machine the overlap has no idle resource to use and
+  /// Open MPI's nonblocking allreduce is slower than its blocking one (docs/parallel.md).
+  TORCH_ARG(bool, overlap_reduction) = false;
+  /// On several ranks: values per gradient bucket (one MPI_Allreduce each).
+  TORCH_ARG(std::int64_t, bucket_elements) = kDefaultBucketElements;
 
 public:
   /// Read -epochs, -batch_size, -optimizer, -weight_decay, -loss, -loss_reduction, -periodic, -grad_clip, -seed,
-  /// -shuffle, -output, -stop_after and the schedule's keys (ScheduleOptions::set_from_options)
+  /// -shuffle, -output, -stop_after, -overlap_reduction, -bucket_elements and the schedule's keys (ScheduleOptions::set_from_options)
   /// under the prefix of `options`; the current values are the defaults. A non-empty `title`
   /// heads a section of its own in -help (one per set of defaults, e.g. the DCDM trainer's;
   /// PETSc prints a section title once).
