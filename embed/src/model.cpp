@@ -4,6 +4,7 @@
 #include "physml/core/views.hpp"
 #include "physml/io/atomic_file.hpp"
 #include "physml/io/checkpoint.hpp"
+#include "physml/io/torchscript.hpp"
 #include "physml/operators/checkpoint.hpp"
 #include "physml/operators/registry.hpp"
 
@@ -337,10 +338,10 @@ Model Model::load(const std::string& path, ModelOptions options) {
   impl->path = path;
   if (format == ModelFormat::TorchScript) {
     try {
-      impl->script = torch::jit::load(path, impl->options.device());
-    } catch (const c10::Error& e) {
-      PHYSML_EMBED_THROW(FileFormatError, "model file '", path,
-                         "' is a zip archive but not a TorchScript model: ", e.what_without_backtrace());
+      impl->script = io::load_torchscript(path, impl->options.device());
+    } catch (const Error& e) {
+      PHYSML_EMBED_THROW(FileFormatError, "model file '", path, "' is a zip archive but not a TorchScript model: ",
+                         e.what());
     }
     return Model(std::move(impl));
   }

@@ -196,6 +196,7 @@ GenerateResult generate_dataset(DataGenerator& g, const GenerateOptions& o, MPI_
     result.present = total;
     return result;
   }
+  Timer run_timer;
   if (rank == 0)
     log_info("generating ", missing_samples, " of ", total, " ", g.name(), " samples into '", o.output(), "' on ", size,
              " rank(s)");
@@ -248,7 +249,9 @@ GenerateResult generate_dataset(DataGenerator& g, const GenerateOptions& o, MPI_
         }
         if (writer->has_sample(sp, idx)) continue;
         try {
+          const Timer write_timer;
           writer->write_sample(sp, idx, r.input, r.output);  // refuses NaN/Inf, naming the sample
+          result.write_seconds += write_timer.seconds();
         } catch (const std::exception& e) {
           if (writer->write_failed()) {  // the file, not the sample: nothing more can be written
             fatal = detail::concat("cannot write '", o.output(), ".partial' (sample ", sp, "[", idx, "]): ", e.what());
@@ -311,7 +314,9 @@ GenerateResult generate_dataset(DataGenerator& g, const GenerateOptions& o, MPI_
     if (progress) progress->finish();
     writer.reset();
     result.checksum = io::content_checksum(io::DatasetReader::open(o.output()));
-    log_info("wrote '", o.output(), "' (content checksum ", result.checksum, ")");
+    result.seconds = run_timer.seconds();
+    log_info("wrote '", o.output(), "' (content checksum ", result.checksum, ") in ", result.seconds, " s; rank 0 spent ",
+             result.write_seconds, " s of it writing samples");
   }
   result.present = total;
   return result;

@@ -137,6 +137,9 @@ TEST(GenerateDataset, WritesTheKnownAnswerInSplitOrderWithGridAndParameters) {
   const auto r = sim::generate_dataset(g, quiet(dir / "a.h5"), PETSC_COMM_SELF);
   EXPECT_EQ(r.status, sim::GenerateResult::Status::complete);
   EXPECT_EQ(r.written, 6);
+  // The run's time and, inside it, rank 0's time writing its 6 samples.
+  EXPECT_GT(r.write_seconds, 0.0);
+  EXPECT_LT(r.write_seconds, r.seconds);
   auto reader = physml::io::DatasetReader::open((dir / "a.h5").string());
   EXPECT_EQ(r.checksum, physml::io::content_checksum(reader));
   // Sample index: train 0..2, test 3..4, valid 5; input = seed + index, output = 3 input.
