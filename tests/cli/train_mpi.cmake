@@ -13,7 +13,7 @@ if(NOT PHYSML_MPIEXEC)
   return()
 endif()
 
-physml_mpi_gtest(NAME train.mpi.data_parallel TARGET test_train FILTER *DataParallel* COUNT 11)
+physml_mpi_gtest(NAME train.mpi.data_parallel TARGET test_train FILTER *DataParallel* COUNT 13)
 
 execute_process(COMMAND ${PHYSML_PYTHON3} -c "import h5py" RESULT_VARIABLE physml_no_h5py OUTPUT_QUIET ERROR_QUIET)
 if(NOT PHYSML_PYTHON3 OR NOT physml_no_h5py EQUAL 0)
